@@ -1,0 +1,36 @@
+// Contracts of the delivery layer: what one HTTP attempt needs and how its outcome is classified.
+// The dispatcher (ordering, scheduling, persistence) depends only on these types.
+
+import type { EventName } from '../domain/events.js';
+
+export type BodyFormat = 'ucontact' | 'envelope';
+
+export interface DeliveryAttempt {
+  readonly url: string;
+  readonly eventId: string;
+  readonly eventName: EventName;
+  /** When the event happened (epoch ms, UTC): drives `ce-time` and the envelope's CreationDateUtc. */
+  readonly occurredAtMs: number;
+  /** The uContact JSON body as stored in the outbox. */
+  readonly body: string;
+  readonly bodyFormat: BodyFormat;
+  /** 1-based attempt number (for logs only; headers do not depend on it). */
+  readonly attempt: number;
+}
+
+export interface AttemptError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export type AttemptOutcome =
+  | { readonly kind: 'delivered'; readonly status: number; readonly durationMs: number }
+  | {
+      readonly kind: 'retry';
+      readonly status?: number;
+      /** Delay the receiver asked for (Retry-After), milliseconds, already parsed. */
+      readonly retryAfterMs?: number;
+      readonly error: AttemptError;
+      readonly durationMs: number;
+    }
+  | { readonly kind: 'dead'; readonly status?: number; readonly error: AttemptError; readonly durationMs: number };
