@@ -1,0 +1,199 @@
+// Composition root: builds every part from a validated Config, wires binlog -> rules -> outbox ->
+// delivery, and owns start/stop. Nothing else constructs long-lived resources, and stop() releases
+// everything it started, in reverse order, even after a partial start.
+
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Config } from './config/config.js';
+import type { BinlogPosition, Row } from './domain/row-change.js';
+import { formatPosition } from './domain/row-change.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { HttpSender } from './delivery/http-sender.js';
+import { createSigner } from './delivery/signing.js';
+import type { BodyFormat } from './delivery/types.js';
+import { BridgeError } from './errors.js';
+import type { Logger } from './logger.js';
+import { startHealthServer } from './observe/http-server.js';
+import { Metrics } from './observe/metrics.js';
+import { Outbox } from './outbox/outbox.js';
+import { TransactionProcessor } from './pipeline/processor.js';
+import { Registry } from './registry/registry.js';
+import { keyString } from './rules/directory.js';
+import { RulesEngine } from './rules/engine.js';
+import { defaultRules, loadRulesFile } from './rules/load.js';
+import type { RulesFile } from './rules/schema.js';
+import { parseMysqlUrl } from './source/connection.js';
+import { SourceDb } from './source/source-db.js';
+import { SourceSupervisor } from './source/supervisor.js';
+
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+export interface RunningBridge {
+  /** HTTP port of /healthz, /readyz, /metrics. */
+  readonly httpPort: number;
+  /** Resolves when the bridge stops on its own (fatal error); rejects with that error. */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startBridge(config: Config, logger: Logger): Promise<RunningBridge> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err }, 'error while stopping');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const rules: RulesFile = config.rules ? loadRulesFile(config.rules) : defaultRules();
+    const conn = parseMysqlUrl(config.mysqlUrl);
+    const engine = new RulesEngine(rules, config.timezone);
+    const registryLog = logger.child({ component: 'registry' });
+    const registry = new Registry(rules.registry, (p) =>
+      registryLog.error({ code: p.code, rowId: p.rowId, table: rules.registry.table }, `webhooks row skipped: ${p.reason}`),
+    );
+    const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn }));
+    mirrorTables.push({ table: rules.registry.table, key: rules.registry.key });
+
+    mkdirSync(config.stateDir, { recursive: true });
+    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync });
+    cleanups.push(() => outbox.close());
+
+    const metrics = new Metrics();
+    const db = new SourceDb(conn);
+    cleanups.push(() => db.close());
+
+    let registryLoaded = false;
+
+    const sender = new HttpSender({
+      connectTimeoutMs: config.connectTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxResponseBytes: config.maxResponseBytes,
+      connectionsPerOrigin: config.concurrencyPerUrl,
+      userAgent: `ucontact-webhooks/${VERSION}`,
+      ceSource: config.ceSource,
+      signer: createSigner(config.signingSecret),
+    });
+    cleanups.push(() => sender.close());
+
+    const bodyFormatFor = (url: string): BodyFormat =>
+      config.envelopeUrlPrefix.some((p) => url.startsWith(p)) ? 'envelope' : config.bodyFormat;
+    const dispatcher = new Dispatcher({
+      outbox,
+      sender,
+      policy: {
+        maxAttempts: config.maxAttempts,
+        maxAgeMs: config.maxAgeMs,
+        baseDelayMs: config.retryBaseMs,
+        maxDelayMs: config.retryMaxMs,
+        maxRetryAfterMs: config.maxRetryAfterMs,
+      },
+      concurrencyPerUrl: config.concurrencyPerUrl,
+      bodyFormatFor,
+      metrics,
+      logger: logger.child({ component: 'delivery' }),
+    });
+    dispatcher.start();
+    cleanups.push(() => dispatcher.stop(config.shutdownGraceMs));
+
+    const processor = new TransactionProcessor({
+      engine,
+      registry,
+      outbox,
+      db,
+      metrics,
+      logger: logger.child({ component: 'pipeline' }),
+      onEnqueued: (refs) => dispatcher.enqueue(refs),
+    });
+
+    const sourceLog = logger.child({ component: 'source' });
+    /** Loads mirrors as of the checkpoint (or snapshots them on first run) and returns where to stream from. */
+    const prepare = async (): Promise<BinlogPosition> => {
+      let checkpoint = outbox.checkpoint();
+      if (!checkpoint) {
+        // Position first, then the snapshot: a change committed in between is in both, and
+        // re-applying a mirror change is idempotent, so nothing is missed.
+        const end = await db.binlogEnd();
+        const snapshots = [];
+        for (const t of mirrorTables) {
+          const rows = await db.snapshot(t.table);
+          snapshots.push({ table: t.table, rows: rows.flatMap((row) => pkRow(row, t.key)) });
+        }
+        outbox.initialize(snapshots, end);
+        checkpoint = end;
+        sourceLog.info({ position: formatPosition(end) }, 'first run: starting at the current end of the binlog');
+      }
+      for (const dir of engine.directories.values()) dir.load(outbox.mirrorRows(dir.table));
+      registry.load(outbox.mirrorRows(rules.registry.table));
+      registryLoaded = true;
+      metrics.registryUrls.set(registry.size);
+      sourceLog.info(
+        { position: formatPosition(checkpoint), registrations: registry.size, directories: Object.fromEntries([...engine.directories].map(([n, d]) => [n, d.size])) },
+        'state loaded; streaming from checkpoint',
+      );
+      return checkpoint;
+    };
+
+    let fail: (err: BridgeError) => void = () => undefined;
+    const done = new Promise<void>((_resolve, reject) => (fail = reject));
+    done.catch(() => undefined);
+    const supervisor = new SourceSupervisor({
+      conn,
+      db,
+      serverId: config.serverId,
+      tables: [...new Set([...engine.watchedTables(), rules.registry.table])],
+      heartbeatSeconds: config.heartbeatSeconds,
+      maxQueuedRows: config.maxQueuedRows,
+      reconnectMinMs: config.reconnectMinMs,
+      reconnectMaxMs: config.reconnectMaxMs,
+      prepare,
+      handler: (tx) => processor.process(tx),
+      onFatal: (err) => fail(err),
+      logger: sourceLog,
+      metrics,
+    });
+    const health = await startHealthServer({
+      host: config.httpHost,
+      port: config.httpPort,
+      metrics,
+      logger,
+      readiness: () => {
+        const reasons: string[] = [];
+        if (!supervisor.connected) reasons.push(`binlog stream not open (${supervisor.lastError ?? 'starting'})`);
+        if (!registryLoaded) reasons.push('webhook registry not loaded');
+        return { ready: reasons.length === 0, reasons };
+      },
+    });
+    cleanups.push(() => health.close());
+    supervisor.start();
+    cleanups.push(() => supervisor.stop());
+
+    const prune = setInterval(() => {
+      const n = outbox.prune(Date.now() - config.deliveredRetentionHours * 3_600_000);
+      if (n > 0) logger.info({ pruned: n }, 'pruned delivered events past retention');
+    }, PRUNE_INTERVAL_MS);
+    prune.unref();
+    cleanups.push(() => clearInterval(prune));
+
+    logger.info(
+      { version: VERSION, source: conn.display, stateDir: config.stateDir, httpPort: health.port, rules: config.rules ?? 'default', timezone: config.timezone },
+      'bridge started',
+    );
+    return { httpPort: health.port, done, stop: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function pkRow(row: Row, key: string): Array<{ pk: string; row: Row }> {
+  const pk = keyString(row[key]);
+  return pk === undefined ? [] : [{ pk, row }];
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// The `ucontact-webhooks` command: yargs parses argv, config/ validates it, app.ts runs it.
+// Exit codes: 0 clean stop, 1 fatal runtime error, 2 invalid configuration or rules.
+
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { startBridge, VERSION } from './app.js';
+import { envName, flagName, loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
+import { BridgeError, isBridgeError } from './errors.js';
+import { createLogger } from './logger.js';
+import { Outbox } from './outbox/outbox.js';
+import { DEFAULT_RULES } from './rules/default-rules.js';
+import { defaultRules, loadRulesFile } from './rules/load.js';
+
+const EXIT_FATAL = 1;
+const EXIT_CONFIG = 2;
+
+function withRunOptions<T>(y: Argv<T>): Argv<T> {
+  let out: Argv<T> = y.option('config', { type: 'string', describe: 'JSON or YAML file of options (camelCase keys) [env: UCW_CONFIG]' });
+  for (const def of OPTIONS) {
+    out = out.option(flagName(def.key), {
+      type: def.type === 'array' ? 'array' : def.type,
+      describe: `${def.describe} [env: ${envName(def.key)}]`,
+      ...(def.type === 'array' ? { string: true } : {}),
+    });
+  }
+  return out;
+}
+
+function cliValues(argv: Record<string, unknown>): Partial<Record<ConfigKey, unknown>> {
+  const out: Partial<Record<ConfigKey, unknown>> = {};
+  for (const def of OPTIONS) out[def.key] = argv[def.key] ?? argv[flagName(def.key)];
+  return out;
+}
+
+function configFrom(argv: Record<string, unknown>): ReturnType<typeof loadConfig> {
+  return loadConfig({
+    cli: cliValues(argv),
+    env: process.env,
+    configFile: (argv.config as string | undefined) ?? process.env.UCW_CONFIG,
+  });
+}
+
+async function run(argv: Record<string, unknown>): Promise<number> {
+  const config = configFrom(argv);
+  const logger = createLogger(config.logLevel);
+  let bridge: Awaited<ReturnType<typeof startBridge>>;
+  try {
+    bridge = await startBridge(config, logger);
+  } catch (err) {
+    logger.fatal({ code: isBridgeError(err) ? err.code : undefined, err }, 'bridge could not start');
+    logger.flush();
+    throw err;
+  }
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const outcome = await Promise.race([stopSignal, bridge.done.then(() => 'done')]).catch((err: unknown) => err);
+  if (typeof outcome === 'string') logger.info({ signal: outcome }, 'stopping');
+  await bridge.stop();
+  logger.info('stopped');
+  logger.flush();
+  if (outcome instanceof Error) throw outcome;
+  return 0;
+}
+
+function report(err: unknown): number {
+  if (isBridgeError(err)) {
+    process.stderr.write(`ucontact-webhooks: ${err.toDisplayString()}\n`);
+    return err.code === 'UCW_ERR_CONFIG_INVALID' || err.code.startsWith('UCW_ERR_RULES_') ? EXIT_CONFIG : EXIT_FATAL;
+  }
+  process.stderr.write(`ucontact-webhooks: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT_FATAL;
+}
+
+function openOutbox(stateDir: string | undefined): Outbox {
+  if (!stateDir) {
+    throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--state-dir is required', { hint: 'Pass the --state-dir of the bridge.' });
+  }
+  return new Outbox({ stateDir, synchronous: 'full' });
+}
+
+export async function main(args: string[]): Promise<number> {
+  let exitCode = 0;
+  const setExit = (work: Promise<number> | (() => number)): Promise<void> =>
+    (typeof work === 'function' ? Promise.resolve().then(work) : work).then(
+      (code) => void (exitCode = code),
+      (err: unknown) => void (exitCode = report(err)),
+    );
+  const parser = yargs(args)
+    .scriptName('ucontact-webhooks')
+    .version(VERSION)
+    .strict()
+    .demandCommand(1, 'Name a command: run, rules, dead-letters')
+    .command(
+      'run',
+      'Follow the source binlog and deliver webhook events (until SIGTERM/SIGINT)',
+      (y) => withRunOptions(y),
+      (argv) => setExit(run(argv as Record<string, unknown>)),
+    )
+    .command('rules', 'Inspect rules files', (y) =>
+      y
+        .command(
+          'print-default',
+          'Print the default rules (JSON) as a starting point for a custom schema',
+          (yy) => yy,
+          () => {
+            process.stdout.write(`${JSON.stringify(DEFAULT_RULES, null, 2)}\n`);
+          },
+        )
+        .command(
+          'check [file]',
+          'Validate a rules file (or the defaults) and exit 0, or print every problem and exit 2',
+          (yy) => yy.positional('file', { type: 'string', describe: 'rules file (JSON or YAML)' }),
+          (argv) =>
+            setExit(() => {
+                const rules = argv.file ? loadRulesFile(argv.file) : defaultRules();
+                process.stdout.write(`ok: ${rules.rules.length} rules, ${Object.keys(rules.directories).length} directories\n`);
+                return 0;
+              }),
+        )
+        .demandCommand(1),
+    )
+    .command('dead-letters', 'Inspect and requeue dead-lettered deliveries (run while the bridge is stopped)', (y) =>
+      y
+        .option('state-dir', { type: 'string', describe: 'the bridge state directory [env: UCW_STATE_DIR]', default: process.env.UCW_STATE_DIR })
+        .command(
+          'list',
+          'List dead letters as JSON lines',
+          (yy) => yy.option('limit', { type: 'number', default: 100 }),
+          (argv) =>
+            setExit(() => {
+                const outbox = openOutbox(argv['state-dir']);
+                try {
+                  for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
+                } finally {
+                  outbox.close();
+                }
+                return 0;
+              }),
+        )
+        .command(
+          'retry',
+          'Give dead letters a fresh retry budget (all, or --id ...); a running bridge picks them up on restart',
+          (yy) => yy.option('id', { type: 'number', array: true, describe: 'delivery ids (from `list`)' }),
+          (argv) =>
+            setExit(() => {
+                const outbox = openOutbox(argv['state-dir']);
+                try {
+                  const n = outbox.requeueDead(argv.id);
+                  process.stdout.write(`requeued ${n} deliveries\n`);
+                } finally {
+                  outbox.close();
+                }
+                return 0;
+              }),
+        )
+        .demandCommand(1),
+    )
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`${msg}\n\nRun with --help for usage.\n`);
+      exitCode = EXIT_CONFIG;
+    })
+    .help();
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    return report(err);
+  }
+  return exitCode;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = report(err);
+  },
+);

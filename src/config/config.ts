@@ -1,0 +1,153 @@
+// The bridge's configuration: one table of options (name, type, description) and one zod schema that
+// holds every default. Precedence: defaults < config file < UCW_* environment < CLI flags. The loader
+// is pure except for reading the config file, and the result is frozen.
+
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { BridgeError } from '../errors.js';
+import { isValidTimeZone } from '../rules/time.js';
+
+const HOUR_MS = 3_600_000;
+
+export const configSchema = z.strictObject({
+  mysqlUrl: z.string().min(1, 'is required'),
+  stateDir: z.string().min(1).default('./ucontact-webhooks-state'),
+  rules: z.string().min(1).optional(),
+  serverId: z.number().int().min(1).max(4_294_967_295).default(48_151),
+  signingSecret: z.array(z.string().min(1)).default([]),
+  timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as UTC or America/Montevideo').default('UTC'),
+  httpHost: z.string().min(1).default('127.0.0.1'),
+  httpPort: z.number().int().min(0).max(65_535).default(9464),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  bodyFormat: z.enum(['ucontact', 'envelope']).default('ucontact'),
+  envelopeUrlPrefix: z.array(z.string().min(1)).default([]),
+  ceSource: z.string().min(1).default('/ucontact-webhooks'),
+  heartbeatSeconds: z.number().int().min(1).max(3600).default(5),
+  maxQueuedRows: z.number().int().min(100).default(20_000),
+  outboxSync: z.enum(['normal', 'full']).default('normal'),
+  deliveredRetentionHours: z.number().min(0).default(24),
+  connectTimeoutMs: z.number().int().min(1).default(5_000),
+  requestTimeoutMs: z.number().int().min(1).default(10_000),
+  maxResponseBytes: z.number().int().min(1).default(64 * 1024),
+  concurrencyPerUrl: z.number().int().min(1).max(1024).default(8),
+  maxAttempts: z.number().int().min(1).default(15),
+  maxAgeMs: z.number().int().min(1).default(24 * HOUR_MS),
+  retryBaseMs: z.number().int().min(1).default(1_000),
+  retryMaxMs: z.number().int().min(1).default(10 * 60_000),
+  maxRetryAfterMs: z.number().int().min(0).default(HOUR_MS),
+  reconnectMinMs: z.number().int().min(1).default(500),
+  reconnectMaxMs: z.number().int().min(1).default(30_000),
+  shutdownGraceMs: z.number().int().min(0).default(10_000),
+});
+
+export type Config = Readonly<z.output<typeof configSchema>>;
+export type ConfigKey = keyof z.output<typeof configSchema>;
+
+export interface OptionDef {
+  readonly key: ConfigKey;
+  readonly type: 'string' | 'number' | 'array';
+  readonly describe: string;
+  readonly secret?: boolean;
+}
+
+/** Every option of `run`, in help order. CLI flag = kebab-case of key; env = UCW_ + SNAKE_CASE. */
+export const OPTIONS: readonly OptionDef[] = [
+  { key: 'mysqlUrl', type: 'string', secret: true, describe: 'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice)' },
+  { key: 'stateDir', type: 'string', describe: 'Directory of the durable outbox and checkpoint (SQLite); one per bridge' },
+  { key: 'rules', type: 'string', describe: 'Rules file (JSON or YAML) replacing the default rules for the reference uContact schema' },
+  { key: 'serverId', type: 'number', describe: 'Replica server id the bridge uses on the binlog connection; unique in the replication topology' },
+  { key: 'signingSecret', type: 'array', secret: true, describe: 'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation' },
+  { key: 'timezone', type: 'string', describe: 'Time zone of `date` and other times in payloads (IANA name)' },
+  { key: 'httpHost', type: 'string', describe: 'Address of the /healthz, /readyz and /metrics endpoint' },
+  { key: 'httpPort', type: 'number', describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)' },
+  { key: 'logLevel', type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent (payloads are only logged at debug)' },
+  { key: 'bodyFormat', type: 'string', describe: 'Body of every POST: ucontact (flat uContact JSON) or envelope (Id/CreationDateUtc/Category/Code/Event/Data)' },
+  { key: 'envelopeUrlPrefix', type: 'array', describe: 'URLs starting with this prefix get the envelope body whatever --body-format says; repeatable' },
+  { key: 'ceSource', type: 'string', describe: 'Value of the CloudEvents ce-source header' },
+  { key: 'heartbeatSeconds', type: 'number', describe: 'Server heartbeat period on an idle binlog; no event for 3 periods means the stream is dead' },
+  { key: 'maxQueuedRows', type: 'number', describe: 'Pause reading the binlog while this many decoded rows wait to be processed' },
+  { key: 'outboxSync', type: 'string', describe: 'SQLite synchronous mode: normal (survives process crashes) or full (also power loss)' },
+  { key: 'deliveredRetentionHours', type: 'number', describe: 'How long delivered events stay in the outbox for inspection' },
+  { key: 'connectTimeoutMs', type: 'number', describe: 'HTTP connect timeout per attempt' },
+  { key: 'requestTimeoutMs', type: 'number', describe: 'HTTP total timeout per attempt (connect + headers + bounded body)' },
+  { key: 'maxResponseBytes', type: 'number', describe: 'Most bytes of a response body the bridge reads' },
+  { key: 'concurrencyPerUrl', type: 'number', describe: 'Parallel requests per URL (events of one agent or interaction are never parallel)' },
+  { key: 'maxAttempts', type: 'number', describe: 'Attempts per delivery before it is dead-lettered' },
+  { key: 'maxAgeMs', type: 'number', describe: 'No retry later than this after the first attempt; then dead-lettered' },
+  { key: 'retryBaseMs', type: 'number', describe: 'First retry delay; doubles per attempt, with jitter' },
+  { key: 'retryMaxMs', type: 'number', describe: 'Cap of the retry delay' },
+  { key: 'maxRetryAfterMs', type: 'number', describe: 'Cap on a receiver Retry-After' },
+  { key: 'reconnectMinMs', type: 'number', describe: 'First delay before reconnecting to the source; doubles per failure' },
+  { key: 'reconnectMaxMs', type: 'number', describe: 'Cap of the reconnect delay' },
+  { key: 'shutdownGraceMs', type: 'number', describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)' },
+];
+
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function envName(key: string): string {
+  return `UCW_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+function fromText(def: OptionDef, text: string): unknown {
+  if (def.type === 'number') return text.trim() === '' ? undefined : Number(text);
+  if (def.type === 'array') return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return text;
+}
+
+export interface ConfigSources {
+  /** Parsed CLI flags, keyed by config key; undefined = not given. */
+  readonly cli: Partial<Record<ConfigKey, unknown>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Path of a JSON/YAML config file (from --config or UCW_CONFIG). */
+  readonly configFile?: string | undefined;
+}
+
+export function loadConfig(sources: ConfigSources): Config {
+  const merged: Record<string, unknown> = {};
+  if (sources.configFile) Object.assign(merged, readConfigFile(sources.configFile));
+  for (const def of OPTIONS) {
+    const raw = sources.env[envName(def.key)];
+    if (raw !== undefined && raw !== '') merged[def.key] = fromText(def, raw);
+  }
+  for (const def of OPTIONS) {
+    const v = sources.cli[def.key];
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
+    merged[def.key] = def.type === 'array' ? [v].flat().map(String) : v;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const def = OPTIONS.find((o) => o.key === key);
+      const name = def ? `--${flagName(key)} (${envName(key)})` : key || '(config)';
+      return `${name}: ${i.message}`;
+    });
+    throw new BridgeError('UCW_ERR_CONFIG_INVALID', `invalid configuration:\n  - ${lines.join('\n  - ')}`, {
+      hint: 'Run `ucontact-webhooks run --help` for every option.',
+      details: { problems: lines },
+    });
+  }
+  return Object.freeze(parsed.data);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    value = /^\s*\{/.test(text) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new BridgeError('UCW_ERR_CONFIG_INVALID', `cannot read config file ${path}: ${(err as Error).message}`, {
+      hint: 'Pass a JSON or YAML file whose keys are the camelCase option names (see README).',
+      cause: err,
+    });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new BridgeError('UCW_ERR_CONFIG_INVALID', `config file ${path} must hold an object`, {
+      hint: 'Use keys such as mysqlUrl, stateDir, httpPort.',
+    });
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,326 @@
+// One HTTP POST per delivery attempt, classified into delivered / retry / dead. The only module that
+// talks to undici. Invariants: send() never throws and always settles within ~requestTimeoutMs; at most
+// maxResponseBytes of a response are read; redirects are never followed; error messages never carry
+// URL credentials, the query string or the request body.
+
+import { performance } from 'node:perf_hooks';
+import { Agent, request } from 'undici';
+import { safeUrl } from '../logger.js';
+import { renderBody } from './body-format.js';
+import { buildHeaders } from './headers.js';
+import { parseRetryAfter } from './retry-policy.js';
+import type { Signer } from './signing.js';
+import type { AttemptError, AttemptOutcome, DeliveryAttempt } from './types.js';
+
+/** How much of a response body is read at most (bytes); the rest is discarded with the connection. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+/** Characters of response body quoted in an error message. */
+const ERROR_SNIPPET_CHARS = 200;
+/** Bytes kept in memory for that quote (4 bytes per char covers any UTF-8); the rest is only counted. */
+const SNIPPET_CAPTURE_BYTES = ERROR_SNIPPET_CHARS * 4;
+
+const CODE_STATUS = 'UCW_ERR_DELIVERY_HTTP_STATUS';
+const CODE_NETWORK = 'UCW_ERR_DELIVERY_NETWORK';
+const CODE_TIMEOUT = 'UCW_ERR_DELIVERY_TIMEOUT';
+/** A request that can never succeed as configured (bad URL, header value undici refuses). */
+const CODE_CONFIG = 'UCW_ERR_CONFIG_INVALID';
+
+/** Statuses worth retrying besides 5xx: Request Timeout and Too Many Requests. */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
+
+const TIMEOUT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+export interface HttpSenderOptions {
+  readonly connectTimeoutMs: number;
+  /** Total budget of one attempt: connect, send, headers and the (bounded) body read. */
+  readonly requestTimeoutMs: number;
+  /** Upper bound on response bytes read; default DEFAULT_MAX_RESPONSE_BYTES. */
+  readonly maxResponseBytes?: number;
+  readonly connectionsPerOrigin: number;
+  readonly userAgent: string;
+  readonly ceSource: string;
+  readonly signer?: Signer | undefined;
+  /** Wall clock (epoch ms) for `webhook-timestamp`; durations use the monotonic clock. */
+  readonly now?: () => number;
+}
+
+/** Marks an abort caused by our own total-time budget, to tell it apart from other failures. */
+class AttemptTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no complete answer within ${ms} ms`);
+    this.name = 'AttemptTimeoutError';
+  }
+}
+
+interface BodySample {
+  /** Up to SNIPPET_CAPTURE_BYTES of the response, decoded as UTF-8. */
+  readonly text: string;
+}
+
+type ResponseBody = AsyncIterable<unknown> & { destroy(error?: Error): unknown; readonly destroyed: boolean };
+
+/**
+ * Reads at most `limit` bytes, then destroys the stream (closing that connection) if it has not ended.
+ * Never throws: a body that fails or times out after the status arrived leaves the status in charge.
+ */
+async function sampleBody(body: ResponseBody, limit: number): Promise<BodySample> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let bytesRead = 0;
+  try {
+    for await (const chunk of body) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      const take = Math.min(buf.length, limit - bytesRead);
+      if (keptBytes < SNIPPET_CAPTURE_BYTES) {
+        const keep = buf.subarray(0, Math.min(take, SNIPPET_CAPTURE_BYTES - keptBytes));
+        kept.push(keep);
+        keptBytes += keep.length;
+      }
+      bytesRead += take;
+      // Leaving the loop destroys the stream; undici then drops the socket instead of draining it.
+      if (bytesRead >= limit) break;
+    }
+  } catch {
+    // Reset, body timeout or our abort mid-body: keep what was read.
+  } finally {
+    if (!body.destroyed) body.destroy();
+  }
+  return { text: Buffer.concat(kept).toString('utf8') };
+}
+
+/** One line, no control characters, at most ERROR_SNIPPET_CHARS. */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
+  return flat.length > ERROR_SNIPPET_CHARS ? `${flat.slice(0, ERROR_SNIPPET_CHARS)}...` : flat;
+}
+
+/** Removes anything secret-bearing of `url` that a third-party message might echo. */
+function scrub(text: string, url: string, sentBody: string): string {
+  let out = text;
+  try {
+    const u = new URL(url);
+    for (const secret of [url, u.href, u.search, u.username, u.password]) {
+      // Very short fragments (e.g. "?a") would mangle ordinary words; they also reveal little.
+      if (secret.length >= 3) out = out.split(secret).join('[redacted]');
+    }
+  } catch {
+    out = out.split(url).join('[redacted]');
+  }
+  // A receiver echoing our whole payload back must not leak it into logs via the error message.
+  if (sentBody.length > 0 && out.includes(sentBody)) out = out.split(sentBody).join('[request body]');
+  return out;
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  // Happy-eyeballs connects (several addresses) fail with an AggregateError of per-address errors.
+  if (err instanceof AggregateError) {
+    for (const inner of err.errors) {
+      const innerCode = errorCode(inner);
+      if (innerCode !== undefined) return innerCode;
+    }
+  }
+  return undefined;
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const { protocol } = new URL(raw);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export class HttpSender {
+  private readonly agent: Agent;
+  private readonly requestTimeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly userAgent: string;
+  private readonly ceSource: string;
+  private readonly signer: Signer | undefined;
+  private readonly now: () => number;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: HttpSenderOptions) {
+    this.requestTimeoutMs = options.requestTimeoutMs;
+    this.maxResponseBytes = Math.max(1, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    this.userAgent = options.userAgent;
+    this.ceSource = options.ceSource;
+    this.signer = options.signer;
+    this.now = options.now ?? Date.now;
+    // Keep-alive pool per origin. No redirect interceptor is composed in, so 3xx come back as-is.
+    // headersTimeout/bodyTimeout are idle timers; the AbortSignal in send() bounds the total time.
+    this.agent = new Agent({
+      connections: options.connectionsPerOrigin,
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.requestTimeoutMs,
+      bodyTimeout: options.requestTimeoutMs,
+    });
+  }
+
+  async send(attempt: DeliveryAttempt): Promise<AttemptOutcome> {
+    const startedAt = performance.now();
+    const elapsed = (): number => Math.round(performance.now() - startedAt);
+    let body = '';
+    try {
+      const where = safeUrl(attempt.url);
+      if (!isHttpUrl(attempt.url)) {
+        return dead(undefined, CODE_CONFIG, `webhook URL ${where} is not a valid http(s) URL`, elapsed());
+      }
+
+      try {
+        body = renderBody(attempt.bodyFormat, attempt.body, attempt.eventId, attempt.occurredAtMs);
+      } catch (err) {
+        // The stored body will not change; retrying cannot help.
+        return dead(undefined, CODE_CONFIG, `cannot render the ${attempt.bodyFormat} body: ${errorMessage(err)}`, elapsed());
+      }
+      const headers = buildHeaders({
+        eventId: attempt.eventId,
+        eventName: attempt.eventName,
+        occurredAtMs: attempt.occurredAtMs,
+        timestampSec: Math.floor(this.now() / 1000),
+        body,
+        signer: this.signer,
+        ceSource: this.ceSource,
+        userAgent: this.userAgent,
+      });
+      return await this.post(attempt.url, where, headers, body, elapsed);
+    } catch (err) {
+      // Last resort for anything unforeseen: retrying is the choice that cannot lose the event.
+      const message = scrub(oneLine(`${errorName(err)}: ${errorMessage(err)}`), attempt.url, body);
+      return { kind: 'retry', error: { code: CODE_NETWORK, message: `unexpected send failure: ${message}` }, durationMs: elapsed() };
+    }
+  }
+
+  /** Waits for in-flight attempts (each bounded by its own timeout), then closes all connections. */
+  close(): Promise<void> {
+    this.closing ??= this.agent.close();
+    return this.closing;
+  }
+
+  private async post(
+    url: string,
+    where: string,
+    headers: Record<string, string>,
+    body: string,
+    elapsed: () => number,
+  ): Promise<AttemptOutcome> {
+    const controller = new AbortController();
+    const timeoutReason = new AttemptTimeoutError(this.requestTimeoutMs);
+    const timer = setTimeout(() => controller.abort(timeoutReason), this.requestTimeoutMs);
+    try {
+      let response: Awaited<ReturnType<typeof request>>;
+      try {
+        response = await request(url, {
+          dispatcher: this.agent,
+          method: 'POST',
+          headers,
+          body,
+          signal: controller.signal,
+        });
+      } catch (err) {
+        return this.classifyError(err, controller.signal.aborted, where, url, body, elapsed());
+      }
+
+      const status = response.statusCode;
+      const retryAfterHeader = headerValue(response.headers['retry-after']);
+      const locationHeader = headerValue(response.headers.location);
+      // Always consume (bounded) so the socket is either reusable or closed, never left hanging.
+      // For 2xx the status alone decides: an endless or failing body after a 2xx is still delivered,
+      // since the receiver has accepted the event; we just stop reading after maxResponseBytes.
+      const sample = await sampleBody(response.body, this.maxResponseBytes);
+
+      if (status >= 200 && status < 300) return { kind: 'delivered', status, durationMs: elapsed() };
+
+      const snippet = scrub(oneLine(sample.text), url, body);
+      const quoted = snippet === '' ? '' : `: ${snippet}`;
+      if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
+        const retryAfterMs = parseRetryAfter(retryAfterHeader, this.now());
+        const error: AttemptError = { code: CODE_STATUS, message: `receiver answered ${status}${quoted}` };
+        return retryAfterMs === undefined
+          ? { kind: 'retry', status, error, durationMs: elapsed() }
+          : { kind: 'retry', status, retryAfterMs, error, durationMs: elapsed() };
+      }
+      if (status >= 300 && status < 400) {
+        const target = locationHeader === undefined ? '' : ` (Location: ${this.safeLocation(locationHeader, url)})`;
+        return dead(
+          status,
+          CODE_STATUS,
+          `receiver answered ${status} redirect${target}; redirects are not followed, update the webhook URL`,
+          elapsed(),
+        );
+      }
+      return dead(status, CODE_STATUS, `receiver answered ${status}; not retried${quoted}`, elapsed());
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private safeLocation(location: string, base: string): string {
+    try {
+      return safeUrl(new URL(location, base).toString());
+    } catch {
+      return '[unparsable location]';
+    }
+  }
+
+  private classifyError(
+    err: unknown,
+    abortedByBudget: boolean,
+    where: string,
+    url: string,
+    body: string,
+    durationMs: number,
+  ): AttemptOutcome {
+    const code = errorCode(err);
+    const detail = scrub(oneLine(`${code ?? errorName(err)}: ${errorMessage(err)}`), url, body);
+
+    if (abortedByBudget || (code !== undefined && TIMEOUT_ERROR_CODES.has(code))) {
+      const what = abortedByBudget ? `no answer within ${this.requestTimeoutMs} ms` : `timed out (${detail})`;
+      return retry(CODE_TIMEOUT, `${where}: ${what}`, durationMs);
+    }
+    if ((code !== undefined && code.startsWith('HPE_')) || errorName(err) === 'HTTPParserError') {
+      return retry(CODE_NETWORK, `${where}: receiver sent an invalid HTTP response (${detail})`, durationMs);
+    }
+    if (this.closing !== undefined) {
+      return retry(CODE_NETWORK, `${where}: not sent, the sender is shutting down`, durationMs);
+    }
+    if (code === 'UND_ERR_INVALID_ARG') {
+      // undici refused the request itself (e.g. a header value with a newline): no retry can fix that.
+      return dead(undefined, CODE_CONFIG, `${where}: request rejected before sending (${detail})`, durationMs);
+    }
+    // Refused, reset, closed socket, DNS, TLS, closed sender, anything else: the network may recover.
+    return retry(CODE_NETWORK, `${where}: could not reach the receiver (${detail})`, durationMs);
+  }
+}
+
+function retry(code: string, message: string, durationMs: number): AttemptOutcome {
+  return { kind: 'retry', error: { code, message }, durationMs };
+}
+
+function dead(status: number | undefined, code: string, message: string, durationMs: number): AttemptOutcome {
+  const error: AttemptError = { code, message };
+  return status === undefined ? { kind: 'dead', error, durationMs } : { kind: 'dead', status, error, durationMs };
+}

@@ -1,0 +1,153 @@
+// Prometheus instruments of the bridge, on a registry this instance owns (never prom-client's global
+// one, so several bridges or tests in one process do not collide). The only module importing
+// prom-client. Invariant: no label carries a URL or any free text from a receiver - URLs may embed
+// tokens - so labels are limited to table names, event names, outcomes and rule names.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const METRIC_PREFIX = 'ucw_';
+
+/** Delivery latency buckets, seconds: 1 ms (local receiver) up to 10 s (a slow one near timeout). */
+const DELIVERY_DURATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export type DeliveryOutcomeLabel = 'delivered' | 'retry' | 'dead';
+
+export class Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+
+  /** Row changes received on watched tables, by `schema.table`. */
+  readonly sourceRowChanges: Counter<'table'>;
+  readonly sourceTransactions: Counter;
+  /** 1 while the binlog stream is connected, else 0. */
+  readonly sourceConnected: Gauge;
+  /**
+   * Seconds between now and the binlog timestamp of the last committed transaction. Computed at
+   * scrape time from `observeSourceCommit`, so it keeps growing while the stream is stuck (and
+   * also while the source is simply idle: read it together with `ucw_source_connected`). 0 until
+   * the first commit.
+   */
+  readonly sourceLagSeconds: Gauge;
+  readonly sourceReconnects: Counter;
+  /** Events produced by the rules, by event name. */
+  readonly events: Counter<'event'>;
+  /** Deliveries enqueued (one per event and registered URL), by event name. */
+  readonly eventsEnqueued: Counter<'event'>;
+  /** Finished delivery attempts, by outcome (delivered | retry | dead). */
+  readonly deliveries: Counter<'outcome'>;
+  readonly deliveryDurationSeconds: Histogram;
+  readonly outboxPending: Gauge;
+  readonly outboxDead: Gauge;
+  /** Registered (non-empty) webhook URLs across all events. */
+  readonly registryUrls: Gauge;
+  /** Rule evaluations that threw (the row change is skipped for that rule), by rule name. */
+  readonly ruleErrors: Counter<'rule'>;
+
+  private lastCommitTimestampMs: number | undefined;
+
+  constructor(opts: { now?: () => number } = {}) {
+    const now = opts.now ?? Date.now;
+    this.registry = new Registry();
+    this.contentType = this.registry.contentType;
+    collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    const registers = [this.registry];
+
+    this.sourceRowChanges = new Counter({
+      name: 'ucw_source_row_changes_total',
+      help: 'Row changes read from the binlog on watched tables',
+      labelNames: ['table'] as const,
+      registers,
+    });
+    this.sourceTransactions = new Counter({
+      name: 'ucw_source_transactions_total',
+      help: 'Source transactions committed and processed',
+      registers,
+    });
+    this.sourceConnected = new Gauge({
+      name: 'ucw_source_connected',
+      help: '1 when the binlog stream is connected, 0 otherwise',
+      registers,
+    });
+    // Arrow function keeps `this` bound to the Metrics instance, not the gauge.
+    const getLastCommit = (): number | undefined => this.lastCommitTimestampMs;
+    this.sourceLagSeconds = new Gauge({
+      name: 'ucw_source_lag_seconds',
+      help: 'Seconds between now and the binlog timestamp of the last committed source transaction',
+      registers,
+      collect() {
+        const last = getLastCommit();
+        // Clock skew between hosts can make the difference negative; a negative lag means nothing.
+        if (last !== undefined) this.set(Math.max(0, (now() - last) / 1000));
+      },
+    });
+    this.sourceReconnects = new Counter({
+      name: 'ucw_source_reconnects_total',
+      help: 'Reconnections of the binlog stream after a failure',
+      registers,
+    });
+    this.events = new Counter({
+      name: 'ucw_events_total',
+      help: 'Webhook events produced from row changes',
+      labelNames: ['event'] as const,
+      registers,
+    });
+    this.eventsEnqueued = new Counter({
+      name: 'ucw_events_enqueued_total',
+      help: 'Deliveries enqueued in the outbox (events x registered URLs)',
+      labelNames: ['event'] as const,
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: 'ucw_deliveries_total',
+      help: 'Finished delivery attempts by outcome (delivered, retry, dead)',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    this.deliveryDurationSeconds = new Histogram({
+      name: 'ucw_delivery_duration_seconds',
+      help: 'Duration of one HTTP delivery attempt in seconds',
+      buckets: DELIVERY_DURATION_BUCKETS_SECONDS,
+      registers,
+    });
+    this.outboxPending = new Gauge({
+      name: 'ucw_outbox_pending',
+      help: 'Deliveries waiting in the outbox',
+      registers,
+    });
+    this.outboxDead = new Gauge({
+      name: 'ucw_outbox_dead',
+      help: 'Dead-lettered deliveries kept in the outbox',
+      registers,
+    });
+    this.registryUrls = new Gauge({
+      name: 'ucw_registry_urls',
+      help: 'Registered webhook URLs across all events',
+      registers,
+    });
+    this.ruleErrors = new Counter({
+      name: 'ucw_rule_errors_total',
+      help: 'Rule evaluations that failed, by rule name',
+      labelNames: ['rule'] as const,
+      registers,
+    });
+
+    // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
+    this.sourceConnected.set(0);
+  }
+
+  /** Records the binlog timestamp (epoch ms) of a committed transaction; drives `ucw_source_lag_seconds`. */
+  observeSourceCommit(timestampMs: number): void {
+    this.lastCommitTimestampMs = timestampMs;
+  }
+
+  /** Counts one finished delivery attempt and records its duration (given in ms, stored in seconds). */
+  observeDeliveryAttempt(outcome: DeliveryOutcomeLabel, durationMs: number): void {
+    this.deliveries.inc({ outcome });
+    this.deliveryDurationSeconds.observe(durationMs / 1000);
+  }
+
+  /** The Prometheus text exposition of every instrument of this instance. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

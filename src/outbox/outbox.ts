@@ -1,0 +1,334 @@
+// The durable local store (SQLite in WAL mode): events, their deliveries (event x URL), mirrored rows
+// of the directory/registry tables, and the binlog checkpoint. Invariant: the checkpoint never passes
+// a source transaction whose events and mirror changes are not in the same committed SQLite
+// transaction, so a crash at any point replays at most uncommitted work and enqueues nothing twice.
+
+import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventName } from '../domain/events.js';
+import type { BinlogPosition, Row } from '../domain/row-change.js';
+import { BridgeError } from '../errors.js';
+
+export const OUTBOX_FILE = 'outbox.sqlite';
+
+export const DeliveryStatus = { pending: 0, delivered: 1, dead: 2 } as const;
+
+export interface EnqueuedEvent {
+  readonly id: string;
+  readonly name: EventName;
+  readonly orderKey: string;
+  readonly occurredAtMs: number;
+  readonly body: string;
+  readonly urls: readonly string[];
+  readonly source: BinlogPosition;
+}
+
+export interface MirrorChange {
+  readonly table: string;
+  readonly pk: string;
+  /** The row after the change, or null when it was deleted. */
+  readonly row: Row | null;
+}
+
+export interface CommitBatch {
+  readonly events: readonly EnqueuedEvent[];
+  readonly mirror: readonly MirrorChange[];
+  readonly checkpoint: BinlogPosition;
+}
+
+/** A delivery ready to be scheduled in memory. */
+export interface PendingRef {
+  readonly id: number;
+  readonly url: string;
+  readonly orderKey: string;
+}
+
+/** A delivery just created by commit(). */
+export interface CreatedDelivery extends PendingRef {
+  readonly eventName: EventName;
+}
+
+export interface DeliveryRow {
+  readonly id: number;
+  readonly url: string;
+  readonly orderKey: string;
+  readonly status: number;
+  readonly attempts: number;
+  readonly nextAttemptAtMs: number;
+  readonly firstAttemptAtMs: number | null;
+  readonly createdAtMs: number;
+  readonly eventId: string;
+  readonly eventName: EventName;
+  readonly occurredAtMs: number;
+  readonly body: string;
+}
+
+export interface DeadLetter {
+  readonly id: number;
+  readonly url: string;
+  readonly eventId: string;
+  readonly eventName: string;
+  readonly attempts: number;
+  readonly lastStatus: number | null;
+  readonly lastError: string | null;
+  readonly updatedAtMs: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mirror_rows (
+  tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  order_key TEXT NOT NULL,
+  occurred_at_ms INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  source_file TEXT NOT NULL,
+  source_pos INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL REFERENCES events(id),
+  url TEXT NOT NULL,
+  order_key TEXT NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at_ms INTEGER NOT NULL,
+  first_attempt_at_ms INTEGER,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  UNIQUE (event_id, url)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (status, id);
+`;
+
+const SCHEMA_VERSION = '1';
+
+/** JSON for mirrored rows: Buffers as UTF-8 text, bigints as strings (rows are keys and labels). */
+function rowJson(row: Row): string {
+  return JSON.stringify(row, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+      return Buffer.from((v as { data: number[] }).data).toString('utf8');
+    }
+    return v;
+  });
+}
+
+export interface OutboxOptions {
+  readonly stateDir: string;
+  /** `normal` survives process crashes; `full` also survives power loss, at a write cost. */
+  readonly synchronous: 'normal' | 'full';
+  readonly now?: () => number;
+}
+
+export class Outbox {
+  private readonly db: Db;
+  private readonly now: () => number;
+  private readonly stmts: {
+    insertEvent: Statement;
+    insertDelivery: Statement;
+    upsertMirror: Statement;
+    deleteMirror: Statement;
+    setMeta: Statement;
+    getMeta: Statement;
+    getDelivery: Statement;
+    markDelivered: Statement;
+    markRetry: Statement;
+    markDead: Statement;
+    countByStatus: Statement;
+  };
+  private readonly commitTx: (batch: CommitBatch) => CreatedDelivery[];
+
+  constructor(opts: OutboxOptions) {
+    this.now = opts.now ?? Date.now;
+    const path = join(opts.stateDir, OUTBOX_FILE);
+    try {
+      mkdirSync(opts.stateDir, { recursive: true });
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot open the state store ${path}: ${(err as Error).message}`, {
+        hint: 'Check that --state-dir is writable and not used by another running bridge.',
+        cause: err,
+      });
+    }
+    const db = this.db;
+    this.stmts = {
+      insertEvent: db.prepare(
+        `INSERT OR IGNORE INTO events (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertDelivery: db.prepare(
+        `INSERT OR IGNORE INTO deliveries (event_id, url, order_key, next_attempt_at_ms, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertMirror: db.prepare('INSERT INTO mirror_rows (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row'),
+      deleteMirror: db.prepare('DELETE FROM mirror_rows WHERE tbl = ? AND pk = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      getDelivery: db.prepare(
+        `SELECT d.id, d.url, d.order_key AS orderKey, d.status, d.attempts, d.next_attempt_at_ms AS nextAttemptAtMs,
+                d.first_attempt_at_ms AS firstAttemptAtMs, d.created_at_ms AS createdAtMs,
+                e.id AS eventId, e.name AS eventName, e.occurred_at_ms AS occurredAtMs, e.body
+         FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
+      ),
+      markDelivered: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.delivered}, attempts = attempts + 1, last_status = ?, last_error = NULL,
+           first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
+      ),
+      markRetry: db.prepare(
+        `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at_ms = ?, last_status = ?, last_error = ?,
+           first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
+      ),
+      markDead: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.dead}, attempts = attempts + 1, last_status = ?, last_error = ?,
+           first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
+      ),
+      countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
+    };
+    const version = this.getMeta('schema_version');
+    if (version === undefined) this.setMeta('schema_version', SCHEMA_VERSION);
+    else if (version !== SCHEMA_VERSION) {
+      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version}; this bridge writes ${SCHEMA_VERSION}`, {
+        hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
+      });
+    }
+    this.commitTx = this.db.transaction((batch: CommitBatch): CreatedDelivery[] => {
+      const now = this.now();
+      const created: CreatedDelivery[] = [];
+      for (const ev of batch.events) {
+        // An event nobody subscribed to at its position is not stored: the store holds deliveries.
+        if (ev.urls.length === 0) continue;
+        this.stmts.insertEvent.run(ev.id, ev.name, ev.orderKey, ev.occurredAtMs, ev.body, ev.source.file, ev.source.pos, now);
+        for (const url of ev.urls) {
+          const r = this.stmts.insertDelivery.run(ev.id, url, ev.orderKey, now, now, now);
+          if (r.changes === 1) created.push({ id: Number(r.lastInsertRowid), url, orderKey: ev.orderKey, eventName: ev.name });
+        }
+      }
+      for (const m of batch.mirror) {
+        if (m.row) this.stmts.upsertMirror.run(m.table, m.pk, rowJson(m.row));
+        else this.stmts.deleteMirror.run(m.table, m.pk);
+      }
+      this.stmts.setMeta.run('checkpoint', JSON.stringify(batch.checkpoint));
+      return created;
+    });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key) as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  checkpoint(): BinlogPosition | undefined {
+    const raw = this.getMeta('checkpoint');
+    return raw === undefined ? undefined : (JSON.parse(raw) as BinlogPosition);
+  }
+
+  /**
+   * Writes one source transaction's events, deliveries, mirror changes and the new checkpoint
+   * atomically. Returns the newly created deliveries (a replay creates none).
+   */
+  commit(batch: CommitBatch): CreatedDelivery[] {
+    return this.commitTx(batch);
+  }
+
+  /** Seeds mirrors and the first checkpoint (first run, from a snapshot of the source). */
+  initialize(mirrorRows: ReadonlyArray<{ table: string; rows: ReadonlyArray<{ pk: string; row: Row }> }>, checkpoint: BinlogPosition): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM mirror_rows').run();
+      for (const t of mirrorRows) for (const r of t.rows) this.stmts.upsertMirror.run(t.table, r.pk, rowJson(r.row));
+      this.stmts.setMeta.run('checkpoint', JSON.stringify(checkpoint));
+    })();
+  }
+
+  mirrorRows(table: string): Row[] {
+    return (this.db.prepare('SELECT row FROM mirror_rows WHERE tbl = ?').pluck().all(table) as string[]).map(
+      (r) => JSON.parse(r) as Row,
+    );
+  }
+
+  /** Pending deliveries in enqueue order (for the dispatcher at start-up). */
+  *pending(): Generator<PendingRef> {
+    const stmt = this.db.prepare(
+      `SELECT id, url, order_key AS orderKey FROM deliveries WHERE status = ${DeliveryStatus.pending} ORDER BY id`,
+    );
+    for (const row of stmt.iterate() as Iterable<PendingRef>) yield row;
+  }
+
+  delivery(id: number): DeliveryRow | undefined {
+    return this.stmts.getDelivery.get(id) as DeliveryRow | undefined;
+  }
+
+  markDelivered(id: number, status: number, attemptStartedAtMs: number): void {
+    this.stmts.markDelivered.run(status, attemptStartedAtMs, this.now(), id);
+  }
+
+  markRetry(id: number, nextAttemptAtMs: number, status: number | null, error: string, attemptStartedAtMs: number): void {
+    this.stmts.markRetry.run(nextAttemptAtMs, status, error, attemptStartedAtMs, this.now(), id);
+  }
+
+  markDead(id: number, status: number | null, error: string, attemptStartedAtMs: number): void {
+    this.stmts.markDead.run(status, error, attemptStartedAtMs, this.now(), id);
+  }
+
+  counts(): { pending: number; delivered: number; dead: number } {
+    const out = { pending: 0, delivered: 0, dead: 0 };
+    for (const r of this.stmts.countByStatus.all() as Array<{ status: number; n: number }>) {
+      if (r.status === DeliveryStatus.pending) out.pending = r.n;
+      else if (r.status === DeliveryStatus.delivered) out.delivered = r.n;
+      else if (r.status === DeliveryStatus.dead) out.dead = r.n;
+    }
+    return out;
+  }
+
+  deadLetters(limit: number): DeadLetter[] {
+    return this.db
+      .prepare(
+        `SELECT d.id, d.url, d.event_id AS eventId, e.name AS eventName, d.attempts, d.last_status AS lastStatus,
+                d.last_error AS lastError, d.updated_at_ms AS updatedAtMs
+         FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.status = ${DeliveryStatus.dead} ORDER BY d.id LIMIT ?`,
+      )
+      .all(limit) as DeadLetter[];
+  }
+
+  /** Puts dead letters back in the queue with a fresh retry budget; returns how many. */
+  requeueDead(ids?: readonly number[]): number {
+    const now = this.now();
+    const base = `UPDATE deliveries SET status = ${DeliveryStatus.pending}, attempts = 0, first_attempt_at_ms = NULL,
+        next_attempt_at_ms = ?, updated_at_ms = ? WHERE status = ${DeliveryStatus.dead}`;
+    if (!ids) return this.db.prepare(base).run(now, now).changes;
+    const stmt = this.db.prepare(`${base} AND id = ?`);
+    return this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(now, now, id).changes, 0))();
+  }
+
+  /** Deletes delivered rows older than the cut-off, and events left with no delivery. */
+  prune(deliveredBeforeMs: number): number {
+    return this.db.transaction(() => {
+      const n = this.db
+        .prepare(`DELETE FROM deliveries WHERE status = ${DeliveryStatus.delivered} AND updated_at_ms < ?`)
+        .run(deliveredBeforeMs).changes;
+      if (n > 0) {
+        this.db.prepare('DELETE FROM events WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)').run();
+      }
+      return n;
+    })();
+  }
+}

@@ -1,0 +1,106 @@
+// One committed source transaction in, one outbox commit out. Row changes are applied in binlog
+// order to the mirrors (directories, registry) and remembered values before the rules see them, so
+// every event is built and routed with the source's state as of its own row change.
+
+import { tableId, type RowChange, type SourceTransaction } from '../domain/row-change.js';
+import { BridgeError, describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { EnqueuedEvent, MirrorChange, Outbox, PendingRef } from '../outbox/outbox.js';
+import type { Registry } from '../registry/registry.js';
+import { keyString } from '../rules/directory.js';
+import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
+import type { SourceDb } from '../source/source-db.js';
+
+export interface ProcessorDeps {
+  readonly engine: RulesEngine;
+  readonly registry: Registry;
+  readonly outbox: Outbox;
+  readonly db: Pick<SourceDb, 'lookupValue'>;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Called after each outbox commit with the deliveries it created. */
+  readonly onEnqueued: (refs: PendingRef[]) => void;
+}
+
+/** How many MemoryMiss fetches one row change may need before something is wrong. */
+const MAX_FETCHES_PER_CHANGE = 16;
+
+export class TransactionProcessor {
+  private readonly mirroredKeys = new Map<string, string>();
+
+  constructor(private readonly deps: ProcessorDeps) {
+    const { engine, registry } = deps;
+    for (const dir of engine.directories.values()) this.mirroredKeys.set(dir.table, dir.keyColumn);
+    this.mirroredKeys.set(registry.def.table, registry.def.key);
+  }
+
+  async process(tx: SourceTransaction): Promise<void> {
+    const { engine, registry, outbox, metrics } = this.deps;
+    const events: EnqueuedEvent[] = [];
+    const mirror: MirrorChange[] = [];
+    for (const change of tx.changes) {
+      const table = tableId(change.schema, change.table);
+      metrics.sourceRowChanges.inc({ table });
+      const keyColumn = this.mirroredKeys.get(table);
+      if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
+      if (table === registry.def.table) registry.apply(change.before, change.after);
+      engine.observe(change);
+      for (const ev of await this.evaluate(change)) {
+        metrics.events.inc({ event: ev.name });
+        events.push({ ...ev, urls: registry.urlsFor(ev.name), source: { file: change.file, pos: change.eventPos } });
+      }
+    }
+    const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
+    metrics.sourceTransactions.inc();
+    metrics.sourceLagSeconds.set(Math.max(0, (Date.now() - tx.timestampMs) / 1000));
+    if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
+    for (const ref of created) metrics.eventsEnqueued.inc({ event: ref.eventName });
+    if (created.length > 0) this.deps.onEnqueued(created);
+  }
+
+  private async evaluate(change: RowChange): Promise<EvaluatedEvent[]> {
+    const { engine, logger, metrics } = this.deps;
+    const onRuleError = (rule: string, err: unknown): void => {
+      metrics.ruleErrors.inc({ rule });
+      logger.error(
+        { code: 'UCW_ERR_RULES_EVAL', rule, table: `${change.schema}.${change.table}`, position: `${change.file}:${change.eventPos}`, err: describeError(err) },
+        'a rule failed on a row change; that event was not produced',
+      );
+    };
+    for (let i = 0; i < MAX_FETCHES_PER_CHANGE; i++) {
+      try {
+        return engine.evaluate(change, onRuleError);
+      } catch (err) {
+        if (!(err instanceof MemoryMiss)) throw err;
+        await this.fetchRemembered(err);
+      }
+    }
+    throw new BridgeError('UCW_ERR_SOURCE_QUERY', `remembered values kept missing for a row change at ${change.file}:${change.eventPos}`);
+  }
+
+  private async fetchRemembered(miss: MemoryMiss): Promise<void> {
+    const { engine, db, logger } = this.deps;
+    const def = engine.memoryDef(miss.memory)!;
+    const filter = def.when ? { column: def.when.column, values: def.when.in ?? [def.when.eq] } : undefined;
+    const value = await db.lookupValue({
+      table: def.table,
+      keyColumn: def.key,
+      key: miss.key,
+      valueColumn: def.value,
+      ...(filter ? { filter } : {}),
+      ...(def.orderBy ? { orderBy: def.orderBy } : {}),
+    });
+    logger.debug({ memory: miss.memory, found: value !== null }, 'remembered value fetched from the source');
+    engine.remember(miss.memory, miss.key, value);
+  }
+}
+
+function mirrorChanges(table: string, keyColumn: string, change: RowChange): MirrorChange[] {
+  const out: MirrorChange[] = [];
+  const oldPk = change.before ? keyString(change.before[keyColumn]) : undefined;
+  const newPk = change.after ? keyString(change.after[keyColumn]) : undefined;
+  if (oldPk !== undefined && oldPk !== newPk) out.push({ table, pk: oldPk, row: null });
+  if (newPk !== undefined && change.after) out.push({ table, pk: newPk, row: change.after });
+  return out;
+}

@@ -1,0 +1,112 @@
+// Webhook registrations, mirrored from the webhooks table (ccdata.webhooks by default) and changed
+// only by apply() at the binlog position of the change, so an event is routed with the registrations
+// in force when its own row change was committed. Unusable rows are reported once and skipped.
+
+import { isEventName, type EventName } from '../domain/events.js';
+import type { Row } from '../domain/row-change.js';
+import { keyString } from '../rules/directory.js';
+import type { RegistryDef } from '../rules/schema.js';
+
+export const MAX_URL_LENGTH = 2048;
+
+export interface RegistryProblem {
+  readonly rowId: string;
+  readonly code: 'UCW_ERR_REGISTRY_BAD_ROW';
+  readonly reason: string;
+}
+
+/** Why a URL from the webhooks table cannot be used, or undefined when it can. */
+export function urlProblem(url: string): string | undefined {
+  if (url.length > MAX_URL_LENGTH) return `url is ${url.length} characters long (limit ${MAX_URL_LENGTH})`;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'url is not a valid absolute URL';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `url scheme ${u.protocol} is not http or https`;
+  if (u.username || u.password) return 'url carries credentials (user:password@); use a signing secret instead';
+  return undefined;
+}
+
+export class Registry {
+  private readonly rows = new Map<string, Row>();
+  private byEvent = new Map<EventName, string[]>();
+  private readonly reported = new Map<string, string>();
+
+  constructor(
+    readonly def: RegistryDef,
+    private readonly onProblem: (p: RegistryProblem) => void,
+  ) {}
+
+  load(rows: Iterable<Row>): void {
+    this.rows.clear();
+    for (const row of rows) {
+      const pk = keyString(row[this.def.key]);
+      if (pk !== undefined) this.rows.set(pk, row);
+    }
+    this.rebuild();
+  }
+
+  apply(before: Row | null, after: Row | null): void {
+    const oldPk = before ? keyString(before[this.def.key]) : undefined;
+    if (oldPk !== undefined) this.rows.delete(oldPk);
+    const newPk = after ? keyString(after[this.def.key]) : undefined;
+    if (after && newPk !== undefined) this.rows.set(newPk, after);
+    this.rebuild();
+  }
+
+  entries(): IterableIterator<[string, Row]> {
+    return this.rows.entries();
+  }
+
+  urlsFor(event: EventName): readonly string[] {
+    return this.byEvent.get(event) ?? [];
+  }
+
+  /** Number of distinct (event, url) registrations in force. */
+  get size(): number {
+    let n = 0;
+    for (const urls of this.byEvent.values()) n += urls.length;
+    return n;
+  }
+
+  private rebuild(): void {
+    const byEvent = new Map<EventName, string[]>();
+    const seen = new Map<string, string>();
+    const problems = new Map<string, string>();
+    const ids = [...this.rows.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    for (const id of ids) {
+      const row = this.rows.get(id)!;
+      const url = keyString(row[this.def.urlColumn])?.trim() ?? '';
+      if (url === '') continue;
+      const event = keyString(row[this.def.eventColumn]) ?? '';
+      if (!isEventName(event)) {
+        problems.set(id, `event "${event}" is not one of the five uContact events`);
+        continue;
+      }
+      const bad = urlProblem(url);
+      if (bad) {
+        problems.set(id, bad);
+        continue;
+      }
+      const dupKey = `${event} ${url}`;
+      const first = seen.get(dupKey);
+      if (first !== undefined) {
+        problems.set(id, `duplicate of row ${first} (same event and url); delivered once`);
+        continue;
+      }
+      seen.set(dupKey, id);
+      const list = byEvent.get(event) ?? [];
+      list.push(url);
+      byEvent.set(event, list);
+    }
+    this.byEvent = byEvent;
+    for (const [id, reason] of problems) {
+      if (this.reported.get(id) === reason) continue;
+      this.reported.set(id, reason);
+      this.onProblem({ rowId: id, code: 'UCW_ERR_REGISTRY_BAD_ROW', reason });
+    }
+    for (const id of [...this.reported.keys()]) if (!problems.has(id)) this.reported.delete(id);
+  }
+}

@@ -1,0 +1,33 @@
+// Start-up (and reconnect) checks of the source server's binlog settings. A server that cannot give
+// full row images is refused with a coded error before any event is read, because events built from
+// partial rows would silently carry wrong or missing fields.
+
+import { BridgeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ServerSettings, SourceDb } from './source-db.js';
+
+export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettings> {
+  const s = await db.settings();
+  if (!s.logBin) {
+    throw new BridgeError('UCW_ERR_SOURCE_BINLOG_DISABLED', `binary logging is off on ${db.conn.display}`, {
+      hint: 'Start the server with log_bin (and server_id), binlog_format=ROW, binlog_row_image=FULL.',
+    });
+  }
+  if (s.binlogFormat !== 'ROW') {
+    throw new BridgeError('UCW_ERR_SOURCE_BINLOG_FORMAT', `binlog_format is ${s.binlogFormat} on ${db.conn.display}; the bridge needs ROW`, {
+      hint: 'SET GLOBAL binlog_format = ROW (and set it in the server config so it survives a restart).',
+    });
+  }
+  if (s.binlogRowImage !== 'FULL') {
+    throw new BridgeError('UCW_ERR_SOURCE_ROW_IMAGE', `binlog_row_image is ${s.binlogRowImage} on ${db.conn.display}; the bridge needs FULL`, {
+      hint: 'SET GLOBAL binlog_row_image = FULL (and set it in the server config).',
+    });
+  }
+  if (s.binlogRowMetadata !== 'FULL') {
+    log.warn(
+      { code: 'UCW_WARN_SOURCE_ROW_METADATA', binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported' },
+      'binlog_row_metadata is not FULL: column names are read from INFORMATION_SCHEMA (needs SELECT) and an ALTER TABLE can be misread; SET GLOBAL binlog_row_metadata = FULL is recommended',
+    );
+  }
+  return s;
+}

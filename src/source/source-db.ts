@@ -1,0 +1,182 @@
+// Read-only queries on the source server (the only SQL the bridge sends besides the binlog dump):
+// server settings, binlog position, snapshots of mirrored tables, and remembered-value fallbacks.
+// Every statement here is a SELECT or SHOW; the bridge never writes to the source.
+
+import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
+import type { BinlogPosition, Row } from '../domain/row-change.js';
+import { BridgeError } from '../errors.js';
+import { mysql2Options, type SourceConnection } from './connection.js';
+
+/** MySQL/MariaDB error numbers the bridge classifies (never by message text). */
+export const ER = {
+  ACCESS_DENIED: 1045,
+  DBACCESS_DENIED: 1044,
+  SPECIFIC_ACCESS_DENIED: 1227,
+  TABLEACCESS_DENIED: 1142,
+  MASTER_FATAL_READING_BINLOG: 1236,
+  NO_SUCH_TABLE: 1146,
+  BAD_FIELD: 1054,
+  UNKNOWN_SYSTEM_VARIABLE: 1193,
+  PARSE_ERROR: 1064,
+} as const;
+
+export function errno(err: unknown): number | undefined {
+  const n = (err as { errno?: unknown } | null)?.errno;
+  return typeof n === 'number' ? n : undefined;
+}
+
+function ident(name: string): string {
+  return `\`${name.replace(/`/g, '``')}\``;
+}
+
+export function qualified(table: string): string {
+  const [schema, name] = table.split('.') as [string, string];
+  return `${ident(schema)}.${ident(name)}`;
+}
+
+/** Maps a connection-level failure to a coded error (retryable unless the credentials are wrong). */
+export function connectionError(err: unknown, display: string): BridgeError {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (errno(err) === ER.ACCESS_DENIED) {
+    return new BridgeError('UCW_ERR_SOURCE_AUTH', `the source server ${display} refused the user or password`, {
+      hint: 'Check the user and password in --mysql-url; mysql2 needs mysql_native_password or caching_sha2_password accounts.',
+      retryable: true,
+      cause: err,
+    });
+  }
+  const reason = typeof code === 'string' ? code : (err as Error).message;
+  return new BridgeError('UCW_ERR_SOURCE_CONNECT', `cannot reach the source server ${display} (${reason})`, {
+    hint: 'Check host and port in --mysql-url and that the server accepts connections from this machine; the bridge keeps retrying.',
+    retryable: true,
+    cause: err,
+  });
+}
+
+export interface ServerSettings {
+  version: string;
+  isMariaDb: boolean;
+  serverId: number;
+  logBin: boolean;
+  binlogFormat: string;
+  binlogRowImage: string;
+  /** Undefined when the server has no such variable (MySQL < 8.0.1, MariaDB < 10.5). */
+  binlogRowMetadata: string | undefined;
+}
+
+export class SourceDb {
+  readonly pool: Pool;
+
+  constructor(readonly conn: SourceConnection) {
+    this.pool = mysql.createPool({ ...mysql2Options(conn), connectionLimit: 4, maxIdle: 2, idleTimeout: 60_000 });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async rows(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
+    try {
+      const [rows] = await this.pool.query<RowDataPacket[]>(sql, params);
+      return rows;
+    } catch (err) {
+      if (errno(err) === undefined || errno(err) === ER.ACCESS_DENIED) throw connectionError(err, this.conn.display);
+      throw err;
+    }
+  }
+
+  async settings(): Promise<ServerSettings> {
+    const [r] = await this.rows(
+      'SELECT VERSION() AS version, @@server_id AS server_id, @@log_bin AS log_bin, @@binlog_format AS binlog_format, @@binlog_row_image AS binlog_row_image',
+    );
+    let metadata: string | undefined;
+    try {
+      const [m] = await this.rows('SELECT @@binlog_row_metadata AS m');
+      metadata = String(m?.m);
+    } catch (err) {
+      if (errno(err) !== ER.UNKNOWN_SYSTEM_VARIABLE) throw err;
+    }
+    const version = String(r?.version ?? '');
+    return {
+      version,
+      isMariaDb: /mariadb/i.test(version),
+      serverId: Number(r?.server_id),
+      logBin: Number(r?.log_bin) === 1,
+      binlogFormat: String(r?.binlog_format ?? '').toUpperCase(),
+      binlogRowImage: String(r?.binlog_row_image ?? '').toUpperCase(),
+      binlogRowMetadata: metadata?.toUpperCase(),
+    };
+  }
+
+  /** Current end of the binlog (needs BINLOG MONITOR / REPLICATION CLIENT). */
+  async binlogEnd(): Promise<BinlogPosition> {
+    let rows: RowDataPacket[];
+    try {
+      rows = await this.rows('SHOW MASTER STATUS');
+    } catch (err) {
+      // MySQL 8.4 removed SHOW MASTER STATUS in favour of SHOW BINARY LOG STATUS.
+      if (errno(err) !== ER.PARSE_ERROR) throw grantsError(err, 'BINLOG MONITOR (MariaDB) or REPLICATION CLIENT (MySQL)');
+      rows = await this.rows('SHOW BINARY LOG STATUS');
+    }
+    const r = rows[0];
+    if (!r) {
+      throw new BridgeError('UCW_ERR_SOURCE_BINLOG_DISABLED', 'the source server reports no binary log position', {
+        hint: 'Enable the binary log (log_bin) on the source server.',
+      });
+    }
+    return { file: String(r.File), pos: Number(r.Position) };
+  }
+
+  /** All rows of a mirrored table (directories and the webhooks registry). */
+  async snapshot(table: string): Promise<Row[]> {
+    try {
+      return (await this.rows(`SELECT * FROM ${qualified(table)}`));
+    } catch (err) {
+      if (err instanceof BridgeError) throw err;
+      throw new BridgeError('UCW_ERR_SOURCE_QUERY', `cannot read ${table}: ${(err as Error).message}`, {
+        hint: `Grant SELECT on ${table} to the bridge user, or fix the table name in the rules file.`,
+        cause: err,
+      });
+    }
+  }
+
+  /** The latest `valueColumn` of a row matching `key` (and an optional equality filter). */
+  async lookupValue(q: {
+    table: string;
+    keyColumn: string;
+    key: string;
+    valueColumn: string;
+    filter?: { column: string; values: unknown[] };
+    orderBy?: string;
+  }): Promise<unknown> {
+    const where = [`${ident(q.keyColumn)} = ?`];
+    const params: unknown[] = [q.key];
+    if (q.filter) {
+      where.push(`${ident(q.filter.column)} IN (${q.filter.values.map(() => '?').join(', ')})`);
+      params.push(...q.filter.values);
+    }
+    const order = q.orderBy ? ` ORDER BY ${ident(q.orderBy)} DESC` : '';
+    const sql = `SELECT ${ident(q.valueColumn)} AS v FROM ${qualified(q.table)} WHERE ${where.join(' AND ')}${order} LIMIT 1`;
+    try {
+      const rows = await this.rows(sql, params);
+      return rows[0]?.v ?? null;
+    } catch (err) {
+      if (err instanceof BridgeError) throw err;
+      throw new BridgeError('UCW_ERR_SOURCE_QUERY', `lookup in ${q.table} failed: ${(err as Error).message}`, {
+        hint: `Grant SELECT on ${q.table} to the bridge user.`,
+        retryable: true,
+        cause: err,
+      });
+    }
+  }
+}
+
+function grantsError(err: unknown, privilege: string): unknown {
+  const n = errno(err);
+  if (n === ER.SPECIFIC_ACCESS_DENIED || n === ER.DBACCESS_DENIED || n === ER.TABLEACCESS_DENIED) {
+    return new BridgeError('UCW_ERR_SOURCE_GRANTS', `the bridge user lacks ${privilege}`, {
+      hint: `GRANT ${privilege.split(' ')[0] === 'BINLOG' ? 'BINLOG MONITOR' : 'REPLICATION CLIENT'} ON *.* TO the bridge user (see README "Grants").`,
+      cause: err,
+    });
+  }
+  return err;
+}

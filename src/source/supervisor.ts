@@ -1,0 +1,137 @@
+// Keeps one binlog listener alive: preflight, prepare (load state, pick the start position), stream;
+// on a retryable failure or a silent stream, reconnect with exponential backoff from the last
+// committed checkpoint. A non-retryable failure (wrong binlog settings, binlog gone) is reported
+// through `onFatal` and the supervisor stops: guessing would lose or invent events.
+
+import type { BinlogPosition, SourceTransaction } from '../domain/row-change.js';
+import { BridgeError, describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { BinlogListener } from './binlog-listener.js';
+import type { SourceConnection } from './connection.js';
+import { preflight } from './preflight.js';
+import type { SourceDb } from './source-db.js';
+
+export interface SupervisorOptions {
+  readonly conn: SourceConnection;
+  readonly db: SourceDb;
+  readonly serverId: number;
+  readonly tables: readonly string[];
+  readonly heartbeatSeconds: number;
+  readonly maxQueuedRows: number;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  /** Runs after preflight on every (re)connect; returns the position to stream from. */
+  readonly prepare: () => Promise<BinlogPosition>;
+  readonly handler: (tx: SourceTransaction) => Promise<void>;
+  readonly onFatal: (err: BridgeError) => void;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** A stream with no event (heartbeats included) for this many heartbeat periods is declared dead. */
+const SILENT_PERIODS_BEFORE_RESTART = 3;
+
+export class SourceSupervisor {
+  private listener: BinlogListener | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  connected = false;
+  /** Last reason the stream is not connected (for /readyz). */
+  lastError: string | undefined = 'not connected yet';
+
+  constructor(private readonly opts: SupervisorOptions) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.listener?.stop();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, metrics } = this.opts;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        await this.streamOnce();
+        failures = 0;
+      } catch (e) {
+        const err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        this.connected = false;
+        metrics.sourceConnected.set(0);
+        this.lastError = `${err.code}: ${err.message}`;
+        if (this.stopped) break;
+        if (!err.retryable) {
+          logger.fatal({ code: err.code, error: err.message, hint: err.hint }, 'source failed; not retrying');
+          this.stopped = true;
+          this.opts.onFatal(err);
+          break;
+        }
+        failures++;
+        const delay = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectMinMs * 2 ** Math.min(failures - 1, 20));
+        logger.warn({ code: err.code, error: err.message, hint: err.hint, retryInMs: delay, failures }, 'source unavailable; reconnecting');
+        metrics.sourceReconnects.inc();
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** One connection's life; resolves only when stopped, rejects when the stream ends otherwise. */
+  private async streamOnce(): Promise<void> {
+    const o = this.opts;
+    await preflight(o.db, o.logger);
+    const from = await o.prepare();
+    if (this.stopped) return;
+    const listener = new BinlogListener({
+      conn: o.conn,
+      serverId: o.serverId,
+      tables: o.tables,
+      from,
+      heartbeatSeconds: o.heartbeatSeconds,
+      maxQueuedRows: o.maxQueuedRows,
+      handler: o.handler,
+      logger: o.logger,
+    });
+    this.listener = listener;
+    await new Promise<void>((resolve, reject) => {
+      const watchdog = setInterval(
+        () => {
+          const silentMs = Date.now() - listener.lastEventAtMs;
+          if (silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
+            listener.emit('error', new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true }));
+          }
+        },
+        Math.max(250, (o.heartbeatSeconds * 1000) / 2),
+      );
+      const done = (err?: BridgeError): void => {
+        clearInterval(watchdog);
+        this.wake = undefined;
+        void listener.stop().finally(() => (err ? reject(err) : resolve()));
+      };
+      this.wake = () => done();
+      listener.once('ready', () => {
+        this.connected = true;
+        this.lastError = undefined;
+        o.metrics.sourceConnected.set(1);
+      });
+      listener.once('error', (err: BridgeError) => done(err));
+      listener.start();
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,303 @@
+// HttpSender against real local servers (127.0.0.1, ephemeral ports): what goes on the wire, and how
+// every kind of answer or failure is classified. Every server and the sender are closed in after().
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { HttpSender } from '../../src/delivery/http-sender.js';
+import { createSigner } from '../../src/delivery/signing.js';
+import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
+
+const HOST = '127.0.0.1';
+const SECRET_KEY = Buffer.from('integration-test-key-0123456789');
+const SECRETS = [`whsec_${SECRET_KEY.toString('base64')}`, 'rotated-plain-secret'];
+const FIXED_NOW_MS = Date.UTC(2026, 2, 2, 14, 5, 9, 999);
+const REQUEST_TIMEOUT_MS = 600;
+const TEN_MB = 10 * 1024 * 1024;
+
+const STORED_BODY =
+  '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"ana","agentNumber":"1001",' +
+  '"agentFullName":"Ana Pérez","callerIdNum":"+59899123456","campaign":"ventas"}';
+
+interface Received {
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+interface TestServer {
+  readonly port: number;
+  readonly requests: Received[];
+  readonly connections: () => number;
+  close(): Promise<void>;
+}
+
+const servers: TestServer[] = [];
+
+/** A server on 127.0.0.1:0 that tracks its sockets so close() can cut even never-answered ones. */
+async function listen(server: net.Server): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let connectionCount = 0;
+  server.on('connection', (socket: net.Socket) => {
+    connectionCount++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    connections: () => connectionCount,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An HTTP server that records each fully-read request, then lets `respond` answer it. */
+async function httpServer(respond: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<TestServer> {
+  const requests: Received[] = [];
+  const server = http.createServer((req, res) => {
+    res.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      respond(req, res);
+    });
+  });
+  const handle = await listen(server);
+  const s: TestServer = { ...handle, requests };
+  servers.push(s);
+  return s;
+}
+
+function attemptTo(url: string, overrides: Partial<DeliveryAttempt> = {}): DeliveryAttempt {
+  return {
+    url,
+    eventId: '6a1f0c7e-1d2b-5c3d-8e4f-0a1b2c3d4e5f',
+    eventName: 'AgentRingNoAnswer',
+    occurredAtMs: Date.UTC(2026, 2, 2, 14, 5, 9, 120),
+    body: STORED_BODY,
+    bodyFormat: 'ucontact',
+    attempt: 1,
+    ...overrides,
+  };
+}
+
+function expectedSignature(id: string, timestamp: string, body: string): string {
+  return [SECRET_KEY, Buffer.from('rotated-plain-secret')]
+    .map((key) => `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`)
+    .join(' ');
+}
+
+function assertRetry(outcome: AttemptOutcome): Extract<AttemptOutcome, { kind: 'retry' }> {
+  assert.equal(outcome.kind, 'retry', `expected retry, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+function assertDead(outcome: AttemptOutcome): Extract<AttemptOutcome, { kind: 'dead' }> {
+  assert.equal(outcome.kind, 'dead', `expected dead, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+void describe('HttpSender', () => {
+  let sender: HttpSender;
+
+  before(() => {
+    sender = new HttpSender({
+      connectTimeoutMs: 500,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      connectionsPerOrigin: 2,
+      userAgent: 'ucontact-webhooks/test',
+      ceSource: 'ucontact-webhooks://test-db',
+      signer: createSigner(SECRETS),
+      now: () => FIXED_NOW_MS,
+    });
+  });
+
+  after(async () => {
+    await sender.close();
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  void it('200: delivered; the receiver gets the exact body, every header and a verifiable signature', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
+    const outcome = await sender.send(attemptTo(`http://${HOST}:${server.port}/hook?token=abc`));
+
+    assert.equal(outcome.kind, 'delivered');
+    assert.equal(outcome.status, 200);
+    assert.ok(outcome.durationMs >= 0);
+    assert.equal(server.requests.length, 1);
+    const got = server.requests[0]!;
+    assert.equal(got.method, 'POST');
+    assert.equal(got.url, '/hook?token=abc');
+    assert.equal(got.body, STORED_BODY);
+    const h = got.headers;
+    assert.equal(h['content-type'], 'application/json');
+    assert.equal(h['user-agent'], 'ucontact-webhooks/test');
+    assert.equal(h['webhook-id'], '6a1f0c7e-1d2b-5c3d-8e4f-0a1b2c3d4e5f');
+    assert.equal(h['webhook-timestamp'], '1772460309');
+    assert.equal(h['ce-specversion'], '1.0');
+    assert.equal(h['ce-id'], '6a1f0c7e-1d2b-5c3d-8e4f-0a1b2c3d4e5f');
+    assert.equal(h['ce-type'], 'com.ucontact.AgentRingNoAnswer');
+    assert.equal(h['ce-source'], 'ucontact-webhooks://test-db');
+    assert.equal(h['ce-time'], '2026-03-02T14:05:09.120Z');
+    assert.equal(Number(h['content-length']), Buffer.byteLength(STORED_BODY));
+    assert.equal(h['webhook-signature'], expectedSignature(h['webhook-id'], h['webhook-timestamp'], got.body));
+  });
+
+  void it('reuses the keep-alive connection for consecutive attempts to one origin', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(204).end());
+    const url = `http://${HOST}:${server.port}/`;
+    assert.equal((await sender.send(attemptTo(url))).kind, 'delivered');
+    // undici frees the socket a few ticks after the body ends; back-to-back sends may open a second one.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await sender.send(attemptTo(url, { attempt: 2 }))).kind, 'delivered');
+    assert.equal(server.requests.length, 2);
+    assert.equal(server.connections(), 1);
+  });
+
+  void it('envelope format: sends the envelope and signs exactly those bytes', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(202).end());
+    const outcome = await sender.send(attemptTo(`http://${HOST}:${server.port}/`, { bodyFormat: 'envelope' }));
+    assert.equal(outcome.kind, 'delivered');
+    const got = server.requests[0]!;
+    const parsed = JSON.parse(got.body) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed), ['Id', 'CreationDateUtc', 'Category', 'Code', 'Event', 'Data']);
+    assert.equal(parsed.CreationDateUtc, '20260302140509');
+    assert.equal(parsed.Category, 1);
+    assert.equal(parsed.Code, 1);
+    assert.equal(got.headers['webhook-signature'], expectedSignature(String(got.headers['webhook-id']), '1772460309', got.body));
+  });
+
+  void it('500: retry with the HTTP status code and a quote of the answer', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(500).end('database\nis down'));
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    assert.equal(r.status, 500);
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
+    assert.equal(r.error.message, 'receiver answered 500: database is down');
+    assert.equal(r.retryAfterMs, undefined);
+  });
+
+  void it('429 with Retry-After: 2 -> retry after 2000 ms', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(429, { 'retry-after': '2' }).end());
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    assert.equal(r.status, 429);
+    assert.equal(r.retryAfterMs, 2000);
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
+  });
+
+  void it('408 and 503 with an HTTP-date Retry-After are retried', async () => {
+    const server = await httpServer((req, res) =>
+      req.url === '/408'
+        ? res.writeHead(408).end()
+        : res.writeHead(503, { 'retry-after': new Date(FIXED_NOW_MS - 999 + 30_000).toUTCString() }).end(),
+    );
+    assert.equal(assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/408`))).status, 408);
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/503`)));
+    assert.equal(r.status, 503);
+    assert.equal(r.retryAfterMs, 29_001);
+  });
+
+  void it('400: dead, not retried', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(400).end('{"error":"bad field"}'));
+    const d = assertDead(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    assert.equal(d.status, 400);
+    assert.equal(d.error.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
+    assert.match(d.error.message, /^receiver answered 400; not retried: \{"error":"bad field"\}$/);
+  });
+
+  void it('301: dead, and the redirect target never gets a request', async () => {
+    const target = await httpServer((_req, res) => res.writeHead(200).end());
+    const location = `http://user:pw@${HOST}:${target.port}/moved?sig=topsecret`;
+    const server = await httpServer((_req, res) => res.writeHead(301, { location }).end());
+    const d = assertDead(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    assert.equal(d.status, 301);
+    assert.equal(d.error.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
+    assert.match(d.error.message, /receiver answered 301 redirect.*redirects are not followed/);
+    assert.ok(!d.error.message.includes('topsecret') && !d.error.message.includes('pw@'), d.error.message);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(server.requests.length, 1);
+    assert.equal(target.requests.length, 0);
+  });
+
+  void it('connection refused: retry NETWORK, without credentials or query in the message', async () => {
+    const closed = http.createServer();
+    const handle = await listen(closed);
+    await handle.close();
+    const url = `http://alice:hunter22@${HOST}:${handle.port}/hook?token=s3cr3t`;
+    const r = assertRetry(await sender.send(attemptTo(url)));
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
+    assert.equal(r.status, undefined);
+    assert.match(r.error.message, /ECONNREFUSED/);
+    for (const secret of ['hunter22', 'alice', 's3cr3t', 'ventas']) assert.ok(!r.error.message.includes(secret), r.error.message);
+  });
+
+  void it('a receiver that never answers: retry TIMEOUT within the request timeout', async () => {
+    const server = await httpServer(() => undefined);
+    const started = Date.now();
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    const took = Date.now() - started;
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_TIMEOUT');
+    assert.ok(took >= REQUEST_TIMEOUT_MS - 50 && took < REQUEST_TIMEOUT_MS + 1500, `took ${took} ms`);
+  });
+
+  // Policy: the status decides. A 2xx means the receiver accepted the event even if its body never
+  // ends; the sender reads at most maxResponseBytes, then destroys the stream (and that connection).
+  void it('200 followed by an endless body: delivered, and the body is cut off', async () => {
+    let serverSawClose = false;
+    const server = await httpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(16 * 1024, 'z');
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk));
+      };
+      res.on('drain', pump);
+      res.on('close', () => (serverSawClose = true));
+      pump();
+    });
+    const started = Date.now();
+    const outcome = await sender.send(attemptTo(`http://${HOST}:${server.port}/`));
+    assert.equal(outcome.kind, 'delivered');
+    assert.ok(Date.now() - started < REQUEST_TIMEOUT_MS, 'must stop after maxResponseBytes, not at the timeout');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(serverSawClose, 'the endless response must be cut off');
+  });
+
+  void it('500 with a 10 MB body: retry, quickly, with a short message', async () => {
+    const big = Buffer.alloc(TEN_MB, 'x');
+    const server = await httpServer((_req, res) => res.writeHead(500, { 'content-length': TEN_MB }).end(big));
+    const started = Date.now();
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    assert.ok(Date.now() - started < REQUEST_TIMEOUT_MS);
+    assert.equal(r.status, 500);
+    assert.ok(r.error.message.length <= 250, `message is ${r.error.message.length} chars`);
+    assert.ok(r.error.message.startsWith('receiver answered 500: xxxx'));
+  });
+
+  void it('an invalid HTTP response: retry NETWORK', async () => {
+    const raw = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.write('THIS IS NOT HTTP\r\n\r\n'));
+    });
+    const handle = await listen(raw);
+    servers.push({ ...handle, requests: [] });
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${handle.port}/`)));
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
+    assert.match(r.error.message, /invalid HTTP response/);
+  });
+
+  void it('a URL that is not http(s): dead without any network activity', async () => {
+    const d = assertDead(await sender.send(attemptTo('ftp://example.invalid/x?key=abc123')));
+    assert.equal(d.error.code, 'UCW_ERR_CONFIG_INVALID');
+    assert.ok(!d.error.message.includes('abc123'));
+  });
+});
