@@ -56,7 +56,7 @@ export class Dispatcher {
   start(): void {
     let n = 0;
     for (const ref of this.opts.outbox.pending()) {
-      this.add(ref, false);
+      this.add(ref);
       n++;
     }
     this.opts.metrics.outboxDead.set(this.opts.outbox.counts().dead);
@@ -67,7 +67,7 @@ export class Dispatcher {
   /** New deliveries just committed to the outbox. */
   enqueue(refs: readonly PendingRef[]): void {
     const touched = new Set<Endpoint>();
-    for (const ref of refs) touched.add(this.add(ref, false));
+    for (const ref of refs) touched.add(this.add(ref));
     for (const ep of touched) this.pump(ep);
   }
 
@@ -85,7 +85,7 @@ export class Dispatcher {
     clearTimeout(timer);
   }
 
-  private add(ref: PendingRef, pump: boolean): Endpoint {
+  private add(ref: PendingRef): Endpoint {
     let ep = this.endpoints.get(ref.url);
     if (!ep) {
       ep = { url: ref.url, keys: new Map(), ready: [], inFlight: 0 };
@@ -100,7 +100,6 @@ export class Dispatcher {
     this.pendingCount++;
     this.opts.metrics.outboxPending.set(this.pendingCount);
     if (!kq.busy && kq.ids.length === 1) ep.ready.push(ref.orderKey);
-    if (pump) this.pump(ep);
     return ep;
   }
 
@@ -148,12 +147,11 @@ export class Dispatcher {
       bodyFormat: this.opts.bodyFormatFor(row.url),
       attempt: row.attempts + 1,
     });
-    metrics.deliveryDurationSeconds.observe(outcome.durationMs / 1000);
     const attempts = row.attempts + 1;
     const log = { deliveryId: id, eventId: row.eventId, event: row.eventName, url: safeUrl(row.url), attempt: attempts };
     if (outcome.kind === 'delivered') {
       outbox.markDelivered(id, outcome.status, startedAt);
-      metrics.deliveries.inc({ outcome: 'delivered' });
+      metrics.observeDeliveryAttempt('delivered', outcome.durationMs);
       logger.debug({ ...log, status: outcome.status, body: row.body }, 'delivered');
       this.advance(ep, key, kq);
       return;
@@ -169,22 +167,22 @@ export class Dispatcher {
       });
       if (decision.kind === 'retry') {
         outbox.markRetry(id, decision.atMs, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt);
-        metrics.deliveries.inc({ outcome: 'retry' });
+        metrics.observeDeliveryAttempt('retry', outcome.durationMs);
         logger.warn({ ...log, status, code: outcome.error.code, error: outcome.error.message, retryInMs: decision.atMs - this.now() }, 'delivery failed; will retry');
         this.retryLater(ep, key, kq, decision.atMs);
         return;
       }
       const reason = `UCW_ERR_DELIVERY_EXHAUSTED: retry budget spent (${decision.reason}); last error ${outcome.error.code}: ${outcome.error.message}`;
-      this.deadLetter(id, status, reason, startedAt, log);
+      this.deadLetter(id, status, reason, startedAt, outcome.durationMs, log);
     } else {
-      this.deadLetter(id, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt, log);
+      this.deadLetter(id, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt, outcome.durationMs, log);
     }
     this.advance(ep, key, kq);
   }
 
-  private deadLetter(id: number, status: number | null, reason: string, startedAt: number, log: Record<string, unknown>): void {
+  private deadLetter(id: number, status: number | null, reason: string, startedAt: number, durationMs: number, log: Record<string, unknown>): void {
     this.opts.outbox.markDead(id, status, reason, startedAt);
-    this.opts.metrics.deliveries.inc({ outcome: 'dead' });
+    this.opts.metrics.observeDeliveryAttempt('dead', durationMs);
     this.opts.metrics.outboxDead.inc();
     this.opts.logger.error({ ...log, status, code: reason.split(':')[0], error: reason }, 'delivery dead-lettered (kept in the outbox)');
   }

@@ -53,7 +53,7 @@ export class TransactionProcessor {
     }
     const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
     metrics.sourceTransactions.inc();
-    metrics.sourceLagSeconds.set(Math.max(0, (Date.now() - tx.timestampMs) / 1000));
+    metrics.observeSourceCommit(tx.timestampMs);
     if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
     for (const ref of created) metrics.eventsEnqueued.inc({ event: ref.eventName });
     if (created.length > 0) this.deps.onEnqueued(created);

@@ -1,0 +1,108 @@
+// Runs the built CLI (`node dist/cli.js run ...`) as a child process, as an operator would, and
+// collects its JSON log lines. Stopped by PID: SIGTERM for a clean stop, SIGKILL for a crash.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.js';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(PROJECT_ROOT, 'dist', 'cli.js');
+
+export type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+export interface BridgeProcess {
+  readonly pid: number;
+  readonly logs: LogLine[];
+  readonly stderr: string[];
+  /** Port of /healthz, /readyz, /metrics, read from the "bridge started" log line. */
+  readonly httpPort: () => number;
+  readonly exited: Promise<number | null>;
+  waitForLog(pred: (l: LogLine) => boolean, message?: string, timeoutMs?: number): Promise<LogLine>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<number | null>;
+  kill(): Promise<number | null>;
+}
+
+export interface BridgeProcessOptions {
+  readonly mysqlUrl: string;
+  readonly stateDir: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Short retry/backoff settings so tests exercise the real schedule quickly. */
+export const FAST_ARGS = [
+  '--retry-base-ms', '100',
+  '--retry-max-ms', '400',
+  '--reconnect-min-ms', '100',
+  '--reconnect-max-ms', '500',
+  '--heartbeat-seconds', '1',
+  '--request-timeout-ms', '3000',
+  '--shutdown-grace-ms', '2000',
+];
+
+export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [CLI, 'run', '--mysql-url', opts.mysqlUrl, '--state-dir', opts.stateDir, '--http-port', '0', '--log-level', 'debug', ...FAST_ARGS, ...(opts.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
+  );
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  let buf = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        logs.push({ level: 'raw', msg: line });
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const describe = (): string =>
+    `bridge pid ${child.pid}; last logs:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${stderr.join('')}`;
+
+  const waitForLog = (pred: (l: LogLine) => boolean, message = 'log line', timeoutMs = 20_000): Promise<LogLine> =>
+    waitFor(() => logs.find(pred), { timeoutMs, message: () => `${message} not seen; ${describe()}` });
+
+  const signal = async (sig: NodeJS.Signals): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    return exited;
+  };
+
+  return {
+    pid: child.pid!,
+    logs,
+    stderr,
+    exited,
+    httpPort: () => {
+      const started = logs.find((l) => l.msg === 'bridge started');
+      if (!started) throw new Error(`bridge not started yet; ${describe()}`);
+      return started.httpPort as number;
+    },
+    waitForLog,
+    waitReady: async (timeoutMs = 20_000) => {
+      await waitForLog((l) => l.msg === 'bridge started', 'bridge started', timeoutMs);
+      const port = (logs.find((l) => l.msg === 'bridge started')!.httpPort as number);
+      await waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { timeoutMs, message: () => `bridge never ready; ${describe()}` },
+      );
+    },
+    stop: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+  };
+}

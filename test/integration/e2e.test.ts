@@ -1,0 +1,144 @@
+// End to end through the built CLI against a private MariaDB: contact-center traffic in the reference
+// schema must reach the registered URLs as byte-exact uContact bodies with the documented headers.
+
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/receiver.js';
+import { queueLog, setUrl, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const SECRET_KEY = Buffer.from('an end-to-end test signing key!!');
+const SECRET = `whsec_${SECRET_KEY.toString('base64')}`;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const PAYLOAD_DATE_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+void describe('end to end: reference schema -> five events', () => {
+  let src: SourceFixture;
+  let rx: Receiver;
+  let bridge: BridgeProcess;
+
+  before(async () => {
+    src = await startSourceFixture();
+    rx = await startReceiver();
+  });
+  after(async () => {
+    await bridge?.stop();
+    await rx?.close();
+    await src?.close();
+  });
+
+  void test('every event, byte for byte, with every header', async () => {
+    // State that exists before the bridge starts: read from the snapshot, not the binlog.
+    await src.tx(
+      "INSERT INTO ccdata.users (username, phone, name) VALUES ('jdoe', '2001', 'Jane Doe'), ('jperez', '2002', 'José Pérez 😀')",
+      "INSERT INTO ccdata.dispositions (id, parentId, value) VALUES (1, 0, 'Sale'), (2, 1, 'Closed'), (3, 2, 'Paid'), (4, 0, 'No sale')",
+      setUrl('AgentRingNoAnswer', rx.urlFor('/ring')),
+      setUrl('AgentLog', rx.urlFor('/log')),
+      setUrl('AgentBreak', rx.urlFor('/break')),
+      setUrl('FinishInteraction', rx.urlFor('/finish')),
+      setUrl('InteractionDisposition', rx.urlFor('/dispo')),
+      // An ENTERQUEUE the bridge never sees in the stream: its caller number needs the SELECT fallback.
+      queueLog({ time: '2026-03-02 13:59:00.000', event: 'ENTERQUEUE', callid: 'c-old', queuename: 'Support<-', data2: '59899000111' }),
+    );
+
+    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir: src.stateDir(), env: { UCW_SIGNING_SECRET: SECRET } });
+    await bridge.waitReady();
+
+    await src.tx("INSERT INTO ccdata.users (username, phone, name) VALUES ('mlopez', '2003', 'María López')");
+    await src.tx(queueLog({ time: '2026-03-02 14:05:00.000', event: 'ENTERQUEUE', callid: 'c1', queuename: 'Sales<-', data2: '59891234567' }));
+    await src.tx(queueLog({ time: '2026-03-02 14:05:09.250', event: 'RINGNOANSWER', callid: 'c1', queuename: 'Sales<-', agent: 'SIP/2001', data1: '15000' }));
+    await src.tx(queueLog({ time: '2026-03-02 14:05:30.000', event: 'RINGNOANSWER', callid: 'c-old', queuename: 'Support<-', agent: 'PJSIP/2003', data1: '20000' }));
+    await src.tx(queueLog({ time: '2026-03-02 14:06:00.000', event: 'AGENTLOGIN', agent: 'jdoe' }));
+    await src.tx(queueLog({ time: '2026-03-02 14:10:00.000', event: 'PAUSE', agent: 'jdoe', data1: 'Café ☕' }));
+    await src.tx(queueLog({ time: '2026-03-02 14:25:00.000', event: 'UNPAUSE', agent: 'jdoe', data1: 'Café ☕' }));
+    await src.tx(queueLog({ time: '2026-03-02 18:00:00.000', event: 'AGENTLOGOFF', agent: 'jdoe' }));
+    // A telephony leg: started, finished, dispositioned, then touched again (no second finish).
+    await src.tx([
+      "INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, finished) VALUES ('g1', '2026-03-02 14:30:00', 'Sales<-', 'telephony', 'jdoe', '59891234567', 0)",
+      [],
+    ]);
+    await src.tx("UPDATE ccrepo.interactions SET end_date = '2026-03-02 14:32:05', finished = 1 WHERE guid = 'g1'");
+    await src.tx("UPDATE ccrepo.interactions SET disposition_id = 3, dispositionIds = '1,2,3' WHERE guid = 'g1'");
+    await src.tx(`UPDATE ccrepo.interactions SET data = '{"note":"follow up"}' WHERE guid = 'g1'`);
+    // A webchat inserted finished, with NULL agent and client, and a disposition (not telephony: no event).
+    await src.tx(
+      "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ('g2', '2026-03-02 15:00:00', '2026-03-02 15:03:30', 'Chat<-', 'webchat', NULL, NULL, 2, 1)",
+    );
+    // A telephony leg inserted with a level-2 disposition and not finished.
+    await src.tx(
+      "INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ('g3', '2026-03-02 16:00:00', 'Sales<-', 'telephony', 'jperez', '59892222222', 2, 0)",
+    );
+    // Marker: once it has arrived, every earlier transaction has been processed (commit order).
+    await src.tx(queueLog({ time: '2026-03-02 19:00:00.000', event: 'AGENTLOGIN', agent: 'marker' }));
+
+    await waitFor(() => rx.requests.some((r) => r.body.includes('"marker"')), { message: 'marker event never arrived' });
+    await waitFor(() => rx.requests.length >= 11, { message: () => `only ${rx.requests.length} requests arrived` });
+
+    const bodies = (path: string): string[] => rx.requests.filter((r) => r.path === path).map((r) => r.body);
+    assert.deepEqual(bodies('/ring'), [
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":"59891234567","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:30","agent":"mlopez","agentNumber":"2003","agentFullName":"María López","callerIdNum":"59899000111","campaign":"Support<-"}',
+    ]);
+    assert.deepEqual(bodies('/log'), [
+      '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"jdoe","isLogin":true}',
+      '{"event":"AgentLog","date":"2026-03-02 18:00:00","agent":"jdoe","isLogin":false}',
+      '{"event":"AgentLog","date":"2026-03-02 19:00:00","agent":"marker","isLogin":true}',
+    ]);
+    assert.deepEqual(bodies('/break'), [
+      '{"event":"AgentBreak","date":"2026-03-02 14:10:00","agent":"jdoe","motive":"Café ☕","isBreak":true}',
+      '{"event":"AgentBreak","date":"2026-03-02 14:25:00","agent":"jdoe","motive":"Café ☕","isBreak":false}',
+    ]);
+    assert.deepEqual(bodies('/finish').sort(), [
+      '{"event":"FinishInteraction","date":"2026-03-02 14:32:05","guid":"g1","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-02 14:30:00","endDate":"2026-03-02 14:32:05","duration":125}',
+      '{"event":"FinishInteraction","date":"2026-03-02 15:03:30","guid":"g2","campaign":"Chat<-","agent":null,"channel":"webchat","clientId":null,"startDate":"2026-03-02 15:00:00","endDate":"2026-03-02 15:03:30","duration":210}',
+    ]);
+    // InteractionDisposition has no time column in the default rules: its date is the commit time.
+    const dispo = rx.requests.filter((r) => r.path === '/dispo');
+    assert.equal(dispo.length, 2);
+    const dates = dispo.map((r) => (JSON.parse(r.body) as { date: string }).date);
+    for (const d of dates) {
+      assert.match(d, PAYLOAD_DATE_RE);
+      assert.ok(Math.abs(Date.parse(`${d.replace(' ', 'T')}Z`) - Date.now()) < 120_000, `date ${d} is not the commit time`);
+    }
+    assert.deepEqual(
+      dispo.map((r) => r.body).sort(),
+      [
+        `{"event":"InteractionDisposition","date":"${dates[0]}","guid":"g1","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":3,"l1":"Sale","l2":"Closed","l3":"Paid"}`,
+        `{"event":"InteractionDisposition","date":"${dates[1]}","guid":"g3","campaign":"Sales<-","agent":"jperez","clientId":"59892222222","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}`,
+      ].sort(),
+    );
+    assert.equal(rx.requests.length, 11, 'no event may arrive twice or unexpectedly');
+
+    for (const r of rx.requests) assertHeaders(r);
+    const ids = rx.requests.map((r) => r.headers['webhook-id']);
+    assert.equal(new Set(ids).size, ids.length, 'every event has its own id');
+
+    // The production counter agrees: 11 events produced (and no more were pending).
+    const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
+    const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    assert.equal(produced, 11);
+    // Payloads (caller numbers) never appear in logs above debug level.
+    for (const l of bridge.logs.filter((x) => x.level !== 'debug')) assert.ok(!JSON.stringify(l).includes('59891234567'), `payload leaked: ${JSON.stringify(l)}`);
+  });
+});
+
+function assertHeaders(r: RecordedRequest): void {
+  const body = JSON.parse(r.body) as { event: string; date: string };
+  const h = r.headers;
+  assert.equal(r.method, 'POST');
+  assert.equal(h['content-type'], 'application/json');
+  assert.match(h['user-agent'] ?? '', /^ucontact-webhooks\/\d+\.\d+\.\d+$/);
+  assert.match(h['webhook-id'] ?? '', UUID_RE);
+  assert.equal(h['ce-id'], h['webhook-id']);
+  assert.equal(h['ce-specversion'], '1.0');
+  assert.equal(h['ce-type'], `com.ucontact.${body.event}`);
+  assert.equal(h['ce-source'], '/ucontact-webhooks');
+  assert.match(h['ce-time'] ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/);
+  assert.equal(h['ce-time']!.slice(0, 19).replace('T', ' '), body.date, 'ce-time is the event time (UTC output zone)');
+  const ts = Number(h['webhook-timestamp']);
+  assert.ok(Number.isInteger(ts) && Math.abs(ts - Date.now() / 1000) < 120, `webhook-timestamp ${h['webhook-timestamp']}`);
+  const expected = createHmac('sha256', SECRET_KEY).update(`${h['webhook-id']}.${ts}.${r.body}`).digest('base64');
+  assert.equal(h['webhook-signature'], `v1,${expected}`);
+}
