@@ -78,6 +78,7 @@ export function queueLog(row: {
   ];
 }
 
+/** Sets the url of the seed row for `event` (seed rows are named after their event). */
 export function setUrl(event: string, url: string | null): [string, unknown[]] {
-  return ['UPDATE ccdata.webhooks SET url = ? WHERE event = ?', [url, event]];
+  return ['UPDATE ccdata.webhooks SET url = ? WHERE name = ?', [url, event]];
 }

@@ -1,0 +1,59 @@
+// Stop the bridge, write more rows (and change a registration) while it is down, start it again:
+// every event arrives exactly once in total, routed with the registrations in force at its position.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { queueLog, setUrl, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+void describe('restart', () => {
+  let src: SourceFixture;
+  let rx: Receiver;
+  let bridge: BridgeProcess | undefined;
+
+  before(async () => {
+    src = await startSourceFixture();
+    rx = await startReceiver();
+  });
+  after(async () => {
+    await bridge?.stop();
+    await rx?.close();
+    await src?.close();
+  });
+
+  void test('events written while the bridge is down arrive once, with registrations as of their position', async () => {
+    const stateDir = src.stateDir();
+    await src.tx(setUrl('AgentLog', rx.urlFor('/before')), setUrl('AgentBreak', rx.urlFor('/break')));
+    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir });
+    await bridge.waitReady();
+
+    const at = (i: number): string => `2026-03-02 11:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`;
+    for (let i = 0; i < 20; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
+    await waitFor(() => rx.requests.length === 20, { message: () => `${rx.requests.length}/20 before stop` });
+    assert.equal(await bridge.stop(), 0, 'SIGTERM gives exit code 0');
+    assert.ok(bridge.logs.some((l) => l.msg === 'stopped'));
+
+    // While the bridge is down: more events, a registration change in the middle, more events.
+    for (let i = 20; i < 40; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
+    await src.tx(setUrl('AgentLog', rx.urlFor('/after')));
+    for (let i = 40; i < 60; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
+    await src.tx(queueLog({ time: at(61), event: 'PAUSE', agent: 'x', data1: 'r' }));
+
+    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir });
+    await bridge.waitReady();
+    await waitFor(() => rx.requests.length >= 61, { message: () => `${rx.requests.length}/61 after restart` });
+    for (let i = 60; i < 65; i++) await src.tx(queueLog({ time: at(i + 2), event: 'AGENTLOGIN', agent: `agent${i}` }));
+    await waitFor(() => rx.requests.length >= 66, { message: () => `${rx.requests.length}/66 live after restart` });
+
+    const agentsAt = (path: string): string[] =>
+      rx.requests.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as { agent: string }).agent);
+    const range = (a: number, b: number): string[] => Array.from({ length: b - a }, (_, i) => `agent${a + i}`);
+    assert.deepEqual(agentsAt('/before').sort(), range(0, 40).sort());
+    assert.deepEqual(agentsAt('/after').sort(), range(40, 65).sort());
+    const ids = rx.requests.map((r) => r.headers['webhook-id']);
+    assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
+    assert.equal(rx.requests.length, 66);
+  });
+});
