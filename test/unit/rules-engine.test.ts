@@ -624,3 +624,102 @@ void describe('RulesEngine: rule errors', () => {
 
 /** RFC 4122 UUIDv5 of "binlog.000001:4242:3:agent_log" in the project namespace (= Python uuid.uuid5). */
 const PINNED_ID = '8a157be3-6ca4-5ec8-8999-142259f8aae3';
+
+void describe('RulesEngine: rules-language features beyond the defaults', () => {
+  const base = structuredClone(DEFAULT_RULES);
+  const custom: RulesFileInput = {
+    ...base,
+    rules: [
+      {
+        id: 'custom_break',
+        event: 'AgentBreak',
+        table: 'ccrepo.interactions',
+        on: ['update', 'delete'],
+        when: {
+          any: [{ all: [{ changed: 'campaign' }, { column: 'channel', ne: 'sms' }] }, { change: 'delete' }],
+        },
+        orderKey: 'agent',
+        fields: {
+          agent: { json: { column: 'data', path: '$.agent.name' } },
+          motive: { coalesce: [{ json: { column: 'data', path: '$.tags[1]' } }, { column: 'campaign', row: 'old' }] },
+          isBreak: { test: { not: { column: 'clientId', isNull: true } } },
+        },
+      },
+      {
+        id: 'custom_log',
+        event: 'AgentLog',
+        table: 'ccrepo.custom',
+        on: ['insert'],
+        when: { column: 'kind', notIn: ['skip', 0] },
+        orderKey: 'agent',
+        fields: { agent: { column: 'who' }, isLogin: { column: 'flag' } },
+      },
+      {
+        id: 'custom_finish',
+        event: 'FinishInteraction',
+        table: 'ccrepo.custom2',
+        on: ['insert'],
+        orderKey: 'guid',
+        fields: {
+          guid: { column: 'g' },
+          campaign: { const: 'Fixed<-' },
+          agent: { const: null },
+          channel: { const: 'sms' },
+          clientId: { column: 'n' },
+          startDate: { column: 's' },
+          endDate: { column: 'e' },
+          duration: { column: 'd' },
+        },
+      },
+    ],
+  };
+  const mk = (): RulesEngine => new RulesEngine(validateRules(custom, 'custom rules'), 'UTC');
+
+  void it('json paths, coalesce, old-row columns, changed/ne/not/isNull conditions', () => {
+    const e = mk();
+    const before = interaction({ campaign: 'Old<-', data: '{"agent":{"name":"ana"},"tags":["a","b"]}' });
+    const after = { ...before, campaign: 'New<-' };
+    assert.deepEqual(bodies(e.evaluate(upd(INTERACTIONS, before, after), noRuleErrors)), [
+      '{"event":"AgentBreak","date":"2026-03-02 14:10:00","agent":"ana","motive":"b","isBreak":true}',
+    ]);
+    // No second tag: coalesce falls through to the old campaign; a JSON object column works too.
+    const objData = { ...before, data: { agent: { name: 'bob' }, tags: ['only'] }, clientId: null };
+    assert.deepEqual(bodies(e.evaluate(upd(INTERACTIONS, objData, { ...objData, campaign: 'X' }), noRuleErrors)), [
+      '{"event":"AgentBreak","date":"2026-03-02 14:10:00","agent":"bob","motive":"Old<-","isBreak":false}',
+    ]);
+    // Unchanged campaign, or an sms channel: no event.
+    assert.deepEqual(e.evaluate(upd(INTERACTIONS, before, { ...before, agent: 'x' }), noRuleErrors), []);
+    const sms = { ...before, channel: 'sms' };
+    assert.deepEqual(e.evaluate(upd(INTERACTIONS, sms, { ...sms, campaign: 'New<-' }), noRuleErrors), []);
+    // A delete matches on the old image; invalid JSON gives null.
+    assert.deepEqual(bodies(e.evaluate(del(INTERACTIONS, { ...before, data: '{not json' }), noRuleErrors)), [
+      '{"event":"AgentBreak","date":"2026-03-02 14:10:00","agent":null,"motive":"Old<-","isBreak":true}',
+    ]);
+  });
+
+  void it('coerces column values to the spec types (boolean, number, string)', () => {
+    const e = mk();
+    const log = (flag: unknown, who: unknown = 'ana'): string | undefined =>
+      e.evaluate(ins('ccrepo.custom', { kind: 'x', who, flag }), noRuleErrors)[0]?.body;
+    assert.equal(log(1), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":true}');
+    assert.equal(log(0), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":false}');
+    assert.equal(log('0'), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":false}');
+    assert.equal(log(''), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":false}');
+    assert.equal(log(null), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":null}');
+    assert.equal(log(true, 42), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"42","isLogin":true}');
+    assert.equal(log(Buffer.from('1'), 7n), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"7","isLogin":true}');
+    assert.deepEqual(e.evaluate(ins('ccrepo.custom', { kind: 'skip', who: 'a', flag: 1 }), noRuleErrors), []);
+    assert.deepEqual(e.evaluate(ins('ccrepo.custom', { kind: 0, who: 'a', flag: 1 }), noRuleErrors), []);
+
+    const finish = (d: unknown): string | undefined =>
+      e.evaluate(ins('ccrepo.custom2', { g: 'g', n: 598, s: '2026-03-02 10:00:00', e: 'garbage', d }), noRuleErrors)[0]?.body;
+    const prefix =
+      '{"event":"FinishInteraction","date":"2026-03-02 14:10:00","guid":"g","campaign":"Fixed<-","agent":null,"channel":"sms","clientId":"598","startDate":"2026-03-02 10:00:00","endDate":null,';
+    assert.equal(finish('12'), `${prefix}"duration":12}`);
+    assert.equal(finish(7), `${prefix}"duration":7}`);
+    assert.equal(finish('abc'), `${prefix}"duration":null}`);
+    assert.equal(finish(''), `${prefix}"duration":null}`);
+    assert.equal(finish(Number.NaN), `${prefix}"duration":null}`);
+    assert.equal(finish(null), `${prefix}"duration":null}`);
+  });
+});
