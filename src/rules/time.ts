@@ -76,6 +76,8 @@ export function parseSourceDatetime(value: unknown, zone: string): number | null
     number,
   ];
   if (y === 0 || mo === 0 || d === 0) return null;
+  // Date.UTC would roll 10:60 over to 11:00; an out-of-range clock field is not a DATETIME.
+  if (h > 23 || mi > 59 || s > 59) return null;
   const frac = m[7] ? Number(m[7].padEnd(3, '0').slice(0, 3)) : 0;
   const wallAsUtc = Date.UTC(y, mo - 1, d, h, mi, s, frac);
   const check = new Date(wallAsUtc);
