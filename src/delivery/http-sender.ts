@@ -23,7 +23,7 @@ const CODE_STATUS = 'UCW_ERR_DELIVERY_HTTP_STATUS';
 const CODE_NETWORK = 'UCW_ERR_DELIVERY_NETWORK';
 const CODE_TIMEOUT = 'UCW_ERR_DELIVERY_TIMEOUT';
 /** A request that can never succeed as configured (bad URL, header value undici refuses). */
-const CODE_CONFIG = 'UCW_ERR_CONFIG_INVALID';
+const CODE_REQUEST = 'UCW_ERR_DELIVERY_REQUEST';
 
 /** Statuses worth retrying besides 5xx: Request Timeout and Too Many Requests. */
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
@@ -187,14 +187,14 @@ export class HttpSender {
     try {
       const where = safeUrl(attempt.url);
       if (!isHttpUrl(attempt.url)) {
-        return dead(undefined, CODE_CONFIG, `webhook URL ${where} is not a valid http(s) URL`, elapsed());
+        return dead(undefined, CODE_REQUEST, `webhook URL ${where} is not a valid http(s) URL`, elapsed());
       }
 
       try {
         body = renderBody(attempt.bodyFormat, attempt.body, attempt.eventId, attempt.occurredAtMs);
       } catch (err) {
         // The stored body will not change; retrying cannot help.
-        return dead(undefined, CODE_CONFIG, `cannot render the ${attempt.bodyFormat} body: ${errorMessage(err)}`, elapsed());
+        return dead(undefined, CODE_REQUEST, `cannot render the ${attempt.bodyFormat} body: ${errorMessage(err)}`, elapsed());
       }
       const headers = buildHeaders({
         eventId: attempt.eventId,
@@ -309,7 +309,7 @@ export class HttpSender {
     }
     if (code === 'UND_ERR_INVALID_ARG') {
       // undici refused the request itself (e.g. a header value with a newline): no retry can fix that.
-      return dead(undefined, CODE_CONFIG, `${where}: request rejected before sending (${detail})`, durationMs);
+      return dead(undefined, CODE_REQUEST, `${where}: request rejected before sending (${detail})`, durationMs);
     }
     // Refused, reset, closed socket, DNS, TLS, closed sender, anything else: the network may recover.
     return retry(CODE_NETWORK, `${where}: could not reach the receiver (${detail})`, durationMs);

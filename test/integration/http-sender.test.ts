@@ -297,7 +297,7 @@ void describe('HttpSender', () => {
 
   void it('a URL that is not http(s): dead without any network activity', async () => {
     const d = assertDead(await sender.send(attemptTo('ftp://example.invalid/x?key=abc123')));
-    assert.equal(d.error.code, 'UCW_ERR_CONFIG_INVALID');
+    assert.equal(d.error.code, 'UCW_ERR_DELIVERY_REQUEST');
     assert.ok(!d.error.message.includes('abc123'));
   });
 });
