@@ -3,9 +3,9 @@
 // is pure except for reading the config file, and the result is frozen.
 
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { BridgeError } from '../errors.js';
+import { parseJsonOrYaml } from './json-or-yaml.js';
 import { isValidTimeZone } from '../rules/time.js';
 
 const HOUR_MS = 3_600_000;
@@ -137,7 +137,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   let value: unknown;
   try {
     const text = readFileSync(path, 'utf8');
-    value = /^\s*\{/.test(text) ? JSON.parse(text) : parseYaml(text);
+    value = parseJsonOrYaml(text);
   } catch (err) {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', `cannot read config file ${path}: ${(err as Error).message}`, {
       hint: 'Pass a JSON or YAML file whose keys are the camelCase option names (see README).',

@@ -1,6 +1,6 @@
 // Deterministic event ids: a UUID (version 5 layout, SHA-1 name-based) over the binlog coordinates
-// of the row change and the event name. Same row change + same event => same id on every retry,
-// restart and replay, so receivers can drop duplicates by `webhook-id`.
+// of the row change and the id of the rule that produced the event. Same row change + same rule =>
+// same id on every retry, restart and replay, so receivers can drop duplicates by `webhook-id`.
 
 import { createHash } from 'node:crypto';
 import type { RowChange } from './row-change.js';
@@ -8,8 +8,8 @@ import type { RowChange } from './row-change.js';
 /** Fixed namespace of this project (random, generated once). */
 const NAMESPACE = Buffer.from('6f1c5e2a9d4b4c7e8a3f0b1d2c3e4f50', 'hex');
 
-export function eventIdFor(change: Pick<RowChange, 'file' | 'eventPos' | 'rowIndex'>, eventName: string): string {
-  const name = `${change.file}:${change.eventPos}:${change.rowIndex}:${eventName}`;
+export function eventIdFor(change: Pick<RowChange, 'file' | 'eventPos' | 'rowIndex'>, ruleId: string): string {
+  const name = `${change.file}:${change.eventPos}:${change.rowIndex}:${ruleId}`;
   const hash = createHash('sha1').update(NAMESPACE).update(name, 'utf8').digest();
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;

@@ -58,9 +58,9 @@ export class Directory {
     for (const row of rows) this.upsert(row);
   }
 
-  /** Applies one row change; returns the primary keys touched (for persistence). */
+  /** Applies one row change (insert: after only; delete: before only; update: both). */
   apply(before: Row | null, after: Row | null): void {
-    if (before) this.remove(before);
+    if (before) this.remove(before, after);
     if (after) this.upsert(after);
   }
 
@@ -91,9 +91,11 @@ export class Directory {
     let row = this.resolve(reference);
     const seen = new Set<string>();
     while (row && chain.length < MAX_TREE_DEPTH) {
-      chain.unshift(row);
       const pk = keyString(row[this.keyColumn]);
-      if (pk === undefined || seen.has(pk)) break;
+      // A parent cycle ends the chain instead of repeating a row.
+      if (pk !== undefined && seen.has(pk)) break;
+      chain.unshift(row);
+      if (pk === undefined) break;
       seen.add(pk);
       if (!this.parent) break;
       const parentKey = keyString(row[this.parent.column]);
@@ -107,7 +109,7 @@ export class Directory {
     const pk = keyString(row[this.keyColumn]);
     if (pk === undefined) return;
     const old = this.rows.get(pk);
-    if (old) this.remove(old);
+    if (old) this.remove(old, row);
     this.rows.set(pk, row);
     for (const m of this.matchers) {
       const v = keyString(row[m.column]);
@@ -116,14 +118,18 @@ export class Directory {
     }
   }
 
-  private remove(row: Row): void {
+  /** Removes a row; `replacement` (its new image, if any) keeps the index slots whose value it keeps. */
+  private remove(row: Row, replacement?: Row | null): void {
     const pk = keyString(row[this.keyColumn]);
     if (pk === undefined) return;
     const current = this.rows.get(pk);
     if (!current) return;
     this.rows.delete(pk);
+    const sameRow = replacement && keyString(replacement[this.keyColumn]) === pk ? replacement : undefined;
     for (const m of this.matchers) {
       const v = keyString(current[m.column]);
+      // Same row, same value (e.g. only the name changed): the row keeps a shared value's slot.
+      if (sameRow && v !== undefined && keyString(sameRow[m.column]) === v) continue;
       if (v !== undefined && m.index.get(v) === pk) {
         m.index.delete(v);
         this.reindex(m, v);

@@ -3,7 +3,7 @@
 // spec's fields, with sources able to produce the spec's types, naming directories/memories that exist.
 
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseJsonOrYaml } from '../config/json-or-yaml.js';
 import { EVENT_SPECS, type FieldType } from '../domain/events.js';
 import { BridgeError } from '../errors.js';
 import { DEFAULT_RULES } from './default-rules.js';
@@ -31,7 +31,7 @@ export function defaultRules(): RulesFile {
 export function parseRules(text: string, origin: string): RulesFile {
   let raw: unknown;
   try {
-    raw = /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+    raw = parseJsonOrYaml(text);
   } catch (err) {
     throw new BridgeError('UCW_ERR_RULES_PARSE', `${origin} is neither valid JSON nor valid YAML: ${(err as Error).message}`, {
       hint: RULES_HINT,

@@ -382,6 +382,34 @@ void describe('RulesEngine (default rules): directory changes', () => {
       '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"jdoe","isLogin":false}');
   });
 
+  void it('a shared extension stays with its first holder when that holder is updated, and passes on when it is deleted', () => {
+    const e = engine();
+    run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-d', data2: '1' })));
+    run(e, ins(USERS, user('hotdesk', '2001', 'Hot Desk')));
+    assert.match(one(e, ring('SIP/2001')).body, /"agent":"jdoe",/);
+    // Renaming the first holder must not hand its extension to the other user.
+    run(e, upd(USERS, user('jdoe', '2001', 'Jane Doe'), user('jdoe', '2001', 'Jane Q. Doe')));
+    assert.match(one(e, ring('SIP/2001')).body, /"agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Q. Doe"/);
+    run(e, del(USERS, user('jdoe', '2001', 'Jane Q. Doe')));
+    assert.match(one(e, ring('SIP/2001')).body, /"agent":"hotdesk","agentNumber":"2001","agentFullName":"Hot Desk"/);
+  });
+
+  void it('a renamed username (primary key update) resolves under the new name only', () => {
+    const e = engine();
+    run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-d', data2: '1' })));
+    run(e, upd(USERS, user('jdoe', '2001', 'Jane Doe'), user('jane.doe', '2001', 'Jane Doe')));
+    assert.match(one(e, ring('SIP/2001')).body, /"agent":"jane.doe","agentNumber":"2001"/);
+    assert.match(one(e, ring('jdoe')).body, /"agent":"jdoe","agentNumber":null,"agentFullName":null/);
+  });
+
+  void it('a parent cycle in the dispositions tree does not repeat a label', () => {
+    const e = engine();
+    run(e, ins(DISPOSITIONS, disposition(30, 31, 'A')));
+    run(e, ins(DISPOSITIONS, disposition(31, 30, 'B')));
+    const leg = interaction({ finished: 1, end_date: '2026-03-02 14:05:09' });
+    assert.match(one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 30 })).body, /"dispositionId":30,"l1":"B","l2":"A","l3":null\}$/);
+  });
+
   void it('exposes the directories and watched tables', () => {
     const e = engine();
     assert.deepEqual(e.watchedTables().sort(), [DISPOSITIONS, USERS, INTERACTIONS, QUEUE_LOG].sort());

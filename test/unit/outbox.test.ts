@@ -1,0 +1,343 @@
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EventName } from '../../src/domain/events.js';
+import { BridgeError } from '../../src/errors.js';
+import { DeliveryStatus, Outbox, OUTBOX_FILE, type CommitBatch, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+
+const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
+const HOUR = 3_600_000;
+
+function event(id: string, urls: string[], over: Partial<EnqueuedEvent> = {}): EnqueuedEvent {
+  const name: EventName = over.name ?? 'AgentLog';
+  return {
+    id,
+    name,
+    orderKey: 'agent:jdoe',
+    occurredAtMs: T0 - 1000,
+    body: `{"event":"${name}","date":"2026-03-02 13:59:59","agent":"jdoe","isLogin":true}`,
+    urls,
+    source: { file: 'binlog.000001', pos: 4_000 },
+    ...over,
+  };
+}
+
+const batch = (events: EnqueuedEvent[], pos: number, mirror: CommitBatch['mirror'] = []): CommitBatch => ({
+  events,
+  mirror,
+  checkpoint: { file: 'binlog.000001', pos },
+});
+
+void describe('Outbox', () => {
+  let dir = '';
+  let clock = T0;
+  const opened: Outbox[] = [];
+  const open = (): Outbox => {
+    const o = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => clock });
+    opened.push(o);
+    return o;
+  };
+  /** Raw read-only view of the store, for what the API does not expose (events table). */
+  const rawCount = (table: 'events' | 'deliveries'): number => {
+    const db = new Database(join(dir, OUTBOX_FILE), { readonly: true });
+    try {
+      return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ucw-outbox-'));
+    clock = T0;
+  });
+  afterEach(() => {
+    for (const o of opened.splice(0)) o.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('starts empty, with no checkpoint and the schema version recorded', () => {
+    const o = open();
+    assert.equal(o.checkpoint(), undefined);
+    assert.deepEqual(o.counts(), { pending: 0, delivered: 0, dead: 0 });
+    assert.deepEqual([...o.pending()], []);
+    assert.equal(o.getMeta('schema_version'), '1');
+    assert.deepEqual(o.mirrorRows('ccdata.users'), []);
+  });
+
+  void it('commit() stores events x urls and the checkpoint, returning the created deliveries', () => {
+    const o = open();
+    const created = o.commit(
+      batch(
+        [
+          event('e1', ['https://a.example/', 'https://b.example/']),
+          event('e2', ['https://a.example/'], { name: 'FinishInteraction', orderKey: 'guid:g-1', body: '{"event":"FinishInteraction"}' }),
+        ],
+        4_100,
+      ),
+    );
+    assert.equal(created.length, 3);
+    assert.deepEqual(
+      created.map(({ url, orderKey, eventName }) => ({ url, orderKey, eventName })),
+      [
+        { url: 'https://a.example/', orderKey: 'agent:jdoe', eventName: 'AgentLog' },
+        { url: 'https://b.example/', orderKey: 'agent:jdoe', eventName: 'AgentLog' },
+        { url: 'https://a.example/', orderKey: 'guid:g-1', eventName: 'FinishInteraction' },
+      ],
+    );
+    assert.ok(created[0]!.id < created[1]!.id && created[1]!.id < created[2]!.id);
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_100 });
+    assert.deepEqual(o.counts(), { pending: 3, delivered: 0, dead: 0 });
+
+    const d = o.delivery(created[2]!.id);
+    assert.deepEqual(d, {
+      id: created[2]!.id,
+      url: 'https://a.example/',
+      orderKey: 'guid:g-1',
+      status: DeliveryStatus.pending,
+      attempts: 0,
+      nextAttemptAtMs: T0,
+      firstAttemptAtMs: null,
+      createdAtMs: T0,
+      eventId: 'e2',
+      eventName: 'FinishInteraction',
+      occurredAtMs: T0 - 1000,
+      body: '{"event":"FinishInteraction"}',
+    });
+    assert.equal(o.delivery(9_999), undefined);
+  });
+
+  void it('stores the body byte for byte (utf8mb4 included)', () => {
+    const o = open();
+    const body = '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"mgarcía","motive":"Almuerzo 🍔","isBreak":true}';
+    const [c] = o.commit(batch([event('e-utf', ['https://a.example/'], { name: 'AgentBreak', body })], 10));
+    assert.equal(o.delivery(c!.id)?.body, body);
+  });
+
+  void it('a replayed commit of the same event ids creates no deliveries', () => {
+    const o = open();
+    const b = batch([event('e1', ['https://a.example/', 'https://b.example/'])], 4_100);
+    assert.equal(o.commit(b).length, 2);
+    assert.deepEqual(o.commit(b), []);
+    assert.deepEqual(o.counts(), { pending: 2, delivered: 0, dead: 0 });
+    assert.equal(rawCount('events'), 1);
+    // A replay that now also names a new url creates only that delivery.
+    const more = o.commit(batch([event('e1', ['https://a.example/', 'https://c.example/'])], 4_100));
+    assert.deepEqual(more.map((c) => c.url), ['https://c.example/']);
+    // Replays after reopening create none either.
+    o.close();
+    assert.deepEqual(open().commit(b), []);
+  });
+
+  void it('does not store events with no urls, but still advances the checkpoint', () => {
+    const o = open();
+    assert.deepEqual(o.commit(batch([event('nobody', [])], 5_000)), []);
+    assert.equal(rawCount('events'), 0);
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 5_000 });
+    // A duplicate url inside one event is one delivery.
+    assert.equal(o.commit(batch([event('dup', ['https://a.example/', 'https://a.example/'])], 5_100)).length, 1);
+  });
+
+  void it('commit() is atomic: a failure stores nothing and keeps the old checkpoint', () => {
+    const o = open();
+    o.commit(batch([], 1_000));
+    const circular: Record<string, unknown> = { username: 'x' };
+    circular.self = circular;
+    assert.throws(() =>
+      o.commit(batch([event('e1', ['https://a.example/'])], 2_000, [{ table: 'ccdata.users', pk: 'x', row: circular }])),
+    );
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 1_000 });
+    assert.deepEqual(o.counts(), { pending: 0, delivered: 0, dead: 0 });
+    assert.equal(rawCount('events'), 0);
+    assert.deepEqual(o.mirrorRows('ccdata.users'), []);
+    // The same batch without the bad row then goes through in full.
+    assert.equal(o.commit(batch([event('e1', ['https://a.example/'])], 2_000)).length, 1);
+  });
+
+  void it('mirror rows upsert and delete, survive reopen, and serialize buffers and bigints as text', () => {
+    let o = open();
+    o.commit(
+      batch([], 100, [
+        { table: 'ccdata.users', pk: 'jdoe', row: { username: 'jdoe', phone: '2001', name: 'Jane Doe' } },
+        { table: 'ccdata.users', pk: 'ana', row: { username: 'ana', phone: Buffer.from('2002'), name: 'Ana 😀' } },
+        { table: 'ccdata.webhooks', pk: '1', row: { id: 1n, event: 'AgentLog', url: 'https://a.example/' } },
+      ]),
+    );
+    o.commit(
+      batch([], 200, [
+        { table: 'ccdata.users', pk: 'jdoe', row: { username: 'jdoe', phone: '2001', name: 'Jane Q. Doe' } },
+        { table: 'ccdata.users', pk: 'ana', row: null },
+        { table: 'ccdata.users', pk: 'never-there', row: null },
+      ]),
+    );
+    o.close();
+    o = open();
+    assert.deepEqual(o.mirrorRows('ccdata.users'), [{ username: 'jdoe', phone: '2001', name: 'Jane Q. Doe' }]);
+    assert.deepEqual(o.mirrorRows('ccdata.webhooks'), [{ id: '1', event: 'AgentLog', url: 'https://a.example/' }]);
+    o.commit(batch([], 300, [{ table: 'ccdata.users', pk: 'ana', row: { username: 'ana', phone: Buffer.from('2002'), name: 'Ana 😀' } }]));
+    const users = o.mirrorRows('ccdata.users');
+    assert.deepEqual(users.find((r) => r.username === 'ana'), { username: 'ana', phone: '2002', name: 'Ana 😀' });
+    assert.equal(users.length, 2);
+  });
+
+  void it('initialize() replaces all mirror rows and sets the first checkpoint', () => {
+    const o = open();
+    o.commit(batch([], 50, [{ table: 'ccdata.users', pk: 'old', row: { username: 'old' } }]));
+    o.initialize(
+      [
+        { table: 'ccdata.users', rows: [{ pk: 'jdoe', row: { username: 'jdoe' } }] },
+        { table: 'ccdata.dispositions', rows: [{ pk: '1', row: { id: 1, parentId: 0, value: 'Sale' } }] },
+      ],
+      { file: 'binlog.000007', pos: 4 },
+    );
+    assert.deepEqual(o.mirrorRows('ccdata.users'), [{ username: 'jdoe' }]);
+    assert.deepEqual(o.mirrorRows('ccdata.dispositions'), [{ id: 1, parentId: 0, value: 'Sale' }]);
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000007', pos: 4 });
+  });
+
+  void it('the checkpoint and meta values survive close/reopen', () => {
+    let o = open();
+    o.commit(batch([event('e1', ['https://a.example/'])], 1_234));
+    o.commit(batch([], 5_678));
+    o.setMeta('server_uuid', 'abc');
+    o.close();
+    o.close(); // closing twice is harmless
+    o = open();
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 5_678 });
+    assert.equal(o.getMeta('server_uuid'), 'abc');
+    assert.deepEqual(o.counts(), { pending: 1, delivered: 0, dead: 0 });
+  });
+
+  void it('pending() lists pending deliveries in enqueue order, skipping delivered and dead', () => {
+    const o = open();
+    const a = o.commit(batch([event('e1', ['https://a.example/', 'https://b.example/'])], 1));
+    const b = o.commit(batch([event('e2', ['https://a.example/'], { orderKey: 'agent:ana' })], 2));
+    const c = o.commit(batch([event('e3', ['https://b.example/'], { orderKey: 'guid:g' })], 3));
+    const all = [...a, ...b, ...c];
+    assert.deepEqual(
+      [...o.pending()],
+      all.map(({ id, url, orderKey }) => ({ id, url, orderKey })),
+    );
+    o.markDelivered(all[0]!.id, 200, T0);
+    o.markDead(all[2]!.id, 500, 'boom', T0);
+    o.markRetry(all[1]!.id, T0 + 60_000, 503, 'busy', T0);
+    assert.deepEqual([...o.pending()].map((p) => p.id), [all[1]!.id, all[3]!.id]);
+  });
+
+  void it('markRetry / markDelivered / markDead update attempts, times and counts()', () => {
+    const o = open();
+    const [d1, d2, d3] = o.commit(batch([event('e1', ['https://a/', 'https://b/', 'https://c/'])], 1));
+    clock = T0 + 1_000;
+    o.markRetry(d1!.id, T0 + 5_000, 503, 'HTTP 503', T0 + 500);
+    clock = T0 + 6_000;
+    o.markRetry(d1!.id, T0 + 20_000, null, 'ECONNREFUSED', T0 + 5_500);
+    let r = o.delivery(d1!.id)!;
+    assert.equal(r.status, DeliveryStatus.pending);
+    assert.equal(r.attempts, 2);
+    assert.equal(r.nextAttemptAtMs, T0 + 20_000);
+    assert.equal(r.firstAttemptAtMs, T0 + 500, 'the first attempt time is kept');
+    clock = T0 + 21_000;
+    o.markDelivered(d1!.id, 204, T0 + 20_500);
+    r = o.delivery(d1!.id)!;
+    assert.equal(r.status, DeliveryStatus.delivered);
+    assert.equal(r.attempts, 3);
+    assert.equal(r.firstAttemptAtMs, T0 + 500);
+
+    o.markDelivered(d2!.id, 200, T0 + 100);
+    assert.equal(o.delivery(d2!.id)?.firstAttemptAtMs, T0 + 100);
+    o.markDead(d3!.id, 410, 'HTTP 410', T0 + 200);
+    assert.equal(o.delivery(d3!.id)?.status, DeliveryStatus.dead);
+    assert.equal(o.delivery(d3!.id)?.attempts, 1);
+    assert.deepEqual(o.counts(), { pending: 0, delivered: 2, dead: 1 });
+  });
+
+  void it('deadLetters() lists dead deliveries with their last status and error; requeueDead() resets them', () => {
+    const o = open();
+    const ds = o.commit(batch([event('e1', ['https://a/', 'https://b/', 'https://c/'], { name: 'AgentBreak' })], 1));
+    clock = T0 + 10;
+    o.markRetry(ds[0]!.id, T0 + 100, 500, 'HTTP 500', T0 + 1);
+    clock = T0 + 20;
+    o.markDead(ds[0]!.id, 500, 'HTTP 500', T0 + 2);
+    o.markDead(ds[1]!.id, null, 'timeout', T0 + 3);
+    o.markDelivered(ds[2]!.id, 200, T0 + 4);
+
+    assert.deepEqual(o.deadLetters(10), [
+      { id: ds[0]!.id, url: 'https://a/', eventId: 'e1', eventName: 'AgentBreak', attempts: 2, lastStatus: 500, lastError: 'HTTP 500', updatedAtMs: T0 + 20 },
+      { id: ds[1]!.id, url: 'https://b/', eventId: 'e1', eventName: 'AgentBreak', attempts: 1, lastStatus: null, lastError: 'timeout', updatedAtMs: T0 + 20 },
+    ]);
+    assert.equal(o.deadLetters(1).length, 1);
+
+    clock = T0 + 1_000;
+    assert.equal(o.requeueDead([ds[1]!.id, ds[2]!.id, 12_345]), 1, 'only dead ones are requeued');
+    const again = o.delivery(ds[1]!.id)!;
+    assert.equal(again.status, DeliveryStatus.pending);
+    assert.equal(again.attempts, 0);
+    assert.equal(again.firstAttemptAtMs, null);
+    assert.equal(again.nextAttemptAtMs, T0 + 1_000);
+    assert.deepEqual(o.counts(), { pending: 1, delivered: 1, dead: 1 });
+
+    assert.equal(o.requeueDead(), 1);
+    assert.deepEqual(o.counts(), { pending: 2, delivered: 1, dead: 0 });
+    assert.deepEqual(o.deadLetters(10), []);
+    assert.equal(o.requeueDead(), 0);
+  });
+
+  void it('prune() removes delivered rows older than the cut-off and orphan events, keeping dead and pending', () => {
+    const o = open();
+    const [oldDone] = o.commit(batch([event('old', ['https://a/'])], 1));
+    const [mixedDone, mixedPending] = o.commit(batch([event('mixed', ['https://a/', 'https://b/'])], 2));
+    const [dead] = o.commit(batch([event('dead', ['https://a/'])], 3));
+    const [pending] = o.commit(batch([event('pending', ['https://a/'])], 4));
+    const [recent] = o.commit(batch([event('recent', ['https://a/'])], 5));
+
+    clock = T0 + 1 * HOUR;
+    o.markDelivered(oldDone!.id, 200, clock);
+    o.markDelivered(mixedDone!.id, 200, clock);
+    o.markDead(dead!.id, 500, 'x', clock);
+    clock = T0 + 30 * HOUR;
+    o.markDelivered(recent!.id, 200, clock);
+
+    assert.equal(o.prune(T0 + 1 * HOUR), 0, 'the cut-off is exclusive');
+    assert.equal(o.prune(T0 + 24 * HOUR), 2);
+    assert.equal(o.delivery(oldDone!.id), undefined);
+    assert.equal(o.delivery(mixedDone!.id), undefined);
+    assert.ok(o.delivery(mixedPending!.id), 'a pending delivery keeps its event');
+    assert.equal(o.delivery(dead!.id)?.status, DeliveryStatus.dead);
+    assert.equal(o.delivery(pending!.id)?.status, DeliveryStatus.pending);
+    assert.equal(o.delivery(recent!.id)?.status, DeliveryStatus.delivered);
+    assert.equal(rawCount('events'), 4, 'only the event "old" lost all its deliveries');
+    assert.equal(rawCount('deliveries'), 4);
+    assert.deepEqual(o.counts(), { pending: 2, delivered: 1, dead: 1 });
+    assert.equal(o.deadLetters(10).length, 1);
+    assert.equal(o.prune(T0 + 24 * HOUR), 0);
+  });
+
+  void it('refuses a state directory written by another schema version', () => {
+    const o = open();
+    o.setMeta('schema_version', '99');
+    o.close();
+    assert.throws(
+      () => open(),
+      (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN' && /schema version 99/.test(err.message),
+    );
+  });
+
+  void it('reports an unusable state directory as UCW_ERR_OUTBOX_OPEN', () => {
+    const notADir = join(dir, 'plain-file');
+    writeFileSync(notADir, 'x');
+    assert.throws(
+      () => new Outbox({ stateDir: notADir, synchronous: 'full' }),
+      (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN',
+    );
+  });
+
+  void it('creates a missing state directory (synchronous full)', () => {
+    const nested = join(dir, 'a', 'b');
+    const o = new Outbox({ stateDir: nested, synchronous: 'full' });
+    opened.push(o);
+    assert.equal(o.commit(batch([event('e', ['https://a/'])], 9)).length, 1);
+  });
+});
