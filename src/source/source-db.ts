@@ -20,9 +20,10 @@ export const ER = {
   PARSE_ERROR: 1064,
 } as const;
 
+/** The server's error number; undefined for client-side failures (Node's system errors carry negative errnos). */
 export function errno(err: unknown): number | undefined {
   const n = (err as { errno?: unknown } | null)?.errno;
-  return typeof n === 'number' ? n : undefined;
+  return typeof n === 'number' && n > 0 ? n : undefined;
 }
 
 function ident(name: string): string {

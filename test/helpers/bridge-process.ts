@@ -43,6 +43,12 @@ export const FAST_ARGS = [
   '--shutdown-grace-ms', '2000',
 ];
 
+/** Children still running; SIGKILLed if the test process exits first, so none is ever orphaned. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
 export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const child: ChildProcess = spawn(
@@ -67,7 +73,13 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   const describe = (): string =>
     `bridge pid ${child.pid}; last logs:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${stderr.join('')}`;
 

@@ -98,7 +98,7 @@ void describe('parseRules: JSON and YAML', () => {
     const m = minimal();
     const flow = `{version: 1, registry: ${JSON.stringify(m.registry)}, directories: ${JSON.stringify(m.directories)}, memories: ${JSON.stringify(m.memories)}, rules: ${JSON.stringify(m.rules)}}`;
     assert.throws(() => JSON.parse(flow));
-    assert.equal(parseRules(flow, 'rules.yaml').rules.length, m.rules.length);
+    assert.equal(parseRules(flow, 'rules.yaml').rules.length, (m.rules as unknown[]).length);
   });
 
   void it('accepts YAML text equivalent to the JSON', () => {

@@ -1,0 +1,56 @@
+// A server whose binlog cannot give full row images is refused at start with a coded error and an
+// explanation; an unreachable server is retried (not fatal) while /readyz says why.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startBridgeProcess } from '../helpers/bridge-process.js';
+import { startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+void describe('preflight of the source server', () => {
+  let src: SourceFixture;
+
+  before(async () => {
+    src = await startSourceFixture();
+  });
+  after(async () => {
+    await src?.close();
+  });
+
+  for (const [variable, value, code] of [
+    ['binlog_format', 'MIXED', 'UCW_ERR_SOURCE_BINLOG_FORMAT'],
+    ['binlog_row_image', 'MINIMAL', 'UCW_ERR_SOURCE_ROW_IMAGE'],
+  ] as const) {
+    void test(`${variable}=${value} stops the bridge with ${code}`, async () => {
+      await src.db.exec(`SET GLOBAL ${variable} = '${value}'`);
+      try {
+        const bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir: src.stateDir() });
+        const code1 = await bridge.exited;
+        assert.equal(code1, 1);
+        const fatal = bridge.logs.find((l) => l.level === 'fatal');
+        assert.equal(fatal?.code, code);
+        assert.match(String(fatal?.hint), /SET GLOBAL/);
+        assert.match(bridge.stderr.join(''), new RegExp(`${code}: ${variable} is ${value}`));
+      } finally {
+        await src.db.exec(`SET GLOBAL ${variable} = '${variable === 'binlog_format' ? 'ROW' : 'FULL'}'`);
+      }
+    });
+  }
+
+  void test('a wrong password is retried with UCW_ERR_SOURCE_AUTH and /readyz explains it; the password is never logged', async () => {
+    const url = new URL(src.db.bridgeUrl);
+    url.password = 'definitely-wrong-pw';
+    const bridge = startBridgeProcess({ mysqlUrl: url.toString(), stateDir: src.stateDir() });
+    try {
+      await bridge.waitForLog((l) => l.code === 'UCW_ERR_SOURCE_AUTH' && l.msg === 'source unavailable; reconnecting', 'auth retry');
+      await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting' && l.failures === 2, 'second retry');
+      const res = await fetch(`http://127.0.0.1:${bridge.httpPort()}/readyz`);
+      assert.equal(res.status, 503);
+      assert.match(await res.text(), /UCW_ERR_SOURCE_AUTH/);
+      await waitFor(() => bridge.logs.length > 3);
+      assert.ok(!JSON.stringify(bridge.logs).includes('definitely-wrong-pw'), 'password leaked into logs');
+    } finally {
+      assert.equal(await bridge.stop(), 0);
+    }
+  });
+});
