@@ -5,10 +5,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { before, describe, test } from 'node:test';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SCHEMA = `
@@ -115,22 +113,11 @@ rules:
 `;
 
 void describe('custom rules on another schema', () => {
-  let src: SourceFixture;
-  let rx: Receiver;
-  let bridge: BridgeProcess;
-
-  before(async () => {
-    src = await startSourceFixture();
-    rx = await startReceiver();
-    await src.db.exec(SCHEMA);
-  });
-  after(async () => {
-    await bridge?.stop();
-    await rx?.close();
-    await src?.close();
-  });
+  const env = useIntegrationEnv();
+  before(() => env.src.db.exec(SCHEMA));
 
   void test('--rules FILE maps cc2 tables to the five events', async () => {
+    const { src, rx } = env;
     const stateDir = src.stateDir();
     const rulesPath = join(stateDir, '..', `rules-${process.pid}.yaml`);
     writeFileSync(rulesPath, RULES_YAML);
@@ -142,7 +129,7 @@ void describe('custom rules on another schema', () => {
         'FinishInteraction', rx.urlFor('/x'), 'InteractionDisposition', rx.urlFor('/x'),
       ]],
     );
-    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir, args: ['--rules', rulesPath, '--timezone', 'UTC'] });
+    const bridge = env.startBridge({ stateDir, args: ['--rules', rulesPath, '--timezone', 'UTC'] });
     await bridge.waitReady();
 
     await src.tx("INSERT INTO cc2.actividad (ts, quien, tipo) VALUES ('2026-03-02 09:00:00', 'EXT-301', 'ENTRADA')");

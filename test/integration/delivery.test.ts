@@ -4,39 +4,33 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { CLI, startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { queueLog, setUrl, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { beforeEach, describe, test } from 'node:test';
+import { CLI, type BridgeProcess } from '../helpers/bridge-process.js';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
+import type { Receiver } from '../helpers/receiver.js';
+import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const agentOf = (body: string): string => (JSON.parse(body) as { agent: string }).agent;
 const at = (s: number): string => `2026-03-02 12:00:${String(s).padStart(2, '0')}.000`;
 
 void describe('delivery', () => {
+  const env = useIntegrationEnv();
   let src: SourceFixture;
   let rx: Receiver;
   let bridge: BridgeProcess | undefined;
   let stateDir: string;
 
-  before(async () => {
-    src = await startSourceFixture();
-    rx = await startReceiver();
-  });
   beforeEach(async () => {
+    ({ src, rx } = env);
     await bridge?.stop();
     rx.clear();
     rx.setResponder(() => ({ status: 200 }));
     await src.reset();
     await src.tx(setUrl('AgentLog', rx.urlFor('/log')), setUrl('AgentBreak', rx.urlFor('/break')));
     stateDir = src.stateDir();
-    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir, args: ['--max-attempts', '4'] });
+    bridge = env.startBridge({ stateDir, args: ['--max-attempts', '4'] });
     await bridge.waitReady();
-  });
-  after(async () => {
-    await bridge?.stop();
-    await rx?.close();
-    await src?.close();
   });
 
   void test('500 then 200: retried with the same webhook-id and body', async () => {
@@ -84,7 +78,7 @@ void describe('delivery', () => {
 
     const out = execFileSync(process.execPath, [CLI, 'dead-letters', 'retry', '--state-dir', stateDir], { encoding: 'utf8' });
     assert.match(out, /requeued 1 deliveries/);
-    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir });
+    bridge = env.startBridge({ stateDir });
     await waitFor(() => rx.requests.length === 3, { message: 'requeued dead letter not delivered after restart' });
     assert.equal(rx.requests[2]!.headers['webhook-id'], rx.requests[0]!.headers['webhook-id']);
   });

@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
-import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/receiver.js';
-import { queueLog, setUrl, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { describe, test } from 'node:test';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
+import type { RecordedRequest } from '../helpers/receiver.js';
+import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SECRET_KEY = Buffer.from('an end-to-end test signing key!!');
@@ -15,21 +15,10 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 const PAYLOAD_DATE_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 void describe('end to end: reference schema -> five events', () => {
-  let src: SourceFixture;
-  let rx: Receiver;
-  let bridge: BridgeProcess;
-
-  before(async () => {
-    src = await startSourceFixture();
-    rx = await startReceiver();
-  });
-  after(async () => {
-    await bridge?.stop();
-    await rx?.close();
-    await src?.close();
-  });
+  const env = useIntegrationEnv();
 
   void test('every event, byte for byte, with every header', async () => {
+    const { src, rx } = env;
     // State that exists before the bridge starts: read from the snapshot, not the binlog.
     await src.tx(
       "INSERT INTO ccdata.users (username, phone, name) VALUES ('jdoe', '2001', 'Jane Doe'), ('jperez', '2002', 'José Pérez 😀')",
@@ -43,7 +32,7 @@ void describe('end to end: reference schema -> five events', () => {
       queueLog({ time: '2026-03-02 13:59:00.000', event: 'ENTERQUEUE', callid: 'c-old', queuename: 'Support<-', data2: '59899000111' }),
     );
 
-    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir: src.stateDir(), env: { UCW_SIGNING_SECRET: SECRET } });
+    const bridge = env.startBridge({ env: { UCW_SIGNING_SECRET: SECRET } });
     await bridge.waitReady();
 
     await src.tx("INSERT INTO ccdata.users (username, phone, name) VALUES ('mlopez', '2003', 'María López')");

@@ -2,33 +2,23 @@
 // restart: an event committed before a change goes to the old URL, one committed after to the new.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { queueLog, setUrl, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { describe, test } from 'node:test';
+import type { BridgeProcess } from '../helpers/bridge-process.js';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
+import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const login = (agent: string, second: number): [string, unknown[]] =>
   queueLog({ time: `2026-03-02 10:00:${String(second).padStart(2, '0')}.000`, event: 'AGENTLOGIN', agent });
 
 void describe('hot registration', () => {
-  let src: SourceFixture;
-  let rx: Receiver;
+  const env = useIntegrationEnv();
   let bridge: BridgeProcess;
 
-  before(async () => {
-    src = await startSourceFixture();
-    rx = await startReceiver();
-  });
-  after(async () => {
-    await bridge?.stop();
-    await rx?.close();
-    await src?.close();
-  });
-
   void test('a URL set, changed and cleared mid-stream applies from its own transaction on', async () => {
+    const { src, rx } = env;
     await src.tx(setUrl('AgentBreak', rx.urlFor('/marker')));
-    bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir: src.stateDir() });
+    bridge = env.startBridge();
     await bridge.waitReady();
 
     await src.tx(login('a-unregistered', 1));
@@ -56,6 +46,7 @@ void describe('hot registration', () => {
   });
 
   void test('a bad row is reported once with its id and skipped; the others keep working', async () => {
+    const { src, rx } = env;
     rx.clear();
     await src.tx(["INSERT INTO ccdata.webhooks (name, event, url) VALUES ('bad', 'AgentLog', 'ftp://example.invalid/x')", []]);
     await src.tx(setUrl('AgentLog', rx.urlFor('/good')));

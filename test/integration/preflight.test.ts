@@ -2,29 +2,22 @@
 // explanation; an unreachable server is retried (not fatal) while /readyz says why.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startBridgeProcess } from '../helpers/bridge-process.js';
-import { startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { describe, test } from 'node:test';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 void describe('preflight of the source server', () => {
-  let src: SourceFixture;
-
-  before(async () => {
-    src = await startSourceFixture();
-  });
-  after(async () => {
-    await src?.close();
-  });
+  const env = useIntegrationEnv();
 
   for (const [variable, value, code] of [
     ['binlog_format', 'MIXED', 'UCW_ERR_SOURCE_BINLOG_FORMAT'],
     ['binlog_row_image', 'MINIMAL', 'UCW_ERR_SOURCE_ROW_IMAGE'],
   ] as const) {
     void test(`${variable}=${value} stops the bridge with ${code}`, async () => {
+      const { src } = env;
       await src.db.exec(`SET GLOBAL ${variable} = '${value}'`);
       try {
-        const bridge = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir: src.stateDir() });
+        const bridge = env.startBridge();
         const code1 = await bridge.exited;
         assert.equal(code1, 1);
         const fatal = bridge.logs.find((l) => l.level === 'fatal');
@@ -38,9 +31,9 @@ void describe('preflight of the source server', () => {
   }
 
   void test('a wrong password is retried with UCW_ERR_SOURCE_AUTH and /readyz explains it; the password is never logged', async () => {
-    const url = new URL(src.db.bridgeUrl);
+    const url = new URL(env.src.db.bridgeUrl);
     url.password = 'definitely-wrong-pw';
-    const bridge = startBridgeProcess({ mysqlUrl: url.toString(), stateDir: src.stateDir() });
+    const bridge = env.startBridge({ mysqlUrl: url.toString() });
     try {
       await bridge.waitForLog((l) => l.code === 'UCW_ERR_SOURCE_AUTH' && l.msg === 'source unavailable; reconnecting', 'auth retry');
       await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting' && l.failures === 2, 'second retry');

@@ -2,35 +2,20 @@
 // every event arrives exactly once in total, routed with the registrations in force at its position.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { queueLog, setUrl, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { describe, test } from 'node:test';
+import type { BridgeProcess } from '../helpers/bridge-process.js';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
+import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const at = (i: number): string => `2026-03-02 11:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`;
 
 void describe('restart', () => {
-  let src: SourceFixture;
-  let rx: Receiver;
-  const bridges: BridgeProcess[] = [];
-  const spawnBridge = (stateDir: string): BridgeProcess => {
-    const b = startBridgeProcess({ mysqlUrl: src.db.bridgeUrl, stateDir });
-    bridges.push(b);
-    return b;
-  };
-
-  before(async () => {
-    src = await startSourceFixture();
-    rx = await startReceiver();
-  });
-  after(async () => {
-    for (const b of bridges) await b.stop();
-    await rx?.close();
-    await src?.close();
-  });
+  const env = useIntegrationEnv();
+  const spawnBridge = (stateDir: string): BridgeProcess => env.startBridge({ stateDir });
 
   void test('events written while the bridge is down arrive once, with registrations as of their position', async () => {
+    const { src, rx } = env;
     const stateDir = src.stateDir();
     await src.tx(setUrl('AgentLog', rx.urlFor('/before')), setUrl('AgentBreak', rx.urlFor('/break')));
     let bridge = spawnBridge(stateDir);
@@ -64,6 +49,7 @@ void describe('restart', () => {
   });
 
   void test('SIGKILL mid-stream with 500s mixed in: every event arrives, duplicates carry the same webhook-id', async () => {
+    const { src, rx } = env;
     rx.clear();
     await src.reset();
     await src.tx(setUrl('AgentLog', rx.urlFor('/crash')));
