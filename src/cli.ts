@@ -19,7 +19,7 @@ function withRunOptions<T>(y: Argv<T>): Argv<T> {
   let out: Argv<T> = y.option('config', { type: 'string', describe: 'JSON or YAML file of options (camelCase keys) [env: UCW_CONFIG]' });
   for (const def of OPTIONS) {
     out = out.option(flagName(def.key), {
-      type: def.type === 'array' ? 'array' : def.type,
+      type: def.type,
       describe: `${def.describe} [env: ${envName(def.key)}]`,
       ...(def.type === 'array' ? { string: true } : {}),
     });

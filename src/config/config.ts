@@ -39,6 +39,11 @@ export const configSchema = z.strictObject({
   reconnectMinMs: z.number().int().min(1).default(500),
   reconnectMaxMs: z.number().int().min(1).default(30_000),
   shutdownGraceMs: z.number().int().min(0).default(10_000),
+  maxOutboxPending: z.number().int().min(1).default(1_000_000),
+  gonePauseMs: z.number().int().min(1).default(HOUR_MS),
+  blockPrivateNetworks: z.boolean().default(false),
+  caFile: z.string().min(1).optional(),
+  resetToNow: z.boolean().default(false),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -46,7 +51,7 @@ export type ConfigKey = keyof z.output<typeof configSchema>;
 
 export interface OptionDef {
   readonly key: ConfigKey;
-  readonly type: 'string' | 'number' | 'array';
+  readonly type: 'string' | 'number' | 'boolean' | 'array';
   readonly describe: string;
   readonly secret?: boolean;
 }
@@ -81,6 +86,11 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'reconnectMinMs', type: 'number', describe: 'First delay before reconnecting to the source; doubles per failure' },
   { key: 'reconnectMaxMs', type: 'number', describe: 'Cap of the reconnect delay' },
   { key: 'shutdownGraceMs', type: 'number', describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)' },
+  { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries are pending; resume below it' },
+  { key: 'gonePauseMs', type: 'number', describe: 'A URL that answered 410 Gone is paused this long (its events stay pending), then probed again' },
+  { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local and metadata addresses are always refused)' },
+  { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
+  { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
 ];
 
 export function flagName(key: string): string {
@@ -93,6 +103,10 @@ export function envName(key: string): string {
 
 function fromText(def: OptionDef, text: string): unknown {
   if (def.type === 'number') return text.trim() === '' ? undefined : Number(text);
+  if (def.type === 'boolean') {
+    const t = text.trim().toLowerCase();
+    return t === 'true' || t === '1' || t === 'yes' ? true : t === 'false' || t === '0' || t === 'no' ? false : text;
+  }
   if (def.type === 'array') return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   return text;
 }
