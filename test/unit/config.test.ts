@@ -83,6 +83,10 @@ void describe('loadConfig', () => {
         reconnectMinMs: 500,
         reconnectMaxMs: 30_000,
         shutdownGraceMs: 10_000,
+        maxOutboxPending: 1_000_000,
+        gonePauseMs: 3_600_000,
+        blockPrivateNetworks: false,
+        resetToNow: false,
       },
     );
     assert.equal(cfg.rules, undefined);
