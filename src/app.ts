@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Config } from './config/config.js';
-import type { BinlogPosition, Row } from './domain/row-change.js';
+import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { HttpSender } from './delivery/http-sender.js';
@@ -17,13 +17,13 @@ import { startHealthServer } from './observe/http-server.js';
 import { Metrics } from './observe/metrics.js';
 import { Outbox } from './outbox/outbox.js';
 import { TransactionProcessor } from './pipeline/processor.js';
+import { StartPosition } from './pipeline/start-position.js';
 import { Registry } from './registry/registry.js';
-import { keyString } from './rules/directory.js';
 import { RulesEngine } from './rules/engine.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
 import type { RulesFile } from './rules/schema.js';
 import { parseMysqlUrl } from './source/connection.js';
-import { SourceDb } from './source/source-db.js';
+import { SourceDb, type ServerSettings } from './source/source-db.js';
 import { SourceSupervisor } from './source/supervisor.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -80,6 +80,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       userAgent: `ucontact-webhooks/${VERSION}`,
       ceSource: config.ceSource,
       signer: createSigner(config.signingSecret),
+      blockPrivateNetworks: config.blockPrivateNetworks,
+      caFile: config.caFile,
     });
     cleanups.push(() => sender.close());
 
@@ -99,6 +101,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       bodyFormatFor,
       metrics,
       logger: logger.child({ component: 'delivery' }),
+      gonePauseMs: config.gonePauseMs,
     });
     dispatcher.start();
     cleanups.push(() => dispatcher.stop(config.shutdownGraceMs));
@@ -114,31 +117,24 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     });
 
     const sourceLog = logger.child({ component: 'source' });
-    /** Loads mirrors as of the checkpoint (or snapshots them on first run) and returns where to stream from. */
-    const prepare = async (): Promise<BinlogPosition> => {
-      let checkpoint = outbox.checkpoint();
-      if (!checkpoint) {
-        // Position first, then the snapshot: a change committed in between is in both, and
-        // re-applying a mirror change is idempotent, so nothing is missed.
-        const end = await db.binlogEnd();
-        const snapshots = [];
-        for (const t of mirrorTables) {
-          const rows = await db.snapshot(t.table);
-          snapshots.push({ table: t.table, rows: rows.flatMap((row) => pkRow(row, t.key)) });
-        }
-        outbox.initialize(snapshots, end);
-        checkpoint = end;
-        sourceLog.info({ position: formatPosition(end) }, 'first run: starting at the current end of the binlog');
-      }
-      for (const dir of engine.directories.values()) dir.load(outbox.mirrorRows(dir.table));
-      registry.load(outbox.mirrorRows(rules.registry.table));
+    const startPosition = new StartPosition({
+      db,
+      outbox,
+      engine,
+      registry,
+      mirrorTables,
+      resetToNow: config.resetToNow,
+      logger: sourceLog,
+    });
+    const prepare = async (settings: ServerSettings): Promise<BinlogPosition> => {
+      const from = await startPosition.prepare(settings);
       registryLoaded = true;
       metrics.registryUrls.set(registry.size);
       sourceLog.info(
-        { position: formatPosition(checkpoint), registrations: registry.size, directories: Object.fromEntries([...engine.directories].map(([n, d]) => [n, d.size])) },
+        { position: formatPosition(from), registrations: registry.size, directories: Object.fromEntries([...engine.directories].map(([n, d]) => [n, d.size])) },
         'state loaded; streaming from checkpoint',
       );
-      return checkpoint;
+      return from;
     };
 
     let fail: (err: BridgeError) => void = () => undefined;
@@ -191,9 +187,4 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     await cleanup();
     throw err;
   }
-}
-
-function pkRow(row: Row, key: string): Array<{ pk: string; row: Row }> {
-  const pk = keyString(row[key]);
-  return pk === undefined ? [] : [{ pk, row }];
 }

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   UCW_ERR_SOURCE_ROW_IMAGE: 'binlog_row_image is not FULL',
   UCW_ERR_SOURCE_STREAM: 'The binlog stream failed',
   UCW_ERR_SOURCE_BINLOG_GONE: 'The checkpoint binlog file is no longer on the server',
+  UCW_ERR_SOURCE_CHECKPOINT_FOREIGN: 'The checkpoint belongs to another server or history',
   UCW_ERR_SOURCE_QUERY: 'A read-only lookup query on the source failed',
   UCW_ERR_REGISTRY_BAD_ROW: 'A row of the webhooks table is unusable',
   UCW_ERR_OUTBOX_OPEN: 'The local state store cannot be opened',
@@ -23,6 +24,8 @@ export const ERROR_CODES = {
   UCW_ERR_DELIVERY_TIMEOUT: 'The receiver did not answer in time',
   UCW_ERR_DELIVERY_REQUEST: 'The request could not be built (unusable URL or stored body)',
   UCW_ERR_DELIVERY_EXHAUSTED: 'Retry budget spent; event dead-lettered',
+  UCW_ERR_DELIVERY_GONE: 'The receiver answered 410 Gone; its URL is paused and its events kept',
+  UCW_ERR_DELIVERY_BLOCKED: 'The destination address is refused by the egress guard; dead-lettered',
   UCW_ERR_HTTP_LISTEN: 'The health/metrics HTTP port cannot be opened',
 } as const;
 

@@ -257,7 +257,7 @@ export function classifyStreamError(err: unknown): BridgeError {
   const message = err instanceof Error ? err.message : String(err);
   if (n === ER.MASTER_FATAL_READING_BINLOG) {
     return new BridgeError('UCW_ERR_SOURCE_BINLOG_GONE', `the server cannot send the binlog from the checkpoint: ${message}`, {
-      hint: 'The binlog file was purged (or the server was replaced) while the bridge was behind. Events in between are no longer on the server: remove the state directory to start again at the current end, and keep binlogs longer.',
+      hint: 'The binlog file was purged (or the server was replaced) while the bridge was behind; the events in between are no longer on the server. Start once with --reset-to-now to continue from the current end (the skipped amount is logged), and keep binlogs longer than any outage.',
       cause: err,
     });
   }

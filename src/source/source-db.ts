@@ -18,6 +18,7 @@ export const ER = {
   BAD_FIELD: 1054,
   UNKNOWN_SYSTEM_VARIABLE: 1193,
   PARSE_ERROR: 1064,
+  NO_SUCH_FUNCTION: 1305,
 } as const;
 
 /** The server's error number; undefined for client-side failures (Node's system errors carry negative errnos). */
@@ -62,6 +63,8 @@ export interface ServerSettings {
   binlogRowImage: string;
   /** Undefined when the server has no such variable (MySQL < 8.0.1, MariaDB < 10.5). */
   binlogRowMetadata: string | undefined;
+  /** MySQL's server_uuid; undefined on MariaDB, which has none. */
+  serverUuid: string | undefined;
 }
 
 export class SourceDb {
@@ -89,13 +92,8 @@ export class SourceDb {
     const [r] = await this.rows(
       'SELECT VERSION() AS version, @@server_id AS server_id, @@log_bin AS log_bin, @@binlog_format AS binlog_format, @@binlog_row_image AS binlog_row_image',
     );
-    let metadata: string | undefined;
-    try {
-      const [m] = await this.rows('SELECT @@binlog_row_metadata AS m');
-      metadata = String(m?.m);
-    } catch (err) {
-      if (errno(err) !== ER.UNKNOWN_SYSTEM_VARIABLE) throw err;
-    }
+    const metadata = await this.optionalVariable('binlog_row_metadata');
+    const serverUuid = await this.optionalVariable('server_uuid');
     const version = String(r?.version ?? '');
     return {
       version,
@@ -105,7 +103,18 @@ export class SourceDb {
       binlogFormat: String(r?.binlog_format ?? '').toUpperCase(),
       binlogRowImage: String(r?.binlog_row_image ?? '').toUpperCase(),
       binlogRowMetadata: metadata?.toUpperCase(),
+      serverUuid,
     };
+  }
+
+  private async optionalVariable(name: 'binlog_row_metadata' | 'server_uuid'): Promise<string | undefined> {
+    try {
+      const [r] = await this.rows(`SELECT @@${name} AS v`);
+      return r?.v === null || r?.v === undefined ? undefined : String(r.v);
+    } catch (err) {
+      if (errno(err) === ER.UNKNOWN_SYSTEM_VARIABLE) return undefined;
+      throw err;
+    }
   }
 
   /** Current end of the binlog (needs BINLOG MONITOR / REPLICATION CLIENT). */
@@ -125,6 +134,28 @@ export class SourceDb {
       });
     }
     return { file: String(r.File), pos: Number(r.Position) };
+  }
+
+  /**
+   * MariaDB's GTID position at a binlog coordinate (needs only REPLICATION SLAVE), a fingerprint of
+   * the server's history there. Null when the coordinate is not in the binlog; undefined on servers
+   * without BINLOG_GTID_POS (MySQL).
+   */
+  async gtidPositionAt(pos: BinlogPosition): Promise<string | null | undefined> {
+    try {
+      const [r] = await this.rows('SELECT BINLOG_GTID_POS(?, ?) AS g', [pos.file, pos.pos]);
+      const g = r?.g as string | Buffer | null | undefined;
+      return g === null || g === undefined ? null : g.toString();
+    } catch (err) {
+      if (errno(err) === ER.NO_SUCH_FUNCTION) return undefined;
+      throw err;
+    }
+  }
+
+  /** Binlog files and sizes (needs BINLOG MONITOR / REPLICATION CLIENT). */
+  async binlogFiles(): Promise<Array<{ file: string; size: number }>> {
+    const rows = await this.rows('SHOW BINARY LOGS');
+    return rows.map((r) => ({ file: String(r.Log_name), size: Number(r.File_size) }));
   }
 
   /** All rows of a mirrored table (directories and the webhooks registry). */

@@ -10,7 +10,7 @@ import type { Metrics } from '../observe/metrics.js';
 import { BinlogListener } from './binlog-listener.js';
 import type { SourceConnection } from './connection.js';
 import { preflight } from './preflight.js';
-import type { SourceDb } from './source-db.js';
+import type { ServerSettings, SourceDb } from './source-db.js';
 
 export interface SupervisorOptions {
   readonly conn: SourceConnection;
@@ -22,7 +22,7 @@ export interface SupervisorOptions {
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
   /** Runs after preflight on every (re)connect; returns the position to stream from. */
-  readonly prepare: () => Promise<BinlogPosition>;
+  readonly prepare: (settings: ServerSettings) => Promise<BinlogPosition>;
   readonly handler: (tx: SourceTransaction) => Promise<void>;
   readonly onFatal: (err: BridgeError) => void;
   readonly logger: Logger;
@@ -85,8 +85,8 @@ export class SourceSupervisor {
   /** One connection's life; resolves only when stopped, rejects when the stream ends otherwise. */
   private async streamOnce(): Promise<void> {
     const o = this.opts;
-    await preflight(o.db, o.logger);
-    const from = await o.prepare();
+    const settings = await preflight(o.db, o.logger);
+    const from = await o.prepare(settings);
     if (this.stopped) return;
     const listener = new BinlogListener({
       conn: o.conn,
