@@ -21,6 +21,7 @@ import { StartPosition } from './pipeline/start-position.js';
 import { Registry } from './registry/registry.js';
 import { RulesEngine } from './rules/engine.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
+import { checkRulesAgainstSchema } from './rules/schema-check.js';
 import type { RulesFile } from './rules/schema.js';
 import { parseMysqlUrl } from './source/connection.js';
 import { SourceDb, type ServerSettings } from './source/source-db.js';
@@ -126,7 +127,12 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       resetToNow: config.resetToNow,
       logger: sourceLog,
     });
+    let schemaChecked = false;
     const prepare = async (settings: ServerSettings): Promise<BinlogPosition> => {
+      if (!schemaChecked) {
+        await checkRulesAgainstSchema(rules, (tables) => db.columnsOf(tables));
+        schemaChecked = true;
+      }
       const from = await startPosition.prepare(settings);
       registryLoaded = true;
       metrics.registryUrls.set(registry.size);

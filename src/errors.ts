@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   UCW_ERR_RULES_PARSE: 'Rules file is not valid JSON or YAML',
   UCW_ERR_RULES_INVALID: 'Rules file does not match the rules schema',
   UCW_ERR_RULES_READ: 'Rules file cannot be read',
+  UCW_ERR_RULES_SCHEMA: 'The rules name a table or column the source does not have',
+  UCW_ERR_RULES_SCHEMA_DRIFT: 'A mapped table changed shape; the rules reading it were stopped',
   UCW_ERR_RULES_EVAL: 'A rule failed on a row change; that event was not produced',
   UCW_ERR_SOURCE_CONNECT: 'Cannot connect to the source database',
   UCW_ERR_SOURCE_AUTH: 'The source database refused the credentials',

@@ -1,15 +1,19 @@
-// One HTTP POST per delivery attempt, classified into delivered / retry / dead. The only module that
-// talks to undici. Invariants: send() never throws and always settles within ~requestTimeoutMs; at most
-// maxResponseBytes of a response are read; redirects are never followed; error messages never carry
-// URL credentials, the query string or the request body.
+// One HTTP POST per delivery attempt, classified into delivered / retry / dead / gone. The only module
+// that talks to undici. Invariants: send() never throws and always settles within ~requestTimeoutMs; at
+// most maxResponseBytes of a response are read; redirects are never followed; error messages never
+// carry URL credentials, the query string or the request body; the egress guard is enforced in the
+// connector on the very address connected to (IP literals directly, host names in the DNS lookup), so
+// a refused destination never gets a byte; TLS certificates are always verified.
 
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
+import { Agent, buildConnector, request } from 'undici';
 import { safeUrl } from '../logger.js';
 import { renderBody } from './body-format.js';
+import { checkLiteralHost, createGuardedLookup, EGRESS_BLOCKED_CODE, type EgressPolicy } from './egress-guard.js';
 import { buildHeaders } from './headers.js';
 import { parseRetryAfter } from './retry-policy.js';
 import type { Signer } from './signing.js';
+import { loadCaFile, trustedCas } from './tls-trust.js';
 import type { AttemptError, AttemptOutcome, DeliveryAttempt } from './types.js';
 
 /** How much of a response body is read at most (bytes); the rest is discarded with the connection. */
@@ -24,6 +28,36 @@ const CODE_NETWORK = 'UCW_ERR_DELIVERY_NETWORK';
 const CODE_TIMEOUT = 'UCW_ERR_DELIVERY_TIMEOUT';
 /** A request that can never succeed as configured (bad URL, header value undici refuses). */
 const CODE_REQUEST = 'UCW_ERR_DELIVERY_REQUEST';
+/** The egress guard refused the destination address (configuration, not transient). */
+const CODE_BLOCKED = 'UCW_ERR_DELIVERY_BLOCKED';
+/** The receiver answered 410 Gone (the dispatcher pauses the URL). */
+const CODE_GONE = 'UCW_ERR_DELIVERY_GONE';
+
+/** Certificate verification failures (OpenSSL verify results as Node reports them). */
+const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+]);
+const TLS_VALIDITY_CODES: ReadonlySet<string> = new Set([
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+]);
+const TLS_NAME_CODES: ReadonlySet<string> = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
 
 /** Statuses worth retrying besides 5xx: Request Timeout and Too Many Requests. */
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
@@ -47,6 +81,10 @@ export interface HttpSenderOptions {
   readonly signer?: Signer | undefined;
   /** Wall clock (epoch ms) for `webhook-timestamp`; durations use the monotonic clock. */
   readonly now?: () => number;
+  /** Also refuse private and loopback destinations (link-local and metadata ones always are). */
+  readonly blockPrivateNetworks?: boolean;
+  /** PEM file of extra CAs for https receivers; read now (UCW_ERR_CONFIG_INVALID if unusable). */
+  readonly caFile?: string | undefined;
 }
 
 /** Marks an abort caused by our own total-time budget, to tell it apart from other failures. */
@@ -170,11 +208,18 @@ export class HttpSender {
     this.ceSource = options.ceSource;
     this.signer = options.signer;
     this.now = options.now ?? Date.now;
+    const policy: EgressPolicy = { blockPrivateNetworks: options.blockPrivateNetworks ?? false };
+    const ca = trustedCas(options.caFile === undefined ? undefined : loadCaFile(options.caFile));
     // Keep-alive pool per origin. No redirect interceptor is composed in, so 3xx come back as-is.
     // headersTimeout/bodyTimeout are idle timers; the AbortSignal in send() bounds the total time.
     this.agent = new Agent({
       connections: options.connectionsPerOrigin,
-      connect: { timeout: options.connectTimeoutMs },
+      connect: guardedConnector(policy, {
+        timeout: options.connectTimeoutMs,
+        lookup: createGuardedLookup(policy),
+        // Never rejectUnauthorized: false. `ca` replaces the default store, so it includes it.
+        ...(ca === undefined ? {} : { ca }),
+      }),
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
     });
@@ -253,6 +298,9 @@ export class HttpSender {
       const sample = await sampleBody(response.body, this.maxResponseBytes);
 
       if (status >= 200 && status < 300) return { kind: 'delivered', status, durationMs: elapsed() };
+      if (status === 410) {
+        return { kind: 'gone', status, error: { code: CODE_GONE, message: 'receiver answered 410 Gone' }, durationMs: elapsed() };
+      }
 
       const snippet = scrub(oneLine(sample.text), url, body);
       const quoted = snippet === '' ? '' : `: ${snippet}`;
@@ -297,6 +345,10 @@ export class HttpSender {
     const code = errorCode(err);
     const detail = scrub(oneLine(`${code ?? errorName(err)}: ${errorMessage(err)}`), url, body);
 
+    if (code === EGRESS_BLOCKED_CODE) {
+      // Where the URL points is configuration: waiting will not make the address acceptable.
+      return dead(undefined, CODE_BLOCKED, `${where}: not sent, ${scrub(oneLine(errorMessage(err)), url, body)}`, durationMs);
+    }
     if (abortedByBudget || (code !== undefined && TIMEOUT_ERROR_CODES.has(code))) {
       const what = abortedByBudget ? `no answer within ${this.requestTimeoutMs} ms` : `timed out (${detail})`;
       return retry(CODE_TIMEOUT, `${where}: ${what}`, durationMs);
@@ -311,9 +363,36 @@ export class HttpSender {
       // undici refused the request itself (e.g. a header value with a newline): no retry can fix that.
       return dead(undefined, CODE_REQUEST, `${where}: request rejected before sending (${detail})`, durationMs);
     }
-    // Refused, reset, closed socket, DNS, TLS, closed sender, anything else: the network may recover.
+    if (code !== undefined && (TLS_TRUST_CODES.has(code) || TLS_VALIDITY_CODES.has(code) || TLS_NAME_CODES.has(code))) {
+      return retry(CODE_NETWORK, `${where}: TLS verification failed, ${tlsAdvice(code)} (${detail})`, durationMs);
+    }
+    // Refused, reset, closed socket, DNS, closed sender, anything else: the network may recover.
     return retry(CODE_NETWORK, `${where}: could not reach the receiver (${detail})`, durationMs);
   }
+}
+
+function tlsAdvice(code: string): string {
+  if (TLS_NAME_CODES.has(code)) return "the receiver's certificate does not name this host; fix the certificate or the webhook URL";
+  if (TLS_VALIDITY_CODES.has(code)) return "the receiver's certificate is expired or not yet valid; renew it (and check this machine's clock)";
+  return "the receiver's certificate is not signed by a trusted CA; for a private or self-signed CA pass its certificate with --ca-file";
+}
+
+type Connector = buildConnector.connector;
+
+/**
+ * undici's connector with the egress guard in front: an IP-literal host is judged here (net.connect
+ * does not call `lookup` for literals), a host name inside `lookup` on the addresses actually used.
+ */
+function guardedConnector(policy: EgressPolicy, options: buildConnector.BuildOptions): Connector {
+  const base = buildConnector(options);
+  return (opts, callback) => {
+    const refusal = checkLiteralHost(opts.hostname, policy);
+    if (refusal !== undefined) {
+      process.nextTick(callback, refusal, null);
+      return;
+    }
+    return base(opts, callback);
+  };
 }
 
 function retry(code: string, message: string, durationMs: number): AttemptOutcome {

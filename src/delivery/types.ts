@@ -33,4 +33,9 @@ export type AttemptOutcome =
       readonly error: AttemptError;
       readonly durationMs: number;
     }
-  | { readonly kind: 'dead'; readonly status?: number; readonly error: AttemptError; readonly durationMs: number };
+  | { readonly kind: 'dead'; readonly status?: number; readonly error: AttemptError; readonly durationMs: number }
+  /**
+   * The receiver answered 410 Gone: the URL is paused (not the event). The attempt counts, but the
+   * delivery stays pending and is never dead-lettered for it; the dispatcher probes the URL later.
+   */
+  | { readonly kind: 'gone'; readonly status: 410; readonly error: AttemptError; readonly durationMs: number };

@@ -10,7 +10,8 @@ const METRIC_PREFIX = 'ucw_';
 /** Delivery latency buckets, seconds: 1 ms (local receiver) up to 10 s (a slow one near timeout). */
 const DELIVERY_DURATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export type DeliveryOutcomeLabel = 'delivered' | 'retry' | 'dead';
+/** `gone`: the receiver answered 410 Gone; the URL is paused and the delivery stays pending. */
+export type DeliveryOutcomeLabel = 'delivered' | 'retry' | 'dead' | 'gone';
 
 export class Metrics {
   readonly registry: Registry;
@@ -33,11 +34,13 @@ export class Metrics {
   readonly events: Counter<'event'>;
   /** Deliveries enqueued (one per event and registered URL), by event name. */
   readonly eventsEnqueued: Counter<'event'>;
-  /** Finished delivery attempts, by outcome (delivered | retry | dead). */
+  /** Finished delivery attempts, by outcome (delivered | retry | dead | gone). */
   readonly deliveries: Counter<'outcome'>;
   readonly deliveryDurationSeconds: Histogram;
   readonly outboxPending: Gauge;
   readonly outboxDead: Gauge;
+  /** URLs paused after a 410 Gone (their deliveries wait), until a probe gets a 2xx. */
+  readonly urlsPaused: Gauge;
   /** Registered (non-empty) webhook URLs across all events. */
   readonly registryUrls: Gauge;
   /** Rule evaluations that threw (the row change is skipped for that rule), by rule name. */
@@ -99,7 +102,7 @@ export class Metrics {
     });
     this.deliveries = new Counter({
       name: 'ucw_deliveries_total',
-      help: 'Finished delivery attempts by outcome (delivered, retry, dead)',
+      help: 'Finished delivery attempts by outcome (delivered, retry, dead, gone)',
       labelNames: ['outcome'] as const,
       registers,
     });
@@ -119,6 +122,11 @@ export class Metrics {
       help: 'Dead-lettered deliveries kept in the outbox',
       registers,
     });
+    this.urlsPaused = new Gauge({
+      name: 'ucw_urls_paused',
+      help: 'Webhook URLs paused after answering 410 Gone (their deliveries stay pending)',
+      registers,
+    });
     this.registryUrls = new Gauge({
       name: 'ucw_registry_urls',
       help: 'Registered webhook URLs across all events',
@@ -133,6 +141,7 @@ export class Metrics {
 
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);
+    this.urlsPaused.set(0);
   }
 
   /** Records the binlog timestamp (epoch ms) of a committed transaction; drives `ucw_source_lag_seconds`. */

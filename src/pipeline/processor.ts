@@ -63,10 +63,12 @@ export class TransactionProcessor {
     const { engine, logger, metrics } = this.deps;
     const onRuleError = (rule: string, err: unknown): void => {
       metrics.ruleErrors.inc({ rule });
-      logger.error(
-        { code: 'UCW_ERR_RULES_EVAL', rule, table: `${change.schema}.${change.table}`, position: `${change.file}:${change.eventPos}`, err: describeError(err) },
-        'a rule failed on a row change; that event was not produced',
-      );
+      const where = { rule, table: `${change.schema}.${change.table}`, position: `${change.file}:${change.eventPos}` };
+      if (err instanceof BridgeError && err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT') {
+        logger.error({ ...where, ...err.details, code: err.code, error: err.message, hint: err.hint }, 'schema drift: rule stopped (fail closed); other rules continue');
+        return;
+      }
+      logger.error({ ...where, code: 'UCW_ERR_RULES_EVAL', err: describeError(err) }, 'a rule failed on a row change; that event was not produced');
     };
     for (let i = 0; i < MAX_FETCHES_PER_CHANGE; i++) {
       try {

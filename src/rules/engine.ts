@@ -6,6 +6,8 @@
 import { EVENT_SPECS, type EventName, type FieldType, type PayloadValue } from '../domain/events.js';
 import { eventIdFor } from '../domain/event-id.js';
 import { tableId, type Row, type RowChange } from '../domain/row-change.js';
+import { BridgeError } from '../errors.js';
+import { ruleColumns } from './columns.js';
 import { Directory, keyString } from './directory.js';
 import { RememberedValues } from './memory.js';
 import type { Condition, MemoryDef, RuleDef, RulesFile, Scalar, Source } from './schema.js';
@@ -38,6 +40,9 @@ type Predicate = (change: RowChange) => boolean;
 interface CompiledRule {
   readonly id: string;
   readonly event: EventName;
+  readonly table: string;
+  /** Columns of its table the rule reads: each must be in every row image it sees. */
+  readonly columns: readonly string[];
   readonly kinds: ReadonlySet<string>;
   readonly when: Predicate;
   readonly date: Getter | undefined;
@@ -140,6 +145,7 @@ export class RulesEngine {
   private readonly memoriesByTable = new Map<string, Array<{ mem: RememberedValues; when: Predicate }>>();
   private readonly sourceZone: string;
   private readonly outputZone: string;
+  private readonly stopped = new Map<string, string>();
 
   constructor(
     readonly rules: RulesFile,
@@ -201,15 +207,25 @@ export class RulesEngine {
 
   /**
    * Events the rules produce for one change. Throws MemoryMiss when a fetch is needed first; any other
-   * failure of one rule is reported through `onRuleError` and does not stop the other rules.
+   * failure of one rule is reported through `onRuleError` and does not stop the other rules. A rule
+   * whose table no longer has the shape it reads (schema drift) is stopped for good: it fails closed
+   * rather than emit events with missing or misread fields.
    */
   evaluate(change: RowChange, onRuleError: (ruleId: string, err: unknown) => void): EvaluatedEvent[] {
     const rules = this.rulesByTable.get(tableId(change.schema, change.table));
     if (!rules) return [];
     const out: EvaluatedEvent[] = [];
     for (const rule of rules) {
+      if (this.stopped.has(rule.id)) continue;
       try {
-        if (!rule.kinds.has(change.kind) || !rule.when(change)) continue;
+        if (!rule.kinds.has(change.kind)) continue;
+        const drift = this.drift(rule, change);
+        if (drift) {
+          this.stopped.set(rule.id, drift.message);
+          onRuleError(rule.id, drift);
+          continue;
+        }
+        if (!rule.when(change)) continue;
         out.push(this.build(rule, change));
       } catch (err) {
         if (err instanceof MemoryMiss) throw err;
@@ -217,6 +233,25 @@ export class RulesEngine {
       }
     }
     return out;
+  }
+
+  /** Rules stopped by schema drift, with the reason. */
+  get stoppedRules(): ReadonlyMap<string, string> {
+    return this.stopped;
+  }
+
+  private drift(rule: CompiledRule, change: RowChange): BridgeError | undefined {
+    const at = `${change.file}:${change.eventPos}`;
+    const stop = (column: string, what: string): BridgeError =>
+      new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rule ${rule.id} stopped: column ${rule.table}.${column} ${what} at binlog ${at}`, {
+        hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
+        details: { rule: rule.id, table: rule.table, column, position: at },
+      });
+    for (const image of [change.before, change.after]) {
+      if (!image) continue;
+      for (const col of rule.columns) if (!(col in image)) return stop(col, 'is gone');
+    }
+    return undefined;
   }
 
   private build(rule: CompiledRule, change: RowChange): EvaluatedEvent {
@@ -260,6 +295,8 @@ export class RulesEngine {
     return {
       id: def.id ?? def.event,
       event: def.event,
+      table: def.table,
+      columns: [...ruleColumns(def)],
       kinds: new Set(def.on),
       when: def.when ? compileCondition(def.when) : () => true,
       date: def.date ? this.compileSource(def.date) : undefined,

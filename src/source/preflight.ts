@@ -29,5 +29,38 @@ export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettin
       'binlog_row_metadata is not FULL: column names are read from INFORMATION_SCHEMA (needs SELECT) and an ALTER TABLE can be misread; SET GLOBAL binlog_row_metadata = FULL is recommended',
     );
   }
+  await warnIfWritable(db, log);
   return s;
+}
+
+/** Privileges that would let the bridge user change the source (it never does; least privilege says it must not be able to). */
+const WRITE_PRIVILEGES = ['ALL PRIVILEGES', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'TRIGGER', 'SUPER'];
+
+/** The write privileges a set of GRANT statements gives, as "PRIV ON scope" (pure, for tests). */
+export function writePrivileges(grants: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const g of grants) {
+    const m = /^GRANT (.+?) ON (\S+) TO /i.exec(g);
+    if (!m) continue;
+    const privileges = m[1]!.split(',').map((p) => p.trim().toUpperCase());
+    for (const p of privileges) if (WRITE_PRIVILEGES.includes(p)) found.push(`${p} ON ${m[2]}`);
+  }
+  return found;
+}
+
+async function warnIfWritable(db: SourceDb, log: Logger): Promise<void> {
+  let grants: string[];
+  try {
+    grants = await db.grants();
+  } catch (err) {
+    log.debug({ err }, 'SHOW GRANTS failed; privilege check skipped');
+    return;
+  }
+  const writable = writePrivileges(grants);
+  if (writable.length > 0) {
+    log.warn(
+      { code: 'UCW_WARN_SOURCE_WRITABLE', privileges: writable },
+      'the bridge user could write to the source; it never does, but least privilege says it should not be able to: use a user with only REPLICATION SLAVE, BINLOG MONITOR/REPLICATION CLIENT and SELECT (README "Grants")',
+    );
+  }
 }

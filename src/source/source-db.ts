@@ -152,6 +152,31 @@ export class SourceDb {
     }
   }
 
+  /** The current user's grant statements (SHOW GRANTS). */
+  async grants(): Promise<string[]> {
+    const rows = await this.rows('SHOW GRANTS');
+    return rows.map((r) => String(Object.values(r)[0]));
+  }
+
+  /** Columns of each `schema.table` the bridge user can see (absent key: no such table, or no grant). */
+  async columnsOf(tables: readonly string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    if (tables.length === 0) return out;
+    const pairs = tables.map((t) => t.split('.') as [string, string]);
+    const rows = await this.rows(
+      `SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COLUMN_NAME AS c FROM information_schema.COLUMNS
+       WHERE ${pairs.map(() => '(TABLE_SCHEMA = ? AND TABLE_NAME = ?)').join(' OR ')}`,
+      pairs.flat(),
+    );
+    for (const r of rows) {
+      const key = `${String(r.s)}.${String(r.t)}`;
+      const set = out.get(key) ?? new Set<string>();
+      set.add(String(r.c));
+      out.set(key, set);
+    }
+    return out;
+  }
+
   /** Binlog files and sizes (needs BINLOG MONITOR / REPLICATION CLIENT). */
   async binlogFiles(): Promise<Array<{ file: string; size: number }>> {
     const rows = await this.rows('SHOW BINARY LOGS');

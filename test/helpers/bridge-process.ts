@@ -28,6 +28,7 @@ export interface BridgeProcess {
 export interface BridgeProcessOptions {
   readonly mysqlUrl: string;
   readonly stateDir: string;
+  /** Extra flags; one named like a default (--log-level, a FAST_ARGS flag) replaces that default. */
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -51,9 +52,14 @@ process.once('exit', () => {
 
 export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  // A flag given in opts.args replaces the default of the same name (the CLI refuses a repeated flag).
+  const given = new Set((opts.args ?? []).filter((a) => a.startsWith('--')));
+  const defaults = ['--http-port', '0', '--log-level', 'debug', ...FAST_ARGS];
+  const kept: string[] = [];
+  for (let i = 0; i < defaults.length; i += 2) if (!given.has(defaults[i]!)) kept.push(defaults[i]!, defaults[i + 1]!);
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'run', '--mysql-url', opts.mysqlUrl, '--state-dir', opts.stateDir, '--http-port', '0', '--log-level', 'debug', ...FAST_ARGS, ...(opts.args ?? [])],
+    [CLI, 'run', '--mysql-url', opts.mysqlUrl, '--state-dir', opts.stateDir, ...kept, ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   const logs: LogLine[] = [];

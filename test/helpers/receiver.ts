@@ -51,7 +51,8 @@ function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
   return headers;
 }
 
-export async function startReceiver(responder: Responder = defaultResponder): Promise<Receiver> {
+/** `port` 0 (default) picks a free port; a given port lets a test bring a receiver back where it was. */
+export async function startReceiver(responder: Responder = defaultResponder, port = 0): Promise<Receiver> {
   let current = responder;
   const requests: RecordedRequest[] = [];
   const countsByPath = new Map<string, number>();
@@ -123,7 +124,7 @@ export async function startReceiver(responder: Responder = defaultResponder): Pr
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,13 +1,23 @@
 // HttpSender against real local servers (127.0.0.1, ephemeral ports): what goes on the wire, and how
-// every kind of answer or failure is classified. Every server and the sender are closed in after().
+// every kind of answer or failure is classified; the egress guard refusing destinations before any
+// connection; TLS verification with a CA made in the test (openssl CLI). Every server and the sender
+// are closed in after(). No test ever connects anywhere but 127.0.0.1: a spy on net/tls.connect
+// throws for any other host, so a broken guard fails the test instead of reaching the address.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { HttpSender } from '../../src/delivery/http-sender.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { HttpSender, type HttpSenderOptions } from '../../src/delivery/http-sender.js';
+import { BridgeError } from '../../src/errors.js';
 import { createSigner } from '../../src/delivery/signing.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
 
@@ -108,24 +118,81 @@ function assertDead(outcome: AttemptOutcome): Extract<AttemptOutcome, { kind: 'd
   return outcome;
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * Records the host of every net.connect / tls.connect call (undici calls them through the module
+ * objects) and refuses, by throwing, any host that is not loopback: whatever the code under test
+ * does, no packet leaves this machine.
+ */
+function spyOnConnect(): { hosts: string[]; restore(): void } {
+  const hosts: string[] = [];
+  const originalNet = net.connect;
+  const originalTls = tls.connect;
+  const wrap = <F extends (...args: never[]) => unknown>(original: F): F =>
+    function (this: unknown, ...args: Parameters<F>) {
+      const first = args[0] as unknown;
+      const host = typeof first === 'object' && first !== null ? String((first as { host?: unknown }).host) : String(args[1]);
+      hosts.push(host);
+      if (!LOOPBACK_HOSTS.has(host)) throw new Error(`test safety: refusing to connect to ${host}`);
+      return original.apply(this, args);
+    } as F;
+  net.connect = wrap(originalNet);
+  tls.connect = wrap(originalTls);
+  return {
+    hosts,
+    restore() {
+      net.connect = originalNet;
+      tls.connect = originalTls;
+    },
+  };
+}
+
+const HAS_OPENSSL = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+
+/** A throw-away CA and a server certificate for 127.0.0.1 signed by it, made with the openssl CLI. */
+function makeTestPki(dir: string): { caFile: string; key: string; cert: string } {
+  const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ucw test CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2',
+    '-extfile', 'server.ext');
+  return { caFile: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8') };
+}
+
+const SENDER_OPTIONS: HttpSenderOptions = {
+  connectTimeoutMs: 500,
+  requestTimeoutMs: REQUEST_TIMEOUT_MS,
+  connectionsPerOrigin: 2,
+  userAgent: 'ucontact-webhooks/test',
+  ceSource: 'ucontact-webhooks://test-db',
+  signer: createSigner(SECRETS),
+  now: () => FIXED_NOW_MS,
+};
+
 void describe('HttpSender', () => {
   let sender: HttpSender;
+  const extraSenders: HttpSender[] = [];
+  const otherSender = (over: Partial<HttpSenderOptions>): HttpSender => {
+    const s = new HttpSender({ ...SENDER_OPTIONS, ...over });
+    extraSenders.push(s);
+    return s;
+  };
+  let spy: ReturnType<typeof spyOnConnect>;
 
   before(() => {
-    sender = new HttpSender({
-      connectTimeoutMs: 500,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-      connectionsPerOrigin: 2,
-      userAgent: 'ucontact-webhooks/test',
-      ceSource: 'ucontact-webhooks://test-db',
-      signer: createSigner(SECRETS),
-      now: () => FIXED_NOW_MS,
-    });
+    spy = spyOnConnect();
+    sender = new HttpSender(SENDER_OPTIONS);
   });
 
   after(async () => {
     await sender.close();
+    await Promise.all(extraSenders.map((s) => s.close()));
     await Promise.all(servers.map((s) => s.close()));
+    spy.restore();
   });
 
   void it('200: delivered; the receiver gets the exact body, every header and a verifiable signature', async () => {
@@ -293,6 +360,116 @@ void describe('HttpSender', () => {
     const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${handle.port}/`)));
     assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
     assert.match(r.error.message, /invalid HTTP response/);
+  });
+
+  void it('410 Gone: the outcome is gone (the dispatcher pauses the URL), not a dead letter', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(410).end('unsubscribed'));
+    const outcome = await sender.send(attemptTo(`http://${HOST}:${server.port}/`));
+    assert.equal(outcome.kind, 'gone', JSON.stringify(outcome));
+    assert.equal(outcome.status, 410);
+    assert.equal(outcome.kind === 'gone' ? outcome.error.code : '', 'UCW_ERR_DELIVERY_GONE');
+  });
+
+  void it('egress guard: a link-local / metadata IP literal is dead-lettered BLOCKED without any connection', async () => {
+    const before = spy.hosts.length;
+    for (const [url, address] of [
+      ['http://169.254.169.254/latest/meta-data/?token=abc', '169.254.169.254'],
+      ['https://169.254.169.254/', '169.254.169.254'],
+      ['http://[::ffff:169.254.169.254]:8080/', '::ffff:a9fe:a9fe'],
+      ['http://169.254.10.1/', '169.254.10.1'],
+      ['http://[fe80::1]/', 'fe80::1'],
+    ] as const) {
+      const d = assertDead(await sender.send(attemptTo(url)));
+      assert.equal(d.error.code, 'UCW_ERR_DELIVERY_BLOCKED', url);
+      assert.equal(d.status, undefined);
+      assert.ok(d.error.message.includes(`not sent, destination ${address} is a `), d.error.message);
+      assert.match(d.error.message, /(cloud metadata|link-local) address/);
+      assert.ok(!d.error.message.includes('abc'), d.error.message);
+    }
+    assert.deepEqual(spy.hosts.slice(before), [], 'net/tls.connect must not even be called for a refused literal');
+  });
+
+  void it('egress guard with blockPrivateNetworks: localhost (after DNS) and 127.0.0.1 are refused, the server sees nothing', async () => {
+    const server = await httpServer((_req, res) => res.writeHead(200).end());
+    const strict = otherSender({ blockPrivateNetworks: true });
+    for (const origin of ['http://localhost', 'https://localhost', `http://${HOST}`, 'http://[::1]']) {
+      const host = new URL(origin).hostname;
+      const d = assertDead(await strict.send(attemptTo(`${origin}:${server.port}/`)));
+      assert.equal(d.error.code, 'UCW_ERR_DELIVERY_BLOCKED', origin);
+      assert.match(d.error.message, /a loopback address .*--block-private-networks/);
+      if (host === 'localhost') assert.match(d.error.message, /destination localhost resolves to (127\.0\.0\.1|::1)/);
+    }
+    assert.equal(server.connections(), 0);
+    assert.equal(server.requests.length, 0);
+    // The default policy delivers to the same server by name.
+    assert.equal((await sender.send(attemptTo(`http://localhost:${server.port}/`))).kind, 'delivered');
+    assert.equal(server.requests.length, 1);
+  });
+
+  void describe('TLS', { skip: HAS_OPENSSL ? false : 'the openssl CLI is not installed' }, () => {
+    let dir = '';
+    let pki: ReturnType<typeof makeTestPki>;
+    let port = 0;
+    const received: string[] = [];
+    let handle: Awaited<ReturnType<typeof listen>> | undefined;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'ucw-tls-'));
+      pki = makeTestPki(dir);
+      const server = https.createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
+        req.resume();
+        req.on('end', () => {
+          received.push(String(req.url));
+          res.writeHead(200).end();
+        });
+      });
+      server.on('tlsClientError', () => undefined);
+      handle = await listen(server);
+      port = handle.port;
+    });
+
+    after(async () => {
+      await handle?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    void it('a certificate from an unknown CA: retry NETWORK saying TLS verification failed and pointing at --ca-file', async () => {
+      const r = assertRetry(await sender.send(attemptTo(`https://${HOST}:${port}/secure`)));
+      assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
+      assert.match(r.error.message, /TLS verification failed/);
+      assert.match(r.error.message, /--ca-file/);
+      assert.deepEqual(received, []);
+    });
+
+    void it('with --ca-file naming that CA: delivered (system CAs still trusted alongside)', async () => {
+      const trusting = otherSender({ caFile: pki.caFile });
+      const outcome = await trusting.send(attemptTo(`https://${HOST}:${port}/secure`));
+      assert.equal(outcome.kind, 'delivered', JSON.stringify(outcome));
+      assert.deepEqual(received, ['/secure']);
+    });
+
+    void it('an unreadable or invalid --ca-file fails construction with UCW_ERR_CONFIG_INVALID naming the option', () => {
+      const garbage = join(dir, 'garbage.pem');
+      writeFileSync(garbage, 'not a certificate\n');
+      const broken = join(dir, 'broken.pem');
+      writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+      for (const [file, why] of [
+        [join(dir, 'missing.pem'), /cannot be read \(ENOENT\)/],
+        [dir, /cannot be read \(EISDIR\)/],
+        [garbage, /no PEM certificate/],
+        [broken, /not a valid X\.509 certificate/],
+      ] as const) {
+        assert.throws(
+          () => new HttpSender({ ...SENDER_OPTIONS, caFile: file }),
+          (err: unknown) =>
+            err instanceof BridgeError &&
+            err.code === 'UCW_ERR_CONFIG_INVALID' &&
+            err.message.startsWith('--ca-file (UCW_CA_FILE): ') &&
+            why.test(err.message),
+          file,
+        );
+      }
+    });
   });
 
   void it('a URL that is not http(s): dead without any network activity', async () => {

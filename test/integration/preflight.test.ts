@@ -46,4 +46,16 @@ void describe('preflight of the source server', () => {
       assert.equal(await bridge.stop(), 0);
     }
   });
+
+  void test('least privilege: a user that could write gets UCW_WARN_SOURCE_WRITABLE; the bridge user does not', async () => {
+    const admin = env.startBridge({ mysqlUrl: env.src.db.adminUrl });
+    const warn = await admin.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
+    assert.ok((warn.privileges as string[]).some((p) => p.startsWith('ALL PRIVILEGES')), JSON.stringify(warn));
+    assert.equal(await admin.stop(), 0);
+
+    const bridge = env.startBridge();
+    await bridge.waitReady();
+    assert.ok(!bridge.logs.some((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE'), 'the least-privileged user is not warned about');
+    assert.equal(await bridge.stop(), 0);
+  });
 });

@@ -1,0 +1,327 @@
+// Dispatcher scheduling against a real Outbox (SQLite in a temp dir) and a scripted fake Sender:
+// 410 Gone pauses a URL (not its events, not other URLs), per-key order, retries, dead letters, and
+// stop() leaving the rest pending. Short pauses and retry delays keep it fast; no fixed sleeps except
+// where the test asserts that nothing happens during a span.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { Dispatcher, GONE_PAUSES_META_KEY, type Sender } from '../../src/delivery/dispatcher.js';
+import type { RetryPolicy } from '../../src/delivery/retry-policy.js';
+import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
+import { createLogger } from '../../src/logger.js';
+import { Metrics } from '../../src/observe/metrics.js';
+import { DeliveryStatus, Outbox, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const URL_A = 'http://receiver-a.test/hook';
+const URL_B = 'http://receiver-b.test/hook';
+const PAUSE_MS = 300;
+
+const POLICY: RetryPolicy = { maxAttempts: 2, maxAgeMs: 60_000, baseDelayMs: 40, maxDelayMs: 80, maxRetryAfterMs: 1_000 };
+
+interface Call {
+  readonly url: string;
+  readonly eventId: string;
+  readonly attempt: number;
+  readonly atMs: number;
+  /** Requests to the same URL in flight when this one started, itself included. */
+  concurrentAtStart: number;
+}
+
+type Script = (call: Call, nthForUrl: number) => AttemptOutcome | Promise<AttemptOutcome>;
+
+const delivered = (status = 200): AttemptOutcome => ({ kind: 'delivered', status, durationMs: 1 });
+const gone = (): AttemptOutcome => ({ kind: 'gone', status: 410, error: { code: 'UCW_ERR_DELIVERY_GONE', message: 'receiver answered 410 Gone' }, durationMs: 1 });
+const serverError = (): AttemptOutcome => ({ kind: 'retry', status: 500, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 500' }, durationMs: 1 });
+const badRequest = (): AttemptOutcome => ({ kind: 'dead', status: 400, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 400; not retried' }, durationMs: 1 });
+
+/** Records every call and answers from a script; tracks concurrent calls per URL. */
+class FakeSender implements Sender {
+  readonly calls: Call[] = [];
+  readonly maxConcurrent = new Map<string, number>();
+  private readonly current = new Map<string, number>();
+
+  constructor(public script: Script) {}
+
+  async send(a: DeliveryAttempt): Promise<AttemptOutcome> {
+    const now = (this.current.get(a.url) ?? 0) + 1;
+    const call: Call = { url: a.url, eventId: a.eventId, attempt: a.attempt, atMs: Date.now(), concurrentAtStart: now };
+    this.calls.push(call);
+    this.current.set(a.url, now);
+    this.maxConcurrent.set(a.url, Math.max(now, this.maxConcurrent.get(a.url) ?? 0));
+    try {
+      return await this.script(call, this.calls.filter((c) => c.url === a.url).length);
+    } finally {
+      this.current.set(a.url, (this.current.get(a.url) ?? 1) - 1);
+    }
+  }
+
+  to(url: string): Call[] {
+    return this.calls.filter((c) => c.url === url);
+  }
+}
+
+interface LogLine {
+  level: string;
+  msg: string;
+  code?: string;
+  [k: string]: unknown;
+}
+
+let seq = 0;
+function ev(id: string, orderKey: string, urls: string[]): EnqueuedEvent {
+  seq++;
+  return {
+    id,
+    name: 'AgentLog',
+    orderKey,
+    occurredAtMs: Date.UTC(2026, 2, 2, 14, 0, 0),
+    body: `{"event":"AgentLog","id":"${id}"}`,
+    urls,
+    source: { file: 'binlog.000001', pos: 4 + seq },
+  };
+}
+
+void describe('Dispatcher', () => {
+  let dir = '';
+  let outbox: Outbox;
+  let logs: LogLine[];
+  let metrics: Metrics;
+  const dispatchers: Dispatcher[] = [];
+
+  const make = (sender: Sender, over: { concurrencyPerUrl?: number; gonePauseMs?: number } = {}): Dispatcher => {
+    const d = new Dispatcher({
+      outbox,
+      sender,
+      policy: POLICY,
+      concurrencyPerUrl: over.concurrencyPerUrl ?? 1,
+      bodyFormatFor: () => 'ucontact',
+      metrics,
+      logger: createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) }),
+      gonePauseMs: over.gonePauseMs ?? PAUSE_MS,
+    });
+    dispatchers.push(d);
+    return d;
+  };
+  /** Commits the events in one source transaction and hands the new deliveries to `d`. */
+  const enqueue = (d: Dispatcher, ...events: EnqueuedEvent[]): void => {
+    d.enqueue(outbox.commit({ events, mirror: [], checkpoint: { file: 'binlog.000001', pos: 4 + seq } }));
+  };
+  const deliveryOf = (eventId: string, url: string) => {
+    for (let id = 1; id < 1000; id++) {
+      const row = outbox.delivery(id);
+      if (!row) break;
+      if (row.eventId === eventId && row.url === url) return row;
+    }
+    throw new Error(`no delivery ${eventId} -> ${url}`);
+  };
+  const pausedGauge = async (): Promise<number | undefined> => (await metrics.urlsPaused.get()).values[0]?.value;
+  const goneLogs = (): LogLine[] => logs.filter((l) => l.code === 'UCW_ERR_DELIVERY_GONE' && l.level === 'error');
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ucw-dispatcher-'));
+    outbox = new Outbox({ stateDir: dir, synchronous: 'normal' });
+    logs = [];
+    metrics = new Metrics();
+  });
+
+  afterEach(async () => {
+    for (const d of dispatchers.splice(0)) await d.stop(1_000);
+    outbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('410 pauses the URL: nothing goes to it during the pause, then one probe; 2xx resumes; other URLs go on', async () => {
+    // A answers 410 to its first two calls (the first and the first probe), then 200.
+    const sender = new FakeSender((call, nth) => (call.url === URL_A && nth <= 2 ? gone() : delivered()));
+    const d = make(sender);
+    d.start();
+    enqueue(d, ev('a1', 'agent:x', [URL_A, URL_B]));
+    enqueue(d, ev('a2', 'agent:x', [URL_A]));
+    enqueue(d, ev('a3', 'agent:y', [URL_A]));
+    enqueue(d, ev('b1', 'agent:z', [URL_B]));
+
+    await waitFor(() => goneLogs().length === 1, { timeoutMs: 2_000, message: 'no 410 log' });
+    const pausedAt = sender.to(URL_A)[0]!.atMs;
+    assert.equal(await pausedGauge(), 1);
+    assert.deepEqual(d.pausedUrls, [URL_A]);
+    const first = goneLogs()[0]!;
+    assert.equal(first.msg, 'receiver answered 410 Gone; URL paused for 0.3 s; events kept');
+    assert.equal(first.url, URL_A);
+    assert.equal(first.status, 410);
+
+    // URL B is not held back by A's pause.
+    await waitFor(() => sender.to(URL_B).length === 2, { timeoutMs: 1_000, message: 'URL B held back' });
+    // During the pause: no second call of any key to A, and nothing dead or lost.
+    await sleep(PAUSE_MS / 2);
+    assert.equal(sender.to(URL_A).length, 1, 'a request went to a paused URL');
+    assert.equal(outbox.counts().dead, 0);
+    assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
+    assert.equal(deliveryOf('a3', URL_A).status, DeliveryStatus.pending);
+
+    // The probe: the head of the key that got the 410, after the pause; it gets 410 again -> paused again.
+    await waitFor(() => goneLogs().length === 2, { timeoutMs: 2_000, message: 'probe did not pause again' });
+    const probe = sender.to(URL_A)[1]!;
+    assert.equal(probe.eventId, 'a1');
+    assert.ok(probe.atMs - pausedAt >= PAUSE_MS - 20, `probe after ${probe.atMs - pausedAt} ms`);
+    assert.equal(sender.to(URL_A).length, 2);
+    // Two 410s with maxAttempts 2: counted as attempts, never dead-lettered.
+    assert.equal(deliveryOf('a1', URL_A).attempts, 2);
+    assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
+
+    // Second probe gets 200: the URL resumes and every key drains, in key order.
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000, message: () => `pending ${outbox.counts().pending}` });
+    const toA = sender.to(URL_A).map((c) => c.eventId);
+    assert.deepEqual(toA.slice(0, 3), ['a1', 'a1', 'a1']);
+    assert.ok(toA.indexOf('a2') > 2 && toA.indexOf('a3') > 2, toA.join(','));
+    assert.ok(sender.to(URL_A)[2]!.atMs - probe.atMs >= PAUSE_MS - 20);
+    assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.delivered);
+    assert.equal(deliveryOf('a1', URL_A).attempts, 3);
+    assert.equal(outbox.counts().dead, 0);
+    assert.equal(await pausedGauge(), 0);
+    assert.deepEqual(d.pausedUrls, []);
+    assert.equal(goneLogs().length, 2, 'reported once per pause');
+    assert.ok(logs.some((l) => l.msg === 'URL resumed after 410 Gone pause'));
+  });
+
+  void it('410s of requests already in flight: one pause, one report, one probe at a time, then full concurrency', async () => {
+    let goneUntil = 4; // the first four calls to A (all in flight together) answer 410
+    const release: Array<() => void> = [];
+    const sender = new FakeSender(async (call, nth) => {
+      if (call.url !== URL_A) return delivered();
+      if (nth <= goneUntil) {
+        await new Promise<void>((r) => release.push(r));
+        return gone();
+      }
+      return delivered();
+    });
+    const d = make(sender, { concurrencyPerUrl: 4 });
+    d.start();
+    for (let i = 0; i < 8; i++) enqueue(d, ev(`e${i}`, `agent:${i}`, [URL_A]));
+    await waitFor(() => release.length === 4, { timeoutMs: 1_000, message: 'four parallel requests expected' });
+    for (const r of release.splice(0)) r();
+    await waitFor(() => goneLogs().length === 1, { timeoutMs: 1_000 });
+    await sleep(50);
+    assert.equal(goneLogs().length, 1, 'one report per pause, not per 410');
+    assert.equal(sender.calls.length, 4);
+    goneUntil = 0;
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000, message: () => `pending ${outbox.counts().pending}` });
+    // The probe went alone; after it, the remaining keys went in parallel again.
+    assert.equal(sender.calls[4]!.eventId, 'e0', 'the probe is the head of the first key that got the 410');
+    assert.equal(sender.calls[4]!.concurrentAtStart, 1);
+    assert.ok(sender.calls[4]!.atMs - sender.calls[0]!.atMs >= PAUSE_MS - 20);
+    assert.equal(sender.calls.length, 12);
+    assert.ok(Math.max(...sender.calls.slice(5).map((c) => c.concurrentAtStart)) > 1, 'concurrency restored after the resume');
+    assert.equal(outbox.counts().dead, 0);
+  });
+
+  void it('a pause survives a restart: the new dispatcher does not send to the URL before it ends', async () => {
+    const sender = new FakeSender((call) => (call.url === URL_A && call.eventId === 'p1' && call.attempt === 1 ? gone() : delivered()));
+    const d1 = make(sender, { gonePauseMs: 400 });
+    d1.start();
+    enqueue(d1, ev('p1', 'agent:x', [URL_A]), ev('p2', 'agent:y', [URL_A]));
+    await waitFor(() => goneLogs().length === 1, { timeoutMs: 1_000 });
+    const pausedAt = sender.calls[0]!.atMs;
+    await d1.stop(100);
+    assert.ok(outbox.getMeta(GONE_PAUSES_META_KEY)?.includes(URL_A));
+
+    const d2 = make(sender, { gonePauseMs: 400 });
+    d2.start();
+    assert.deepEqual(d2.pausedUrls, [URL_A]);
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000 });
+    assert.equal(sender.calls[1]!.eventId, 'p1', 'the probe after the restart is the key that got the 410');
+    assert.ok(sender.calls[1]!.atMs - pausedAt >= 380, `sent ${sender.calls[1]!.atMs - pausedAt} ms after the 410`);
+    assert.equal(outbox.getMeta(GONE_PAUSES_META_KEY), '{}');
+  });
+
+  void it('per-key order under a retry; other keys are not held back', async () => {
+    const sender = new FakeSender((call) => (call.eventId === 'k1-1' && call.attempt === 1 ? serverError() : delivered()));
+    const d = make(sender, { concurrencyPerUrl: 2 });
+    d.start();
+    enqueue(d, ev('k1-1', 'agent:one', [URL_A]), ev('k2-1', 'agent:two', [URL_A]));
+    enqueue(d, ev('k1-2', 'agent:one', [URL_A]));
+    enqueue(d, ev('k1-3', 'agent:one', [URL_A]), ev('k2-2', 'agent:two', [URL_A]));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+
+    const ids = sender.calls.map((c) => c.eventId);
+    assert.deepEqual(
+      ids.filter((id) => id.startsWith('k1')),
+      ['k1-1', 'k1-1', 'k1-2', 'k1-3'],
+    );
+    assert.deepEqual(
+      ids.filter((id) => id.startsWith('k2')),
+      ['k2-1', 'k2-2'],
+    );
+    // Key two finished while key one waited for its retry.
+    assert.ok(ids.lastIndexOf('k2-2') < ids.lastIndexOf('k1-1'), ids.join(','));
+    const retried = deliveryOf('k1-1', URL_A);
+    assert.equal(retried.status, DeliveryStatus.delivered);
+    assert.equal(retried.attempts, 2);
+    assert.ok(logs.some((l) => l.msg === 'delivery failed; will retry' && l.status === 500));
+  });
+
+  void it('retry budget spent: dead-lettered with UCW_ERR_DELIVERY_EXHAUSTED, and the key moves on', async () => {
+    const sender = new FakeSender((call) => (call.eventId === 'x1' ? serverError() : delivered()));
+    const d = make(sender);
+    d.start();
+    enqueue(d, ev('x1', 'agent:x', [URL_A]), ev('x2', 'agent:x', [URL_A]));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['x1', 'x1', 'x2']);
+    const [dead] = outbox.deadLetters(10);
+    assert.equal(dead?.eventId, 'x1');
+    assert.match(dead?.lastError ?? '', /^UCW_ERR_DELIVERY_EXHAUSTED: retry budget spent \(attempts\)/);
+  });
+
+  void it('400: dead-lettered at once (kept in the store), the next event of the key is released', async () => {
+    const sender = new FakeSender((call) => (call.eventId === 'd1' ? badRequest() : delivered()));
+    const d = make(sender);
+    d.start();
+    enqueue(d, ev('d1', 'agent:x', [URL_A]), ev('d2', 'agent:x', [URL_A]));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['d1', 'd2']);
+    const row = deliveryOf('d1', URL_A);
+    assert.equal(row.status, DeliveryStatus.dead);
+    assert.equal(row.attempts, 1);
+    const [dead] = outbox.deadLetters(10);
+    assert.equal(dead?.lastStatus, 400);
+    assert.match(dead?.lastError ?? '', /^UCW_ERR_DELIVERY_HTTP_STATUS: receiver answered 400/);
+    assert.equal((await metrics.outboxDead.get()).values[0]?.value, 1);
+    const log = logs.find((l) => l.msg === 'delivery dead-lettered (kept in the outbox)');
+    assert.equal(log?.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
+  });
+
+  void it('stop() starts nothing more and leaves the rest pending; a new dispatcher delivers it', async () => {
+    let releaseFirst: (() => void) | undefined;
+    const sender = new FakeSender(async (call) => {
+      if (call.eventId === 's1') {
+        await new Promise<void>((r) => (releaseFirst = r));
+        return delivered();
+      }
+      if (call.eventId === 'r1' && call.attempt === 1) return serverError();
+      return delivered();
+    });
+    const d = make(sender, { concurrencyPerUrl: 4 });
+    d.start();
+    enqueue(d, ev('s1', 'agent:s', [URL_A]), ev('s2', 'agent:s', [URL_A]), ev('r1', 'agent:r', [URL_A]));
+    await waitFor(() => releaseFirst !== undefined && sender.calls.some((c) => c.eventId === 'r1'), { timeoutMs: 1_000 });
+    const started = Date.now();
+    await d.stop(50);
+    assert.ok(Date.now() - started < 500, 'stop waits at most the grace period');
+    releaseFirst!();
+    await sleep(POLICY.maxDelayMs * 2);
+    assert.deepEqual(sender.calls.map((c) => c.eventId).sort(), ['r1', 's1'], 'nothing started after stop()');
+    assert.equal(deliveryOf('s2', URL_A).status, DeliveryStatus.pending);
+    assert.equal(deliveryOf('r1', URL_A).status, DeliveryStatus.pending);
+    assert.equal(deliveryOf('r1', URL_A).attempts, 1);
+
+    const d2 = make(sender);
+    d2.start();
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
+    assert.equal(outbox.counts().dead, 0);
+    assert.equal(sender.calls.filter((c) => c.eventId === 's2').length, 1);
+  });
+});
