@@ -17,6 +17,7 @@ import { startHealthServer } from './observe/http-server.js';
 import { Metrics } from './observe/metrics.js';
 import { Outbox } from './outbox/outbox.js';
 import { TransactionProcessor } from './pipeline/processor.js';
+import { OutboxBudget } from './pipeline/outbox-budget.js';
 import { StartPosition } from './pipeline/start-position.js';
 import { Registry } from './registry/registry.js';
 import { RulesEngine } from './rules/engine.js';
@@ -118,6 +119,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     });
 
     const sourceLog = logger.child({ component: 'source' });
+    const budget = new OutboxBudget(config.maxOutboxPending, () => dispatcher.pending, metrics, sourceLog);
     const startPosition = new StartPosition({
       db,
       outbox,
@@ -156,7 +158,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
       prepare,
-      handler: (tx) => processor.process(tx),
+      handler: async (tx) => {
+        await budget.waitForRoom();
+        await processor.process(tx);
+      },
       onFatal: (err) => fail(err),
       logger: sourceLog,
       metrics,
@@ -176,6 +181,9 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => health.close());
     supervisor.start();
     cleanups.push(() => supervisor.stop());
+    // Runs before supervisor.stop() (reverse order): a handler waiting for outbox room must not
+    // hold up the stop.
+    cleanups.push(() => budget.stop());
 
     const prune = setInterval(() => {
       const n = outbox.prune(Date.now() - config.deliveredRetentionHours * 3_600_000);

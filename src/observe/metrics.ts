@@ -43,6 +43,8 @@ export class Metrics {
   readonly urlsPaused: Gauge;
   /** Registered (non-empty) webhook URLs across all events. */
   readonly registryUrls: Gauge;
+  /** 1 while binlog reading waits for the outbox to drain below --max-outbox-pending. */
+  readonly sourcePaused: Gauge;
   /** Rule evaluations that threw (the row change is skipped for that rule), by rule name. */
   readonly ruleErrors: Counter<'rule'>;
 
@@ -125,6 +127,11 @@ export class Metrics {
     this.urlsPaused = new Gauge({
       name: 'ucw_urls_paused',
       help: 'Webhook URLs paused after answering 410 Gone (their deliveries stay pending)',
+      registers,
+    });
+    this.sourcePaused = new Gauge({
+      name: 'ucw_source_paused',
+      help: '1 while binlog reading is paused because the outbox holds --max-outbox-pending deliveries',
       registers,
     });
     this.registryUrls = new Gauge({

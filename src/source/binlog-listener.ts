@@ -75,6 +75,11 @@ export class BinlogListener extends EventEmitter {
     this.watched = new Set(opts.tables);
   }
 
+  /** True while reading is held back because handed-over work piles up (silence is then expected). */
+  get backpressured(): boolean {
+    return this.paused;
+  }
+
   start(): void {
     const { conn, serverId, from } = this.opts;
     const zongji = new ZongJi(mysql2Options(conn));
@@ -233,6 +238,8 @@ export class BinlogListener extends EventEmitter {
         this.lastCommitted = tx.commit;
         if (this.paused && this.queuedRows <= this.opts.maxQueuedRows / 2) {
           this.paused = false;
+          // Silence while we held the stream back was ours, not the server's.
+          this.lastEventAtMs = Date.now();
           this.zongji?.connection?.resume();
         }
       }

@@ -103,7 +103,7 @@ export class SourceSupervisor {
       const watchdog = setInterval(
         () => {
           const silentMs = Date.now() - listener.lastEventAtMs;
-          if (silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
+          if (!listener.backpressured && silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
             listener.emit('error', new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true }));
           }
         },
