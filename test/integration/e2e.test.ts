@@ -59,11 +59,16 @@ void describe('end to end: reference schema -> five events', () => {
     await src.tx(
       "INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ('g3', '2026-03-02 16:00:00', 'Sales<-', 'telephony', 'jperez', '59892222222', 2, 0)",
     );
-    // Marker: once it has arrived, every earlier transaction has been processed (commit order).
+    // A leg finished with a zero end date (non-strict sql_mode): the payload carries null, no crash.
+    await src.tx(
+      "SET SESSION sql_mode = ''",
+      "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, finished) VALUES ('g4', '2026-03-02 17:00:00', '0000-00-00 00:00:00', 'Sales<-', 'sms', 'jdoe', '59893333333', 1)",
+    );
+        // Marker: once it has arrived, every earlier transaction has been processed (commit order).
     await src.tx(queueLog({ time: '2026-03-02 19:00:00.000', event: 'AGENTLOGIN', agent: 'marker' }));
 
     await waitFor(() => rx.requests.some((r) => r.body.includes('"marker"')), { message: 'marker event never arrived' });
-    await waitFor(() => rx.requests.length >= 11, { message: () => `only ${rx.requests.length} requests arrived` });
+    await waitFor(() => rx.requests.length >= 12, { message: () => `only ${rx.requests.length} requests arrived` });
 
     const bodies = (path: string): string[] => rx.requests.filter((r) => r.path === path).map((r) => r.body);
     assert.deepEqual(bodies('/ring').sort(), [
@@ -82,7 +87,15 @@ void describe('end to end: reference schema -> five events', () => {
       '{"event":"AgentBreak","date":"2026-03-02 14:10:00","agent":"jdoe","motive":"Café ☕","isBreak":true}',
       '{"event":"AgentBreak","date":"2026-03-02 14:25:00","agent":"jdoe","motive":"Café ☕","isBreak":false}',
     ]);
-    assert.deepEqual(bodies('/finish').sort(), [
+    const finishes = bodies('/finish');
+    const zero = finishes.find((b) => b.includes('"g4"'));
+    assert.ok(zero, 'zero-date leg produced no event');
+    const zeroDate = (JSON.parse(zero) as { date: string }).date;
+    assert.equal(
+      zero,
+      `{"event":"FinishInteraction","date":"${zeroDate}","guid":"g4","campaign":"Sales<-","agent":"jdoe","channel":"sms","clientId":"59893333333","startDate":"2026-03-02 17:00:00","endDate":null,"duration":null}`,
+    );
+    assert.deepEqual(finishes.filter((b) => b !== zero).sort(), [
       '{"event":"FinishInteraction","date":"2026-03-02 14:32:05","guid":"g1","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-02 14:30:00","endDate":"2026-03-02 14:32:05","duration":125}',
       '{"event":"FinishInteraction","date":"2026-03-02 15:03:30","guid":"g2","campaign":"Chat<-","agent":null,"channel":"webchat","clientId":null,"startDate":"2026-03-02 15:00:00","endDate":"2026-03-02 15:03:30","duration":210}',
     ]);
@@ -101,7 +114,7 @@ void describe('end to end: reference schema -> five events', () => {
         `{"event":"InteractionDisposition","date":"${dates[1]}","guid":"g3","campaign":"Sales<-","agent":"jperez","clientId":"59892222222","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}`,
       ].sort(),
     );
-    assert.equal(rx.requests.length, 11, 'no event may arrive twice or unexpectedly');
+    assert.equal(rx.requests.length, 12, 'no event may arrive twice or unexpectedly');
 
     for (const r of rx.requests) assertHeaders(r);
     const ids = rx.requests.map((r) => r.headers['webhook-id']);
@@ -110,7 +123,11 @@ void describe('end to end: reference schema -> five events', () => {
     // The production counter agrees: 11 events produced (and no more were pending).
     const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
     const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
-    assert.equal(produced, 11);
+    assert.equal(produced, 12);
+    // Secrets never appear in logs, errors or metrics: not the signing secret, not the DB password.
+    const password = new URL(src.db.bridgeUrl).password;
+    const everything = JSON.stringify(bridge.logs) + bridge.stderr.join('') + metrics;
+    for (const secret of [SECRET, SECRET_KEY.toString('base64'), password]) assert.ok(!everything.includes(secret), 'a secret leaked');
     // Payloads (caller numbers) never appear in logs above debug level.
     for (const l of bridge.logs.filter((x) => x.level !== 'debug')) assert.ok(!JSON.stringify(l).includes('59891234567'), `payload leaked: ${JSON.stringify(l)}`);
   });
