@@ -124,7 +124,7 @@ export class SourceDb {
       rows = await this.rows('SHOW MASTER STATUS');
     } catch (err) {
       // MySQL 8.4 removed SHOW MASTER STATUS in favour of SHOW BINARY LOG STATUS.
-      if (errno(err) !== ER.PARSE_ERROR) throw grantsError(err, 'BINLOG MONITOR (MariaDB) or REPLICATION CLIENT (MySQL)');
+      if (errno(err) !== ER.PARSE_ERROR) throw grantsError(err);
       rows = await this.rows('SHOW BINARY LOG STATUS');
     }
     const r = rows[0];
@@ -227,11 +227,12 @@ export class SourceDb {
   }
 }
 
-function grantsError(err: unknown, privilege: string): unknown {
+function grantsError(err: unknown): unknown {
   const n = errno(err);
   if (n === ER.SPECIFIC_ACCESS_DENIED || n === ER.DBACCESS_DENIED || n === ER.TABLEACCESS_DENIED) {
-    return new BridgeError('UCW_ERR_SOURCE_GRANTS', `the bridge user lacks ${privilege}`, {
-      hint: `GRANT ${privilege.split(' ')[0] === 'BINLOG' ? 'BINLOG MONITOR' : 'REPLICATION CLIENT'} ON *.* TO the bridge user (see README "Grants").`,
+    return new BridgeError('UCW_ERR_SOURCE_GRANTS', 'the bridge user lacks BINLOG MONITOR (MariaDB) / REPLICATION CLIENT (MySQL), needed to read the binlog position', {
+      hint: 'GRANT BINLOG MONITOR ON *.* (MariaDB) or GRANT REPLICATION CLIENT ON *.* (MySQL) TO the bridge user (see README "Grants"); the bridge keeps retrying.',
+      retryable: true,
       cause: err,
     });
   }
