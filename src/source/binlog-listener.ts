@@ -64,7 +64,7 @@ export class BinlogListener extends EventEmitter {
   private failed = false;
   /** Last position handed to the handler (resume point). */
   lastCommitted: BinlogPosition;
-  /** Wall-clock time of the last event of any kind (heartbeats included). */
+  /** Wall-clock time of the last event of any kind (heartbeats included), or of the handler finishing a transaction. */
   lastEventAtMs = Date.now();
   private readonly watched: Set<string>;
 
@@ -78,6 +78,14 @@ export class BinlogListener extends EventEmitter {
   /** True while reading is held back because handed-over work piles up (silence is then expected). */
   get backpressured(): boolean {
     return this.paused;
+  }
+
+  /**
+   * True while the handler works on handed-over transactions. The process may then be too busy to
+   * read the socket (a large transaction keeps the event loop for seconds), so silence is ours.
+   */
+  get busy(): boolean {
+    return this.draining;
   }
 
   start(): void {
@@ -236,10 +244,10 @@ export class BinlogListener extends EventEmitter {
         this.queuedRows -= tx.changes.length + 1;
         await this.opts.handler(tx);
         this.lastCommitted = tx.commit;
+        // Silence while the handler worked (or we held the stream back) was ours, not the server's.
+        this.lastEventAtMs = Date.now();
         if (this.paused && this.queuedRows <= this.opts.maxQueuedRows / 2) {
           this.paused = false;
-          // Silence while we held the stream back was ours, not the server's.
-          this.lastEventAtMs = Date.now();
           this.zongji?.connection?.resume();
         }
       }

@@ -103,7 +103,9 @@ export class SourceSupervisor {
       const watchdog = setInterval(
         () => {
           const silentMs = Date.now() - listener.lastEventAtMs;
-          if (!listener.backpressured && silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
+          // Only silence while the listener waits on the network counts: not while it holds the
+          // stream back, nor while the handler is busy with what it already received.
+          if (!listener.backpressured && !listener.busy && silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
             listener.emit('error', new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true }));
           }
         },
