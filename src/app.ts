@@ -78,7 +78,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       connectTimeoutMs: config.connectTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       maxResponseBytes: config.maxResponseBytes,
-      connectionsPerOrigin: config.concurrencyPerUrl,
+      connectionsPerUrl: config.concurrencyPerUrl,
       userAgent: `ucontact-webhooks/${VERSION}`,
       ceSource: config.ceSource,
       signer: createSigner(config.signingSecret),

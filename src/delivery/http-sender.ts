@@ -75,7 +75,7 @@ export interface HttpSenderOptions {
   readonly requestTimeoutMs: number;
   /** Upper bound on response bytes read; default DEFAULT_MAX_RESPONSE_BYTES. */
   readonly maxResponseBytes?: number;
-  readonly connectionsPerOrigin: number;
+  readonly connectionsPerUrl: number;
   readonly userAgent: string;
   readonly ceSource: string;
   readonly signer?: Signer | undefined;
@@ -192,7 +192,8 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 export class HttpSender {
-  private readonly agent: Agent;
+  private readonly agents = new Map<string, Agent>();
+  private readonly agentOptions: Agent.Options;
   private readonly requestTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly userAgent: string;
@@ -210,10 +211,10 @@ export class HttpSender {
     this.now = options.now ?? Date.now;
     const policy: EgressPolicy = { blockPrivateNetworks: options.blockPrivateNetworks ?? false };
     const ca = trustedCas(options.caFile === undefined ? undefined : loadCaFile(options.caFile));
-    // Keep-alive pool per origin. No redirect interceptor is composed in, so 3xx come back as-is.
-    // headersTimeout/bodyTimeout are idle timers; the AbortSignal in send() bounds the total time.
-    this.agent = new Agent({
-      connections: options.connectionsPerOrigin,
+    // No redirect interceptor is composed in, so 3xx come back as-is. headersTimeout/bodyTimeout
+    // are idle timers; the AbortSignal in send() bounds the total time.
+    this.agentOptions = {
+      connections: options.connectionsPerUrl,
       connect: guardedConnector(policy, {
         timeout: options.connectTimeoutMs,
         lookup: createGuardedLookup(policy),
@@ -222,7 +223,21 @@ export class HttpSender {
       }),
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
-    });
+    };
+  }
+
+  /**
+   * One keep-alive pool per webhook URL, not per origin: the dispatcher bounds concurrency per URL,
+   * so a URL that hangs may hold its own connections but never those of another URL on its host.
+   */
+  private agentFor(url: string): Agent {
+    if (this.closing) throw new Error('the sender is closed');
+    let agent = this.agents.get(url);
+    if (!agent) {
+      agent = new Agent(this.agentOptions);
+      this.agents.set(url, agent);
+    }
+    return agent;
   }
 
   async send(attempt: DeliveryAttempt): Promise<AttemptOutcome> {
@@ -261,7 +276,7 @@ export class HttpSender {
 
   /** Waits for in-flight attempts (each bounded by its own timeout), then closes all connections. */
   close(): Promise<void> {
-    this.closing ??= this.agent.close();
+    this.closing ??= Promise.all([...this.agents.values()].map((a) => a.close())).then(() => undefined);
     return this.closing;
   }
 
@@ -279,7 +294,7 @@ export class HttpSender {
       let response: Awaited<ReturnType<typeof request>>;
       try {
         response = await request(url, {
-          dispatcher: this.agent,
+          dispatcher: this.agentFor(url),
           method: 'POST',
           headers,
           body,

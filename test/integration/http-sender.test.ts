@@ -166,7 +166,7 @@ function makeTestPki(dir: string): { caFile: string; key: string; cert: string }
 const SENDER_OPTIONS: HttpSenderOptions = {
   connectTimeoutMs: 500,
   requestTimeoutMs: REQUEST_TIMEOUT_MS,
-  connectionsPerOrigin: 2,
+  connectionsPerUrl: 2,
   userAgent: 'ucontact-webhooks/test',
   ceSource: 'ucontact-webhooks://test-db',
   signer: createSigner(SECRETS),
