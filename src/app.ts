@@ -135,6 +135,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         await checkRulesAgainstSchema(rules, (tables) => db.columnsOf(tables));
         schemaChecked = true;
       }
+      processor.abandonOpenTransaction();
       const from = await startPosition.prepare(settings);
       registryLoaded = true;
       metrics.registryUrls.set(registry.size);

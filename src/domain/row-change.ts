@@ -29,12 +29,18 @@ export interface RowChange {
   readonly timestampMs: number;
 }
 
-/** A committed source transaction: its row changes on watched tables and its commit position. */
+/**
+ * A source transaction's row changes on watched tables, handed over in binlog order. A large
+ * transaction comes in several parts: every part but the last is `partial`, and only the last one
+ * carries the commit, so nothing of it may count as committed before that.
+ */
 export interface SourceTransaction {
   readonly changes: readonly RowChange[];
-  /** Resume point: the position right after the commit event. */
+  /** True when more parts of the same transaction follow (no commit yet). */
+  readonly partial: boolean;
+  /** Resume point: the position right after the commit event (last part only; else the previous one). */
   readonly commit: BinlogPosition;
-  /** Commit timestamp, epoch milliseconds. */
+  /** Commit timestamp, epoch milliseconds (of the last row event for a partial part). */
   readonly timestampMs: number;
 }
 

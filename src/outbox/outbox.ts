@@ -12,7 +12,8 @@ import { BridgeError } from '../errors.js';
 
 export const OUTBOX_FILE = 'outbox.sqlite';
 
-export const DeliveryStatus = { pending: 0, delivered: 1, dead: 2 } as const;
+/** `staged`: written for a source transaction whose commit has not been read yet; invisible to delivery. */
+export const DeliveryStatus = { pending: 0, delivered: 1, dead: 2, staged: 3 } as const;
 
 export interface EnqueuedEvent {
   readonly id: string;
@@ -143,8 +144,10 @@ export class Outbox {
     markRetry: Statement;
     markDead: Statement;
     countByStatus: Statement;
+    promoteStaged: Statement;
   };
   private readonly commitTx: (batch: CommitBatch) => CreatedDelivery[];
+  private readonly stageTx: (events: readonly EnqueuedEvent[]) => CreatedDelivery[];
 
   constructor(opts: OutboxOptions) {
     this.now = opts.now ?? Date.now;
@@ -170,8 +173,8 @@ export class Outbox {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertDelivery: db.prepare(
-        `INSERT OR IGNORE INTO deliveries (event_id, url, order_key, next_attempt_at_ms, created_at_ms, updated_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO deliveries (event_id, url, order_key, status, next_attempt_at_ms, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertMirror: db.prepare('INSERT INTO mirror_rows (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row'),
       deleteMirror: db.prepare('DELETE FROM mirror_rows WHERE tbl = ? AND pk = ?'),
@@ -196,6 +199,7 @@ export class Outbox {
            first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
+      promoteStaged: db.prepare(`UPDATE deliveries SET status = ${DeliveryStatus.pending} WHERE status = ${DeliveryStatus.staged}`),
     };
     const version = this.getMeta('schema_version');
     if (version === undefined) this.setMeta('schema_version', SCHEMA_VERSION);
@@ -204,18 +208,24 @@ export class Outbox {
         hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
       });
     }
-    this.commitTx = this.db.transaction((batch: CommitBatch): CreatedDelivery[] => {
+    const insertEvents = (events: readonly EnqueuedEvent[], status: number): CreatedDelivery[] => {
       const now = this.now();
       const created: CreatedDelivery[] = [];
-      for (const ev of batch.events) {
+      for (const ev of events) {
         // An event nobody subscribed to at its position is not stored: the store holds deliveries.
         if (ev.urls.length === 0) continue;
         this.stmts.insertEvent.run(ev.id, ev.name, ev.orderKey, ev.occurredAtMs, ev.body, ev.source.file, ev.source.pos, now);
         for (const url of ev.urls) {
-          const r = this.stmts.insertDelivery.run(ev.id, url, ev.orderKey, now, now, now);
+          const r = this.stmts.insertDelivery.run(ev.id, url, ev.orderKey, status, now, now, now);
           if (r.changes === 1) created.push({ id: Number(r.lastInsertRowid), url, orderKey: ev.orderKey, eventName: ev.name });
         }
       }
+      return created;
+    };
+    this.stageTx = this.db.transaction((events: readonly EnqueuedEvent[]) => insertEvents(events, DeliveryStatus.staged));
+    this.commitTx = this.db.transaction((batch: CommitBatch): CreatedDelivery[] => {
+      const created = insertEvents(batch.events, DeliveryStatus.pending);
+      this.stmts.promoteStaged.run();
       for (const m of batch.mirror) {
         if (m.row) this.stmts.upsertMirror.run(m.table, m.pk, rowJson(m.row));
         else this.stmts.deleteMirror.run(m.table, m.pk);
@@ -223,6 +233,7 @@ export class Outbox {
       this.stmts.setMeta.run('checkpoint', JSON.stringify(batch.checkpoint));
       return created;
     });
+    this.discardStaged();
   }
 
   close(): void {
@@ -248,6 +259,28 @@ export class Outbox {
    */
   commit(batch: CommitBatch): CreatedDelivery[] {
     return this.commitTx(batch);
+  }
+
+  /**
+   * Writes events of a source transaction whose commit is still ahead (a part of a large one):
+   * stored but invisible to delivery until commit() promotes them with the checkpoint.
+   */
+  stage(events: readonly EnqueuedEvent[]): CreatedDelivery[] {
+    return this.stageTx(events);
+  }
+
+  /** Drops staged work of a transaction that will be read again from the checkpoint. */
+  discardStaged(): void {
+    const staged = DeliveryStatus.staged;
+    if (this.db.prepare(`SELECT 1 FROM deliveries WHERE status = ${staged} LIMIT 1`).get() === undefined) return;
+    this.db.transaction(() => {
+      this.db.exec('CREATE TEMP TABLE IF NOT EXISTS staged_events (id TEXT PRIMARY KEY); DELETE FROM staged_events;');
+      this.db.exec(`INSERT OR IGNORE INTO staged_events SELECT event_id FROM deliveries WHERE status = ${staged}`);
+      this.db.exec(`DELETE FROM deliveries WHERE status = ${staged}`);
+      // Events are per row change, so one with a staged delivery has no committed one left.
+      this.db.exec('DELETE FROM events WHERE id IN (SELECT id FROM staged_events) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)');
+      this.db.exec('DELETE FROM staged_events');
+    })();
   }
 
   /** Seeds mirrors and the first checkpoint (first run, from a snapshot of the source). */

@@ -1,4 +1,5 @@
-// One committed source transaction in, one outbox commit out. Row changes are applied in binlog
+// One committed source transaction in, one outbox commit out (a large one arrives in parts, staged
+// in the outbox and promoted with the checkpoint by that same commit). Row changes are applied in binlog
 // order to the mirrors (directories, registry) and remembered values before the rules see them, so
 // every event is built and routed with the source's state as of its own row change.
 
@@ -6,7 +7,7 @@ import { tableId, type RowChange, type SourceTransaction } from '../domain/row-c
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { EnqueuedEvent, MirrorChange, Outbox, PendingRef } from '../outbox/outbox.js';
+import type { CreatedDelivery, EnqueuedEvent, MirrorChange, Outbox, PendingRef } from '../outbox/outbox.js';
 import type { Registry } from '../registry/registry.js';
 import { keyString } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
@@ -28,6 +29,9 @@ const MAX_FETCHES_PER_CHANGE = 16;
 
 export class TransactionProcessor {
   private readonly mirroredKeys = new Map<string, string>();
+  /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
+  private openCreated: CreatedDelivery[] = [];
+  private openMirror: MirrorChange[] = [];
 
   constructor(private readonly deps: ProcessorDeps) {
     const { engine, registry } = deps;
@@ -38,7 +42,7 @@ export class TransactionProcessor {
   async process(tx: SourceTransaction): Promise<void> {
     const { engine, registry, outbox, metrics } = this.deps;
     const events: EnqueuedEvent[] = [];
-    const mirror: MirrorChange[] = [];
+    const mirror = this.openMirror;
     for (const change of tx.changes) {
       const table = tableId(change.schema, change.table);
       metrics.sourceRowChanges.inc({ table });
@@ -51,13 +55,31 @@ export class TransactionProcessor {
         events.push({ ...ev, urls: registry.urlsFor(ev.name), source: { file: change.file, pos: change.eventPos } });
       }
     }
-    const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
+    if (tx.partial) {
+      // A part of a large transaction: stored, but delivered only once its commit is read.
+      this.openCreated.push(...outbox.stage(events));
+      return;
+    }
+    const created = [...this.openCreated, ...outbox.commit({ events, mirror, checkpoint: tx.commit })];
+    this.openCreated = [];
+    this.openMirror = [];
     metrics.sourceTransactions.inc();
     metrics.observeSourceCommit(tx.timestampMs);
     if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
     for (const ref of created) metrics.eventsEnqueued.inc({ event: ref.eventName });
     if (created.length > 0) this.deps.onEnqueued(created);
   }
+
+  /**
+   * Forgets a transaction left open by a broken stream: it will be read again from the checkpoint,
+   * so its staged deliveries and pending mirror changes are dropped. Call before streaming starts.
+   */
+  abandonOpenTransaction(): void {
+    this.openCreated = [];
+    this.openMirror = [];
+    this.deps.outbox.discardStaged();
+  }
+
 
   private async evaluate(change: RowChange): Promise<EvaluatedEvent[]> {
     const { engine, logger, metrics } = this.deps;

@@ -41,6 +41,9 @@ const INCLUDED_EVENTS: BinlogEventName[] = [
   'xaprepare',
 ];
 
+/** Smallest part a large transaction is handed over in. */
+const MIN_PART_ROWS = 100;
+
 /** Session settings so a pause for backpressure does not make the server drop the stream. */
 const STREAM_NET_WRITE_TIMEOUT_S = 600;
 
@@ -56,6 +59,10 @@ export class BinlogListener extends EventEmitter {
   private zongji: ZongJi | undefined;
   private file: string;
   private pending: RowChange[] | undefined;
+  /** Commit position of the last transaction handed over (a partial part's resume point). */
+  private lastQueuedCommit: BinlogPosition;
+  /** Rows of one open transaction held before they are handed over as a part. */
+  private readonly partRows: number;
   private readonly queue: SourceTransaction[] = [];
   private queuedRows = 0;
   private draining = false;
@@ -72,6 +79,8 @@ export class BinlogListener extends EventEmitter {
     super();
     this.file = opts.from.file;
     this.lastCommitted = opts.from;
+    this.lastQueuedCommit = opts.from;
+    this.partRows = Math.max(MIN_PART_ROWS, Math.floor(opts.maxQueuedRows / 4));
     this.watched = new Set(opts.tables);
   }
 
@@ -220,12 +229,29 @@ export class BinlogListener extends EventEmitter {
         }),
       );
     }
+    this.handOverPartIfLarge(ev.timestamp);
   }
 
   private commit(nextPosition: number, timestampMs: number): void {
     const changes = this.pending ?? [];
     this.pending = undefined;
-    const tx: SourceTransaction = { changes, commit: { file: this.file, pos: nextPosition }, timestampMs };
+    this.handOver({ changes, partial: false, commit: { file: this.file, pos: nextPosition }, timestampMs });
+  }
+
+  /**
+   * Hands a large open transaction over in parts, so memory is bounded by the part size rather
+   * than the transaction size; the handler keeps parts uncommitted until the final one.
+   */
+  private handOverPartIfLarge(timestampMs: number): void {
+    if (!this.pending || this.pending.length < this.partRows) return;
+    const changes = this.pending;
+    this.pending = [];
+    this.handOver({ changes, partial: true, commit: this.lastQueuedCommit, timestampMs });
+  }
+
+  private handOver(tx: SourceTransaction): void {
+    if (!tx.partial) this.lastQueuedCommit = tx.commit;
+    const changes = tx.changes;
     this.queue.push(tx);
     this.queuedRows += changes.length + 1;
     if (!this.paused && this.queuedRows >= this.opts.maxQueuedRows) {
@@ -243,7 +269,7 @@ export class BinlogListener extends EventEmitter {
         if (!tx) break;
         this.queuedRows -= tx.changes.length + 1;
         await this.opts.handler(tx);
-        this.lastCommitted = tx.commit;
+        if (!tx.partial) this.lastCommitted = tx.commit;
         // Silence while the handler worked (or we held the stream back) was ours, not the server's.
         this.lastEventAtMs = Date.now();
         if (this.paused && this.queuedRows <= this.opts.maxQueuedRows / 2) {

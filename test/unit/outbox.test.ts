@@ -132,6 +132,39 @@ void describe('Outbox', () => {
     assert.deepEqual(open().commit(b), []);
   });
 
+  void it('staged parts of a transaction are invisible until commit() promotes them with the checkpoint', () => {
+    const o = open();
+    o.commit(batch([], 4_000));
+    const staged = o.stage([event('p1', ['https://a.example/']), event('p2', ['https://a.example/'])]);
+    assert.equal(staged.length, 2);
+    assert.deepEqual([...o.pending()], [], 'staged deliveries are not pending');
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_000 }, 'staging does not move the checkpoint');
+    const last = o.commit(batch([event('p3', ['https://a.example/'])], 4_500));
+    assert.equal(last.length, 1);
+    assert.deepEqual([...o.pending()].map((r) => r.id), [...staged.map((c) => c.id), last[0]!.id]);
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_500 });
+  });
+
+  void it('discardStaged() (and reopening) drops the staged work of an unfinished transaction, nothing else', () => {
+    const o = open();
+    o.commit(batch([event('c1', ['https://a.example/'])], 4_000));
+    o.stage([event('s1', ['https://a.example/']), event('s2', ['https://b.example/'])]);
+    assert.equal(rawCount('deliveries'), 3);
+    o.close();
+    const reopened = open();
+    assert.equal(rawCount('deliveries'), 1, 'staged deliveries dropped on open');
+    assert.equal(rawCount('events'), 1, 'their events too');
+    assert.equal([...reopened.pending()].length, 1);
+    // The transaction is read again: the same events stage again and commit normally.
+    reopened.stage([event('s1', ['https://a.example/'])]);
+    reopened.discardStaged();
+    assert.equal(rawCount('deliveries'), 1);
+    const again = reopened.stage([event('s1', ['https://a.example/']), event('s2', ['https://b.example/'])]);
+    assert.equal(again.length, 2, 'a replayed part stages its deliveries again');
+    reopened.commit(batch([], 4_900));
+    assert.deepEqual(reopened.counts(), { pending: 3, delivered: 0, dead: 0 });
+  });
+
   void it('does not store events with no urls, but still advances the checkpoint', () => {
     const o = open();
     assert.deepEqual(o.commit(batch([event('nobody', [])], 5_000)), []);
