@@ -7,7 +7,8 @@ import type { Row } from '../domain/row-change.js';
 import { keyString } from '../rules/directory.js';
 import type { RegistryDef } from '../rules/schema.js';
 
-export const MAX_URL_LENGTH = 2048;
+/** uContact's own url column is VARCHAR(256): a longer URL cannot be one uContact would send to. */
+export const MAX_URL_LENGTH = 256;
 
 export interface RegistryProblem {
   readonly rowId: string;

@@ -124,7 +124,7 @@ void describe('Registry', () => {
     assert.equal(problems[2]!.reason, 'url is not a valid absolute URL');
     assert.match(problems[3]!.reason, /credentials/);
     assert.doesNotMatch(problems[3]!.reason, /secret@/, 'the reason must not echo the credentials');
-    assert.match(problems[4]!.reason, /characters long \(limit 2048\)/);
+    assert.match(problems[4]!.reason, /characters long \(limit 256\)/);
     assert.deepEqual(reg.urlsFor('AgentLog'), ['https://ok.example/']);
     assert.equal(reg.size, 1);
 
