@@ -148,7 +148,9 @@ interface Bridge {
 
 async function startBridge(db: PrivateMariaDb, stateDir: string): Promise<Bridge> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [CLI, 'run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port), '--log-level', 'warn'], {
+  // BENCH_BRIDGE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process.
+  const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port), '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

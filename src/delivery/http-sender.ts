@@ -288,8 +288,8 @@ export class HttpSender {
     elapsed: () => number,
   ): Promise<AttemptOutcome> {
     const controller = new AbortController();
-    const timeoutReason = new AttemptTimeoutError(this.requestTimeoutMs);
-    const timer = setTimeout(() => controller.abort(timeoutReason), this.requestTimeoutMs);
+    // The error is built only on timeout: an Error captures a stack, too dear for every request.
+    const timer = setTimeout(() => controller.abort(new AttemptTimeoutError(this.requestTimeoutMs)), this.requestTimeoutMs);
     try {
       let response: Awaited<ReturnType<typeof request>>;
       try {
