@@ -2,7 +2,6 @@
 // delivery, and owns start/stop. Nothing else constructs long-lived resources, and stop() releases
 // everything it started, in reverse order, even after a partial start.
 
-import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Config } from './config/config.js';
 import type { BinlogPosition } from './domain/row-change.js';
@@ -64,7 +63,6 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn }));
     mirrorTables.push({ table: rules.registry.table, key: rules.registry.key });
 
-    mkdirSync(config.stateDir, { recursive: true });
     const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync });
     cleanups.push(() => outbox.close());
 
@@ -111,6 +109,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const processor = new TransactionProcessor({
       engine,
       registry,
+      mirrorTables,
       outbox,
       db,
       metrics,

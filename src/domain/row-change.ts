@@ -48,11 +48,6 @@ export function tableId(schema: string, table: string): string {
   return `${schema}.${table}`;
 }
 
-export function comparePositions(a: BinlogPosition, b: BinlogPosition): number {
-  if (a.file !== b.file) return a.file < b.file ? -1 : 1;
-  return a.pos - b.pos;
-}
-
 export function formatPosition(p: BinlogPosition): string {
   return `${p.file}:${p.pos}`;
 }

@@ -16,6 +16,8 @@ import type { SourceDb } from '../source/source-db.js';
 export interface ProcessorDeps {
   readonly engine: RulesEngine;
   readonly registry: Registry;
+  /** Tables mirrored in the outbox (directories and the registry), with their primary keys. */
+  readonly mirrorTables: ReadonlyArray<{ table: string; key: string }>;
   readonly outbox: Outbox;
   readonly db: Pick<SourceDb, 'lookupValue'>;
   readonly metrics: Metrics;
@@ -28,15 +30,13 @@ export interface ProcessorDeps {
 const MAX_FETCHES_PER_CHANGE = 16;
 
 export class TransactionProcessor {
-  private readonly mirroredKeys = new Map<string, string>();
+  private readonly mirroredKeys: ReadonlyMap<string, string>;
   /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
   private openCreated: CreatedDelivery[] = [];
   private openMirror: MirrorChange[] = [];
 
   constructor(private readonly deps: ProcessorDeps) {
-    const { engine, registry } = deps;
-    for (const dir of engine.directories.values()) this.mirroredKeys.set(dir.table, dir.keyColumn);
-    this.mirroredKeys.set(registry.def.table, registry.def.key);
+    this.mirroredKeys = new Map(deps.mirrorTables.map((t) => [t.table, t.key]));
   }
 
   async process(tx: SourceTransaction): Promise<void> {

@@ -134,10 +134,10 @@ export class StartPosition {
     const i = files.findIndex((f) => f.file === a.file);
     const j = files.findIndex((f) => f.file === b.file);
     if (j < 0) return null;
-    // A purged start file counts from the first file still listed.
-    const from = i < 0 ? 0 : i;
+    // The rest of the start file (when still listed; a purged one counts from the first listed file),
+    // every whole file in between, and the start of the end file.
     let total = i < 0 ? 0 : Math.max(0, files[i]!.size - a.pos);
-    for (let k = from + (i < 0 ? 0 : 1); k < j; k++) total += files[k]!.size;
+    for (let k = i + 1; k < j; k++) total += files[k]!.size;
     return total + b.pos;
   }
 }

@@ -45,13 +45,6 @@ export class Directory {
     return this.rows.size;
   }
 
-  /** Columns the directory itself needs (to check the live schema). */
-  requiredColumns(): string[] {
-    const cols = new Set([this.keyColumn, ...this.matchers.map((m) => m.column)]);
-    if (this.parent) cols.add(this.parent.column);
-    return [...cols];
-  }
-
   load(rows: Iterable<Row>): void {
     this.rows.clear();
     for (const m of this.matchers) m.index.clear();
@@ -62,10 +55,6 @@ export class Directory {
   apply(before: Row | null, after: Row | null): void {
     if (before) this.remove(before, after);
     if (after) this.upsert(after);
-  }
-
-  entries(): IterableIterator<[string, Row]> {
-    return this.rows.entries();
   }
 
   /** The row a reference resolves to, trying each match rule in order. */

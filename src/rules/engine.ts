@@ -235,11 +235,6 @@ export class RulesEngine {
     return out;
   }
 
-  /** Rules stopped by schema drift, with the reason. */
-  get stoppedRules(): ReadonlyMap<string, string> {
-    return this.stopped;
-  }
-
   private drift(rule: CompiledRule, change: RowChange): BridgeError | undefined {
     const at = `${change.file}:${change.eventPos}`;
     const stop = (column: string, what: string): BridgeError =>

@@ -69,8 +69,6 @@ export class BinlogListener extends EventEmitter {
   private paused = false;
   private stopped = false;
   private failed = false;
-  /** Last position handed to the handler (resume point). */
-  lastCommitted: BinlogPosition;
   /** Wall-clock time of the last event of any kind (heartbeats included), or of the handler finishing a transaction. */
   lastEventAtMs = Date.now();
   private readonly watched: Set<string>;
@@ -78,7 +76,6 @@ export class BinlogListener extends EventEmitter {
   constructor(private readonly opts: ListenerOptions) {
     super();
     this.file = opts.from.file;
-    this.lastCommitted = opts.from;
     this.lastQueuedCommit = opts.from;
     this.partRows = Math.max(MIN_PART_ROWS, Math.floor(opts.maxQueuedRows / 4));
     this.watched = new Set(opts.tables);
@@ -269,7 +266,6 @@ export class BinlogListener extends EventEmitter {
         if (!tx) break;
         this.queuedRows -= tx.changes.length + 1;
         await this.opts.handler(tx);
-        if (!tx.partial) this.lastCommitted = tx.commit;
         // Silence while the handler worked (or we held the stream back) was ours, not the server's.
         this.lastEventAtMs = Date.now();
         if (this.paused && this.queuedRows <= this.opts.maxQueuedRows / 2) {
