@@ -1,19 +1,26 @@
 // Schedules deliveries from the outbox: per URL, events with the same order key go strictly one after
 // another in enqueue (= commit) order, while different keys and different URLs proceed in parallel up
-// to a per-URL concurrency limit. The outbox is the truth; this module only keeps ids in memory and
-// records every outcome there before moving a key on.
+// to a per-URL concurrency limit. The outbox is the truth; every outcome is recorded there before a
+// key moves on.
 //
-// 410 Gone pauses the whole URL (not the event) for `gonePauseMs`: no request of any key goes to it
-// meanwhile and its deliveries stay pending. When the pause ends, one probe goes out (the head of the
-// key that got the 410), one at a time: a 2xx resumes the URL, another 410 pauses it again, any other
-// outcome is handled as usual for that delivery while the rest of the URL keeps waiting. Pauses are
-// kept in the outbox's meta table, so a restart does not hammer a gone receiver.
+// Memory is bounded per URL: deliveries are carried in memory with everything an attempt needs (no
+// store read per attempt), at most `maxHeldPerUrl` of them; the rest wait in the outbox and are
+// loaded a page at a time, in id order, as the held ones drain. Ids only grow, so "held" is always a
+// prefix of a URL's pending deliveries and loading `id > loadedUpTo` keeps commit order.
+//
+// A URL can be held as a whole:
+// - 410 Gone pauses it for `gonePauseMs`: no request of any key goes to it meanwhile and its
+//   deliveries stay pending. When the pause ends, one probe goes out (the head of the key that got
+//   the 410), one at a time: a 2xx resumes the URL, another 410 pauses it again. Pauses are kept in
+//   the outbox's meta table, so a restart does not hammer a gone receiver.
+// - FAILURES_TO_HOLD retryable failures in a row (down, 5xx, timeouts, 429) hold it for a growing
+//   delay, then one probe at a time until one gets an answer: a receiver that is down gets one
+//   request per hold instead of every key's retries, and the backlog waits in the outbox.
 
 import type { Logger } from '../logger.js';
 import { safeUrl } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Outbox, PendingRef } from '../outbox/outbox.js';
-import { DeliveryStatus } from '../outbox/outbox.js';
+import type { Delivery, Outbox, StagedCounts } from '../outbox/outbox.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './types.js';
 
@@ -31,76 +38,166 @@ export interface DispatcherOptions {
   readonly logger: Logger;
   /** How long a URL that answered 410 Gone is paused before it is probed again (ms). */
   readonly gonePauseMs: number;
+  /** Most deliveries of one URL held in memory; the rest wait in the outbox. */
+  readonly maxHeldPerUrl?: number;
   readonly now?: () => number;
 }
 
 /** Outbox meta key of the persisted pauses: JSON { [url]: { untilMs, probeKey } }. */
 export const GONE_PAUSES_META_KEY = 'gone_pauses';
 
-interface GonePause {
-  untilMs: number;
-  /** Key whose head is the probe (the one that got the 410). */
-  probeKey: string;
-  /** The pause time is over: one probe at a time until a 2xx (resume) or a 410 (pause again). */
+export const DEFAULT_MAX_HELD_PER_URL = 20_000;
+/** Deliveries read from the outbox per page. */
+const PAGE_SIZE = 2_000;
+/** A URL with store-only deliveries loads the next page when fewer keys than this are ready. */
+const REFILL_BELOW_READY_KEYS = 256;
+/** Retryable failures in a row, with no answer between, that hold the whole URL. */
+export const FAILURES_TO_HOLD = 5;
+/** Longest hold of a failing URL between probes. */
+const FAILING_HOLD_MAX_MS = 30_000;
+
+interface UrlHold {
+  /** `gone`: answered 410 (persisted); `failing`: FAILURES_TO_HOLD retryable failures in a row. */
+  readonly reason: 'gone' | 'failing';
+  readonly untilMs: number;
+  /** gone: the key whose head is the probe (the one that got the 410). */
+  probeKey: string | undefined;
+  /** The hold time is over: one probe at a time until it gets its answer. */
   probing: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
 interface KeyQueue {
-  readonly ids: number[];
+  readonly items: Delivery[];
   /** Head is in flight or waiting for its retry time. */
   busy: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
+/** FIFO of keys with O(1) shift (Array#shift copies large arrays). */
+class KeyFifo {
+  private items: Array<string | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(key: string): void {
+    this.items.push(key);
+  }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const key = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+
+  /** Removes every occurrence of `key` (probe bookkeeping only; linear). */
+  remove(key: string): void {
+    this.items = this.items.slice(this.head).filter((k) => k !== key);
+    this.head = 0;
+  }
+
+  find(pred: (key: string) => boolean): string | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const k = this.items[i];
+      if (k !== undefined && pred(k)) return k;
+    }
+    return undefined;
+  }
+}
+
 interface Endpoint {
   readonly url: string;
+  readonly bodyFormat: BodyFormat;
   readonly keys: Map<string, KeyQueue>;
   /** Keys whose head can be attempted now, FIFO. */
-  readonly ready: string[];
+  readonly ready: KeyFifo;
   inFlight: number;
-  /** Set while the URL is paused after a 410 Gone (until a probe gets a 2xx). */
-  pause: GonePause | undefined;
+  /** Deliveries held in memory. */
+  held: number;
+  /** Highest delivery id held (or already finished); the store is read above it. */
+  loadedUpTo: number;
+  /** Pending deliveries above `loadedUpTo` may be waiting in the store. */
+  moreInStore: boolean;
+  /** Retryable failures since the last answer. */
+  failStreak: number;
+  /** Consecutive failing holds (their delay doubles). */
+  failingHolds: number;
+  hold: UrlHold | undefined;
 }
 
 export class Dispatcher {
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly now: () => number;
+  private readonly maxHeld: number;
+  private readonly debug: boolean;
   private pendingCount = 0;
   private stopping = false;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
+    this.maxHeld = Math.max(1, opts.maxHeldPerUrl ?? DEFAULT_MAX_HELD_PER_URL);
+    this.debug = opts.logger.isLevelEnabled('debug');
   }
 
-  /** Loads every pending delivery of the outbox (start-up) and starts sending. */
+  /** Picks up the pending deliveries of the outbox (start-up) and starts sending. */
   start(): void {
-    let n = 0;
-    for (const ref of this.opts.outbox.pending()) {
-      this.add(ref);
-      n++;
+    const { pending, dead } = this.opts.outbox.backlog();
+    this.pendingCount = pending;
+    this.opts.metrics.outboxPending.set(pending);
+    this.opts.metrics.outboxDead.set(dead);
+    for (const url of this.opts.outbox.pendingUrls()) {
+      const ep = this.endpoint(url);
+      ep.moreInStore = true;
+      this.refill(ep, true);
     }
-    this.opts.metrics.outboxDead.set(this.opts.outbox.counts().dead);
     this.restorePauses();
-    this.opts.logger.info({ pending: n }, 'dispatcher started');
+    this.opts.logger.info({ pending, urls: this.endpoints.size }, 'dispatcher started');
     for (const ep of this.endpoints.values()) this.pump(ep);
   }
 
-  /** New deliveries just committed to the outbox. */
-  enqueue(refs: readonly PendingRef[]): void {
+  /**
+   * Deliveries just committed to the outbox. `staged` counts those of a large transaction that were
+   * stored in parts before its commit: they precede `created`, and are read from the store.
+   */
+  enqueue(created: readonly Delivery[], staged?: StagedCounts): void {
     const touched = new Set<Endpoint>();
-    for (const ref of refs) touched.add(this.add(ref));
+    if (staged) {
+      for (const [url, n] of staged) {
+        const ep = this.endpoint(url);
+        ep.moreInStore = true;
+        this.pendingCount += n;
+        touched.add(ep);
+      }
+    }
+    for (const d of created) {
+      const ep = this.endpoint(d.url);
+      this.pendingCount++;
+      // Once a URL has deliveries waiting in the store, newer ones wait behind them there.
+      if (ep.moreInStore || ep.held >= this.maxHeld) ep.moreInStore = true;
+      else this.hold(ep, d);
+      touched.add(ep);
+    }
+    this.opts.metrics.outboxPending.set(this.pendingCount);
     for (const ep of touched) this.pump(ep);
   }
 
+  /** Pending deliveries, held in memory or waiting in the store. */
   get pending(): number {
     return this.pendingCount;
   }
 
   /** URLs currently paused after a 410 Gone (including those being probed). */
   get pausedUrls(): string[] {
-    return [...this.endpoints.values()].filter((ep) => ep.pause !== undefined).map((ep) => ep.url);
+    return [...this.endpoints.values()].filter((ep) => ep.hold?.reason === 'gone').map((ep) => ep.url);
   }
 
   /** Stops starting attempts; waits up to `graceMs` for those in flight (the rest stay pending). */
@@ -108,7 +205,7 @@ export class Dispatcher {
     this.stopping = true;
     for (const ep of this.endpoints.values()) {
       for (const kq of ep.keys.values()) if (kq.timer) clearTimeout(kq.timer);
-      if (ep.pause?.timer) clearTimeout(ep.pause.timer);
+      if (ep.hold?.timer) clearTimeout(ep.hold.timer);
     }
     const all = Promise.allSettled([...this.inFlight]);
     let timer: NodeJS.Timeout | undefined;
@@ -116,70 +213,105 @@ export class Dispatcher {
     clearTimeout(timer);
   }
 
-  private add(ref: PendingRef): Endpoint {
-    let ep = this.endpoints.get(ref.url);
+  private endpoint(url: string): Endpoint {
+    let ep = this.endpoints.get(url);
     if (!ep) {
-      ep = { url: ref.url, keys: new Map(), ready: [], inFlight: 0, pause: undefined };
-      this.endpoints.set(ref.url, ep);
+      ep = {
+        url,
+        bodyFormat: this.opts.bodyFormatFor(url),
+        keys: new Map(),
+        ready: new KeyFifo(),
+        inFlight: 0,
+        held: 0,
+        loadedUpTo: 0,
+        moreInStore: false,
+        failStreak: 0,
+        failingHolds: 0,
+        hold: undefined,
+      };
+      this.endpoints.set(url, ep);
     }
-    let kq = ep.keys.get(ref.orderKey);
-    if (!kq) {
-      kq = { ids: [], busy: false, timer: undefined };
-      ep.keys.set(ref.orderKey, kq);
-    }
-    kq.ids.push(ref.id);
-    this.pendingCount++;
-    this.opts.metrics.outboxPending.set(this.pendingCount);
-    if (!kq.busy && kq.ids.length === 1) ep.ready.push(ref.orderKey);
     return ep;
+  }
+
+  /** Takes a delivery into memory, behind the others of its key. */
+  private hold(ep: Endpoint, d: Delivery): void {
+    let kq = ep.keys.get(d.orderKey);
+    if (!kq) {
+      kq = { items: [], busy: false, timer: undefined };
+      ep.keys.set(d.orderKey, kq);
+    }
+    kq.items.push(d);
+    ep.held++;
+    if (d.id > ep.loadedUpTo) ep.loadedUpTo = d.id;
+    if (!kq.busy && kq.items.length === 1) ep.ready.push(d.orderKey);
+  }
+
+  /**
+   * Loads pages of store-only deliveries while few keys are ready and memory allows. A held URL
+   * loads nothing (it sends nothing) unless `force`: a probe with nothing in memory.
+   */
+  private refill(ep: Endpoint, force = false): void {
+    if (ep.hold && !force) return;
+    while (ep.moreInStore && ep.held < this.maxHeld && (force || ep.ready.length < REFILL_BELOW_READY_KEYS)) {
+      const want = Math.min(PAGE_SIZE, this.maxHeld - ep.held);
+      const page = this.opts.outbox.pendingPage(ep.url, ep.loadedUpTo, want);
+      for (const d of page) this.hold(ep, d);
+      if (page.length < want) ep.moreInStore = false;
+      if (force) break;
+    }
   }
 
   private pump(ep: Endpoint): void {
     if (this.stopping) return;
-    if (ep.pause) {
-      this.pumpProbe(ep, ep.pause);
+    if (ep.hold) {
+      this.pumpProbe(ep, ep.hold);
       return;
     }
+    if (ep.moreInStore && ep.ready.length < REFILL_BELOW_READY_KEYS) this.refill(ep);
     while (ep.inFlight < this.opts.concurrencyPerUrl && ep.ready.length > 0) {
       const key = ep.ready.shift()!;
       const kq = ep.keys.get(key);
-      const id = kq?.ids[0];
-      if (!kq || kq.busy || id === undefined) continue;
-      this.launch(ep, key, kq, id);
+      if (!kq || kq.busy || kq.items.length === 0) continue;
+      this.launch(ep, key, kq);
     }
   }
 
-  /** A paused URL: nothing until the pause is over, then exactly one request at a time (the probe). */
-  private pumpProbe(ep: Endpoint, pause: GonePause): void {
-    if (!pause.probing || ep.inFlight > 0) return;
-    let key = pause.probeKey;
-    let kq = ep.keys.get(key);
+  /** A held URL: nothing until the hold time is over, then exactly one request at a time (the probe). */
+  private pumpProbe(ep: Endpoint, hold: UrlHold): void {
+    if (!hold.probing || ep.inFlight > 0) return;
+    if (ep.keys.size === 0 && ep.moreInStore) this.refill(ep, true);
+    let key = hold.probeKey;
+    let kq = key === undefined ? undefined : ep.keys.get(key);
     if (!kq) {
-      // The probe key has nothing left (its head was dead-lettered): probe with another key's head.
-      const next = ep.ready.find((k) => ep.keys.get(k)?.busy === false) ?? ep.keys.keys().next().value;
+      // No probe key yet, or its head was dead-lettered: probe with another key's head.
+      const next = ep.ready.find((k) => ep.keys.get(k)?.busy === false) ?? (hold.reason === 'gone' ? ep.keys.keys().next().value : undefined);
       if (next === undefined) {
-        this.resume(ep, 'nothing left to send');
-        this.pump(ep);
+        if (ep.keys.size === 0) {
+          this.resume(ep, 'nothing left to send');
+          this.pump(ep);
+        }
+        // Otherwise every key waits for its own retry time; its timer pumps again.
         return;
       }
       key = next;
       kq = ep.keys.get(key)!;
-      pause.probeKey = key;
+      hold.probeKey = key;
     }
-    const id = kq.ids[0];
     // A busy probe key is in flight or waits for its retry time; its timer pumps again.
-    if (kq.busy || id === undefined) return;
-    for (let i = ep.ready.indexOf(key); i >= 0; i = ep.ready.indexOf(key)) ep.ready.splice(i, 1);
-    this.launch(ep, key, kq, id);
+    if (kq.busy || kq.items.length === 0) return;
+    ep.ready.remove(key!);
+    this.launch(ep, key!, kq);
   }
 
-  private launch(ep: Endpoint, key: string, kq: KeyQueue, id: number): void {
+  private launch(ep: Endpoint, key: string, kq: KeyQueue): void {
+    const d = kq.items[0]!;
     kq.busy = true;
     ep.inFlight++;
-    const p = this.attempt(ep, key, kq, id)
+    const p = this.attempt(ep, key, kq, d)
       .catch((err: unknown) => {
         // The outbox failed under us (disk full, closed): leave the delivery pending for next start.
-        this.opts.logger.error({ err, deliveryId: id }, 'delivery bookkeeping failed; will retry');
+        this.opts.logger.error({ err, deliveryId: d.id }, 'delivery bookkeeping failed; will retry');
         this.retryLater(ep, key, kq, this.now() + 1000);
       })
       .finally(() => {
@@ -190,43 +322,39 @@ export class Dispatcher {
     this.inFlight.add(p);
   }
 
-  private async attempt(ep: Endpoint, key: string, kq: KeyQueue, id: number): Promise<void> {
+  private async attempt(ep: Endpoint, key: string, kq: KeyQueue, d: Delivery): Promise<void> {
     const { outbox, sender, metrics, logger } = this.opts;
-    const row = outbox.delivery(id);
-    if (!row || row.status !== DeliveryStatus.pending) {
-      this.advance(ep, key, kq);
-      return;
-    }
     const startedAt = this.now();
-    if (row.nextAttemptAtMs > startedAt) {
-      this.retryLater(ep, key, kq, row.nextAttemptAtMs);
+    if (d.nextAttemptAtMs > startedAt) {
+      this.retryLater(ep, key, kq, d.nextAttemptAtMs);
       return;
     }
     const outcome = await sender.send({
-      url: row.url,
-      eventId: row.eventId,
-      eventName: row.eventName,
-      occurredAtMs: row.occurredAtMs,
-      body: row.body,
-      bodyFormat: this.opts.bodyFormatFor(row.url),
-      attempt: row.attempts + 1,
+      url: ep.url,
+      eventId: d.eventId,
+      eventName: d.eventName,
+      occurredAtMs: d.occurredAtMs,
+      body: d.body,
+      bodyFormat: ep.bodyFormat,
+      attempt: d.attempts + 1,
     });
-    const attempts = row.attempts + 1;
-    const log = { deliveryId: id, eventId: row.eventId, event: row.eventName, url: safeUrl(row.url), attempt: attempts };
+    d.attempts++;
+    d.firstAttemptAtMs ??= startedAt;
     if (outcome.kind === 'delivered') {
-      outbox.markDelivered(id, outcome.status, startedAt);
+      outbox.markDelivered(d.id, outcome.status, startedAt);
       metrics.observeDeliveryAttempt('delivered', outcome.durationMs);
-      logger.debug({ ...log, status: outcome.status, body: row.body }, 'delivered');
-      if (ep.pause?.probing) this.resume(ep, `probe answered ${outcome.status}`);
+      if (this.debug) logger.debug({ ...logFields(ep, d), status: outcome.status, body: d.body }, 'delivered');
+      this.answered(ep, `probe answered ${outcome.status}`, true);
       this.advance(ep, key, kq);
       return;
     }
     if (outcome.kind === 'gone') {
       // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
       // already in flight when the pause began just waits for the same pause to end.
-      if (!ep.pause || ep.pause.probing) this.pauseUrl(ep, key, log);
-      const untilMs = ep.pause!.untilMs;
-      outbox.markRetry(id, untilMs, outcome.status, `${outcome.error.code}: ${outcome.error.message}; URL paused, event kept`, startedAt);
+      ep.failStreak = 0;
+      if (ep.hold?.reason !== 'gone' || ep.hold.probing) this.pauseGone(ep, key, d);
+      d.nextAttemptAtMs = ep.hold!.untilMs;
+      outbox.markRetry(d.id, d.nextAttemptAtMs, outcome.status, `${outcome.error.code}: ${outcome.error.message}; URL paused, event kept`, startedAt);
       metrics.observeDeliveryAttempt('gone', outcome.durationMs);
       // The head stays at the front of its key; the key waits in `ready` until the URL resumes.
       kq.busy = false;
@@ -237,72 +365,142 @@ export class Dispatcher {
     if (outcome.kind === 'retry') {
       const decision = nextAttemptAt({
         policy: this.opts.policy,
-        attempt: attempts,
-        firstAttemptAtMs: row.firstAttemptAtMs ?? startedAt,
+        attempt: d.attempts,
+        firstAttemptAtMs: d.firstAttemptAtMs,
         nowMs: this.now(),
         retryAfterMs: outcome.retryAfterMs,
       });
+      this.failed(ep, outcome.retryAfterMs);
       if (decision.kind === 'retry') {
-        outbox.markRetry(id, decision.atMs, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt);
+        d.nextAttemptAtMs = decision.atMs;
+        outbox.markRetry(d.id, decision.atMs, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt);
         metrics.observeDeliveryAttempt('retry', outcome.durationMs);
-        logger.warn({ ...log, status, code: outcome.error.code, error: outcome.error.message, retryInMs: decision.atMs - this.now() }, 'delivery failed; will retry');
+        logger.warn(
+          { ...logFields(ep, d), status, code: outcome.error.code, error: outcome.error.message, retryInMs: decision.atMs - this.now() },
+          'delivery failed; will retry',
+        );
         this.retryLater(ep, key, kq, decision.atMs);
         return;
       }
       const reason = `UCW_ERR_DELIVERY_EXHAUSTED: retry budget spent (${decision.reason}); last error ${outcome.error.code}: ${outcome.error.message}`;
-      this.deadLetter(id, status, reason, startedAt, outcome.durationMs, log);
+      this.deadLetter(ep, d, status, reason, startedAt, outcome.durationMs);
     } else {
-      this.deadLetter(id, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt, outcome.durationMs, log);
+      // An HTTP answer (4xx, 3xx) shows the receiver is there; a refusal before sending shows nothing.
+      if (status !== null) this.answered(ep, `probe answered ${status}`, false);
+      this.deadLetter(ep, d, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt, outcome.durationMs);
     }
     this.advance(ep, key, kq);
   }
 
-  private deadLetter(id: number, status: number | null, reason: string, startedAt: number, durationMs: number, log: Record<string, unknown>): void {
-    this.opts.outbox.markDead(id, status, reason, startedAt);
+  private deadLetter(ep: Endpoint, d: Delivery, status: number | null, reason: string, startedAt: number, durationMs: number): void {
+    this.opts.outbox.markDead(d.id, status, reason, startedAt);
     this.opts.metrics.observeDeliveryAttempt('dead', durationMs);
     this.opts.metrics.outboxDead.inc();
-    this.opts.logger.error({ ...log, status, code: reason.split(':')[0], error: reason }, 'delivery dead-lettered (kept in the outbox)');
+    this.opts.logger.error({ ...logFields(ep, d), status, code: reason.split(':')[0], error: reason }, 'delivery dead-lettered (kept in the outbox)');
   }
 
-  private pauseUrl(ep: Endpoint, key: string, log: Record<string, unknown>): void {
+  /**
+   * The receiver answered (not 410, not retryable): a failing hold is over. A 410 pause ends only
+   * with a 2xx from its probe (`success`); any other answer to the probe leaves the URL paused.
+   */
+  private answered(ep: Endpoint, why: string, success: boolean): void {
+    ep.failStreak = 0;
+    ep.failingHolds = 0;
+    const hold = ep.hold;
+    if (hold && (hold.reason === 'failing' || (success && hold.probing))) this.resume(ep, why);
+  }
+
+  /** A retryable failure: FAILURES_TO_HOLD in a row hold the URL; a failed probe holds it longer. */
+  private failed(ep: Endpoint, retryAfterMs: number | undefined): void {
+    ep.failStreak++;
+    const hold = ep.hold;
+    if (hold) {
+      if (hold.reason === 'failing' && hold.probing) this.holdFailing(ep, retryAfterMs);
+      return;
+    }
+    if (ep.failStreak >= FAILURES_TO_HOLD) this.holdFailing(ep, retryAfterMs);
+  }
+
+  private holdFailing(ep: Endpoint, retryAfterMs: number | undefined): void {
+    const { policy, metrics, logger } = this.opts;
+    ep.failingHolds++;
+    const backoff = Math.min(FAILING_HOLD_MAX_MS, policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(ep.failingHolds - 1, 30));
+    const holdMs = Math.max(backoff, Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs));
+    if (ep.hold?.timer) clearTimeout(ep.hold.timer);
+    const hold: UrlHold = { reason: 'failing', untilMs: this.now() + holdMs, probeKey: undefined, probing: false, timer: undefined };
+    ep.hold = hold;
+    this.scheduleHoldEnd(ep, hold);
+    metrics.urlsFailing.set(this.countHolds('failing'));
+    const fields = { url: safeUrl(ep.url), code: 'UCW_WARN_DELIVERY_URL_FAILING', failuresInARow: ep.failStreak, holdMs, pendingForUrl: pendingOf(ep) };
+    // Once per outage at warn; the longer holds that follow failed probes only at debug.
+    if (ep.failingHolds === 1) logger.warn(fields, 'receiver keeps failing: URL held, then probed with one delivery at a time; events kept');
+    else logger.debug(fields, 'probe failed; URL held again');
+  }
+
+  private pauseGone(ep: Endpoint, key: string, d: Delivery): void {
     const pauseMs = this.opts.gonePauseMs;
     const untilMs = this.now() + pauseMs;
-    if (ep.pause?.timer) clearTimeout(ep.pause.timer);
-    const pause: GonePause = { untilMs, probeKey: key, probing: false, timer: undefined };
-    ep.pause = pause;
-    this.schedulePauseEnd(ep, pause);
-    this.opts.metrics.urlsPaused.set(this.pausedUrls.length);
-    this.savePauses();
+    if (ep.hold?.timer) clearTimeout(ep.hold.timer);
+    const hold: UrlHold = { reason: 'gone', untilMs, probeKey: key, probing: false, timer: undefined };
+    ep.hold = hold;
+    this.scheduleHoldEnd(ep, hold);
+    this.holdGaugesAndSave();
     this.opts.logger.error(
-      { ...log, status: 410, code: 'UCW_ERR_DELIVERY_GONE', pausedForMs: pauseMs, pausedUntil: new Date(untilMs).toISOString(), pendingForUrl: pendingOf(ep) },
+      {
+        ...logFields(ep, d),
+        status: 410,
+        code: 'UCW_ERR_DELIVERY_GONE',
+        pausedForMs: pauseMs,
+        pausedUntil: new Date(untilMs).toISOString(),
+        pendingForUrl: pendingOf(ep),
+      },
       `receiver answered 410 Gone; URL paused for ${formatSeconds(pauseMs)} s; events kept`,
     );
   }
 
-  private schedulePauseEnd(ep: Endpoint, pause: GonePause): void {
+  private scheduleHoldEnd(ep: Endpoint, hold: UrlHold): void {
     if (this.stopping) return;
-    pause.timer = setTimeout(() => {
-      pause.timer = undefined;
-      if (ep.pause !== pause) return;
-      pause.probing = true;
-      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep) }, '410 Gone pause over; probing the URL with one delivery');
+    hold.timer = setTimeout(() => {
+      hold.timer = undefined;
+      if (ep.hold !== hold) return;
+      hold.probing = true;
+      const what = hold.reason === 'gone' ? '410 Gone pause over' : 'failing URL hold over';
+      (hold.reason === 'gone' ? this.opts.logger.info : this.opts.logger.debug).call(
+        this.opts.logger,
+        { url: safeUrl(ep.url), pendingForUrl: pendingOf(ep) },
+        `${what}; probing the URL with one delivery`,
+      );
       this.pump(ep);
-    }, Math.max(0, pause.untilMs - this.now()));
-    pause.timer.unref();
+    }, Math.max(0, hold.untilMs - this.now()));
+    hold.timer.unref();
   }
 
   private resume(ep: Endpoint, why: string): void {
-    if (!ep.pause) return;
-    if (ep.pause.timer) clearTimeout(ep.pause.timer);
-    ep.pause = undefined;
-    this.opts.metrics.urlsPaused.set(this.pausedUrls.length);
-    this.savePauses();
-    this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'URL resumed after 410 Gone pause');
+    const hold = ep.hold;
+    if (!hold) return;
+    if (hold.timer) clearTimeout(hold.timer);
+    ep.hold = undefined;
+    if (hold.reason === 'gone') {
+      this.holdGaugesAndSave();
+      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'URL resumed after 410 Gone pause');
+    } else {
+      this.opts.metrics.urlsFailing.set(this.countHolds('failing'));
+      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'failing URL answered again; delivery resumed');
+    }
   }
 
-  private savePauses(): void {
-    const saved: Record<string, { untilMs: number; probeKey: string }> = {};
-    for (const ep of this.endpoints.values()) if (ep.pause) saved[ep.url] = { untilMs: ep.pause.untilMs, probeKey: ep.pause.probeKey };
+  private countHolds(reason: UrlHold['reason']): number {
+    let n = 0;
+    for (const ep of this.endpoints.values()) if (ep.hold?.reason === reason) n++;
+    return n;
+  }
+
+  private holdGaugesAndSave(): void {
+    this.opts.metrics.urlsPaused.set(this.countHolds('gone'));
+    const saved: Record<string, { untilMs: number; probeKey: string | undefined }> = {};
+    for (const ep of this.endpoints.values()) {
+      if (ep.hold?.reason === 'gone') saved[ep.url] = { untilMs: ep.hold.untilMs, probeKey: ep.hold.probeKey };
+    }
     try {
       this.opts.outbox.setMeta(GONE_PAUSES_META_KEY, JSON.stringify(saved));
     } catch (err) {
@@ -325,25 +523,25 @@ export class Dispatcher {
       if (!ep || typeof p.untilMs !== 'number') continue;
       const probeKey = typeof p.probeKey === 'string' && ep.keys.has(p.probeKey) ? p.probeKey : ep.keys.keys().next().value;
       if (probeKey === undefined) continue;
-      const pause: GonePause = { untilMs: p.untilMs, probeKey, probing: p.untilMs <= this.now(), timer: undefined };
-      ep.pause = pause;
-      if (!pause.probing) this.schedulePauseEnd(ep, pause);
+      const hold: UrlHold = { reason: 'gone', untilMs: p.untilMs, probeKey, probing: p.untilMs <= this.now(), timer: undefined };
+      ep.hold = hold;
+      if (!hold.probing) this.scheduleHoldEnd(ep, hold);
       this.opts.logger.warn(
         { url: safeUrl(url), code: 'UCW_ERR_DELIVERY_GONE', pausedUntil: new Date(p.untilMs).toISOString(), pendingForUrl: pendingOf(ep) },
         'URL still paused after a 410 Gone from before the restart; events kept',
       );
     }
-    this.opts.metrics.urlsPaused.set(this.pausedUrls.length);
-    this.savePauses();
+    this.holdGaugesAndSave();
   }
 
-  /** The head is finished (delivered, dead, or gone): the key moves to its next delivery. */
+  /** The head is finished (delivered or dead): the key moves to its next delivery. */
   private advance(ep: Endpoint, key: string, kq: KeyQueue): void {
-    kq.ids.shift();
+    kq.items.shift();
     kq.busy = false;
+    ep.held--;
     this.pendingCount--;
     this.opts.metrics.outboxPending.set(this.pendingCount);
-    if (kq.ids.length > 0) ep.ready.push(key);
+    if (kq.items.length > 0) ep.ready.push(key);
     else ep.keys.delete(key);
   }
 
@@ -361,10 +559,14 @@ export class Dispatcher {
   }
 }
 
-function pendingOf(ep: Endpoint): number {
-  let n = 0;
-  for (const kq of ep.keys.values()) n += kq.ids.length;
-  return n;
+/** Log fields of one delivery (built only when a line is written: safeUrl parses the URL). */
+function logFields(ep: Endpoint, d: Delivery): Record<string, unknown> {
+  return { deliveryId: d.id, eventId: d.eventId, event: d.eventName, url: safeUrl(ep.url), attempt: d.attempts };
+}
+
+/** Deliveries of the URL held in memory (those still in the store are not counted). */
+function pendingOf(ep: Endpoint): number | string {
+  return ep.moreInStore ? `${ep.held}+ (more in the outbox)` : ep.held;
 }
 
 /** Seconds for a log message: whole seconds as such, shorter pauses (tests) with up to 3 decimals. */

@@ -41,6 +41,8 @@ export class Metrics {
   readonly outboxDead: Gauge;
   /** URLs paused after a 410 Gone (their deliveries wait), until a probe gets a 2xx. */
   readonly urlsPaused: Gauge;
+  /** URLs held after FAILURES_TO_HOLD retryable failures in a row (one probe at a time). */
+  readonly urlsFailing: Gauge;
   /** Registered (non-empty) webhook URLs across all events. */
   readonly registryUrls: Gauge;
   /** 1 while binlog reading waits for the outbox to drain below --max-outbox-pending. */
@@ -129,6 +131,11 @@ export class Metrics {
       help: 'Webhook URLs paused after answering 410 Gone (their deliveries stay pending)',
       registers,
     });
+    this.urlsFailing = new Gauge({
+      name: 'ucw_urls_failing',
+      help: 'Webhook URLs held after retryable failures in a row (probed with one delivery at a time)',
+      registers,
+    });
     this.sourcePaused = new Gauge({
       name: 'ucw_source_paused',
       help: '1 while binlog reading is paused because the outbox holds --max-outbox-pending deliveries',
@@ -149,6 +156,28 @@ export class Metrics {
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);
     this.urlsPaused.set(0);
+    this.urlsFailing.set(0);
+    this.deliveriesByOutcome = {
+      delivered: this.deliveries.labels('delivered'),
+      retry: this.deliveries.labels('retry'),
+      dead: this.deliveries.labels('dead'),
+      gone: this.deliveries.labels('gone'),
+    };
+  }
+
+  /** Counter children bound once: resolving labels per attempt showed up in the delivery profile. */
+  private readonly deliveriesByOutcome: Record<DeliveryOutcomeLabel, Counter.Internal>;
+  private readonly labelled = new Map<string, Counter.Internal>();
+
+  /** `counter.labels(value)`, cached: for the per-row and per-event counters of the hot path. */
+  child(counter: Counter<'table'> | Counter<'event'>, value: string): Counter.Internal {
+    const k = `${(counter as unknown as { name: string }).name}\u0000${value}`;
+    let c = this.labelled.get(k);
+    if (!c) {
+      c = counter.labels(value);
+      this.labelled.set(k, c);
+    }
+    return c;
   }
 
   /** Records the binlog timestamp (epoch ms) of a committed transaction; drives `ucw_source_lag_seconds`. */
@@ -158,7 +187,7 @@ export class Metrics {
 
   /** Counts one finished delivery attempt and records its duration (given in ms, stored in seconds). */
   observeDeliveryAttempt(outcome: DeliveryOutcomeLabel, durationMs: number): void {
-    this.deliveries.inc({ outcome });
+    this.deliveriesByOutcome[outcome].inc();
     this.deliveryDurationSeconds.observe(durationMs / 1000);
   }
 

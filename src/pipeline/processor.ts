@@ -7,7 +7,7 @@ import { tableId, type RowChange, type SourceTransaction } from '../domain/row-c
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { CreatedDelivery, EnqueuedEvent, MirrorChange, Outbox, PendingRef } from '../outbox/outbox.js';
+import type { Delivery, EnqueuedEvent, MirrorChange, Outbox, StagedCounts } from '../outbox/outbox.js';
 import type { Registry } from '../registry/registry.js';
 import { keyString } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
@@ -22,8 +22,11 @@ export interface ProcessorDeps {
   readonly db: Pick<SourceDb, 'lookupValue'>;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  /** Called after each outbox commit with the deliveries it created. */
-  readonly onEnqueued: (refs: PendingRef[]) => void;
+  /**
+   * Called after each outbox commit with the deliveries it created, and, for a transaction read in
+   * parts, how many were staged before (per URL; they precede `created` and stay in the store).
+   */
+  readonly onEnqueued: (created: Delivery[], staged: StagedCounts | undefined) => void;
 }
 
 /** How many MemoryMiss fetches one row change may need before something is wrong. */
@@ -32,7 +35,7 @@ const MAX_FETCHES_PER_CHANGE = 16;
 export class TransactionProcessor {
   private readonly mirroredKeys: ReadonlyMap<string, string>;
   /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
-  private openCreated: CreatedDelivery[] = [];
+  private openStaged: StagedCounts | undefined;
   private openMirror: MirrorChange[] = [];
 
   constructor(private readonly deps: ProcessorDeps) {
@@ -45,29 +48,33 @@ export class TransactionProcessor {
     const mirror = this.openMirror;
     for (const change of tx.changes) {
       const table = tableId(change.schema, change.table);
-      metrics.sourceRowChanges.inc({ table });
+      metrics.child(metrics.sourceRowChanges, table).inc();
       const keyColumn = this.mirroredKeys.get(table);
       if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
       if (table === registry.def.table) registry.apply(change.before, change.after);
       engine.observe(change);
       for (const ev of await this.evaluate(change)) {
-        metrics.events.inc({ event: ev.name });
+        metrics.child(metrics.events, ev.name).inc();
         events.push({ ...ev, urls: registry.urlsFor(ev.name), source: { file: change.file, pos: change.eventPos } });
       }
     }
     if (tx.partial) {
-      // A part of a large transaction: stored, but delivered only once its commit is read.
-      this.openCreated.push(...outbox.stage(events));
+      // A part of a large transaction: stored, but delivered only once its commit is read. Only
+      // counts are kept: the dispatcher reads these deliveries from the store, in bounded pages.
+      const staged = (this.openStaged ??= new Map());
+      for (const [url, n] of outbox.stage(events)) staged.set(url, (staged.get(url) ?? 0) + n);
+      for (const ev of events) if (ev.urls.length > 0) metrics.child(metrics.eventsEnqueued, ev.name).inc(ev.urls.length);
       return;
     }
-    const created = [...this.openCreated, ...outbox.commit({ events, mirror, checkpoint: tx.commit })];
-    this.openCreated = [];
+    const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
+    const staged = this.openStaged;
+    this.openStaged = undefined;
     this.openMirror = [];
     metrics.sourceTransactions.inc();
     metrics.observeSourceCommit(tx.timestampMs);
     if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
-    for (const ref of created) metrics.eventsEnqueued.inc({ event: ref.eventName });
-    if (created.length > 0) this.deps.onEnqueued(created);
+    for (const d of created) metrics.child(metrics.eventsEnqueued, d.eventName).inc();
+    if (created.length > 0 || staged) this.deps.onEnqueued(created, staged);
   }
 
   /**
@@ -75,7 +82,7 @@ export class TransactionProcessor {
    * so its staged deliveries and pending mirror changes are dropped. Call before streaming starts.
    */
   abandonOpenTransaction(): void {
-    this.openCreated = [];
+    this.openStaged = undefined;
     this.openMirror = [];
     this.deps.outbox.discardStaged();
   }

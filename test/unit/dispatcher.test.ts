@@ -92,11 +92,12 @@ void describe('Dispatcher', () => {
   let metrics: Metrics;
   const dispatchers: Dispatcher[] = [];
 
-  const make = (sender: Sender, over: { concurrencyPerUrl?: number; gonePauseMs?: number } = {}): Dispatcher => {
+  const make = (sender: Sender, over: { concurrencyPerUrl?: number; gonePauseMs?: number; maxHeldPerUrl?: number; policy?: RetryPolicy } = {}): Dispatcher => {
     const d = new Dispatcher({
       outbox,
       sender,
-      policy: POLICY,
+      policy: over.policy ?? POLICY,
+      ...(over.maxHeldPerUrl === undefined ? {} : { maxHeldPerUrl: over.maxHeldPerUrl }),
       concurrencyPerUrl: over.concurrencyPerUrl ?? 1,
       bodyFormatFor: () => 'ucontact',
       metrics,
@@ -323,5 +324,71 @@ void describe('Dispatcher', () => {
     await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
     assert.equal(outbox.counts().dead, 0);
     assert.equal(sender.calls.filter((c) => c.eventId === 's2').length, 1);
+  });
+
+  void it('holds at most maxHeldPerUrl deliveries in memory; the rest, staged ones included, are read from the outbox in order', async () => {
+    const sender = new FakeSender(async () => {
+      await sleep(1);
+      return delivered();
+    });
+    const d = make(sender, { concurrencyPerUrl: 4, maxHeldPerUrl: 5 });
+    d.start();
+    const keys = ['agent:a', 'agent:b', 'agent:c'];
+    const expected = new Map<string, string[]>(keys.map((k) => [k, []]));
+    let n = 0;
+    const next = (url: string[] = [URL_A]): EnqueuedEvent => {
+      const key = keys[n % keys.length]!;
+      const e = ev(`w${n++}`, key, url);
+      if (url.includes(URL_A)) expected.get(key)!.push(e.id);
+      return e;
+    };
+    // Three commits of 20 (far over the window), then a large transaction: two staged parts and its commit.
+    for (let c = 0; c < 3; c++) enqueue(d, ...Array.from({ length: 20 }, () => next()));
+    const staged = outbox.stage(Array.from({ length: 15 }, () => next()));
+    for (const [url, count] of outbox.stage(Array.from({ length: 15 }, () => next()))) staged.set(url, (staged.get(url) ?? 0) + count);
+    d.enqueue(outbox.commit({ events: [next(), next()], mirror: [], checkpoint: { file: 'binlog.000001', pos: 99_000 } }), staged);
+    assert.equal(d.pending, 92, 'pending counts the store and memory');
+
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 10_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.equal(d.pending, 0);
+    assert.equal(sender.calls.length, 92, 'each delivery sent once');
+    for (const key of keys) {
+      const sent = sender.calls.map((c) => c.eventId).filter((id) => expected.get(key)!.includes(id));
+      assert.deepEqual(sent, expected.get(key), `commit order kept for ${key}`);
+    }
+  });
+
+  void it('a URL failing again and again is held as a whole and probed one delivery at a time; other URLs go on', async () => {
+    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
+    let aDown = true;
+    const sender = new FakeSender((call) => (call.url === URL_A && aDown ? serverError() : delivered()));
+    const d = make(sender, { concurrencyPerUrl: 8, policy });
+    d.start();
+    // 40 keys: without a hold, each key's head would retry on its own schedule.
+    enqueue(d, ...Array.from({ length: 40 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no hold' });
+    const held = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
+    assert.equal(held.level, 'warn');
+    assert.equal(held.url, URL_A);
+    assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 1);
+
+    // While held: a single probe per hold (100, 200, 400, 400 ms), never 8 at a time.
+    const before = sender.to(URL_A).length;
+    enqueue(d, ev('other', 'agent:o', [URL_B]));
+    await waitFor(() => sender.to(URL_B).length === 1, { timeoutMs: 500, message: 'URL B held back by A' });
+    await sleep(1_000);
+    const during = sender.to(URL_A).slice(before);
+    assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a held URL in 1 s`);
+    assert.ok(during.every((c) => c.concurrentAtStart === 1), 'probes go one at a time');
+    assert.equal(logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length, 1, 'warned once per outage');
+    assert.equal(outbox.counts().dead, 0);
+
+    // The receiver is back: the next probe succeeds and everything drains at full concurrency.
+    aDown = false;
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 5_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.ok(logs.some((l) => l.msg === 'failing URL answered again; delivery resumed'));
+    assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
+    assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
+    assert.equal(outbox.counts().delivered, 41, 'every held event delivered, none dropped');
   });
 });

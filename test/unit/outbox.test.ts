@@ -25,6 +25,14 @@ function event(id: string, urls: string[], over: Partial<EnqueuedEvent> = {}): E
   };
 }
 
+/** Ids of every pending delivery, over all URLs, in id order. */
+function pendingIds(o: Outbox): number[] {
+  return o
+    .pendingUrls()
+    .flatMap((url) => o.pendingPage(url, 0, 1_000).map((d) => d.id))
+    .sort((a, b) => a - b);
+}
+
 const batch = (events: EnqueuedEvent[], pos: number, mirror: CommitBatch['mirror'] = []): CommitBatch => ({
   events,
   mirror,
@@ -63,8 +71,8 @@ void describe('Outbox', () => {
     const o = open();
     assert.equal(o.checkpoint(), undefined);
     assert.deepEqual(o.counts(), { pending: 0, delivered: 0, dead: 0 });
-    assert.deepEqual([...o.pending()], []);
-    assert.equal(o.getMeta('schema_version'), '1');
+    assert.deepEqual(o.pendingUrls(), []);
+    assert.equal(o.getMeta('schema_version'), '2');
     assert.deepEqual(o.mirrorRows('ccdata.users'), []);
   });
 
@@ -124,9 +132,8 @@ void describe('Outbox', () => {
     assert.deepEqual(o.commit(b), []);
     assert.deepEqual(o.counts(), { pending: 2, delivered: 0, dead: 0 });
     assert.equal(rawCount('events'), 1);
-    // A replay that now also names a new url creates only that delivery.
-    const more = o.commit(batch([event('e1', ['https://a.example/', 'https://c.example/'])], 4_100));
-    assert.deepEqual(more.map((c) => c.url), ['https://c.example/']);
+    // An event is stored with all its deliveries at once: a stored event id is never enqueued again.
+    assert.deepEqual(o.commit(batch([event('e1', ['https://a.example/', 'https://c.example/'])], 4_100)), []);
     // Replays after reopening create none either.
     o.close();
     assert.deepEqual(open().commit(b), []);
@@ -135,13 +142,16 @@ void describe('Outbox', () => {
   void it('staged parts of a transaction are invisible until commit() promotes them with the checkpoint', () => {
     const o = open();
     o.commit(batch([], 4_000));
-    const staged = o.stage([event('p1', ['https://a.example/']), event('p2', ['https://a.example/'])]);
-    assert.equal(staged.length, 2);
-    assert.deepEqual([...o.pending()], [], 'staged deliveries are not pending');
+    const staged = o.stage([event('p1', ['https://a.example/']), event('p2', ['https://a.example/', 'https://b.example/'])]);
+    assert.deepEqual([...staged], [['https://a.example/', 2], ['https://b.example/', 1]], 'staged deliveries counted per URL');
+    assert.deepEqual(pendingIds(o), [], 'staged deliveries are not pending');
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_000 }, 'staging does not move the checkpoint');
     const last = o.commit(batch([event('p3', ['https://a.example/'])], 4_500));
     assert.equal(last.length, 1);
-    assert.deepEqual([...o.pending()].map((r) => r.id), [...staged.map((c) => c.id), last[0]!.id]);
+    const a = o.pendingPage('https://a.example/', 0, 10);
+    assert.deepEqual(a.map((d) => d.eventId), ['p1', 'p2', 'p3'], 'staged first, then the commit, in id order');
+    assert.equal(a[2]!.id, last[0]!.id);
+    assert.deepEqual(o.pendingPage('https://b.example/', 0, 10).map((d) => d.eventId), ['p2']);
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_500 });
   });
 
@@ -154,13 +164,13 @@ void describe('Outbox', () => {
     const reopened = open();
     assert.equal(rawCount('deliveries'), 1, 'staged deliveries dropped on open');
     assert.equal(rawCount('events'), 1, 'their events too');
-    assert.equal([...reopened.pending()].length, 1);
+    assert.equal(pendingIds(reopened).length, 1);
     // The transaction is read again: the same events stage again and commit normally.
     reopened.stage([event('s1', ['https://a.example/'])]);
     reopened.discardStaged();
     assert.equal(rawCount('deliveries'), 1);
     const again = reopened.stage([event('s1', ['https://a.example/']), event('s2', ['https://b.example/'])]);
-    assert.equal(again.length, 2, 'a replayed part stages its deliveries again');
+    assert.deepEqual([...again.values()], [1, 1], 'a replayed part stages its deliveries again');
     reopened.commit(batch([], 4_900));
     assert.deepEqual(reopened.counts(), { pending: 3, delivered: 0, dead: 0 });
   });
@@ -244,20 +254,25 @@ void describe('Outbox', () => {
     assert.deepEqual(o.counts(), { pending: 1, delivered: 0, dead: 0 });
   });
 
-  void it('pending() lists pending deliveries in enqueue order, skipping delivered and dead', () => {
+  void it('pendingUrls() and pendingPage() list pending deliveries per URL in enqueue order, skipping delivered and dead', () => {
     const o = open();
     const a = o.commit(batch([event('e1', ['https://a.example/', 'https://b.example/'])], 1));
     const b = o.commit(batch([event('e2', ['https://a.example/'], { orderKey: 'agent:ana' })], 2));
     const c = o.commit(batch([event('e3', ['https://b.example/'], { orderKey: 'guid:g' })], 3));
     const all = [...a, ...b, ...c];
-    assert.deepEqual(
-      [...o.pending()],
-      all.map(({ id, url, orderKey }) => ({ id, url, orderKey })),
-    );
+    assert.deepEqual(o.pendingUrls(), ['https://a.example/', 'https://b.example/']);
+    assert.deepEqual(pendingIds(o), all.map((d) => d.id).sort((x, y) => x - y));
+    // A page carries everything an attempt needs, exactly as commit() returned it.
+    assert.deepEqual(o.pendingPage('https://b.example/', 0, 10), [all[1], all[3]]);
+    assert.deepEqual(o.pendingPage('https://b.example/', all[1]!.id, 10), [all[3]], 'after an id');
+    assert.deepEqual(o.pendingPage('https://a.example/', 0, 1), [all[0]], 'limited');
     o.markDelivered(all[0]!.id, 200, T0);
     o.markDead(all[2]!.id, 500, 'boom', T0);
     o.markRetry(all[1]!.id, T0 + 60_000, 503, 'busy', T0);
-    assert.deepEqual([...o.pending()].map((p) => p.id), [all[1]!.id, all[3]!.id]);
+    assert.deepEqual(pendingIds(o), [all[1]!.id, all[3]!.id]);
+    assert.deepEqual(o.backlog(), { pending: 2, dead: 1 });
+    const retried = o.pendingPage('https://b.example/', 0, 1)[0]!;
+    assert.deepEqual([retried.attempts, retried.nextAttemptAtMs, retried.firstAttemptAtMs], [1, T0 + 60_000, T0]);
   });
 
   void it('markRetry / markDelivered / markDead update attempts, times and counts()', () => {
@@ -346,6 +361,40 @@ void describe('Outbox', () => {
     assert.deepEqual(o.counts(), { pending: 2, delivered: 1, dead: 1 });
     assert.equal(o.deadLetters(10).length, 1);
     assert.equal(o.prune(T0 + 24 * HOUR), 0);
+  });
+
+  void it('brings a version 1 store up to date, keeping its deliveries', () => {
+    // Version 1's layout: a (status, id) index and a UNIQUE (event_id, url) constraint.
+    const raw = new Database(join(dir, OUTBOX_FILE));
+    raw.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE mirror_rows (tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (tbl, pk)) WITHOUT ROWID;
+      CREATE TABLE events (id TEXT PRIMARY KEY, name TEXT NOT NULL, order_key TEXT NOT NULL, occurred_at_ms INTEGER NOT NULL,
+        body TEXT NOT NULL, source_file TEXT NOT NULL, source_pos INTEGER NOT NULL, created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL REFERENCES events(id), url TEXT NOT NULL,
+        order_key TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms INTEGER NOT NULL,
+        first_attempt_at_ms INTEGER, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, last_status INTEGER, last_error TEXT,
+        UNIQUE (event_id, url));
+      CREATE INDEX deliveries_by_status ON deliveries (status, id);
+      INSERT INTO meta VALUES ('schema_version', '1'), ('checkpoint', '{"file":"binlog.000001","pos":900}');
+      INSERT INTO events VALUES ('old', 'AgentLog', 'agent:jdoe', ${T0}, '{"event":"AgentLog"}', 'binlog.000001', 800, ${T0});
+      INSERT INTO deliveries (event_id, url, order_key, next_attempt_at_ms, created_at_ms, updated_at_ms)
+        VALUES ('old', 'https://a.example/', 'agent:jdoe', ${T0}, ${T0}, ${T0});`);
+    raw.close();
+    const o = open();
+    assert.equal(o.getMeta('schema_version'), '2');
+    assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 900 });
+    assert.deepEqual(o.pendingPage('https://a.example/', 0, 10).map((d) => d.eventId), ['old']);
+    o.commit(batch([event('new', ['https://a.example/'])], 1_000));
+    assert.deepEqual(o.backlog(), { pending: 2, dead: 0 });
+    o.close();
+    const check = new Database(join(dir, OUTBOX_FILE), { readonly: true });
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_%' ORDER BY name").pluck().all();
+    check.close();
+    assert.deepEqual(indexes, ['deliveries_by_event', 'deliveries_dead', 'deliveries_pending', 'deliveries_staged']);
+    const again = open();
+    assert.equal(again.delivery(1)?.eventId, 'old', 'the delivery keeps its id');
+    assert.equal(again.commit(batch([event('new', ['https://a.example/'])], 1_000)).length, 0, 'copied events are still deduplicated');
   });
 
   void it('refuses a state directory written by another schema version', () => {
