@@ -7,8 +7,7 @@ import type { Config } from './config/config.js';
 import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
 import { Dispatcher } from './delivery/dispatcher.js';
-import { HttpSender } from './delivery/http-sender.js';
-import { createSigner } from './delivery/signing.js';
+import { WorkerSender } from './delivery/worker-sender.js';
 import type { BodyFormat } from './delivery/types.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -72,14 +71,15 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
 
     let registryLoaded = false;
 
-    const sender = new HttpSender({
+    // HTTP runs on its own thread (a second core); the binlog, the rules and the outbox stay here.
+    const sender = new WorkerSender({
       connectTimeoutMs: config.connectTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       maxResponseBytes: config.maxResponseBytes,
       connectionsPerUrl: config.concurrencyPerUrl,
       userAgent: `ucontact-webhooks/${VERSION}`,
       ceSource: config.ceSource,
-      signer: createSigner(config.signingSecret),
+      signingSecrets: config.signingSecret,
       blockPrivateNetworks: config.blockPrivateNetworks,
       caFile: config.caFile,
     });
@@ -114,7 +114,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       db,
       metrics,
       logger: logger.child({ component: 'pipeline' }),
-      onEnqueued: (refs) => dispatcher.enqueue(refs),
+      onEnqueued: (created, staged) => dispatcher.enqueue(created, staged),
     });
 
     const sourceLog = logger.child({ component: 'source' });

@@ -1,0 +1,103 @@
+// WorkerSender: the HTTP attempts run on a worker thread. Against a real receiver on 127.0.0.1 it
+// must send exactly what HttpSender sends (body, headers, signature), report every outcome kind,
+// and never lose an attempt when its worker dies: those are answered as retryable and a new worker
+// takes the next ones.
+
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { WorkerSender } from '../../src/delivery/worker-sender.js';
+import type { DeliveryAttempt } from '../../src/delivery/types.js';
+import { BridgeError } from '../../src/errors.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const KEY = Buffer.from('worker-sender-test-key');
+const SECRET = `whsec_${KEY.toString('base64')}`;
+const OPTIONS = {
+  connectTimeoutMs: 500,
+  requestTimeoutMs: 2_000,
+  connectionsPerUrl: 4,
+  userAgent: 'ucontact-webhooks/test',
+  ceSource: 'ucontact-webhooks://test-db',
+  signingSecrets: [SECRET],
+};
+
+let n = 0;
+function attempt(url: string, body = '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"mgarcía","isLogin":true}'): DeliveryAttempt {
+  return { url, eventId: `0000000${++n}-0000-5000-8000-000000000000`, eventName: 'AgentLog', occurredAtMs: Date.UTC(2026, 2, 2, 14, 6, 0, 120), body, bodyFormat: 'ucontact', attempt: 1 };
+}
+
+void describe('WorkerSender', () => {
+  let rx: Receiver;
+  let sender: WorkerSender;
+
+  before(async () => {
+    rx = await startReceiver((req) => {
+      if (req.path.startsWith('/fail')) return { status: 503, body: 'busy' };
+      if (req.path.startsWith('/hang')) return 'hang';
+      return { status: 204 };
+    });
+    sender = new WorkerSender(OPTIONS);
+  });
+
+  after(async () => {
+    await sender.close();
+    await rx.close();
+  });
+
+  void it('delivers from the worker: exact body, headers and a signature that verifies', async () => {
+    const a = attempt(rx.urlFor('/hook?token=t'));
+    const outcome = await sender.send(a);
+    assert.equal(outcome.kind, 'delivered');
+    assert.equal(outcome.kind === 'delivered' ? outcome.status : 0, 204);
+    const req = rx.requests.at(-1)!;
+    assert.equal(req.body, a.body);
+    assert.equal(req.headers['webhook-id'], a.eventId);
+    assert.equal(req.headers['ce-type'], 'com.ucontact.AgentLog');
+    assert.equal(req.headers['ce-time'], '2026-03-02T14:06:00.120Z');
+    assert.equal(req.headers['user-agent'], 'ucontact-webhooks/test');
+    const signed = `${a.eventId}.${req.headers['webhook-timestamp']}.${a.body}`;
+    assert.equal(req.headers['webhook-signature'], `v1,${createHmac('sha256', KEY).update(signed).digest('base64')}`);
+  });
+
+  void it('answers every attempt of a batch with its own outcome', async () => {
+    const attempts = Array.from({ length: 40 }, (_, i) => attempt(rx.urlFor(i % 4 === 0 ? `/fail/${i}` : `/ok/${i}`)));
+    const outcomes = await Promise.all(attempts.map((a) => sender.send(a)));
+    outcomes.forEach((o, i) => {
+      if (i % 4 === 0) {
+        assert.equal(o.kind, 'retry');
+        assert.equal(o.kind === 'retry' ? o.error.code : '', 'UCW_ERR_DELIVERY_HTTP_STATUS');
+        assert.match(o.kind === 'retry' ? o.error.message : '', /receiver answered 503: busy/);
+      } else assert.equal(o.kind, 'delivered');
+    });
+  });
+
+  void it('a worker that dies answers its attempts as retryable, and the next send gets a new worker', async () => {
+    const hung = sender.send(attempt(rx.urlFor('/hang')));
+    await waitFor(() => rx.requests.some((r) => r.path === '/hang'), { timeoutMs: 2_000, message: 'hung request not received' });
+    // Kill the thread the way a crash would.
+    await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const outcome = await hung;
+    assert.equal(outcome.kind, 'retry');
+    assert.equal(outcome.kind === 'retry' ? outcome.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
+    assert.match(outcome.kind === 'retry' ? outcome.error.message : '', /delivery worker exited/);
+    assert.equal((await sender.send(attempt(rx.urlFor('/after')))).kind, 'delivered');
+  });
+
+  void it('checks its options before starting: a bad secret is a configuration error', () => {
+    assert.throws(
+      () => new WorkerSender({ ...OPTIONS, signingSecrets: ['whsec_not*base64'] }),
+      (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_CONFIG_INVALID',
+    );
+  });
+
+  void it('after close(), sends are answered as retryable without a request', async () => {
+    const s = new WorkerSender(OPTIONS);
+    await s.close();
+    const before = rx.requests.length;
+    const o = await s.send(attempt(rx.urlFor('/closed')));
+    assert.equal(o.kind, 'retry');
+    assert.equal(rx.requests.length, before);
+  });
+});
