@@ -30,7 +30,7 @@ export const configSchema = z.strictObject({
   connectTimeoutMs: z.number().int().min(1).default(5_000),
   requestTimeoutMs: z.number().int().min(1).default(10_000),
   maxResponseBytes: z.number().int().min(1).default(64 * 1024),
-  concurrencyPerUrl: z.number().int().min(1).max(1024).default(8),
+  concurrencyPerUrl: z.number().int().min(1).max(1024).default(32),
   maxAttempts: z.number().int().min(1).default(15),
   maxAgeMs: z.number().int().min(1).default(24 * HOUR_MS),
   retryBaseMs: z.number().int().min(1).default(1_000),

@@ -167,15 +167,19 @@ export class Metrics {
 
   /** Counter children bound once: resolving labels per attempt showed up in the delivery profile. */
   private readonly deliveriesByOutcome: Record<DeliveryOutcomeLabel, Counter.Internal>;
-  private readonly labelled = new Map<string, Counter.Internal>();
+  private readonly labelled = new Map<Counter<'table'> | Counter<'event'>, Map<string, Counter.Internal>>();
 
   /** `counter.labels(value)`, cached: for the per-row and per-event counters of the hot path. */
   child(counter: Counter<'table'> | Counter<'event'>, value: string): Counter.Internal {
-    const k = `${(counter as unknown as { name: string }).name}\u0000${value}`;
-    let c = this.labelled.get(k);
+    let children = this.labelled.get(counter);
+    if (!children) {
+      children = new Map();
+      this.labelled.set(counter, children);
+    }
+    let c = children.get(value);
     if (!c) {
       c = counter.labels(value);
-      this.labelled.set(k, c);
+      children.set(value, c);
     }
     return c;
   }

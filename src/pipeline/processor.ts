@@ -3,6 +3,7 @@
 // order to the mirrors (directories, registry) and remembered values before the rules see them, so
 // every event is built and routed with the source's state as of its own row change.
 
+import { performance } from 'node:perf_hooks';
 import { tableId, type RowChange, type SourceTransaction } from '../domain/row-change.js';
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -29,6 +30,14 @@ export interface ProcessorDeps {
   readonly onEnqueued: (created: Delivery[], staged: StagedCounts | undefined) => void;
 }
 
+/**
+ * Longest stretch of row processing before yielding to the event loop (ms). A backlog arrives faster
+ * than it can be processed, and without yielding the whole of it ran as one chain of microtasks:
+ * delivery outcomes waited for seconds and the HTTP worker sat idle until reading was done.
+ */
+const SLICE_MS = 4;
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** How many MemoryMiss fetches one row change may need before something is wrong. */
 const MAX_FETCHES_PER_CHANGE = 16;
 
@@ -46,7 +55,12 @@ export class TransactionProcessor {
     const { engine, registry, outbox, metrics } = this.deps;
     const events: EnqueuedEvent[] = [];
     const mirror = this.openMirror;
+    let sliceStart = performance.now();
     for (const change of tx.changes) {
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
       const table = tableId(change.schema, change.table);
       metrics.child(metrics.sourceRowChanges, table).inc();
       const keyColumn = this.mirroredKeys.get(table);

@@ -74,7 +74,7 @@ void describe('loadConfig', () => {
         connectTimeoutMs: 5_000,
         requestTimeoutMs: 10_000,
         maxResponseBytes: 65_536,
-        concurrencyPerUrl: 8,
+        concurrencyPerUrl: 32,
         maxAttempts: 15,
         maxAgeMs: 86_400_000,
         retryBaseMs: 1_000,
