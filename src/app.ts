@@ -7,7 +7,7 @@ import type { Config } from './config/config.js';
 import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
 import { Dispatcher } from './delivery/dispatcher.js';
-import { WorkerSender } from './delivery/worker-sender.js';
+import { QUEUED_PER_CONNECTION, WorkerSender } from './delivery/worker-sender.js';
 import type { BodyFormat } from './delivery/types.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -98,6 +98,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         maxRetryAfterMs: config.maxRetryAfterMs,
       },
       concurrencyPerUrl: config.concurrencyPerUrl,
+      queuedPerUrl: config.concurrencyPerUrl * QUEUED_PER_CONNECTION,
       bodyFormatFor,
       metrics,
       logger: logger.child({ component: 'delivery' }),

@@ -26,6 +26,11 @@ import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './types.js';
 
 export interface Sender {
   send(attempt: DeliveryAttempt): Promise<AttemptOutcome>;
+  /**
+   * For a sender that holds attempts back until a connection is free (see `queuedPerUrl`): answer
+   * those not started yet (of `url`, or all) as `unsent`.
+   */
+  cancelQueued?(url?: string): void;
 }
 
 export interface DispatcherOptions {
@@ -33,6 +38,12 @@ export interface DispatcherOptions {
   readonly sender: Sender;
   readonly policy: RetryPolicy;
   readonly concurrencyPerUrl: number;
+  /**
+   * Attempts per URL handed to the sender beyond `concurrencyPerUrl`, which it starts itself as its
+   * connections free up (the WorkerSender does; default 0). They keep every connection busy while
+   * this thread is busy reading a backlog.
+   */
+  readonly queuedPerUrl?: number;
   readonly bodyFormatFor: (url: string) => BodyFormat;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -141,10 +152,13 @@ export class Dispatcher {
   private readonly debug: boolean;
   private pendingCount = 0;
   private stopping = false;
+  /** Attempts per URL handed to the sender at once: running plus waiting there for a connection. */
+  private readonly maxInFlight: number;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
     this.maxHeld = Math.max(1, opts.maxHeldPerUrl ?? DEFAULT_MAX_HELD_PER_URL);
+    this.maxInFlight = opts.concurrencyPerUrl + Math.max(0, opts.queuedPerUrl ?? 0);
     this.debug = opts.logger.isLevelEnabled('debug');
   }
 
@@ -203,6 +217,7 @@ export class Dispatcher {
   /** Stops starting attempts; waits up to `graceMs` for those in flight (the rest stay pending). */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.opts.sender.cancelQueued?.();
     for (const ep of this.endpoints.values()) {
       for (const kq of ep.keys.values()) if (kq.timer) clearTimeout(kq.timer);
       if (ep.hold?.timer) clearTimeout(ep.hold.timer);
@@ -269,7 +284,7 @@ export class Dispatcher {
       return;
     }
     if (ep.moreInStore && ep.ready.length < REFILL_BELOW_READY_KEYS) this.refill(ep);
-    while (ep.inFlight < this.opts.concurrencyPerUrl && ep.ready.length > 0) {
+    while (ep.inFlight < this.maxInFlight && ep.ready.length > 0) {
       const key = ep.ready.shift()!;
       const kq = ep.keys.get(key);
       if (!kq || kq.busy || kq.items.length === 0) continue;
@@ -338,6 +353,12 @@ export class Dispatcher {
       bodyFormat: ep.bodyFormat,
       attempt: d.attempts + 1,
     });
+    if (outcome.kind === 'unsent') {
+      // Never sent (the URL was held meanwhile, or the bridge stops): back in line, unchanged.
+      kq.busy = false;
+      ep.ready.push(key);
+      return;
+    }
     d.attempts++;
     d.firstAttemptAtMs ??= startedAt;
     if (outcome.kind === 'delivered') {
@@ -430,6 +451,7 @@ export class Dispatcher {
     const hold: UrlHold = { reason: 'failing', untilMs: this.now() + holdMs, probeKey: undefined, probing: false, timer: undefined };
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
+    this.opts.sender.cancelQueued?.(ep.url);
     metrics.urlsFailing.set(this.countHolds('failing'));
     const fields = { url: safeUrl(ep.url), code: 'UCW_WARN_DELIVERY_URL_FAILING', failuresInARow: ep.failStreak, holdMs, pendingForUrl: pendingOf(ep) };
     // Once per outage at warn; the longer holds that follow failed probes only at debug.
@@ -444,6 +466,7 @@ export class Dispatcher {
     const hold: UrlHold = { reason: 'gone', untilMs, probeKey: key, probing: false, timer: undefined };
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
+    this.opts.sender.cancelQueued?.(ep.url);
     this.holdGaugesAndSave();
     this.opts.logger.error(
       {

@@ -38,4 +38,9 @@ export type AttemptOutcome =
    * The receiver answered 410 Gone: the URL is paused (not the event). The attempt counts, but the
    * delivery stays pending and is never dead-lettered for it; the dispatcher probes the URL later.
    */
-  | { readonly kind: 'gone'; readonly status: 410; readonly error: AttemptError; readonly durationMs: number };
+  | { readonly kind: 'gone'; readonly status: 410; readonly error: AttemptError; readonly durationMs: number }
+  /**
+   * Not attempted: the sender held it back for a free connection and was told to let it go (the URL
+   * was held, or the bridge is stopping). Nothing was sent; the delivery is unchanged.
+   */
+  | { readonly kind: 'unsent' };

@@ -21,7 +21,11 @@ export function fromTuple(t: AttemptTuple): DeliveryAttempt {
   return { url: t[1], eventId: t[2], eventName: t[3], occurredAtMs: t[4], body: t[5], bodyFormat: t[6], attempt: t[7] };
 }
 
-export type ToWorker = { readonly type: 'send'; readonly batch: readonly AttemptTuple[] } | { readonly type: 'close' };
+export type ToWorker =
+  | { readonly type: 'send'; readonly batch: readonly AttemptTuple[] }
+  /** Answer attempts still waiting for a connection (of one URL, or all) as `unsent`. */
+  | { readonly type: 'cancel'; readonly url?: string }
+  | { readonly type: 'close' };
 
 export type FromWorker =
   | {

@@ -19,6 +19,12 @@ import { toTuple, type AttemptTuple, type FromWorker, type ToWorker, type Worker
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER_ENTRY = fileURLToPath(new URL(`./sender-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
 
+/**
+ * Attempts per connection the dispatcher may hand over beyond those running: enough that connections
+ * stay busy across a round trip through the dispatcher's thread (several ms while a backlog is read).
+ */
+export const QUEUED_PER_CONNECTION = 3;
+
 /** Run from source, the worker registers tsx itself: `--import tsx` does not reach worker threads. */
 function newWorker(workerData: WorkerSenderOptions): Worker {
   if (!FROM_SOURCE) return new Worker(WORKER_ENTRY, { workerData, stdout: false, stderr: false });
@@ -52,6 +58,13 @@ export class WorkerSender implements Sender {
       queueMicrotask(() => this.flush());
     }
     return done;
+  }
+
+  /** Attempts still waiting in the worker for a connection (of `url`, or all) come back `unsent`. */
+  cancelQueued(url?: string): void {
+    if (!this.worker) return;
+    this.flush();
+    this.worker.postMessage({ type: 'cancel', ...(url === undefined ? {} : { url }) } satisfies ToWorker);
   }
 
   /** Lets attempts in flight finish (each bounded by its timeout), then stops the worker. */

@@ -35,6 +35,7 @@ void describe('WorkerSender', () => {
   before(async () => {
     rx = await startReceiver((req) => {
       if (req.path.startsWith('/fail')) return { status: 503, body: 'busy' };
+      if (req.path.startsWith('/hang-cancel')) return { status: 204, delayMs: 300 };
       if (req.path.startsWith('/hang')) return 'hang';
       return { status: 204 };
     });
@@ -83,6 +84,51 @@ void describe('WorkerSender', () => {
     assert.equal(outcome.kind === 'retry' ? outcome.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
     assert.match(outcome.kind === 'retry' ? outcome.error.message : '', /delivery worker exited/);
     assert.equal((await sender.send(attempt(rx.urlFor('/after')))).kind, 'delivered');
+  });
+
+  void it('runs at most connectionsPerUrl attempts of a URL at once and starts the others, in order, as they finish', async () => {
+    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 2 });
+    try {
+      let running = 0;
+      let most = 0;
+      const order: string[] = [];
+      const slow = await startReceiver((req) => {
+        order.push(req.headers['webhook-id'] as string);
+        running++;
+        most = Math.max(most, running);
+        setTimeout(() => running--, 40);
+        return { status: 204, delayMs: 40 };
+      });
+      try {
+        const attempts = Array.from({ length: 7 }, () => attempt(slow.urlFor('/lane')));
+        const outcomes = await Promise.all(attempts.map((a) => s.send(a)));
+        assert.deepEqual(outcomes.map((o) => o.kind), Array(7).fill('delivered'));
+        assert.equal(most, 2, 'never more than two requests at once');
+        assert.deepEqual(order, attempts.map((a) => a.eventId), 'started in the order they were handed over');
+      } finally {
+        await slow.close();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  void it('cancelQueued(url) answers that URL\'s waiting attempts as unsent, without a request; running ones finish', async () => {
+    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 1 });
+    try {
+      const before = rx.requests.length;
+      const running = s.send(attempt(rx.urlFor('/hang-cancel')));
+      const waiting = [s.send(attempt(rx.urlFor('/hang-cancel'))), s.send(attempt(rx.urlFor('/hang-cancel')))];
+      const other = s.send(attempt(rx.urlFor('/other-url')));
+      await waitFor(() => rx.requests.some((r) => r.path === '/hang-cancel'), { timeoutMs: 2_000, message: 'first request not received' });
+      s.cancelQueued(rx.urlFor('/hang-cancel'));
+      assert.deepEqual((await Promise.all(waiting)).map((o) => o.kind), ['unsent', 'unsent']);
+      assert.equal((await other).kind, 'delivered', 'another URL is not affected');
+      assert.equal((await running).kind, 'delivered', 'the running attempt finishes');
+      assert.equal(rx.requests.slice(before).filter((r) => r.path === '/hang-cancel').length, 1, 'only the running attempt was sent');
+    } finally {
+      await s.close();
+    }
   });
 
   void it('checks its options before starting: a bad secret is a configuration error', () => {

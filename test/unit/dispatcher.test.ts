@@ -92,13 +92,17 @@ void describe('Dispatcher', () => {
   let metrics: Metrics;
   const dispatchers: Dispatcher[] = [];
 
-  const make = (sender: Sender, over: { concurrencyPerUrl?: number; gonePauseMs?: number; maxHeldPerUrl?: number; policy?: RetryPolicy } = {}): Dispatcher => {
+  const make = (
+    sender: Sender,
+    over: { concurrencyPerUrl?: number; queuedPerUrl?: number; gonePauseMs?: number; maxHeldPerUrl?: number; policy?: RetryPolicy } = {},
+  ): Dispatcher => {
     const d = new Dispatcher({
       outbox,
       sender,
       policy: over.policy ?? POLICY,
       ...(over.maxHeldPerUrl === undefined ? {} : { maxHeldPerUrl: over.maxHeldPerUrl }),
       concurrencyPerUrl: over.concurrencyPerUrl ?? 1,
+      ...(over.queuedPerUrl === undefined ? {} : { queuedPerUrl: over.queuedPerUrl }),
       bodyFormatFor: () => 'ucontact',
       metrics,
       logger: createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) }),
@@ -390,5 +394,45 @@ void describe('Dispatcher', () => {
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
     assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
     assert.equal(outbox.counts().delivered, 41, 'every held event delivered, none dropped');
+  });
+
+  void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; a hold cancels those it queued', async () => {
+    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 200, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
+    const answers: Array<(o: AttemptOutcome) => void> = [];
+    const cancelled: Array<string | undefined> = [];
+    const sender: Sender = {
+      send: () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)),
+      cancelQueued: (url) => void cancelled.push(url),
+    };
+    const d = make(sender, { concurrencyPerUrl: 2, queuedPerUrl: 4, policy });
+    d.start();
+    enqueue(d, ...Array.from({ length: 20 }, (_, i) => ev(`q${i}`, `agent:${i}`, [URL_A])));
+    await waitFor(() => answers.length === 6, { timeoutMs: 1_000, message: () => `${answers.length} handed over` });
+    await sleep(50);
+    assert.equal(answers.length, 6, 'no more than 2 running + 4 queued at once');
+    // Five retryable failures in a row hold the URL: what the sender still queues is called back.
+    for (const answer of answers.splice(0, 5)) answer(serverError());
+    await waitFor(() => cancelled.includes(URL_A), { timeoutMs: 1_000, message: 'cancelQueued not called on hold' });
+    await d.stop(100);
+    assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
+  });
+
+  void it('an unsent attempt leaves its delivery unchanged and in line: it is sent again, attempts not counted', async () => {
+    let first = true;
+    const sender = new FakeSender(() => {
+      if (first) {
+        first = false;
+        return { kind: 'unsent' };
+      }
+      return delivered();
+    });
+    const d = make(sender);
+    d.start();
+    enqueue(d, ev('u1', 'agent:u', [URL_A]), ev('u2', 'agent:u', [URL_A]));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.deepEqual(sender.to(URL_A).map((c) => c.eventId), ['u1', 'u1', 'u2'], 'u1 again first: order kept');
+    const row = deliveryOf('u1', URL_A);
+    assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
+    assert.equal(row.status, DeliveryStatus.delivered);
   });
 });
