@@ -24,7 +24,7 @@ export const configSchema = z.strictObject({
   envelopeUrlPrefix: z.array(z.string().min(1)).default([]),
   ceSource: z.string().min(1).default('/ucontact-webhooks'),
   heartbeatSeconds: z.number().int().min(1).max(3600).default(5),
-  maxQueuedRows: z.number().int().min(100).default(20_000),
+  maxQueuedRows: z.number().int().min(100).default(4_000),
   outboxSync: z.enum(['normal', 'full']).default('normal'),
   deliveredRetentionHours: z.number().min(0).default(24),
   connectTimeoutMs: z.number().int().min(1).default(5_000),

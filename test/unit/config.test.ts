@@ -68,7 +68,7 @@ void describe('loadConfig', () => {
         envelopeUrlPrefix: [],
         ceSource: '/ucontact-webhooks',
         heartbeatSeconds: 5,
-        maxQueuedRows: 20_000,
+        maxQueuedRows: 4_000,
         outboxSync: 'normal',
         deliveredRetentionHours: 24,
         connectTimeoutMs: 5_000,
