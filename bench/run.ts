@@ -4,7 +4,7 @@
 // --runs runs with min and max; prints a table and writes bench/out/results.json. Sizes are flags.
 
 import ZongJi, { type AnyBinlogEvent } from '@vlasky/zongji';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -22,6 +22,8 @@ const CLOCK_TICKS_PER_S = 100;
 const ROWS_PER_TX = 1000;
 /** Live traffic sent (and delivered) before the measured LIVE_SECONDS. */
 const LIVE_WARMUP_SECONDS = 3;
+/** The bridge's default --concurrency-per-url: ceiling (b) uses as many connections. */
+const BRIDGE_CONNECTIONS = 32;
 
 const { values: flags } = parseArgs({
   options: {
@@ -31,6 +33,7 @@ const { values: flags } = parseArgs({
     backlog: { type: 'string', default: '1000000' },
     runs: { type: 'string', default: '3' },
     skip: { type: 'string', multiple: true, default: [] },
+    receiver: { type: 'string', default: 'c' },
   },
 });
 const N = Number(flags.events);
@@ -145,8 +148,27 @@ interface Receiver {
   ctl(cmd: 'reset' | 'down' | 'up'): Promise<void>;
 }
 
+/**
+ * `--receiver c` (default): bench/receiver.c built with the system C compiler, so the receiver takes
+ * little CPU from the bridge on a 2-core machine; `--receiver node`: bench/receiver.ts. Without a C
+ * compiler the node one is used, and the table says so.
+ */
+function chooseReceiver(): { kind: 'c' | 'node'; command: string[]; label: string } {
+  const node = { kind: 'node' as const, command: [process.execPath, '--import', 'tsx', join(ROOT, 'bench', 'receiver.ts')], label: 'minimal node:http server (bench/receiver.ts)' };
+  if (flags.receiver === 'node') return node;
+  const bin = join(ROOT, 'bench', 'out', 'receiver');
+  mkdirSync(dirname(bin), { recursive: true });
+  const cc = spawnSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', bin, join(ROOT, 'bench', 'receiver.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (cc.status !== 0) {
+    log(`cannot build bench/receiver.c (${cc.error?.message ?? cc.stderr.toString().trim()}); using the node receiver`);
+    return node;
+  }
+  return { kind: 'c', command: [bin], label: 'epoll HTTP server in C (bench/receiver.c)' };
+}
+const RECEIVER = chooseReceiver();
+
 async function startReceiver(): Promise<Receiver> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'receiver.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(RECEIVER.command[0]!, RECEIVER.command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => proc.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -164,10 +186,18 @@ interface Bridge {
   stop(): Promise<void>;
 }
 
+/** The node flags of the installed command: those on the `#!/usr/bin/env -S node ...` line of dist/cli.js. */
+function cliNodeFlags(): string[] {
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node (.*)$/.exec(first);
+  return m ? m[1]!.split(' ').filter(Boolean) : [];
+}
+
 async function startBridge(db: PrivateMariaDb, stateDir: string): Promise<Bridge> {
   const port = await freePort();
-  // BENCH_BRIDGE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process.
-  const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Run as the `ucontact-webhooks` command runs, with its shebang's node flags; BENCH_BRIDGE_NODE_ARGS
+  // adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process).
+  const nodeArgs = [...cliNodeFlags(), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port), '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -288,7 +318,7 @@ async function zongjiCeiling(db: PrivateMariaDb, from: { file: string; pos: numb
 
 /** Ceiling (b): undici alone, one small JSON POST per request, as many connections as the bridge uses. */
 async function undiciCeiling(url: string, n: number): Promise<number> {
-  const pool = new Pool(url, { connections: 8 });
+  const pool = new Pool(url, { connections: BRIDGE_CONNECTIONS });
   const body = '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"jdoe","isLogin":true}';
   let next = 0;
   const t0 = performance.now();
@@ -299,7 +329,7 @@ async function undiciCeiling(url: string, n: number): Promise<number> {
       await r.body.dump();
     }
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await Promise.all(Array.from({ length: BRIDGE_CONNECTIONS }, worker));
   const s = (performance.now() - t0) / 1000;
   await pool.close();
   return n / s;
@@ -318,6 +348,7 @@ interface RunResult {
   liveMax: number;
   liveRssMb: number;
   backlogEnqueueRssMb: number;
+  backlogEnqueuePerS: number;
   backlogDrainRssMb: number;
   backlogOutboxMb: number;
   backlogDrainPerS: number;
@@ -326,9 +357,10 @@ interface RunResult {
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function oneRun(run: number): Promise<Partial<RunResult>> {
+async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
   const out: Partial<RunResult> = {};
-  const env = await freshEnv();
+  await env.rx.ctl('up');
+  await env.rx.ctl('reset');
   const stateDir = mkdtempSync(join(tmpdir(), 'ucw-bench-state-'));
   try {
     // Checkpoint before the backlog: start once, stop, then write the backlog.
@@ -404,7 +436,7 @@ async function oneRun(run: number): Promise<Partial<RunResult>> {
       out.liveMax = lat[lat.length - 1] ?? NaN;
       out.liveRssMb = live.peakMb();
       live.stop();
-      log(`run ${run}: live ${written} events at ${LIVE_RATE}/s: p50 ${out.liveP50} ms, p99 ${out.liveP99} ms, max ${out.liveMax} ms`);
+      log(`run ${run}: live ${written} events at ${LIVE_RATE}/s: p50 ${out.liveP50} ms, p99 ${out.liveP99} ms, max ${out.liveMax} ms, peak RSS ${out.liveRssMb.toFixed(0)} MB`);
     }
     await bridge.stop();
 
@@ -414,6 +446,7 @@ async function oneRun(run: number): Promise<Partial<RunResult>> {
       bridge = await startBridge(env.db, stateDir);
       await waitReady(bridge.port);
       const enq = rssSampler(bridge.proc.pid!);
+      const enqStart = performance.now();
       const blEvents = await writeBacklog(env.admin, BACKLOG);
       // Everything enqueued: the outbox holds them all (the receiver answers 503 meanwhile).
       const metricsUrl = `http://127.0.0.1:${bridge.port}/metrics`;
@@ -423,6 +456,8 @@ async function oneRun(run: number): Promise<Partial<RunResult>> {
         if (m && Number(m[1]) >= blEvents) break;
         await sleep(200);
       }
+      // Written while the bridge reads: the rate is that of the slower of the two (the bridge, here).
+      out.backlogEnqueuePerS = blEvents / ((performance.now() - enqStart) / 1000);
       out.backlogEnqueueRssMb = enq.peakMb();
       enq.stop();
       out.backlogOutboxMb = ['outbox.sqlite', 'outbox.sqlite-wal'].reduce((n, f) => {
@@ -443,11 +478,10 @@ async function oneRun(run: number): Promise<Partial<RunResult>> {
       out.backlogDrainRssMb = drain.peakMb();
       drain.stop();
       await bridge.stop();
-      log(`run ${run}: backlog ${blEvents}: RSS enqueue ${out.backlogEnqueueRssMb.toFixed(0)} MB, drain ${out.backlogDrainRssMb.toFixed(0)} MB, outbox ${out.backlogOutboxMb.toFixed(0)} MB, drain ${Math.round(out.backlogDrainPerS)}/s`);
+      log(`run ${run}: backlog ${blEvents}: enqueued ${Math.round(out.backlogEnqueuePerS)}/s, RSS enqueue ${out.backlogEnqueueRssMb.toFixed(0)} MB, drain ${out.backlogDrainRssMb.toFixed(0)} MB, outbox ${out.backlogOutboxMb.toFixed(0)} MB, drain ${Math.round(out.backlogDrainPerS)}/s`);
     }
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
-    await closeEnv(env);
   }
   return out;
 }
@@ -468,6 +502,7 @@ const ROWS: Array<[keyof RunResult, string, string, (v: number) => string]> = [
   ['liveMax', 'live max', 'ms', (v) => v.toFixed(0)],
   ['liveRssMb', 'live peak RSS', 'MB', (v) => v.toFixed(0)],
   ['backlogEnqueueRssMb', `backlog ${BACKLOG}: peak RSS enqueuing`, 'MB', (v) => v.toFixed(0)],
+  ['backlogEnqueuePerS', 'backlog: enqueue rate (writing and reading at once)', 'events/s', (v) => v.toFixed(0)],
   ['backlogDrainRssMb', 'backlog: peak RSS draining', 'MB', (v) => v.toFixed(0)],
   ['backlogOutboxMb', 'backlog: outbox on disk', 'MB', (v) => v.toFixed(0)],
   ['backlogDrainPerS', 'backlog: drain rate (first to last arrival)', 'events/s', (v) => v.toFixed(0)],
@@ -478,7 +513,13 @@ const ROWS: Array<[keyof RunResult, string, string, (v: number) => string]> = [
 async function main(): Promise<void> {
   const benchStart = Date.now();
   const results: Array<Partial<RunResult>> = [];
-  for (let r = 1; r <= RUNS; r++) results.push(await oneRun(r));
+  // One MariaDB and one receiver for all runs; each run has its own backlog and its own state dirs.
+  const env = await freshEnv();
+  try {
+    for (let r = 1; r <= RUNS; r++) results.push(await oneRun(env, r));
+  } finally {
+    await closeEnv(env);
+  }
   const summary: Record<string, { median: number; min: number; max: number; unit: string }> = {};
   const lines = ['| measure | median | min | max | unit |', '|---|---:|---:|---:|---|'];
   for (const [key, label, unit, fmt] of ROWS) {
@@ -493,11 +534,11 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
   const table = lines.join('\n');
   const wall = `${Math.round((Date.now() - benchStart) / 1000)} s`;
-  process.stdout.write(`\n${machine}; runs: ${RUNS}; wall time ${wall}; receiver: minimal node:http server in its own process\n\n${table}\n`);
+  process.stdout.write(`\n${machine}; runs: ${RUNS}; wall time ${wall}; receiver: ${RECEIVER.label}, in its own process\n\n${table}\n`);
   mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench', 'out', 'results.json'),
-    JSON.stringify({ machine, runs: RUNS, wall, flags, summary, ratioToUndiciCeiling: ratio, results }, null, 2),
+    JSON.stringify({ machine, runs: RUNS, wall, receiver: RECEIVER.label, flags, summary, ratioToUndiciCeiling: ratio, results }, null, 2),
   );
 }
 
