@@ -23,9 +23,15 @@ const CE_TYPE_PREFIX = 'com.ucontact.';
 
 /** RFC 3339 UTC; milliseconds only when non-zero (`2026-03-02T14:05:09Z` / `...09.120Z`). */
 export function rfc3339Utc(epochMs: number): string {
+  // Events of one source transaction share their time: the last one formatted is kept.
+  if (epochMs === lastTime.ms) return lastTime.text;
   const iso = new Date(epochMs).toISOString();
-  return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  const text = iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
+  lastTime.ms = epochMs;
+  lastTime.text = text;
+  return text;
 }
+const lastTime = { ms: Number.NaN, text: '' };
 
 export function buildHeaders(input: HeaderInput): Record<string, string> {
   const headers: Record<string, string> = {

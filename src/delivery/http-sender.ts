@@ -355,10 +355,15 @@ export class HttpSender {
       const locationHeader = headerValue(response.headers.location);
       // Always consume (bounded) so the socket is either reusable or closed, never left hanging.
       // For 2xx the status alone decides: an endless or failing body after a 2xx is still delivered,
-      // since the receiver has accepted the event; we just stop reading after maxResponseBytes.
+      // since the receiver has accepted the event; it is discarded, and past maxResponseBytes (or
+      // when the budget runs out) the connection is dropped instead of drained. Only an error answer's
+      // body is sampled, for the error message (an async iterator per response was 3% of a delivery).
+      if (status >= 200 && status < 300) {
+        await response.body.dump({ limit: this.maxResponseBytes }).catch(() => undefined);
+        return { kind: 'delivered', status, durationMs: elapsed() };
+      }
       const sample = await sampleBody(response.body, this.maxResponseBytes);
 
-      if (status >= 200 && status < 300) return { kind: 'delivered', status, durationMs: elapsed() };
       if (status === 410) {
         return { kind: 'gone', status, error: { code: CODE_GONE, message: 'receiver answered 410 Gone' }, durationMs: elapsed() };
       }
