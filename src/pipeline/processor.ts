@@ -55,6 +55,9 @@ export class TransactionProcessor {
     const { engine, registry, outbox, metrics } = this.deps;
     const events: EnqueuedEvent[] = [];
     const mirror = this.openMirror;
+    // Counted here and added to the metrics once per transaction: a counter update per row was 3%.
+    const rowsByTable = new Map<string, number>();
+    const eventsByName = new Map<string, number>();
     let sliceStart = performance.now();
     for (const change of tx.changes) {
       if (performance.now() - sliceStart > SLICE_MS) {
@@ -62,16 +65,18 @@ export class TransactionProcessor {
         sliceStart = performance.now();
       }
       const table = tableId(change.schema, change.table);
-      metrics.child(metrics.sourceRowChanges, table).inc();
+      rowsByTable.set(table, (rowsByTable.get(table) ?? 0) + 1);
       const keyColumn = this.mirroredKeys.get(table);
       if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
       if (table === registry.def.table) registry.apply(change.before, change.after);
       engine.observe(change);
       for (const ev of await this.evaluate(change)) {
-        metrics.child(metrics.events, ev.name).inc();
+        eventsByName.set(ev.name, (eventsByName.get(ev.name) ?? 0) + 1);
         events.push({ ...ev, urls: registry.urlsFor(ev.name), source: { file: change.file, pos: change.eventPos } });
       }
     }
+    for (const [table, n] of rowsByTable) metrics.child(metrics.sourceRowChanges, table).inc(n);
+    for (const [name, n] of eventsByName) metrics.child(metrics.events, name).inc(n);
     if (tx.partial) {
       // A part of a large transaction: stored, but delivered only once its commit is read. Only
       // counts are kept: the dispatcher reads these deliveries from the store, in bounded pages.
@@ -87,7 +92,9 @@ export class TransactionProcessor {
     metrics.sourceTransactions.inc();
     metrics.observeSourceCommit(tx.timestampMs);
     if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
-    for (const d of created) metrics.child(metrics.eventsEnqueued, d.eventName).inc();
+    const enqueuedByName = new Map<string, number>();
+    for (const d of created) enqueuedByName.set(d.eventName, (enqueuedByName.get(d.eventName) ?? 0) + 1);
+    for (const [name, n] of enqueuedByName) metrics.child(metrics.eventsEnqueued, name).inc(n);
     if (created.length > 0 || staged) this.deps.onEnqueued(created, staged);
   }
 
