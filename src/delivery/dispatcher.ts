@@ -64,8 +64,11 @@ const PAGE_SIZE = 2_000;
 const REFILL_BELOW_READY_KEYS = 256;
 /** Retryable failures in a row, with no answer between, that hold the whole URL. */
 export const FAILURES_TO_HOLD = 5;
-/** Longest hold of a failing URL between probes. */
-const FAILING_HOLD_MAX_MS = 30_000;
+/**
+ * Longest hold of a failing URL between probes: one request per 10 s is no load on anyone, and a
+ * receiver that comes back is noticed within 10 s.
+ */
+const FAILING_HOLD_MAX_MS = 10_000;
 
 interface UrlHold {
   /** `gone`: answered 410 (persisted); `failing`: FAILURES_TO_HOLD retryable failures in a row. */
