@@ -186,20 +186,27 @@ interface Bridge {
   stop(): Promise<void>;
 }
 
-/** The node flags of the installed command: those on the `#!/usr/bin/env -S node ...` line of dist/cli.js. */
-function cliNodeFlags(): string[] {
+/**
+ * How the installed command starts node: the environment assignments and node flags of the
+ * `#!/usr/bin/env -S VAR=value node --flag ...` line of dist/cli.js.
+ */
+function cliLaunch(): { env: Record<string, string>; nodeFlags: string[] } {
   const first = readFileSync(CLI, 'utf8').split('\n', 1)[0]!;
-  const m = /^#!\/usr\/bin\/env -S node (.*)$/.exec(first);
-  return m ? m[1]!.split(' ').filter(Boolean) : [];
+  const words = (/^#!\/usr\/bin\/env -S (.*)$/.exec(first)?.[1] ?? 'node').split(' ').filter(Boolean);
+  const at = words.indexOf('node');
+  const env = Object.fromEntries(words.slice(0, at).map((w) => w.split('=', 2) as [string, string]));
+  return { env, nodeFlags: words.slice(at + 1) };
 }
+const LAUNCH = cliLaunch();
 
 async function startBridge(db: PrivateMariaDb, stateDir: string): Promise<Bridge> {
   const port = await freePort();
   // Run as the `ucontact-webhooks` command runs, with its shebang's node flags; BENCH_BRIDGE_NODE_ARGS
   // adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process).
-  const nodeArgs = [...cliNodeFlags(), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...LAUNCH.nodeFlags, ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port), '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...LAUNCH.env },
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {

@@ -77,7 +77,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'connectTimeoutMs', type: 'number', describe: 'HTTP connect timeout per attempt' },
   { key: 'requestTimeoutMs', type: 'number', describe: 'HTTP total timeout per attempt (connect + headers + bounded body)' },
   { key: 'maxResponseBytes', type: 'number', describe: 'Most bytes of a response body the bridge reads' },
-  { key: 'concurrencyPerUrl', type: 'number', describe: 'Parallel requests per URL (events of one agent or interaction are never parallel)' },
+  { key: 'concurrencyPerUrl', type: 'number', describe: 'Parallel requests (connections) per URL; events of one agent or interaction are never parallel' },
   { key: 'maxAttempts', type: 'number', describe: 'Attempts per delivery before it is dead-lettered' },
   { key: 'maxAgeMs', type: 'number', describe: 'No retry later than this after the first attempt; then dead-lettered' },
   { key: 'retryBaseMs', type: 'number', describe: 'First retry delay; doubles per attempt, with jitter' },

@@ -8,13 +8,15 @@ import { describe, it } from 'node:test';
 const root = new URL('../../', import.meta.url);
 
 void describe('node flags', () => {
-  void it('the shebang of src/cli.ts and the Dockerfile CMD pass the same V8 flags', () => {
+  void it('the shebang of src/cli.ts and the Dockerfile pass the same V8 flags and malloc setting', () => {
     const shebang = readFileSync(new URL('src/cli.ts', root), 'utf8').split('\n', 1)[0]!;
-    const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(shebang);
+    const m = /^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node (.+)$/.exec(shebang);
     assert.ok(m, `unexpected first line of src/cli.ts: ${shebang}`);
     const flags = m[1]!.split(' ');
     assert.ok(flags.includes('--max-semi-space-size=4') && flags.includes('--heap-growing-percent=25'), flags.join(' '));
-    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(new URL('docker/Dockerfile', root), 'utf8'));
+    const dockerfile = readFileSync(new URL('docker/Dockerfile', root), 'utf8');
+    assert.match(dockerfile, /^ENV MALLOC_ARENA_MAX=2$/m);
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
     assert.ok(cmd, 'no exec-form CMD in docker/Dockerfile');
     assert.deepEqual(JSON.parse(cmd[1]!) as string[], ['node', ...flags, 'dist/cli.js', 'run']);
   });
