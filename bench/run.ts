@@ -493,8 +493,10 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
   return out;
 }
 
+const BENCH_START = Date.now();
+/** Progress on stderr, stamped with seconds since the bench started. */
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`[${((Date.now() - BENCH_START) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 }
 
 const ROWS: Array<[keyof RunResult, string, string, (v: number) => string]> = [
@@ -518,7 +520,6 @@ const ROWS: Array<[keyof RunResult, string, string, (v: number) => string]> = [
 ];
 
 async function main(): Promise<void> {
-  const benchStart = Date.now();
   const results: Array<Partial<RunResult>> = [];
   // One MariaDB and one receiver for all runs; each run has its own backlog and its own state dirs.
   const env = await freshEnv();
@@ -540,7 +541,7 @@ async function main(): Promise<void> {
   if (ratio !== undefined) lines.push(`| catch-up / ceiling (b) | ${ratio.toFixed(2)} | | | ratio |`);
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
   const table = lines.join('\n');
-  const wall = `${Math.round((Date.now() - benchStart) / 1000)} s`;
+  const wall = `${Math.round((Date.now() - BENCH_START) / 1000)} s`;
   process.stdout.write(`\n${machine}; runs: ${RUNS}; wall time ${wall}; receiver: ${RECEIVER.label}, in its own process\n\n${table}\n`);
   mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
   writeFileSync(
