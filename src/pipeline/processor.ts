@@ -65,24 +65,26 @@ export class TransactionProcessor {
         sliceStart = performance.now();
       }
       const table = tableId(change.schema, change.table);
-      rowsByTable.set(table, (rowsByTable.get(table) ?? 0) + 1);
+      tally(rowsByTable, table);
       const keyColumn = this.mirroredKeys.get(table);
       if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
       if (table === registry.def.table) registry.apply(change.before, change.after);
       engine.observe(change);
       for (const ev of await this.evaluate(change)) {
-        eventsByName.set(ev.name, (eventsByName.get(ev.name) ?? 0) + 1);
+        tally(eventsByName, ev.name);
         events.push({ ...ev, urls: registry.urlsFor(ev.name), source: { file: change.file, pos: change.eventPos } });
       }
     }
-    for (const [table, n] of rowsByTable) metrics.child(metrics.sourceRowChanges, table).inc(n);
-    for (const [name, n] of eventsByName) metrics.child(metrics.events, name).inc(n);
+    addCounts(metrics, metrics.sourceRowChanges, rowsByTable);
+    addCounts(metrics, metrics.events, eventsByName);
     if (tx.partial) {
       // A part of a large transaction: stored, but delivered only once its commit is read. Only
       // counts are kept: the dispatcher reads these deliveries from the store, in bounded pages.
-      const staged = (this.openStaged ??= new Map());
-      for (const [url, n] of outbox.stage(events)) staged.set(url, (staged.get(url) ?? 0) + n);
-      for (const ev of events) if (ev.urls.length > 0) metrics.child(metrics.eventsEnqueued, ev.name).inc(ev.urls.length);
+      const staged = (this.openStaged ??= new Map<string, number>());
+      for (const [url, n] of outbox.stage(events)) tally(staged, url, n);
+      const enqueuedByName = new Map<string, number>();
+      for (const ev of events) if (ev.urls.length > 0) tally(enqueuedByName, ev.name, ev.urls.length);
+      addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
       return;
     }
     const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
@@ -93,8 +95,8 @@ export class TransactionProcessor {
     metrics.observeSourceCommit(tx.timestampMs);
     if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
     const enqueuedByName = new Map<string, number>();
-    for (const d of created) enqueuedByName.set(d.eventName, (enqueuedByName.get(d.eventName) ?? 0) + 1);
-    for (const [name, n] of enqueuedByName) metrics.child(metrics.eventsEnqueued, name).inc(n);
+    for (const d of created) tally(enqueuedByName, d.eventName);
+    addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
     if (created.length > 0 || staged) this.deps.onEnqueued(created, staged);
   }
 
@@ -146,6 +148,15 @@ export class TransactionProcessor {
     logger.debug({ memory: miss.memory, found: value !== null }, 'remembered value fetched from the source');
     engine.remember(miss.memory, miss.key, value);
   }
+}
+
+function tally(counts: Map<string, number>, key: string, n = 1): void {
+  counts.set(key, (counts.get(key) ?? 0) + n);
+}
+
+/** Adds counts kept per label value to a labelled counter, one update per value. */
+function addCounts(metrics: Metrics, counter: Metrics['sourceRowChanges'] | Metrics['events'], counts: ReadonlyMap<string, number>): void {
+  for (const [value, n] of counts) metrics.child(counter, value).inc(n);
 }
 
 function mirrorChanges(table: string, keyColumn: string, change: RowChange): MirrorChange[] {
