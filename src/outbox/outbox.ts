@@ -356,12 +356,7 @@ export class Outbox {
   discardStaged(): void {
     const staged = DeliveryStatus.staged;
     if (this.db.prepare(`SELECT 1 FROM deliveries WHERE status = ${staged} LIMIT 1`).get() === undefined) return;
-    this.db.transaction(() => {
-      const seqs = this.db.prepare(`DELETE FROM deliveries WHERE status = ${staged} RETURNING event_seq`).pluck().all() as number[];
-      // Events are per row change, so one with a staged delivery has no committed one left.
-      const deleteEvent = this.db.prepare('DELETE FROM events WHERE seq = ?');
-      for (const seq of new Set(seqs)) deleteEvent.run(seq);
-    })();
+    this.db.transaction(() => this.deleteDeliveries(`status = ${staged}`))();
   }
 
   /** Seeds mirrors and the first checkpoint (first run, from a snapshot of the source). */
@@ -488,15 +483,14 @@ export class Outbox {
   /** Deletes delivered rows older than the cut-off, and their events once no delivery is left. */
   prune(deliveredBeforeMs: number): number {
     this.flushOutcomes();
-    return this.db.transaction(() => {
-      const seqs = this.db
-        .prepare(`DELETE FROM deliveries WHERE status = ${DeliveryStatus.delivered} AND updated_at_ms < ? RETURNING event_seq`)
-        .pluck()
-        .all(deliveredBeforeMs) as number[];
-      const deleteEvent = this.db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = ?)');
-      for (const seq of new Set(seqs)) deleteEvent.run(seq, seq);
-      return seqs.length;
-    })();
+    return this.db.transaction(() => this.deleteDeliveries(`status = ${DeliveryStatus.delivered} AND updated_at_ms < ?`, deliveredBeforeMs))();
   }
 
+  /** Deletes the deliveries `where` selects, then those of their events no delivery refers to any more. */
+  private deleteDeliveries(where: string, ...params: number[]): number {
+    const seqs = this.db.prepare(`DELETE FROM deliveries WHERE ${where} RETURNING event_seq`).pluck().all(...params) as number[];
+    const deleteEvent = this.db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = ?)');
+    for (const seq of new Set(seqs)) deleteEvent.run(seq, seq);
+    return seqs.length;
+  }
 }
