@@ -5,7 +5,7 @@
 
 import ZongJi, { type AnyBinlogEvent } from '@vlasky/zongji';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -202,10 +202,11 @@ const LAUNCH = cliLaunch();
 async function startBridge(db: PrivateMariaDb, stateDir: string): Promise<Bridge> {
   const port = await freePort();
   // Run as the `ucontact-webhooks` command runs, with its shebang's node flags; BENCH_BRIDGE_NODE_ARGS
-  // adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process).
+  // adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process), and
+  // BENCH_BRIDGE_STDOUT names a file for the bridge's standard output (e.g. with '--trace-gc').
   const nodeArgs = [...LAUNCH.nodeFlags, ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port), '--log-level', 'warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_BRIDGE_STDOUT ? openSync(process.env.BENCH_BRIDGE_STDOUT, 'a') : 'ignore', 'inherit'],
     env: { ...process.env, ...LAUNCH.env },
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -242,6 +243,21 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+/** CPU seconds per thread of `pid`, the busiest first: "name 12.3 s", for the progress log. */
+function threadCpu(pid: number): string {
+  return readdirSync(`/proc/${pid}/task`)
+    .map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      return { name: tid === String(pid) ? 'main' : `${name}:${tid}`, s: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S };
+    })
+    .filter((t) => t.s >= 0.1)
+    .sort((a, b) => b.s - a.s)
+    .map((t) => `${t.name} ${t.s.toFixed(1)} s`)
+    .join(', ');
 }
 
 function rssSampler(pid: number): { peakMb: () => number; stop: () => void } {
@@ -397,9 +413,10 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
     out.catchUpEventsPerS = events / s;
     out.catchUpPeakRssMb = Math.max(sampler.peakMb(), procStatusKb(bridge.proc.pid!, 'VmHWM') / 1024);
     out.catchUpCpuS = cpuSeconds(bridge.proc.pid!);
+    const threads = threadCpu(bridge.proc.pid!);
     sampler.stop();
     await bridge.stop();
-    log(`run ${run}: catch-up ${Math.round(out.catchUpEventsPerS)} events/s, peak RSS ${out.catchUpPeakRssMb.toFixed(0)} MB, CPU ${out.catchUpCpuS.toFixed(1)} s`);
+    log(`run ${run}: catch-up ${Math.round(out.catchUpEventsPerS)} events/s, peak RSS ${out.catchUpPeakRssMb.toFixed(0)} MB, CPU ${out.catchUpCpuS.toFixed(1)} s (${threads})`);
 
     // Start-up with a warm state dir.
     const t1 = performance.now();

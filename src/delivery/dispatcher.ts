@@ -169,7 +169,7 @@ export class Dispatcher {
   start(): void {
     const { pending, dead } = this.opts.outbox.backlog();
     this.pendingCount = pending;
-    this.opts.metrics.outboxPending.set(pending);
+    this.opts.metrics.countPendingWith(() => this.pendingCount);
     this.opts.metrics.outboxDead.set(dead);
     for (const url of this.opts.outbox.pendingUrls()) {
       const ep = this.endpoint(url);
@@ -203,7 +203,6 @@ export class Dispatcher {
       else this.hold(ep, d);
       touched.add(ep);
     }
-    this.opts.metrics.outboxPending.set(this.pendingCount);
     for (const ep of touched) this.pump(ep);
   }
 
@@ -566,7 +565,6 @@ export class Dispatcher {
     kq.busy = false;
     ep.held--;
     this.pendingCount--;
-    this.opts.metrics.outboxPending.set(this.pendingCount);
     if (kq.items.length > 0) ep.ready.push(key);
     else ep.keys.delete(key);
   }

@@ -70,9 +70,19 @@ export class TransactionProcessor {
       if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
       if (table === registry.def.table) registry.apply(change.before, change.after);
       engine.observe(change);
-      for (const ev of await this.evaluate(change)) {
+      let evaluated: EvaluatedEvent[];
+      try {
+        // Synchronous unless a remembered value must be fetched first: no promise per row.
+        evaluated = engine.evaluate(change, this.onRuleError);
+      } catch (err) {
+        if (!(err instanceof MemoryMiss)) throw err;
+        evaluated = await this.evaluateFetching(change, err);
+      }
+      if (evaluated.length === 0) continue;
+      const source = { file: change.file, pos: change.eventPos };
+      for (const ev of evaluated) {
         tally(eventsByName, ev.name);
-        events.push({ ...ev, urls: registry.urlsFor(ev.name), source: { file: change.file, pos: change.eventPos } });
+        events.push({ id: ev.id, name: ev.name, orderKey: ev.orderKey, occurredAtMs: ev.occurredAtMs, body: ev.body, urls: registry.urlsFor(ev.name), source });
       }
     }
     addCounts(metrics, metrics.sourceRowChanges, rowsByTable);
@@ -111,23 +121,28 @@ export class TransactionProcessor {
   }
 
 
-  private async evaluate(change: RowChange): Promise<EvaluatedEvent[]> {
-    const { engine, logger, metrics } = this.deps;
-    const onRuleError = (rule: string, err: unknown): void => {
-      metrics.ruleErrors.inc({ rule });
-      const where = { rule, table: `${change.schema}.${change.table}`, position: `${change.file}:${change.eventPos}` };
-      if (err instanceof BridgeError && err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT') {
-        logger.error({ ...where, ...err.details, code: err.code, error: err.message, hint: err.hint }, 'schema drift: rule stopped (fail closed); other rules continue');
-        return;
-      }
-      logger.error({ ...where, code: 'UCW_ERR_RULES_EVAL', err: describeError(err) }, 'a rule failed on a row change; that event was not produced');
-    };
+  /** Reports a rule that failed on a change (bound once: it is passed for every row). */
+  private readonly onRuleError = (rule: string, err: unknown, change: RowChange): void => {
+    const { logger, metrics } = this.deps;
+    metrics.ruleErrors.inc({ rule });
+    const where = { rule, table: `${change.schema}.${change.table}`, position: `${change.file}:${change.eventPos}` };
+    if (err instanceof BridgeError && err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT') {
+      logger.error({ ...where, ...err.details, code: err.code, error: err.message, hint: err.hint }, 'schema drift: rule stopped (fail closed); other rules continue');
+      return;
+    }
+    logger.error({ ...where, code: 'UCW_ERR_RULES_EVAL', err: describeError(err) }, 'a rule failed on a row change; that event was not produced');
+  };
+
+  /** Evaluates a change again after each remembered value it misses is fetched from the source. */
+  private async evaluateFetching(change: RowChange, firstMiss: MemoryMiss): Promise<EvaluatedEvent[]> {
+    let miss = firstMiss;
     for (let i = 0; i < MAX_FETCHES_PER_CHANGE; i++) {
+      await this.fetchRemembered(miss);
       try {
-        return engine.evaluate(change, onRuleError);
+        return this.deps.engine.evaluate(change, this.onRuleError);
       } catch (err) {
         if (!(err instanceof MemoryMiss)) throw err;
-        await this.fetchRemembered(err);
+        miss = err;
       }
     }
     throw new BridgeError('UCW_ERR_SOURCE_QUERY', `remembered values kept missing for a row change at ${change.file}:${change.eventPos}`);

@@ -121,6 +121,13 @@ function compileCondition(cond: Condition): Predicate {
   return (c) => truthy(value(c)) === want;
 }
 
+/** The first of `columns` a row image lacks (checked per rule and row, so it allocates nothing). */
+function missingColumn(columns: readonly string[], image: Row | null): string | undefined {
+  if (!image) return undefined;
+  for (const col of columns) if (!(col in image)) return col;
+  return undefined;
+}
+
 function jsonPath(doc: unknown, path: string): unknown {
   let cur: unknown = doc;
   if (typeof cur === 'string' || Buffer.isBuffer(cur)) {
@@ -211,7 +218,7 @@ export class RulesEngine {
    * whose table no longer has the shape it reads (schema drift) is stopped for good: it fails closed
    * rather than emit events with missing or misread fields.
    */
-  evaluate(change: RowChange, onRuleError: (ruleId: string, err: unknown) => void): EvaluatedEvent[] {
+  evaluate(change: RowChange, onRuleError: (ruleId: string, err: unknown, change: RowChange) => void): EvaluatedEvent[] {
     const rules = this.rulesByTable.get(tableId(change.schema, change.table));
     if (!rules) return [];
     const out: EvaluatedEvent[] = [];
@@ -222,31 +229,27 @@ export class RulesEngine {
         const drift = this.drift(rule, change);
         if (drift) {
           this.stopped.set(rule.id, drift.message);
-          onRuleError(rule.id, drift);
+          onRuleError(rule.id, drift, change);
           continue;
         }
         if (!rule.when(change)) continue;
         out.push(this.build(rule, change));
       } catch (err) {
         if (err instanceof MemoryMiss) throw err;
-        onRuleError(rule.id, err);
+        onRuleError(rule.id, err, change);
       }
     }
     return out;
   }
 
   private drift(rule: CompiledRule, change: RowChange): BridgeError | undefined {
+    const column = missingColumn(rule.columns, change.before) ?? missingColumn(rule.columns, change.after);
+    if (column === undefined) return undefined;
     const at = `${change.file}:${change.eventPos}`;
-    const stop = (column: string, what: string): BridgeError =>
-      new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rule ${rule.id} stopped: column ${rule.table}.${column} ${what} at binlog ${at}`, {
-        hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
-        details: { rule: rule.id, table: rule.table, column, position: at },
-      });
-    for (const image of [change.before, change.after]) {
-      if (!image) continue;
-      for (const col of rule.columns) if (!(col in image)) return stop(col, 'is gone');
-    }
-    return undefined;
+    return new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rule ${rule.id} stopped: column ${rule.table}.${column} is gone at binlog ${at}`, {
+      hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
+      details: { rule: rule.id, table: rule.table, column, position: at },
+    });
   }
 
   private build(rule: CompiledRule, change: RowChange): EvaluatedEvent {

@@ -2,8 +2,6 @@
 // the payload format `yyyy-MM-dd HH:mm:ss` in the output zone. Uses Intl only; zero dates and
 // unparsable values become null rather than a wrong instant.
 
-const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/;
-
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatterFor(zone: string): Intl.DateTimeFormat {
@@ -55,33 +53,69 @@ function offsetMs(ms: number, zone: string): number {
   return asUtc - (ms - (((ms % 1000) + 1000) % 1000));
 }
 
+/** The number in `s` from `from` for `n` characters, or -1 when one of them is not a digit. */
+function digitsAt(s: string, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** True when the string must be trimmed: it starts or ends with whitespace (or anything not ASCII). */
+const needsTrim = (s: string): boolean => {
+  const a = s.charCodeAt(0);
+  const b = s.charCodeAt(s.length - 1);
+  return a <= 32 || a >= 127 || b <= 32 || b >= 127;
+};
+
 /**
  * Epoch milliseconds of a source DATETIME value read as wall-clock time in `zone`.
- * Accepts `YYYY-MM-DD[ HH:MM[:SS[.ffffff]]]` strings, Date objects and epoch numbers.
+ * Accepts `YYYY-MM-DD[( |T)HH:MM[:SS[.f to ffffff]]]` strings, Date objects and epoch numbers.
  * Returns null for NULL, zero dates (`0000-00-00 ...`) and anything unparsable.
  */
 export function parseSourceDatetime(value: unknown, zone: string): number | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.getTime();
   if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (typeof value !== 'string') return null;
-  const m = DATETIME_RE.exec(value.trim());
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => Number(x ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  if (typeof value !== 'string' || value.length === 0) return null;
+  // Read character by character: a regular expression with its match array and substrings was a
+  // tenth of what the catch-up path allocated.
+  const s = needsTrim(value) ? value.trim() : value;
+  const len = s.length;
+  if (len !== 10 && len !== 16 && len !== 19 && !(len >= 21 && len <= 26)) return null;
+  const y = digitsAt(s, 0, 4);
+  const mo = digitsAt(s, 5, 2);
+  const d = digitsAt(s, 8, 2);
+  if (y < 0 || mo < 0 || d < 0 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return null;
+  let h = 0;
+  let mi = 0;
+  let sec = 0;
+  let frac = 0;
+  if (len > 10) {
+    const sep = s.charCodeAt(10);
+    if (sep !== 32 && sep !== 84) return null; // ' ' or 'T'
+    h = digitsAt(s, 11, 2);
+    mi = digitsAt(s, 14, 2);
+    if (h < 0 || mi < 0 || s.charCodeAt(13) !== 58) return null;
+    if (len > 16) {
+      sec = digitsAt(s, 17, 2);
+      if (sec < 0 || s.charCodeAt(16) !== 58) return null;
+      if (len > 19) {
+        const fracDigits = len - 20;
+        const f = digitsAt(s, 20, fracDigits);
+        if (f < 0 || s.charCodeAt(19) !== 46) return null;
+        // Milliseconds: the first three digits of the fraction, padded (".5" is 500 ms).
+        frac = fracDigits >= 3 ? Math.floor(f / 10 ** (fracDigits - 3)) : f * 10 ** (3 - fracDigits);
+      }
+    }
+  }
   if (y === 0 || mo === 0 || d === 0) return null;
   // Date.UTC would roll 10:60 over to 11:00; an out-of-range clock field is not a DATETIME.
-  if (h > 23 || mi > 59 || s > 59) return null;
-  const frac = m[7] ? Number(m[7].padEnd(3, '0').slice(0, 3)) : 0;
-  const wallAsUtc = Date.UTC(y, mo - 1, d, h, mi, s, frac);
-  const check = new Date(wallAsUtc);
-  if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) return null;
+  if (h > 23 || mi > 59 || sec > 59 || mo > 12 || d > daysInMonth(y, mo)) return null;
+  const wallAsUtc = Date.UTC(y, mo - 1, d, h, mi, sec, frac);
   if (zone === 'UTC') return wallAsUtc;
   // Two passes settle the offset around DST transitions.
   let guess = wallAsUtc - offsetMs(wallAsUtc, zone);
@@ -89,16 +123,31 @@ export function parseSourceDatetime(value: unknown, zone: string): number | null
   return guess;
 }
 
+function daysInMonth(y: number, mo: number): number {
+  if (mo === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
+}
+
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/** The last formatted second (events come in bursts within one second): zone, second, text. */
+let lastFormatted: { zone: string; second: number; text: string } = { zone: '', second: NaN, text: '' };
 
 /** `yyyy-MM-dd HH:mm:ss` (24-hour clock) of an instant in `zone`. */
 export function formatPayloadDate(ms: number, zone: string): string {
+  const second = Math.floor(ms / 1000);
+  const last = lastFormatted;
+  if (last.second === second && last.zone === zone) return last.text;
+  let text: string;
   if (zone === 'UTC') {
     const d = new Date(ms);
-    return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(
+    text = `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(
       d.getUTCMinutes(),
     )}:${pad2(d.getUTCSeconds())}`;
+  } else {
+    const w = wallClockIn(ms, zone);
+    text = `${w.y}-${pad2(w.mo)}-${pad2(w.d)} ${pad2(w.h)}:${pad2(w.mi)}:${pad2(w.s)}`;
   }
-  const w = wallClockIn(ms, zone);
-  return `${w.y}-${pad2(w.mo)}-${pad2(w.d)} ${pad2(w.h)}:${pad2(w.mi)}:${pad2(w.s)}`;
+  lastFormatted = { zone, second, text };
+  return text;
 }

@@ -56,7 +56,9 @@ void describe('parseSourceDatetime: UTC source', () => {
   });
 
   void it('unparsable strings and other types become null', () => {
-    for (const bad of ['', 'now', '2026-3-2 14:05:09', '2026/03/02 14:05:09', '2026-03-02 14:05:09Z', '2026-03-02 14:05:09+00:00', '20260302140509', '2026-03-02 1:05:09']) {
+    for (const bad of ['', 'now', '2026-3-2 14:05:09', '2026/03/02 14:05:09', '2026-03-02 14:05:09Z', '2026-03-02 14:05:09+00:00', '20260302140509', '2026-03-02 1:05:09',
+      '2026-03-02 14:05:09.', '2026-03-02X14:05:09', '2026-03-02 14-05-09', '2026-03-02 14:05:0a', '2026-03-02 14:05:09.12a',
+      '２０２６-03-02 14:05:09', '2026-03-02 14:05:09 extra', '-026-03-02']) {
       assert.equal(parseSourceDatetime(bad, 'UTC'), null, bad);
     }
     assert.equal(parseSourceDatetime(null, 'UTC'), null);
@@ -136,6 +138,17 @@ void describe('parseSourceDatetime: non-UTC source zone', () => {
 });
 
 void describe('formatPayloadDate', () => {
+  void it('gives each zone and second its own text when calls alternate (the last second is cached)', () => {
+    const ms = Date.UTC(2026, 2, 2, 14, 5, 9, 100);
+    assert.equal(formatPayloadDate(ms, 'UTC'), '2026-03-02 14:05:09');
+    assert.equal(formatPayloadDate(ms + 800, 'UTC'), '2026-03-02 14:05:09');
+    assert.equal(formatPayloadDate(ms, 'America/Montevideo'), '2026-03-02 11:05:09');
+    assert.equal(formatPayloadDate(ms + 900, 'UTC'), '2026-03-02 14:05:10');
+    assert.equal(formatPayloadDate(ms + 900, 'America/Montevideo'), '2026-03-02 11:05:10');
+    assert.equal(formatPayloadDate(-1500, 'UTC'), '1969-12-31 23:59:58');
+    assert.equal(formatPayloadDate(-1000, 'UTC'), '1969-12-31 23:59:59');
+  });
+
   void it('writes `yyyy-MM-dd HH:mm:ss` with zero padding in UTC', () => {
     assert.equal(formatPayloadDate(Date.UTC(2026, 2, 2, 14, 5, 9), 'UTC'), '2026-03-02 14:05:09');
     assert.equal(formatPayloadDate(Date.UTC(2026, 0, 5, 3, 4, 5), 'UTC'), '2026-01-05 03:04:05');
