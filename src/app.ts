@@ -161,6 +161,9 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       prepare,
       handler: async (tx) => {
         await budget.waitForRoom();
+        // While every receiver is behind, read no faster than they take events (see roomFor).
+        const room = dispatcher.roomFor(registry.urls());
+        if (room) await room;
         await processor.process(tx);
       },
       onFatal: (err) => fail(err),
@@ -185,6 +188,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // Runs before supervisor.stop() (reverse order): a handler waiting for outbox room must not
     // hold up the stop.
     cleanups.push(() => budget.stop());
+    cleanups.push(() => dispatcher.releaseSource());
 
     const prune = setInterval(() => {
       const n = outbox.prune(Date.now() - config.deliveredRetentionHours * 3_600_000);

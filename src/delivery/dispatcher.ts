@@ -60,6 +60,12 @@ export const GONE_PAUSES_META_KEY = 'gone_pauses';
 export const DEFAULT_MAX_HELD_PER_URL = 20_000;
 /** Deliveries read from the outbox per page. */
 const PAGE_SIZE = 2_000;
+/**
+ * Fewest deliveries a page is read for (a quarter of a page, or of the memory bound when that is
+ * smaller): with memory nearly full, every finished delivery made room for one, and a query per
+ * delivery took up to a third of the dispatcher's thread at catch-up.
+ */
+const MIN_PAGE = PAGE_SIZE / 4;
 /** A URL with store-only deliveries loads the next page when fewer keys than this are ready. */
 const REFILL_BELOW_READY_KEYS = 256;
 /** Retryable failures in a row, with no answer between, that hold the whole URL. */
@@ -149,9 +155,17 @@ interface Endpoint {
 
 export class Dispatcher {
   private readonly endpoints = new Map<string, Endpoint>();
-  private readonly inFlight = new Set<Promise<void>>();
+  /** The source waits for room (see roomFor). */
+  private roomWait: Promise<void> | undefined;
+  private resolveRoom: (() => void) | undefined;
+  private roomUrls: ReadonlySet<string> = new Set();
+  private sourceReleased = false;
+  /** Attempts handed to the sender and not settled yet, across URLs; stop() waits for them. */
+  private attemptsInFlight = 0;
+  private onIdle: (() => void) | undefined;
   private readonly now: () => number;
   private readonly maxHeld: number;
+  private readonly minPage: number;
   private readonly debug: boolean;
   private pendingCount = 0;
   private stopping = false;
@@ -161,6 +175,7 @@ export class Dispatcher {
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
     this.maxHeld = Math.max(1, opts.maxHeldPerUrl ?? DEFAULT_MAX_HELD_PER_URL);
+    this.minPage = Math.max(1, Math.min(MIN_PAGE, Math.floor(this.maxHeld / 4)));
     this.maxInFlight = opts.concurrencyPerUrl + Math.max(0, opts.queuedPerUrl ?? 0);
     this.debug = opts.logger.isLevelEnabled('debug');
   }
@@ -206,6 +221,27 @@ export class Dispatcher {
     for (const ep of touched) this.pump(ep);
   }
 
+  /**
+   * Flow control for the source: undefined when reading on is useful, else a promise that resolves
+   * once it is. Reading on is of no use while every URL of `urls` is behind: sending (not held), its
+   * in-memory window nearly full or deliveries of it waiting in the store. What was read then would
+   * only be written to the store and read back (a third of the catch-up work); the binlog keeps it
+   * meanwhile. A held URL (failing, 410) is never behind: the outbox takes its backlog, so the
+   * binlog can be purged while a receiver is down.
+   */
+  roomFor(urls: ReadonlySet<string>): Promise<void> | undefined {
+    if (this.stopping || this.sourceReleased || !this.allBehind(urls, this.maxHeld - this.minPage)) return undefined;
+    this.roomUrls = urls;
+    this.roomWait ??= new Promise<void>((resolve) => (this.resolveRoom = resolve));
+    return this.roomWait;
+  }
+
+  /** Stops holding the source back, for good (shutdown: the reader must not wait on deliveries). */
+  releaseSource(): void {
+    this.sourceReleased = true;
+    this.openRoom();
+  }
+
   /** Pending deliveries, held in memory or waiting in the store. */
   get pending(): number {
     return this.pendingCount;
@@ -219,15 +255,41 @@ export class Dispatcher {
   /** Stops starting attempts; waits up to `graceMs` for those in flight (the rest stay pending). */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
+    this.openRoom();
     this.opts.sender.cancelQueued?.();
     for (const ep of this.endpoints.values()) {
       for (const kq of ep.keys.values()) if (kq.timer) clearTimeout(kq.timer);
       if (ep.hold?.timer) clearTimeout(ep.hold.timer);
     }
-    const all = Promise.allSettled([...this.inFlight]);
+    if (this.attemptsInFlight === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    await new Promise<void>((resolve) => {
+      this.onIdle = resolve;
+      timer = setTimeout(resolve, graceMs);
+    });
     clearTimeout(timer);
+  }
+
+  /** True when every URL of `urls` sends, with `held >= threshold` or deliveries in the store. */
+  private allBehind(urls: ReadonlySet<string>, threshold: number): boolean {
+    if (urls.size === 0) return false;
+    for (const url of urls) {
+      const ep = this.endpoints.get(url);
+      if (!ep || ep.hold || (!ep.moreInStore && ep.held < threshold)) return false;
+    }
+    return true;
+  }
+
+  /** Lets a waiting source read on once some URL has room for a page (hysteresis: two pages' worth). */
+  private checkRoom(): void {
+    if (this.resolveRoom && !this.allBehind(this.roomUrls, this.maxHeld - 2 * this.minPage)) this.openRoom();
+  }
+
+  private openRoom(): void {
+    const resolve = this.resolveRoom;
+    this.roomWait = undefined;
+    this.resolveRoom = undefined;
+    resolve?.();
   }
 
   private endpoint(url: string): Endpoint {
@@ -270,7 +332,7 @@ export class Dispatcher {
    */
   private refill(ep: Endpoint, force = false): void {
     if (ep.hold && !force) return;
-    while (ep.moreInStore && ep.held < this.maxHeld && (force || ep.ready.length < REFILL_BELOW_READY_KEYS)) {
+    while (ep.moreInStore && this.maxHeld - ep.held >= (force ? 1 : this.minPage) && (force || ep.ready.length < REFILL_BELOW_READY_KEYS)) {
       const want = Math.min(PAGE_SIZE, this.maxHeld - ep.held);
       const page = this.opts.outbox.pendingPage(ep.url, ep.loadedUpTo, want);
       for (const d of page) this.hold(ep, d);
@@ -321,40 +383,61 @@ export class Dispatcher {
     this.launch(ep, key!, kq);
   }
 
+  /**
+   * Starts the head of a key. One promise reaction per attempt (an async function with .catch and
+   * .finally chained on it was the largest allocation of the catch-up path).
+   */
   private launch(ep: Endpoint, key: string, kq: KeyQueue): void {
     const d = kq.items[0]!;
     kq.busy = true;
     ep.inFlight++;
-    const p = this.attempt(ep, key, kq, d)
-      .catch((err: unknown) => {
-        // The outbox failed under us (disk full, closed): leave the delivery pending for next start.
-        this.opts.logger.error({ err, deliveryId: d.id }, 'delivery bookkeeping failed; will retry');
-        this.retryLater(ep, key, kq, this.now() + 1000);
-      })
-      .finally(() => {
-        ep.inFlight--;
-        this.inFlight.delete(p);
-        this.pump(ep);
-      });
-    this.inFlight.add(p);
-  }
-
-  private async attempt(ep: Endpoint, key: string, kq: KeyQueue, d: Delivery): Promise<void> {
-    const { outbox, sender, metrics, logger } = this.opts;
+    this.attemptsInFlight++;
     const startedAt = this.now();
     if (d.nextAttemptAtMs > startedAt) {
       this.retryLater(ep, key, kq, d.nextAttemptAtMs);
+      queueMicrotask(() => this.finished(ep));
       return;
     }
-    const outcome = await sender.send({
-      url: ep.url,
-      eventId: d.eventId,
-      eventName: d.eventName,
-      occurredAtMs: d.occurredAtMs,
-      body: d.body,
-      bodyFormat: ep.bodyFormat,
-      attempt: d.attempts + 1,
-    });
+    this.opts.sender
+      .send({
+        url: ep.url,
+        eventId: d.eventId,
+        eventName: d.eventName,
+        occurredAtMs: d.occurredAtMs,
+        body: d.body,
+        bodyFormat: ep.bodyFormat,
+        attempt: d.attempts + 1,
+      })
+      .then(
+        (outcome) => {
+          try {
+            this.settle(ep, key, kq, d, startedAt, outcome);
+          } catch (err) {
+            this.bookkeepingFailed(ep, key, kq, d, err);
+          }
+          this.finished(ep);
+        },
+        (err: unknown) => {
+          this.bookkeepingFailed(ep, key, kq, d, err);
+          this.finished(ep);
+        },
+      );
+  }
+
+  /** The outbox failed under us (disk full, closed): the delivery stays pending for the next try. */
+  private bookkeepingFailed(ep: Endpoint, key: string, kq: KeyQueue, d: Delivery, err: unknown): void {
+    this.opts.logger.error({ err, deliveryId: d.id }, 'delivery bookkeeping failed; will retry');
+    this.retryLater(ep, key, kq, this.now() + 1000);
+  }
+
+  private finished(ep: Endpoint): void {
+    ep.inFlight--;
+    if (--this.attemptsInFlight === 0) this.onIdle?.();
+    this.pump(ep);
+  }
+
+  private settle(ep: Endpoint, key: string, kq: KeyQueue, d: Delivery, startedAt: number, outcome: AttemptOutcome): void {
+    const { outbox, metrics, logger } = this.opts;
     if (outcome.kind === 'unsent') {
       // Never sent (the URL was held meanwhile, or the bridge stops): back in line, unchanged.
       kq.busy = false;
@@ -367,7 +450,7 @@ export class Dispatcher {
       outbox.markDelivered(d.id, outcome.status, startedAt);
       metrics.observeDeliveryAttempt('delivered', outcome.durationMs);
       if (this.debug) logger.debug({ ...logFields(ep, d), status: outcome.status, body: d.body }, 'delivered');
-      this.answered(ep, `probe answered ${outcome.status}`, true);
+      this.answered(ep, outcome.status, true);
       this.advance(ep, key, kq);
       return;
     }
@@ -409,7 +492,7 @@ export class Dispatcher {
       this.deadLetter(ep, d, status, reason, startedAt, outcome.durationMs);
     } else {
       // An HTTP answer (4xx, 3xx) shows the receiver is there; a refusal before sending shows nothing.
-      if (status !== null) this.answered(ep, `probe answered ${status}`, false);
+      if (status !== null) this.answered(ep, status, false);
       this.deadLetter(ep, d, status, `${outcome.error.code}: ${outcome.error.message}`, startedAt, outcome.durationMs);
     }
     this.advance(ep, key, kq);
@@ -426,11 +509,11 @@ export class Dispatcher {
    * The receiver answered (not 410, not retryable): a failing hold is over. A 410 pause ends only
    * with a 2xx from its probe (`success`); any other answer to the probe leaves the URL paused.
    */
-  private answered(ep: Endpoint, why: string, success: boolean): void {
+  private answered(ep: Endpoint, status: number, success: boolean): void {
     ep.failStreak = 0;
     ep.failingHolds = 0;
     const hold = ep.hold;
-    if (hold && (hold.reason === 'failing' || (success && hold.probing))) this.resume(ep, why);
+    if (hold && (hold.reason === 'failing' || (success && hold.probing))) this.resume(ep, `probe answered ${status}`);
   }
 
   /** A retryable failure: FAILURES_TO_HOLD in a row hold the URL; a failed probe holds it longer. */
@@ -454,6 +537,7 @@ export class Dispatcher {
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
     this.opts.sender.cancelQueued?.(ep.url);
+    this.checkRoom();
     metrics.urlsFailing.set(this.countHolds('failing'));
     const fields = { url: safeUrl(ep.url), code: 'UCW_WARN_DELIVERY_URL_FAILING', failuresInARow: ep.failStreak, holdMs, pendingForUrl: pendingOf(ep) };
     // Once per outage at warn; the longer holds that follow failed probes only at debug.
@@ -469,6 +553,7 @@ export class Dispatcher {
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
     this.opts.sender.cancelQueued?.(ep.url);
+    this.checkRoom();
     this.holdGaugesAndSave();
     this.opts.logger.error(
       {
@@ -565,6 +650,7 @@ export class Dispatcher {
     kq.busy = false;
     ep.held--;
     this.pendingCount--;
+    if (this.resolveRoom) this.checkRoom();
     if (kq.items.length > 0) ep.ready.push(key);
     else ep.keys.delete(key);
   }

@@ -33,6 +33,7 @@ export function urlProblem(url: string): string | undefined {
 export class Registry {
   private readonly rows = new Map<string, Row>();
   private byEvent = new Map<EventName, string[]>();
+  private allUrls: ReadonlySet<string> = new Set();
   private readonly reported = new Map<string, string>();
 
   constructor(
@@ -63,6 +64,11 @@ export class Registry {
 
   urlsFor(event: EventName): readonly string[] {
     return this.byEvent.get(event) ?? [];
+  }
+
+  /** Every URL registered for at least one event. */
+  urls(): ReadonlySet<string> {
+    return this.allUrls;
   }
 
   /** Number of distinct (event, url) registrations in force. */
@@ -103,6 +109,7 @@ export class Registry {
       byEvent.set(event, list);
     }
     this.byEvent = byEvent;
+    this.allUrls = new Set([...byEvent.values()].flat());
     for (const [id, reason] of problems) {
       if (this.reported.get(id) === reason) continue;
       this.reported.set(id, reason);

@@ -202,6 +202,9 @@ export class BinlogListener extends EventEmitter {
     if (!meta) return;
     const table = `${meta.parentSchema}.${meta.tableName}`;
     if (!this.watched.has(table)) return;
+    // A part goes over once the next rows event of the same transaction comes: a transaction of
+    // exactly partRows rows is then still handed over whole, with its commit.
+    this.handOverPartIfLarge(ev.timestamp);
     const pending = (this.pending ??= []);
     const schema = meta.parentSchema;
     const tableName = meta.tableName;
@@ -234,7 +237,6 @@ export class BinlogListener extends EventEmitter {
         });
       }
     }
-    this.handOverPartIfLarge(ev.timestamp);
   }
 
   private commit(nextPosition: number, timestampMs: number): void {
@@ -244,8 +246,9 @@ export class BinlogListener extends EventEmitter {
   }
 
   /**
-   * Hands a large open transaction over in parts, so memory is bounded by the part size rather
-   * than the transaction size; the handler keeps parts uncommitted until the final one.
+   * Hands a large open transaction over in parts, so memory is bounded by the part size (plus one
+   * rows event) rather than the transaction size; the handler keeps parts uncommitted until the
+   * final one.
    */
   private handOverPartIfLarge(timestampMs: number): void {
     if (!this.pending || this.pending.length < this.partRows) return;

@@ -435,4 +435,98 @@ void describe('Dispatcher', () => {
     assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
     assert.equal(row.status, DeliveryStatus.delivered);
   });
+
+  void describe('roomFor: the source is held back while every URL is behind', () => {
+    /** A sender whose answers the test gives, one call at a time. */
+    const manualSender = (): { sender: Sender; answers: Array<(o: AttemptOutcome) => void> } => {
+      const answers: Array<(o: AttemptOutcome) => void> = [];
+      return { sender: { send: () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)) }, answers };
+    };
+    const settled = (p: Promise<void>): { done: boolean } => {
+      const state = { done: false };
+      void p.then(() => (state.done = true));
+      return state;
+    };
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+    void it('waits while the window is nearly full, goes on once two pages of room are free; a URL with room goes on at once', async () => {
+      // maxHeld 8: pages of 2, so reading stops at 6 held and goes on below 4.
+      const { sender, answers } = manualSender();
+      const d = make(sender, { maxHeldPerUrl: 8 });
+      d.start();
+      enqueue(d, ...Array.from({ length: 5 }, (_, i) => ev(`w${i}`, `agent:${i}`, [URL_A])));
+      assert.equal(d.roomFor(new Set([URL_A])), undefined, '5 of 8 held: room');
+      enqueue(d, ev('w5', 'agent:5', [URL_A]));
+      const wait = d.roomFor(new Set([URL_A]));
+      assert.ok(wait, '6 of 8 held: the source waits');
+      assert.equal(d.roomFor(new Set([URL_A, URL_B])), undefined, 'URL B holds nothing: reading on is useful');
+      const state = settled(wait);
+      await waitFor(() => answers.length === 1, { timeoutMs: 1_000, message: 'no attempt' });
+      for (let held = 6; held > 4; held--) {
+        answers.shift()!(delivered());
+        await waitFor(() => answers.length === 1 || outbox.counts().pending === 0, { timeoutMs: 1_000, message: 'no next attempt' });
+        await tick();
+        assert.equal(state.done, false, `still waiting with ${held - 1} held`);
+      }
+      answers.shift()!(delivered());
+      await waitFor(() => state.done, { timeoutMs: 1_000, message: 'the source was not let go at 3 held' });
+      assert.equal(d.roomFor(new Set([URL_A])), undefined);
+    });
+
+    void it('deliveries waiting in the store count as behind until they are read back', async () => {
+      const { sender, answers } = manualSender();
+      const d = make(sender, { maxHeldPerUrl: 8 });
+      d.start();
+      // 12 events for 8 places: 4 wait in the store.
+      enqueue(d, ...Array.from({ length: 12 }, (_, i) => ev(`s${i}`, `agent:${i}`, [URL_A])));
+      const wait = d.roomFor(new Set([URL_A]));
+      assert.ok(wait);
+      const state = settled(wait);
+      let answered = 0;
+      while (!state.done && answered < 12) {
+        await waitFor(() => answers.length > 0, { timeoutMs: 1_000, message: 'no attempt' });
+        answers.shift()!(delivered());
+        answered++;
+        await tick();
+      }
+      // The store is read back in pages as room frees up; only then, with room in memory, does reading go on.
+      assert.ok(answered >= 9, `let go after ${answered} deliveries, with deliveries still in the store`);
+      assert.ok(state.done, 'never let go');
+    });
+
+    void it('a held URL (failing receiver) never holds the source back: its backlog goes to the outbox', async () => {
+      const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
+      const { sender, answers } = manualSender();
+      const d = make(sender, { maxHeldPerUrl: 8, concurrencyPerUrl: 8, policy });
+      d.start();
+      enqueue(d, ...Array.from({ length: 7 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+      const wait = d.roomFor(new Set([URL_A]));
+      assert.ok(wait);
+      const state = settled(wait);
+      await waitFor(() => answers.length === 7, { timeoutMs: 1_000, message: () => `${answers.length} attempts` });
+      for (const answer of answers.splice(0, 5)) answer(serverError());
+      await waitFor(() => state.done, { timeoutMs: 1_000, message: 'the hold did not let the source go' });
+      assert.equal(d.roomFor(new Set([URL_A])), undefined, 'held: reading goes on');
+    });
+
+    void it('releaseSource() and stop() let a waiting source go, and it is not held back again', async () => {
+      const { sender } = manualSender();
+      const d = make(sender, { maxHeldPerUrl: 4 });
+      d.start();
+      enqueue(d, ...Array.from({ length: 4 }, (_, i) => ev(`r${i}`, `agent:${i}`, [URL_A])));
+      const wait = d.roomFor(new Set([URL_A]));
+      assert.ok(wait);
+      d.releaseSource();
+      await wait;
+      assert.equal(d.roomFor(new Set([URL_A])), undefined);
+
+      const d2 = make(sender, { maxHeldPerUrl: 4 });
+      d2.start();
+      const wait2 = d2.roomFor(new Set([URL_A]));
+      assert.ok(wait2, 'the store still holds four pending deliveries of URL A');
+      void d2.stop(10);
+      await wait2;
+      assert.equal(d2.roomFor(new Set([URL_A])), undefined);
+    });
+  });
 });
