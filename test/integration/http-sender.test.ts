@@ -20,6 +20,7 @@ import { HttpSender, type HttpSenderOptions } from '../../src/delivery/http-send
 import { BridgeError } from '../../src/errors.js';
 import { createSigner } from '../../src/delivery/signing.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const HOST = '127.0.0.1';
 const SECRET_KEY = Buffer.from('integration-test-key-0123456789');
@@ -337,6 +338,44 @@ void describe('HttpSender', () => {
     assert.ok(Date.now() - started < REQUEST_TIMEOUT_MS, 'must stop after maxResponseBytes, not at the timeout');
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(serverSawClose, 'the endless response must be cut off');
+  });
+
+  void it('200 whose body stalls: delivered once the budget runs out, and that connection is closed', async () => {
+    let serverSawClose = false;
+    const server = await httpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial');
+      res.on('close', () => (serverSawClose = true));
+    });
+    const started = Date.now();
+    const outcome = await sender.send(attemptTo(`http://${HOST}:${server.port}/`));
+    const took = Date.now() - started;
+    assert.equal(outcome.kind, 'delivered');
+    assert.ok(took >= REQUEST_TIMEOUT_MS - 50 && took < REQUEST_TIMEOUT_MS + 1500, `took ${took} ms`);
+    await waitFor(() => serverSawClose, { timeoutMs: 1_000, message: 'the stalled response was not cut off' });
+  });
+
+  void it('503 whose body is cut by a reset: retry with the status and what came of the body', async () => {
+    const server = await httpServer((_req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.write('overloaded, try ');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const r = assertRetry(await sender.send(attemptTo(`http://${HOST}:${server.port}/`)));
+    assert.equal(r.status, 503);
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
+    assert.equal(r.error.message, 'receiver answered 503: overloaded, try');
+  });
+
+  void it('a body of exactly maxResponseBytes ends normally; the connection is kept for the next attempt', async () => {
+    const limit = 1024;
+    const small = otherSender({ maxResponseBytes: limit });
+    const server = await httpServer((_req, res) => res.writeHead(200, { 'content-length': limit }).end(Buffer.alloc(limit, 'k')));
+    assert.equal((await small.send(attemptTo(`http://${HOST}:${server.port}/`))).kind, 'delivered');
+    // undici frees the socket a few ticks after the body ends (as in the keep-alive test above).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal((await small.send(attemptTo(`http://${HOST}:${server.port}/`))).kind, 'delivered');
+    assert.equal(server.connections(), 1, 'one keep-alive connection for both');
   });
 
   void it('500 with a 10 MB body: retry, quickly, with a short message', async () => {
