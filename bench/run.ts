@@ -374,7 +374,7 @@ async function undiciDispatchCeiling(url: string, n: number): Promise<number> {
         const i = next++;
         pool.dispatch(
           { path: '/hook', method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': `ceil-d-${i}` }, body },
-          { onResponseStart: () => undefined, onResponseData: () => undefined, onResponseEnd: one, onResponseError: (_c, err) => reject(err) },
+          { onRequestStart: () => undefined, onResponseStart: () => undefined, onResponseData: () => undefined, onResponseEnd: one, onResponseError: (_c, err) => reject(err) },
         );
       };
       one();
