@@ -13,7 +13,10 @@ void describe('node flags', () => {
     const m = /^#!\/usr\/bin\/env -S MALLOC_ARENA_MAX=2 node (.+)$/.exec(shebang);
     assert.ok(m, `unexpected first line of src/cli.ts: ${shebang}`);
     const flags = m[1]!.split(' ');
-    assert.ok(flags.includes('--max-semi-space-size=4') && flags.includes('--heap-growing-percent=25'), flags.join(' '));
+    assert.ok(
+      ['--max-semi-space-size=4', '--heap-growing-percent=25', '--v8-pool-size=1', '--single-threaded-gc'].every((f) => flags.includes(f)),
+      flags.join(' '),
+    );
     const dockerfile = readFileSync(new URL('docker/Dockerfile', root), 'utf8');
     assert.match(dockerfile, /^ENV MALLOC_ARENA_MAX=2$/m);
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
