@@ -187,7 +187,7 @@ export class HttpSender {
     const policy: EgressPolicy = { blockPrivateNetworks: options.blockPrivateNetworks ?? false };
     const ca = trustedCas(options.caFile === undefined ? undefined : loadCaFile(options.caFile));
     // No redirect interceptor is composed in, so 3xx come back as-is. headersTimeout/bodyTimeout
-    // are idle timers; the AbortSignal in send() bounds the total time.
+    // are idle timers; each attempt's budget timer (class Attempt) bounds the total time.
     this.agentOptions = {
       connections: options.connectionsPerUrl,
       connect: guardedConnector(policy, {
