@@ -654,7 +654,7 @@ export class Dispatcher {
     kq.busy = false;
     ep.held--;
     this.pendingCount--;
-    if (this.resolveRoom) this.checkRoom();
+    this.checkRoom();
     if (kq.items.length > 0) ep.ready.push(key);
     else ep.keys.delete(key);
   }

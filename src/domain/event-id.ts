@@ -24,8 +24,9 @@ const viewOf = (length: number): Buffer => (views[length] ??= input.subarray(0, 
 export function eventIdFor(change: Pick<RowChange, 'file' | 'eventPos' | 'rowIndex'>, ruleId: string): string {
   const name = `${change.file}:${change.eventPos}:${change.rowIndex}:${ruleId}`;
   const room = input.length - NAMESPACE.length;
+  // A UTF-16 unit is at most 3 bytes of UTF-8: the usual short name fits without measuring it first.
   const data =
-    Buffer.byteLength(name, 'utf8') <= room
+    name.length * 3 <= room
       ? viewOf(NAMESPACE.length + input.write(name, NAMESPACE.length, 'utf8'))
       : Buffer.concat([NAMESPACE, Buffer.from(name, 'utf8')]);
   // One-shot hashing: a Hash object per event was a few percent of the CPU at catch-up.
