@@ -38,29 +38,57 @@ const report = (seq: number, outcome: AttemptOutcome): void => {
   }
 };
 
-/** One URL's attempts: at most connectionsPerUrl running, the rest waiting in order. */
+/**
+ * Attempts that go one after another (see Sender.sendInOrder): the next starts, on the same
+ * connection slot, only once the one before was delivered; after any other outcome, or a cancel,
+ * the rest are answered `unsent` without a request. Most chains hold one attempt.
+ */
+interface Chain {
+  readonly tuples: AttemptTuple[];
+  next: number;
+  cancelled: boolean;
+}
+
+/** One URL's chains: at most connectionsPerUrl running, the rest waiting in order. */
 interface Lane {
-  running: number;
-  waiting: AttemptTuple[];
+  readonly running: Set<Chain>;
+  waiting: Chain[];
 }
 const lanes = new Map<string, Lane>();
 
-function start(lane: Lane, tuple: AttemptTuple): void {
-  lane.running++;
+function start(lane: Lane, chain: Chain): void {
+  lane.running.add(chain);
+  step(lane, chain);
+}
+
+function step(lane: Lane, chain: Chain): void {
+  const tuple = chain.tuples[chain.next++]!;
   // send() never throws: every attempt gets an outcome.
   void sender.send(fromTuple(tuple)).then((outcome) => {
     report(tuple[0], outcome);
-    lane.running--;
+    if (outcome.kind === 'delivered' && !chain.cancelled && chain.next < chain.tuples.length) {
+      step(lane, chain);
+      return;
+    }
+    unsent(chain);
+    lane.running.delete(chain);
     const next = lane.waiting.shift();
     if (next) start(lane, next);
   });
 }
 
+/** Answers the chain's attempts not started yet as `unsent`. */
+function unsent(chain: Chain): void {
+  while (chain.next < chain.tuples.length) report(chain.tuples[chain.next++]![0], { kind: 'unsent' });
+}
+
 function cancel(url: string | undefined): void {
   for (const [laneUrl, lane] of lanes) {
     if (url !== undefined && laneUrl !== url) continue;
-    for (const tuple of lane.waiting) report(tuple[0], { kind: 'unsent' });
+    for (const chain of lane.waiting) unsent(chain);
     lane.waiting = [];
+    // A running chain finishes its current attempt; the rest come back unsent after it (in order).
+    for (const chain of lane.running) chain.cancelled = true;
   }
 }
 
@@ -77,13 +105,18 @@ port.on('message', (msg: ToWorker) => {
     });
     return;
   }
-  for (const tuple of msg.batch) {
-    let lane = lanes.get(tuple[1]);
+  const batch = msg.batch;
+  for (let i = 0; i < batch.length; ) {
+    const first = batch[i]!;
+    const tuples = [first];
+    while (batch[i++]![8] === 1 && i < batch.length) tuples.push(batch[i]!);
+    const chain: Chain = { tuples, next: 0, cancelled: false };
+    let lane = lanes.get(first[1]);
     if (!lane) {
-      lane = { running: 0, waiting: [] };
-      lanes.set(tuple[1], lane);
+      lane = { running: new Set(), waiting: [] };
+      lanes.set(first[1], lane);
     }
-    if (lane.running < connectionsPerUrl) start(lane, tuple);
-    else lane.waiting.push(tuple);
+    if (lane.running.size < connectionsPerUrl) start(lane, chain);
+    else lane.waiting.push(chain);
   }
 });

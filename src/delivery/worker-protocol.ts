@@ -10,11 +10,15 @@ import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './types.js';
 /** HttpSender options that can cross a thread: the signer is rebuilt from its secrets there. */
 export type WorkerSenderOptions = Omit<HttpSenderOptions, 'signer' | 'now'> & { readonly signingSecrets: readonly string[] };
 
-/** One attempt: [seq, url, eventId, eventName, occurredAtMs, body, bodyFormat, attempt]. */
-export type AttemptTuple = [number, string, string, EventName, number, string, BodyFormat, number];
+/**
+ * One attempt: [seq, url, eventId, eventName, occurredAtMs, body, bodyFormat, attempt, chained].
+ * `chained` 1: the next tuple of the batch is the next attempt of the same in-order chain (see
+ * Sender.sendInOrder), started only once this one is delivered.
+ */
+export type AttemptTuple = [number, string, string, EventName, number, string, BodyFormat, number, 0 | 1];
 
-export function toTuple(seq: number, a: DeliveryAttempt): AttemptTuple {
-  return [seq, a.url, a.eventId, a.eventName, a.occurredAtMs, a.body, a.bodyFormat, a.attempt];
+export function toTuple(seq: number, a: DeliveryAttempt, chained: 0 | 1): AttemptTuple {
+  return [seq, a.url, a.eventId, a.eventName, a.occurredAtMs, a.body, a.bodyFormat, a.attempt, chained];
 }
 
 export function fromTuple(t: AttemptTuple): DeliveryAttempt {
@@ -23,7 +27,7 @@ export function fromTuple(t: AttemptTuple): DeliveryAttempt {
 
 export type ToWorker =
   | { readonly type: 'send'; readonly batch: readonly AttemptTuple[] }
-  /** Answer attempts still waiting for a connection (of one URL, or all) as `unsent`. */
+  /** Answer attempts not started yet (waiting for a connection or later in a chain; of one URL, or all) as `unsent`. */
   | { readonly type: 'cancel'; readonly url?: string }
   | { readonly type: 'close' };
 

@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { loadCaFile } from './tls-trust.js';
 import { createSigner } from './signing.js';
-import type { Sender } from './dispatcher.js';
+import type { OutcomeCallback, Sender } from './dispatcher.js';
 import type { AttemptOutcome, DeliveryAttempt } from './types.js';
 import { toTuple, type AttemptTuple, type FromWorker, type ToWorker, type WorkerSenderOptions } from './worker-protocol.js';
 
@@ -37,7 +37,8 @@ function newWorker(workerData: WorkerSenderOptions): Worker {
 
 export class WorkerSender implements Sender {
   private worker: Worker | undefined;
-  private readonly waiting = new Map<number, (outcome: AttemptOutcome) => void>();
+  /** Attempts handed over and not answered yet, by seq: their chain's callback and first seq. */
+  private readonly waiting = new Map<number, PendingChain>();
   private outgoing: AttemptTuple[] = [];
   private flushScheduled = false;
   private seq = 0;
@@ -50,16 +51,26 @@ export class WorkerSender implements Sender {
   }
 
   send(attempt: DeliveryAttempt): Promise<AttemptOutcome> {
-    if (this.closing) return Promise.resolve(workerFailure('the sender is shutting down'));
+    return new Promise((resolve) => this.sendInOrder([attempt], (_i, outcome) => resolve(outcome)));
+  }
+
+  sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
+    if (this.closing) {
+      for (let i = 0; i < attempts.length; i++) onOutcome(i, i === 0 ? workerFailure('the sender is shutting down') : UNSENT);
+      return;
+    }
     this.worker ??= this.spawn();
-    const seq = ++this.seq;
-    const done = new Promise<AttemptOutcome>((resolve) => this.waiting.set(seq, resolve));
-    this.outgoing.push(toTuple(seq, attempt));
+    const chain: PendingChain = { firstSeq: this.seq + 1, onOutcome };
+    const last = attempts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const seq = ++this.seq;
+      this.waiting.set(seq, chain);
+      this.outgoing.push(toTuple(seq, attempts[i]!, i < last ? 1 : 0));
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
-    return done;
   }
 
   /** Attempts still waiting in the worker for a connection (of `url`, or all) come back `unsent`. */
@@ -99,9 +110,10 @@ export class WorkerSender implements Sender {
   }
 
   private settle(seq: number, outcome: AttemptOutcome): void {
-    const resolve = this.waiting.get(seq);
+    const chain = this.waiting.get(seq);
+    if (!chain) return;
     this.waiting.delete(seq);
-    resolve?.(outcome);
+    chain.onOutcome(seq - chain.firstSeq, outcome);
   }
 
   private spawn(): Worker {
@@ -115,17 +127,30 @@ export class WorkerSender implements Sender {
     const fail = (why: string): void => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      // Everything it held is answered as retryable: the dispatcher retries, nothing is lost.
-      const waiting = [...this.waiting.values()];
+      // Everything it held is answered, in order: the first open attempt of each chain as a
+      // retryable failure (the dispatcher retries it; nothing is lost), the rest of the chain unsent.
+      const waiting = [...this.waiting];
       this.waiting.clear();
       this.outgoing = [];
-      for (const resolve of waiting) resolve(workerFailure(why));
+      const failed = new Set<PendingChain>();
+      for (const [seq, chain] of waiting) {
+        const first = !failed.has(chain);
+        failed.add(chain);
+        chain.onOutcome(seq - chain.firstSeq, first ? workerFailure(why) : UNSENT);
+      }
     };
     worker.on('error', (err) => fail(`delivery worker failed: ${err.message}`));
     worker.on('exit', (code) => fail(`delivery worker exited (code ${code})`));
     return worker;
   }
 }
+
+interface PendingChain {
+  readonly firstSeq: number;
+  readonly onOutcome: OutcomeCallback;
+}
+
+const UNSENT: AttemptOutcome = { kind: 'unsent' };
 
 function workerFailure(message: string): AttemptOutcome {
   return { kind: 'retry', error: { code: 'UCW_ERR_DELIVERY_NETWORK', message }, durationMs: 0 };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { WorkerSender } from '../../src/delivery/worker-sender.js';
-import type { DeliveryAttempt } from '../../src/delivery/types.js';
+import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
 import { BridgeError } from '../../src/errors.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -126,6 +126,71 @@ void describe('WorkerSender', () => {
       assert.equal((await other).kind, 'delivered', 'another URL is not affected');
       assert.equal((await running).kind, 'delivered', 'the running attempt finishes');
       assert.equal(rx.requests.slice(before).filter((r) => r.path === '/hang-cancel').length, 1, 'only the running attempt was sent');
+    } finally {
+      await s.close();
+    }
+  });
+
+  /** Hands `attempts` over as one in-order chain; resolves with their outcomes once all are answered. */
+  const chainOf = (s: WorkerSender, attempts: DeliveryAttempt[]): Promise<AttemptOutcome[]> =>
+    new Promise((resolve) => {
+      const outcomes: AttemptOutcome[] = [];
+      const order: number[] = [];
+      s.sendInOrder(attempts, (i, outcome) => {
+        order.push(i);
+        outcomes[i] = outcome;
+        if (order.length === attempts.length) {
+          assert.deepEqual(order, attempts.map((_a, j) => j), 'answered in order');
+          resolve(outcomes);
+        }
+      });
+    });
+
+  void it('sendInOrder: a chain goes one request after another, in order; after a failure the rest come back unsent, unrequested', async () => {
+    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 4 });
+    try {
+      const seen: string[] = [];
+      let running = 0;
+      let most = 0;
+      const chainRx = await startReceiver((req) => {
+        seen.push(req.path);
+        most = Math.max(most, ++running);
+        setTimeout(() => running--, 15);
+        return req.path === '/c/3' ? { status: 500, body: 'no', delayMs: 15 } : { status: 204, delayMs: 15 };
+      });
+      try {
+        const ok = await chainOf(s, [1, 2].map((i) => attempt(chainRx.urlFor(`/ok/${i}`))));
+        assert.deepEqual(ok.map((o) => o.kind), ['delivered', 'delivered']);
+        const outcomes = await chainOf(s, [1, 2, 3, 4, 5].map((i) => attempt(chainRx.urlFor(`/c/${i}`))));
+        assert.deepEqual(outcomes.map((o) => o.kind), ['delivered', 'delivered', 'retry', 'unsent', 'unsent']);
+        assert.deepEqual(seen, ['/ok/1', '/ok/2', '/c/1', '/c/2', '/c/3'], 'nothing after the failure was sent');
+        assert.equal(most, 1, 'never two requests of a chain at once');
+      } finally {
+        await chainRx.close();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  void it('cancelQueued stops a running chain after its current request; a dead worker fails the open head and returns the rest unsent', async () => {
+    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 2 });
+    try {
+      const before = rx.requests.length;
+      const cancelled = chainOf(s, [1, 2, 3].map(() => attempt(rx.urlFor('/hang-cancel'))));
+      await waitFor(() => rx.requests.length > before, { timeoutMs: 2_000, message: 'first request not received' });
+      s.cancelQueued(rx.urlFor('/hang-cancel'));
+      assert.deepEqual((await cancelled).map((o) => o.kind), ['delivered', 'unsent', 'unsent']);
+      assert.equal(rx.requests.length - before, 1, 'only the running request was sent');
+
+      const answered: AttemptOutcome[] = [];
+      s.sendInOrder([attempt(rx.urlFor('/ok/x')), attempt(rx.urlFor('/hang')), attempt(rx.urlFor('/ok/y'))], (_i, o) => answered.push(o));
+      await waitFor(() => answered.length === 1 && rx.requests.some((r) => r.path === '/hang'), { timeoutMs: 2_000, message: 'hung request not received' });
+      await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await waitFor(() => answered.length === 3, { timeoutMs: 2_000, message: 'not every attempt answered' });
+      const outcomes = answered;
+      assert.deepEqual(outcomes.map((o) => o.kind), ['delivered', 'retry', 'unsent']);
+      assert.equal(outcomes[1]!.kind === 'retry' ? outcomes[1]!.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
     } finally {
       await s.close();
     }

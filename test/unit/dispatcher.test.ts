@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Dispatcher, GONE_PAUSES_META_KEY, type Sender } from '../../src/delivery/dispatcher.js';
+import { Dispatcher, GONE_PAUSES_META_KEY, MAX_CHAIN, type OutcomeCallback, type Sender } from '../../src/delivery/dispatcher.js';
 import type { RetryPolicy } from '../../src/delivery/retry-policy.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
 import { createLogger } from '../../src/logger.js';
@@ -42,6 +42,9 @@ const badRequest = (): AttemptOutcome => ({ kind: 'dead', status: 400, error: { 
 class FakeSender implements Sender {
   readonly calls: Call[] = [];
   readonly maxConcurrent = new Map<string, number>();
+  /** Length of every chain handed over (sendInOrder). */
+  readonly chains: number[] = [];
+  private readonly running = new Set<{ readonly url: string; cancelled: boolean }>();
   private readonly current = new Map<string, number>();
 
   constructor(public script: Script) {}
@@ -57,6 +60,31 @@ class FakeSender implements Sender {
     } finally {
       this.current.set(a.url, (this.current.get(a.url) ?? 1) - 1);
     }
+  }
+
+  /** Keeps a chain in order as the WorkerSender does: one at a time, the rest unsent after a failure. */
+  sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
+    this.chains.push(attempts.length);
+    const chain = { url: attempts[0]!.url, cancelled: false };
+    this.running.add(chain);
+    void (async () => {
+      let broken = false;
+      for (let i = 0; i < attempts.length; i++) {
+        if (broken || chain.cancelled) {
+          onOutcome(i, { kind: 'unsent' });
+          continue;
+        }
+        const outcome = await this.send(attempts[i]!);
+        broken = outcome.kind !== 'delivered';
+        onOutcome(i, outcome);
+      }
+      this.running.delete(chain);
+    })();
+  }
+
+  /** Chains stop after the attempt they are on; the rest come back unsent. */
+  cancelQueued(url?: string): void {
+    for (const chain of this.running) if (url === undefined || chain.url === url) chain.cancelled = true;
   }
 
   to(url: string): Call[] {
@@ -415,6 +443,61 @@ void describe('Dispatcher', () => {
     await waitFor(() => cancelled.includes(URL_A), { timeoutMs: 1_000, message: 'cancelQueued not called on hold' });
     await d.stop(100);
     assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
+  });
+
+  void it('a key\'s backlog goes to an in-order sender in chains of at most MAX_CHAIN; a plain sender gets one delivery of a key at a time', async () => {
+    const ids = Array.from({ length: MAX_CHAIN + 4 }, (_, i) => `c${i + 1}`);
+    const chained = new FakeSender(() => delivered());
+    const d = make(chained, { concurrencyPerUrl: 2, queuedPerUrl: 64 });
+    d.start();
+    enqueue(d, ...ids.map((id) => ev(id, 'agent:c', [URL_A])), ev('o1', 'agent:o', [URL_A]));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.deepEqual(chained.chains, [MAX_CHAIN, 1, 4], 'the key in two chains, the other key on its own');
+    assert.deepEqual(chained.calls.map((c) => c.eventId).filter((id) => id.startsWith('c')), ids, 'in commit order');
+
+    let running = 0;
+    let most = 0;
+    const plain: Sender = {
+      send: async () => {
+        most = Math.max(most, ++running);
+        await sleep(2);
+        running--;
+        return delivered();
+      },
+    };
+    const d2 = make(plain, { concurrencyPerUrl: 4, queuedPerUrl: 64 });
+    d2.start();
+    enqueue(d2, ...Array.from({ length: 6 }, (_, i) => ev(`p${i}`, 'agent:p', [URL_A])));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.equal(most, 1, 'one delivery of the key at a time');
+  });
+
+  void it('a failure within a chain: the rest come back unsent, unchanged, and follow the retried delivery in order', async () => {
+    const sender = new FakeSender((call) => (call.eventId === 'f3' && call.attempt === 1 ? serverError() : delivered()));
+    const d = make(sender, { queuedPerUrl: 8 });
+    d.start();
+    enqueue(d, ...['f1', 'f2', 'f3', 'f4', 'f5'].map((id) => ev(id, 'agent:f', [URL_A])));
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['f1', 'f2', 'f3', 'f3', 'f4', 'f5']);
+    assert.deepEqual(sender.chains, [5, 3], 'the failed one heads the next chain');
+    assert.equal(deliveryOf('f3', URL_A).attempts, 2);
+    assert.equal(deliveryOf('f4', URL_A).attempts, 1, 'the unsent attempt is not counted');
+    assert.equal(outbox.counts().dead, 0);
+  });
+
+  void it('a 410 within a chain pauses the URL; the chain\'s rest waits with it and follows the probe in order', async () => {
+    const sender = new FakeSender((call) => (call.eventId === 'g2' && call.attempt === 1 ? gone() : delivered()));
+    const d = make(sender, { queuedPerUrl: 8 });
+    d.start();
+    enqueue(d, ...['g1', 'g2', 'g3', 'g4'].map((id) => ev(id, 'agent:g', [URL_A])));
+    await waitFor(() => goneLogs().length === 1, { timeoutMs: 2_000, message: 'no 410 log' });
+    await sleep(PAUSE_MS / 2);
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['g1', 'g2'], 'nothing after the 410 during the pause');
+    assert.equal(deliveryOf('g3', URL_A).status, DeliveryStatus.pending);
+    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000, message: () => `pending ${outbox.counts().pending}` });
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['g1', 'g2', 'g2', 'g3', 'g4']);
+    assert.equal(sender.chains.at(-2), 1, 'the probe goes alone');
+    assert.deepEqual(d.pausedUrls, []);
   });
 
   void it('an unsent attempt leaves its delivery unchanged and in line: it is sent again, attempts not counted', async () => {
