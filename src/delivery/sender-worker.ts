@@ -46,18 +46,22 @@ const report = (seq: number, outcome: AttemptOutcome): void => {
 interface Chain {
   readonly tuples: AttemptTuple[];
   next: number;
-  cancelled: boolean;
+  /** The lane's cancel count when the chain started: a cancel since stops it. */
+  cancels: number;
 }
 
 /** One URL's chains: at most connectionsPerUrl running, the rest waiting in order. */
 interface Lane {
-  readonly running: Set<Chain>;
+  running: number;
   waiting: Chain[];
+  /** Cancels so far (a counter, not a set of running chains: no allocation per chain). */
+  cancels: number;
 }
 const lanes = new Map<string, Lane>();
 
 function start(lane: Lane, chain: Chain): void {
-  lane.running.add(chain);
+  lane.running++;
+  chain.cancels = lane.cancels;
   step(lane, chain);
 }
 
@@ -66,12 +70,12 @@ function step(lane: Lane, chain: Chain): void {
   // send() never throws: every attempt gets an outcome.
   void sender.send(fromTuple(tuple)).then((outcome) => {
     report(tuple[0], outcome);
-    if (outcome.kind === 'delivered' && !chain.cancelled && chain.next < chain.tuples.length) {
+    if (outcome.kind === 'delivered' && chain.cancels === lane.cancels && chain.next < chain.tuples.length) {
       step(lane, chain);
       return;
     }
     unsent(chain);
-    lane.running.delete(chain);
+    lane.running--;
     const next = lane.waiting.shift();
     if (next) start(lane, next);
   });
@@ -88,7 +92,7 @@ function cancel(url: string | undefined): void {
     for (const chain of lane.waiting) unsent(chain);
     lane.waiting = [];
     // A running chain finishes its current attempt; the rest come back unsent after it (in order).
-    for (const chain of lane.running) chain.cancelled = true;
+    lane.cancels++;
   }
 }
 
@@ -110,13 +114,13 @@ port.on('message', (msg: ToWorker) => {
     const first = batch[i]!;
     const tuples = [first];
     while (batch[i++]![8] === 1 && i < batch.length) tuples.push(batch[i]!);
-    const chain: Chain = { tuples, next: 0, cancelled: false };
+    const chain: Chain = { tuples, next: 0, cancels: 0 };
     let lane = lanes.get(first[1]);
     if (!lane) {
-      lane = { running: new Set(), waiting: [] };
+      lane = { running: 0, waiting: [], cancels: 0 };
       lanes.set(first[1], lane);
     }
-    if (lane.running.size < connectionsPerUrl) start(lane, chain);
+    if (lane.running < connectionsPerUrl) start(lane, chain);
     else lane.waiting.push(chain);
   }
 });
