@@ -11,7 +11,8 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startBridge, VERSION } from './app.js';
-import { envName, flagName, loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
+import { loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
+import { envName, flagName } from './config/option-names.js';
 import { BridgeError, isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
 import { Outbox } from './outbox/outbox.js';

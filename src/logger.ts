@@ -1,5 +1,6 @@
 // pino logging: one root logger, one child per module (`component`). Secrets are redacted by path and
-// URL credentials are stripped before a URL is logged; payload bodies are only ever logged at debug.
+// URL credentials are stripped before a URL is logged (safe-url.ts); payload bodies are only ever
+// logged at debug.
 
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
@@ -31,19 +32,4 @@ export function createLogger(level: LevelWithSilent = 'info', destination?: pino
     },
     destination ?? pino.destination({ dest: 1, sync: false }),
   );
-}
-
-/** A URL safe to log: user info and query string removed (they may hold tokens). */
-export function safeUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    u.username = '';
-    u.password = '';
-    const hadQuery = u.search !== '';
-    u.search = '';
-    u.hash = '';
-    return hadQuery ? `${u.toString()}?[redacted]` : u.toString();
-  } catch {
-    return '[unparsable url]';
-  }
 }

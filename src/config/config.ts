@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BridgeError } from '../errors.js';
 import { parseJsonOrYaml } from './json-or-yaml.js';
+import { envName, flagName } from './option-names.js';
 import { isValidTimeZone } from '../rules/time.js';
 
 const HOUR_MS = 3_600_000;
@@ -93,13 +94,6 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
 ];
 
-export function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-export function envName(key: string): string {
-  return `UCW_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-}
 
 function fromText(def: OptionDef, text: string): unknown {
   if (def.type === 'number') return text.trim() === '' ? undefined : Number(text);

@@ -18,7 +18,7 @@
 //   request per hold instead of every key's retries, and the backlog waits in the outbox.
 
 import type { Logger } from '../logger.js';
-import { safeUrl } from '../logger.js';
+import { safeUrl } from '../safe-url.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, Outbox, StagedCounts } from '../outbox/outbox.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';

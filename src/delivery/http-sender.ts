@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
-import { safeUrl } from '../logger.js';
+import { safeUrl } from '../safe-url.js';
 import { renderBody } from './body-format.js';
 import { checkLiteralHost, createGuardedLookup, EGRESS_BLOCKED_CODE, type EgressPolicy } from './egress-guard.js';
 import { buildHeaders } from './headers.js';

@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { envName, flagName } from '../config/config.js';
+import { envName, flagName } from '../config/option-names.js';
 import { BridgeError } from '../errors.js';
 
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;

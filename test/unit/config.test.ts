@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configSchema, envName, flagName, loadConfig, OPTIONS, type ConfigSources } from '../../src/config/config.js';
+import { configSchema, loadConfig, OPTIONS, type ConfigSources } from '../../src/config/config.js';
+import { envName, flagName } from '../../src/config/option-names.js';
 import { BridgeError } from '../../src/errors.js';
 
 const URL = 'mysql://bridge:pw@db.example:3306/';

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { envName, flagName, OPTIONS } from '../../src/config/config.js';
+import { OPTIONS } from '../../src/config/config.js';
+import { envName, flagName } from '../../src/config/option-names.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 
