@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --heap-growing-percent=25 --v8-pool-size=1 --single-threaded-gc
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768 node --max-semi-space-size=4 --heap-growing-percent=25 --v8-pool-size=1 --single-threaded-gc
 // The `ucontact-webhooks` command: yargs parses argv, config/ validates it, app.ts runs it.
 // Exit codes: 0 clean stop, 1 fatal runtime error, 2 invalid configuration or rules.
 // The first line keeps memory flat (README, "Memory"): V8's young generation at most 2 x 4 MB (default
