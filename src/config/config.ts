@@ -94,7 +94,6 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
 ];
 
-
 function fromText(def: OptionDef, text: string): unknown {
   if (def.type === 'number') return text.trim() === '' ? undefined : Number(text);
   if (def.type === 'boolean') {

@@ -425,7 +425,7 @@ export class Dispatcher {
     const limit = Math.min(items.length, chainMax, Math.max(1, this.maxInFlight - ep.inFlight));
     let n = 1;
     while (n < limit && items[n]!.nextAttemptAtMs <= startedAt) n++;
-    const chain = n === 1 ? [items[0]!] : items.slice(0, n);
+    const chain = items.slice(0, n);
     kq.busy = true;
     kq.sent = n;
     ep.inFlight += n;
