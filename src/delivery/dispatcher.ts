@@ -110,12 +110,15 @@ interface UrlHold {
 
 interface KeyQueue {
   readonly items: Delivery[];
-  /** Head is in flight or waiting for its retry time. */
-  busy: boolean;
   /** Deliveries from the head handed to the sender and not answered yet (a chain). */
   sent: number;
   /** The head's retry time. */
   timer: NodeJS.Timeout | undefined;
+}
+
+/** The key's head is in flight (with its chain) or waits for its retry time: not startable now. */
+function isBusy(kq: KeyQueue): boolean {
+  return kq.sent > 0 || kq.timer !== undefined;
 }
 
 /** FIFO of keys with O(1) shift (Array#shift copies large arrays). */
@@ -344,13 +347,13 @@ export class Dispatcher {
   private hold(ep: Endpoint, d: Delivery): void {
     let kq = ep.keys.get(d.orderKey);
     if (!kq) {
-      kq = { items: [], busy: false, sent: 0, timer: undefined };
+      kq = { items: [], sent: 0, timer: undefined };
       ep.keys.set(d.orderKey, kq);
     }
     kq.items.push(d);
     ep.held++;
     if (d.id > ep.loadedUpTo) ep.loadedUpTo = d.id;
-    if (!kq.busy && kq.items.length === 1) ep.ready.push(d.orderKey);
+    if (!isBusy(kq) && kq.items.length === 1) ep.ready.push(d.orderKey);
   }
 
   /**
@@ -378,7 +381,7 @@ export class Dispatcher {
     while (ep.inFlight < this.maxInFlight && ep.ready.length > 0) {
       const key = ep.ready.shift()!;
       const kq = ep.keys.get(key);
-      if (!kq || kq.busy || kq.items.length === 0) continue;
+      if (!kq || isBusy(kq) || kq.items.length === 0) continue;
       this.launch(ep, key, kq, this.maxChain);
     }
   }
@@ -391,7 +394,11 @@ export class Dispatcher {
     let kq = key === undefined ? undefined : ep.keys.get(key);
     if (!kq) {
       // No probe key yet, or its head was dead-lettered: probe with another key's head.
-      const next = ep.ready.find((k) => ep.keys.get(k)?.busy === false) ?? (hold.reason === 'gone' ? ep.keys.keys().next().value : undefined);
+      const startable = (k: string): boolean => {
+        const q = ep.keys.get(k);
+        return q !== undefined && !isBusy(q);
+      };
+      const next = ep.ready.find(startable) ?? (hold.reason === 'gone' ? ep.keys.keys().next().value : undefined);
       if (next === undefined) {
         if (ep.keys.size === 0) {
           this.resume(ep, 'nothing left to send');
@@ -405,7 +412,7 @@ export class Dispatcher {
       hold.probeKey = key;
     }
     // A busy probe key is in flight or waits for its retry time; its timer pumps again.
-    if (kq.busy || kq.items.length === 0) return;
+    if (isBusy(kq) || kq.items.length === 0) return;
     ep.ready.remove(key!);
     this.launch(ep, key!, kq, 1);
   }
@@ -426,7 +433,6 @@ export class Dispatcher {
     let n = 1;
     while (n < limit && items[n]!.nextAttemptAtMs <= startedAt) n++;
     const chain = items.slice(0, n);
-    kq.busy = true;
     kq.sent = n;
     ep.inFlight += n;
     this.attemptsInFlight += n;
@@ -703,22 +709,20 @@ export class Dispatcher {
    * unless its head waits for a retry time; a key with nothing left is dropped.
    */
   private release(ep: Endpoint, key: string, kq: KeyQueue): void {
-    if (--kq.sent > 0 || kq.timer !== undefined) return;
-    kq.busy = false;
+    kq.sent--;
+    if (isBusy(kq)) return;
     if (kq.items.length > 0) ep.ready.push(key);
     else if (ep.keys.get(key) === kq) ep.keys.delete(key);
   }
 
   /** The head stays at the front of its key (order), and becomes ready again at `atMs`. */
   private retryLater(ep: Endpoint, key: string, kq: KeyQueue, atMs: number): void {
-    kq.busy = true;
     if (kq.timer) clearTimeout(kq.timer);
     if (this.stopping) return;
     kq.timer = setTimeout(() => {
       kq.timer = undefined;
       // Still answering a chain (a bookkeeping failure within it): its last answer makes the key ready.
       if (kq.sent > 0) return;
-      kq.busy = false;
       ep.ready.push(key);
       this.pump(ep);
     }, Math.max(0, atMs - this.now()));

@@ -73,7 +73,7 @@ export class WorkerSender implements Sender {
     }
   }
 
-  /** Attempts still waiting in the worker for a connection (of `url`, or all) come back `unsent`. */
+  /** Attempts not started yet in the worker (waiting for a connection, or later in a chain; of `url`, or all) come back `unsent`. */
   cancelQueued(url?: string): void {
     if (!this.worker) return;
     this.flush();
