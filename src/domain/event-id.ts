@@ -1,6 +1,7 @@
-// Deterministic event ids: a UUID (version 5 layout, SHA-1 name-based) over the binlog coordinates
-// of the row change and the id of the rule that produced the event. Same row change + same rule =>
-// same id on every retry, restart and replay, so receivers can drop duplicates by `webhook-id`.
+// Deterministic event ids: a UUID (version 5 layout, SHA-1 name-based) over the row change's
+// transaction identity, its table and ordinal there, and the id of the rule that produced the event.
+// Same row change + same rule => same id on every retry, restart and replay, so receivers can drop
+// duplicates by `webhook-id`. No log offset of the rows event is used: MariaDB may write 0 there.
 
 import { hash as oneShotHash } from 'node:crypto';
 import type { RowChange } from './row-change.js';
@@ -21,8 +22,8 @@ text.fill(0x2d); // '-'
 const views: Buffer[] = [];
 const viewOf = (length: number): Buffer => (views[length] ??= input.subarray(0, length));
 
-export function eventIdFor(change: Pick<RowChange, 'file' | 'eventPos' | 'rowIndex'>, ruleId: string): string {
-  const name = `${change.file}:${change.eventPos}:${change.rowIndex}:${ruleId}`;
+export function eventIdFor(change: Pick<RowChange, 'tx' | 'schema' | 'table' | 'ordinal'>, ruleId: string): string {
+  const name = `${change.tx.id}:${change.schema}.${change.table}:${change.ordinal}:${ruleId}`;
   const room = input.length - NAMESPACE.length;
   // A UTF-16 unit is at most 3 bytes of UTF-8: the usual short name fits without measuring it first.
   const data =

@@ -1,6 +1,6 @@
 // Row changes and binlog coordinates: what the source hands to the rules, free of any library type.
-// A change's position is the binlog file plus the end offset of the rows event that carried it,
-// plus the row's index in that event: together unique and stable across replays of one binlog.
+// A change is named by its transaction's identity plus its ordinal among that transaction's rows of
+// the same table: unique and stable across replays, even where rows events carry no position.
 
 export type Row = Readonly<Record<string, unknown>>;
 
@@ -11,6 +11,17 @@ export interface BinlogPosition {
   readonly pos: number;
 }
 
+/** Identity and place of a source transaction. */
+export interface TransactionRef {
+  /**
+   * `gtid:<GTID>` where the server gives one, else `pos:<file>:<offset>` with the end of the
+   * transaction's first event that has a real (non-zero) position, else its start.
+   */
+  readonly id: string;
+  /** Where the transaction starts: the resume point right before it (monotonic within a file). */
+  readonly start: BinlogPosition;
+}
+
 export interface RowChange {
   readonly kind: ChangeKind;
   readonly schema: string;
@@ -19,12 +30,10 @@ export interface RowChange {
   readonly before: Row | null;
   /** Row image after the change (insert, update). */
   readonly after: Row | null;
-  /** Binlog file of the rows event. */
-  readonly file: string;
-  /** End offset (next position) of the rows event in `file`. */
-  readonly eventPos: number;
-  /** Index of this row within its rows event. */
-  readonly rowIndex: number;
+  /** The source transaction that carried the change (one object shared by all its changes). */
+  readonly tx: TransactionRef;
+  /** Index of this change among its transaction's changes of the same table, in binlog order, from 0. */
+  readonly ordinal: number;
   /** Binlog event timestamp, epoch milliseconds (second precision on the server). */
   readonly timestampMs: number;
 }

@@ -4,7 +4,7 @@
 // every event is built and routed with the source's state as of its own row change.
 
 import { performance } from 'node:perf_hooks';
-import { tableId, type RowChange, type SourceTransaction } from '../domain/row-change.js';
+import { formatPosition, tableId, type RowChange, type SourceTransaction } from '../domain/row-change.js';
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -79,7 +79,8 @@ export class TransactionProcessor {
         evaluated = await this.evaluateFetching(change, err);
       }
       if (evaluated.length === 0) continue;
-      const source = { file: change.file, pos: change.eventPos };
+      // The transaction's start: known with its first part, and the same on every replay of it.
+      const source = change.tx.start;
       for (const ev of evaluated) {
         tally(eventsByName, ev.name);
         events.push({ id: ev.id, name: ev.name, orderKey: ev.orderKey, occurredAtMs: ev.occurredAtMs, body: ev.body, urls: registry.urlsFor(ev.name), source });
@@ -125,7 +126,7 @@ export class TransactionProcessor {
   private readonly onRuleError = (rule: string, err: unknown, change: RowChange): void => {
     const { logger, metrics } = this.deps;
     metrics.ruleErrors.inc({ rule });
-    const where = { rule, table: `${change.schema}.${change.table}`, position: `${change.file}:${change.eventPos}` };
+    const where = { rule, table: `${change.schema}.${change.table}`, position: formatPosition(change.tx.start) };
     if (err instanceof BridgeError && err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT') {
       logger.error({ ...where, ...err.details, code: err.code, error: err.message, hint: err.hint }, 'schema drift: rule stopped (fail closed); other rules continue');
       return;
@@ -145,7 +146,7 @@ export class TransactionProcessor {
         miss = err;
       }
     }
-    throw new BridgeError('UCW_ERR_SOURCE_QUERY', `remembered values kept missing for a row change at ${change.file}:${change.eventPos}`);
+    throw new BridgeError('UCW_ERR_SOURCE_QUERY', `remembered values kept missing for a row change of the transaction at ${formatPosition(change.tx.start)}`);
   }
 
   private async fetchRemembered(miss: MemoryMiss): Promise<void> {

@@ -5,7 +5,7 @@
 
 import { EVENT_SPECS, type EventName, type FieldType, type PayloadValue } from '../domain/events.js';
 import { eventIdFor } from '../domain/event-id.js';
-import { tableId, type Row, type RowChange } from '../domain/row-change.js';
+import { formatPosition, tableId, type Row, type RowChange } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
 import { ruleColumns } from './columns.js';
 import { Directory, keyString } from './directory.js';
@@ -245,8 +245,8 @@ export class RulesEngine {
   private drift(rule: CompiledRule, change: RowChange): BridgeError | undefined {
     const column = missingColumn(rule.columns, change.before) ?? missingColumn(rule.columns, change.after);
     if (column === undefined) return undefined;
-    const at = `${change.file}:${change.eventPos}`;
-    return new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rule ${rule.id} stopped: column ${rule.table}.${column} is gone at binlog ${at}`, {
+    const at = formatPosition(change.tx.start);
+    return new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rule ${rule.id} stopped: column ${rule.table}.${column} is gone in the transaction at binlog ${at}`, {
       hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
       details: { rule: rule.id, table: rule.table, column, position: at },
     });

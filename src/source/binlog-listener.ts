@@ -1,15 +1,17 @@
-// The only module that imports @vlasky/zongji. It turns the binlog stream into committed
-// SourceTransactions of watched tables, handed one at a time, in order, to an async handler.
-// A transaction is only handed over at its commit event, with the position right after that event
-// as its resume point; the stream is paused while handed-over work piles up (byte/row budget).
+// The only module that runs @vlasky/zongji (transaction-assembler.ts reads its event types). It turns
+// the binlog stream into committed SourceTransactions of watched tables (the assembler's work), handed
+// one at a time, in order, to an async handler. A transaction is only handed over at its commit event,
+// with the position right after that event as its resume point; the stream is paused while handed-over
+// work piles up.
 
-import ZongJi, { type AnyBinlogEvent, type BinlogEventByName, type BinlogEventName } from '@vlasky/zongji';
+import ZongJi, { type AnyBinlogEvent, type BinlogEventName } from '@vlasky/zongji';
 import { EventEmitter } from 'node:events';
-import type { BinlogPosition, RowChange, SourceTransaction } from '../domain/row-change.js';
+import type { BinlogPosition, SourceTransaction } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { mysql2Options, type SourceConnection } from './connection.js';
 import { ER, errno } from './source-db.js';
+import { TransactionAssembler } from './transaction-assembler.js';
 
 export interface ListenerOptions {
   readonly conn: SourceConnection;
@@ -47,22 +49,13 @@ const MIN_PART_ROWS = 100;
 /** Session settings so a pause for backpressure does not make the server drop the stream. */
 const STREAM_NET_WRITE_TIMEOUT_S = 600;
 
-function is<N extends BinlogEventName>(ev: AnyBinlogEvent, name: N): ev is BinlogEventByName<N> {
-  return ev.getEventName() === name;
-}
-
 /**
  * Events: 'ready' (stream open), 'heartbeat' (position), 'error' (BridgeError; the listener is dead
  * after it and must be replaced), 'stopped'.
  */
 export class BinlogListener extends EventEmitter {
   private zongji: ZongJi | undefined;
-  private file: string;
-  private pending: RowChange[] | undefined;
-  /** Commit position of the last transaction handed over (a partial part's resume point). */
-  private lastQueuedCommit: BinlogPosition;
-  /** Rows of one open transaction held before they are handed over as a part. */
-  private readonly partRows: number;
+  private readonly assembler: TransactionAssembler;
   private readonly queue: SourceTransaction[] = [];
   private queuedRows = 0;
   private draining = false;
@@ -71,14 +64,15 @@ export class BinlogListener extends EventEmitter {
   private failed = false;
   /** Wall-clock time of the last event of any kind (heartbeats included), or of the handler finishing a transaction. */
   lastEventAtMs = Date.now();
-  private readonly watched: Set<string>;
 
   constructor(private readonly opts: ListenerOptions) {
     super();
-    this.file = opts.from.file;
-    this.lastQueuedCommit = opts.from;
-    this.partRows = Math.max(MIN_PART_ROWS, Math.floor(opts.maxQueuedRows / 4));
-    this.watched = new Set(opts.tables);
+    this.assembler = new TransactionAssembler({
+      from: opts.from,
+      watched: new Set(opts.tables),
+      partRows: Math.max(MIN_PART_ROWS, Math.floor(opts.maxQueuedRows / 4)),
+      handOver: (tx) => this.handOver(tx),
+    });
   }
 
   /** True while reading is held back because handed-over work piles up (silence is then expected). */
@@ -160,105 +154,14 @@ export class BinlogListener extends EventEmitter {
   private onEvent(ev: AnyBinlogEvent): void {
     if (this.stopped) return;
     this.lastEventAtMs = Date.now();
-    if (is(ev, 'rotate')) {
-      this.file = ev.binlogName;
-      return;
-    }
-    if (is(ev, 'heartbeat')) {
+    if (ev.getEventName() === 'heartbeat') {
       this.emit('heartbeat');
       return;
     }
-    if (is(ev, 'mariadbgtid')) {
-      this.pending = [];
-      return;
-    }
-    if (is(ev, 'gtid') || is(ev, 'anonymousgtid')) {
-      this.pending = [];
-      return;
-    }
-    if (is(ev, 'writerows') || is(ev, 'updaterows') || is(ev, 'deleterows')) {
-      this.onRows(ev);
-      return;
-    }
-    if (is(ev, 'xid') || is(ev, 'xaprepare')) {
-      this.commit(ev.nextPosition, ev.timestamp);
-      return;
-    }
-    if (is(ev, 'query')) {
-      const q = ev.query.trim().toUpperCase();
-      if (q === 'BEGIN') {
-        this.pending = [];
-      } else {
-        // COMMIT of a non-transactional table, or DDL / any standalone statement: a group boundary.
-        this.commit(ev.nextPosition, ev.timestamp);
-      }
-    }
-  }
-
-  private onRows(
-    ev: BinlogEventByName<'writerows'> | BinlogEventByName<'updaterows'> | BinlogEventByName<'deleterows'>,
-  ): void {
-    const meta = ev.tableMap[ev.tableId];
-    if (!meta) return;
-    const table = `${meta.parentSchema}.${meta.tableName}`;
-    if (!this.watched.has(table)) return;
-    // A part goes over once the next rows event of the same transaction comes: a transaction of
-    // exactly partRows rows is then still handed over whole, with its commit.
-    this.handOverPartIfLarge(ev.timestamp);
-    const pending = (this.pending ??= []);
-    const schema = meta.parentSchema;
-    const tableName = meta.tableName;
-    const file = this.file;
-    const eventPos = ev.nextPosition;
-    const timestampMs = ev.timestamp;
-    // One literal per row, fields in RowChange's order: every change has the same shape (spreading a
-    // shared base object was the biggest allocation of the read path).
-    if (is(ev, 'updaterows')) {
-      const rows = ev.rows;
-      for (let rowIndex = 0; rowIndex < rows.length; rowIndex++) {
-        const r = rows[rowIndex]!;
-        pending.push({ kind: 'update', schema, table: tableName, before: r.before, after: r.after, file, eventPos, rowIndex, timestampMs });
-      }
-    } else {
-      const insert = is(ev, 'writerows');
-      const rows = ev.rows;
-      for (let rowIndex = 0; rowIndex < rows.length; rowIndex++) {
-        const r = rows[rowIndex]!;
-        pending.push({
-          kind: insert ? 'insert' : 'delete',
-          schema,
-          table: tableName,
-          before: insert ? null : r,
-          after: insert ? r : null,
-          file,
-          eventPos,
-          rowIndex,
-          timestampMs,
-        });
-      }
-    }
-  }
-
-  private commit(nextPosition: number, timestampMs: number): void {
-    const changes = this.pending ?? [];
-    this.pending = undefined;
-    this.handOver({ changes, partial: false, commit: { file: this.file, pos: nextPosition }, timestampMs });
-  }
-
-  /**
-   * Hands a large open transaction over in parts, so memory is bounded by the part size (plus one
-   * rows event) rather than the transaction size; the handler keeps parts uncommitted until the
-   * final one.
-   */
-  private handOverPartIfLarge(timestampMs: number): void {
-    if (!this.pending || this.pending.length < this.partRows) return;
-    const changes = this.pending;
-    this.pending = [];
-    this.handOver({ changes, partial: true, commit: this.lastQueuedCommit, timestampMs });
+    this.assembler.onEvent(ev);
   }
 
   private handOver(tx: SourceTransaction): void {
-    if (!tx.partial) this.lastQueuedCommit = tx.commit;
     const changes = tx.changes;
     this.queue.push(tx);
     this.queuedRows += changes.length + 1;

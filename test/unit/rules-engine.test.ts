@@ -19,8 +19,9 @@ const UUID_V5 = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 let nextPos = 1_000;
 
 interface ChangeOpts {
-  eventPos?: number;
-  rowIndex?: number;
+  /** Transaction id; by default each change gets a transaction of its own. */
+  txId?: string;
+  ordinal?: number;
   timestampMs?: number;
 }
 
@@ -33,9 +34,8 @@ function change(kind: ChangeKind, table: string, before: Row | null, after: Row 
     table: name,
     before,
     after,
-    file: FILE,
-    eventPos: opts.eventPos ?? nextPos,
-    rowIndex: opts.rowIndex ?? 0,
+    tx: { id: opts.txId ?? `pos:${FILE}:${nextPos}`, start: { file: FILE, pos: nextPos } },
+    ordinal: opts.ordinal ?? 0,
     timestampMs: opts.timestampMs ?? TS,
   };
 }
@@ -598,38 +598,41 @@ void describe('RulesEngine (default rules): event ids', () => {
 
   void it('is a UUID (version-5 layout) equal to eventIdFor(change, ruleId)', () => {
     const e = engine();
-    const c = ins(QUEUE_LOG, row, { eventPos: 4242, rowIndex: 3 });
+    const c = ins(QUEUE_LOG, row, { txId: 'gtid:0-1-4242', ordinal: 3 });
     const ev = one(e, c);
     assert.match(ev.id, UUID_V5);
     assert.equal(ev.id, eventIdFor(c, 'agent_log'));
   });
 
-  void it('is stable across releases: pinned value for binlog.000001:4242:3 agent_log', () => {
+  void it('is stable across releases: pinned value for gtid:0-1-4242 ccrepo.queue_log_repo #3 agent_log', () => {
     // Receivers deduplicate by this id: changing the namespace or the name layout breaks them.
-    assert.equal(eventIdFor({ file: FILE, eventPos: 4242, rowIndex: 3 }, 'agent_log'), PINNED_ID);
+    const c = { tx: { id: 'gtid:0-1-4242', start: { file: FILE, pos: 9000 } }, schema: 'ccrepo', table: 'queue_log_repo', ordinal: 3 };
+    assert.equal(eventIdFor(c, 'agent_log'), PINNED_ID);
+    assert.equal(eventIdFor({ ...c, tx: { ...c.tx, start: { file: 'binlog.000009', pos: 4 } } }, 'agent_log'), PINNED_ID, 'the start position is not part of it');
   });
 
   void it('is deterministic: the same change gives the same id in another engine instance', () => {
-    const c = ins(QUEUE_LOG, row, { eventPos: 777, rowIndex: 0 });
+    const c = ins(QUEUE_LOG, row, { txId: 'gtid:0-1-777', ordinal: 0 });
     const a = one(engine(), c);
     const b = one(engine('America/Montevideo'), c);
     assert.equal(a.id, b.id);
     assert.equal(one(engine(), { ...c }).id, a.id);
   });
 
-  void it('differs by rowIndex, eventPos, file and rule', () => {
+  void it('differs by ordinal, transaction, table and rule', () => {
     const e = engine();
-    const base = one(e, ins(QUEUE_LOG, row, { eventPos: 5000, rowIndex: 0 })).id;
+    const base = one(e, ins(QUEUE_LOG, row, { txId: 'gtid:0-1-5000', ordinal: 0 })).id;
     const ids = [
       base,
-      one(e, ins(QUEUE_LOG, row, { eventPos: 5000, rowIndex: 1 })).id,
-      one(e, ins(QUEUE_LOG, row, { eventPos: 5001, rowIndex: 0 })).id,
-      one(e, { ...ins(QUEUE_LOG, row, { eventPos: 5000, rowIndex: 0 }), file: 'binlog.000002' }).id,
+      one(e, ins(QUEUE_LOG, row, { txId: 'gtid:0-1-5000', ordinal: 1 })).id,
+      one(e, ins(QUEUE_LOG, row, { txId: 'gtid:0-1-5001', ordinal: 0 })).id,
+      one(e, ins(QUEUE_LOG, row, { txId: `pos:${FILE}:5000`, ordinal: 0 })).id,
     ];
     assert.equal(new Set(ids).size, ids.length);
-    const c = { file: FILE, eventPos: 5000, rowIndex: 0 };
+    const c = { tx: { id: 'gtid:0-1-5000', start: { file: FILE, pos: 1 } }, schema: 'ccrepo', table: 'queue_log_repo', ordinal: 0 };
     assert.equal(base, eventIdFor(c, 'agent_log'));
     assert.notEqual(eventIdFor(c, 'agent_log'), eventIdFor(c, 'agent_break'));
+    assert.notEqual(eventIdFor(c, 'agent_log'), eventIdFor({ ...c, schema: 'ccdata', table: 'users' }, 'agent_log'));
   });
 });
 
@@ -650,8 +653,8 @@ void describe('RulesEngine: rule errors', () => {
   });
 });
 
-/** RFC 4122 UUIDv5 of "binlog.000001:4242:3:agent_log" in the project namespace (= Python uuid.uuid5). */
-const PINNED_ID = '8a157be3-6ca4-5ec8-8999-142259f8aae3';
+/** RFC 4122 UUIDv5 of "gtid:0-1-4242:ccrepo.queue_log_repo:3:agent_log" in the project namespace (= Python uuid.uuid5). */
+const PINNED_ID = 'de34fb76-92df-54bf-9041-c281632c9e43';
 
 void describe('RulesEngine: rules-language features beyond the defaults', () => {
   const base = structuredClone(DEFAULT_RULES);
