@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   UCW_ERR_SOURCE_BINLOG_GONE: 'The checkpoint binlog file is no longer on the server',
   UCW_ERR_SOURCE_CHECKPOINT_FOREIGN: 'The checkpoint belongs to another server or history',
   UCW_ERR_SOURCE_QUERY: 'A read-only lookup query on the source failed',
+  UCW_ERR_SOURCE_XA_UNSUPPORTED: 'A two-phase XA transaction changed a watched table',
+  UCW_ERR_SOURCE_ROLLBACK_IN_PART: 'A transaction read in parts rolled back rows already handed over',
   UCW_ERR_REGISTRY_BAD_ROW: 'A row of the webhooks table is unusable',
   UCW_ERR_OUTBOX_OPEN: 'The local state store cannot be opened',
   UCW_ERR_DELIVERY_HTTP_STATUS: 'The receiver answered with a non-2xx status',

@@ -1,9 +1,12 @@
 // Turns the binlog's events (as zongji decodes them) into source transactions of watched tables:
-// where a transaction starts and ends, and what identity its row changes get. Invariant: a change's
-// identity depends only on its transaction and its place there, never on a rows event's log offset.
+// where a transaction starts and ends, what identity its row changes get, and which of its rows were
+// rolled back. Invariants: a hand-over with a resume point is only made at a real end of a group
+// (XID, COMMIT, a standalone statement), never at a savepoint; rolled-back rows are never handed over.
 
 import type { AnyBinlogEvent, BinlogEventByName, BinlogEventName } from '@vlasky/zongji';
 import type { BinlogPosition, RowChange, SourceTransaction, TransactionRef } from '../domain/row-change.js';
+import { BridgeError } from '../errors.js';
+import { classifyQuery } from './query-kind.js';
 
 export interface AssemblerOptions {
   readonly from: BinlogPosition;
@@ -31,6 +34,8 @@ interface OpenTransaction {
   handedOver: number;
   /** Next ordinal per table. */
   readonly ordinals: Map<string, number>;
+  /** Savepoint name -> how many watched rows the transaction had when it was set. */
+  readonly savepoints: Map<string, number>;
 }
 
 function is<N extends BinlogEventName>(ev: AnyBinlogEvent, name: N): ev is BinlogEventByName<N> {
@@ -68,20 +73,20 @@ export class TransactionAssembler {
       this.onRows(ev);
       return;
     }
-    if (is(ev, 'xid') || is(ev, 'xaprepare')) {
+    if (is(ev, 'xid')) {
       this.commit(ev.nextPosition, ev.timestamp);
       return;
     }
-    if (is(ev, 'query')) {
-      if (ev.query.trim().toUpperCase() === 'BEGIN') this.current(ev.nextPosition);
-      // COMMIT of a non-transactional table, or DDL / any standalone statement: a group boundary.
-      else this.commit(ev.nextPosition, ev.timestamp);
+    if (is(ev, 'xaprepare')) {
+      this.onXaPrepare(ev);
+      return;
     }
+    if (is(ev, 'query')) this.onQuery(ev);
   }
 
   private begin(gtid: string | undefined, pos: number): void {
     // A group left without its end (none is known to occur) is dropped, as before: it never committed.
-    this.open = { start: this.boundary, gtid, firstPos: pos, ref: undefined, pending: [], handedOver: 0, ordinals: new Map() };
+    this.open = { start: this.boundary, gtid, firstPos: pos, ref: undefined, pending: [], handedOver: 0, ordinals: new Map(), savepoints: new Map() };
   }
 
   private current(pos: number): OpenTransaction {
@@ -92,6 +97,67 @@ export class TransactionAssembler {
     }
     if (open.firstPos === 0) open.firstPos = pos;
     return open;
+  }
+
+  private onQuery(ev: BinlogEventByName<'query'>): void {
+    const q = classifyQuery(ev.query);
+    switch (q.kind) {
+      case 'begin':
+        this.current(ev.nextPosition);
+        return;
+      case 'inside':
+        // XA END, RELEASE SAVEPOINT: nothing to do, and no boundary.
+        return;
+      case 'savepoint':
+        this.open?.savepoints.set(q.name, this.open.handedOver + this.open.pending.length);
+        return;
+      case 'rollbackTo':
+        this.rollBack(q.name, ev.nextPosition);
+        return;
+      case 'rollback':
+        this.rollBack(undefined, ev.nextPosition);
+        this.commit(ev.nextPosition, ev.timestamp);
+        return;
+      case 'commit':
+      case 'other':
+        // COMMIT of a non-transactional group, or DDL / any standalone statement: a group boundary.
+        this.commit(ev.nextPosition, ev.timestamp);
+    }
+  }
+
+  /**
+   * Drops the rows after a savepoint (or all of them). The server writes ROLLBACK TO / ROLLBACK
+   * with the rolled-back rows in the binlog only when the transaction also changed a
+   * non-transactional table; else the rows are simply absent.
+   */
+  private rollBack(savepoint: string | undefined, pos: number): void {
+    const open = this.open;
+    if (!open) return;
+    // An unknown savepoint cannot be rolled back to by the server (the statement fails and is not logged).
+    const keep = savepoint === undefined ? 0 : (open.savepoints.get(savepoint) ?? 0);
+    if (keep < open.handedOver) {
+      throw new BridgeError('UCW_ERR_SOURCE_ROLLBACK_IN_PART', `a transaction rolled back rows already handed over in parts, at binlog ${this.file}:${pos} (transaction from ${this.file}:${open.start.pos})`, {
+        hint: `Nothing of it was delivered. Raise --max-queued-rows (a part is a quarter of it) above the transaction's row count on watched tables, so it is held whole, and restart.`,
+        details: { position: `${this.file}:${pos}`, transactionStart: `${open.start.file}:${open.start.pos}`, handedOverRows: open.handedOver },
+      });
+    }
+    open.pending.length = keep - open.handedOver;
+    for (const [name, at] of open.savepoints) if (at > keep) open.savepoints.delete(name);
+  }
+
+  private onXaPrepare(ev: BinlogEventByName<'xaprepare'>): void {
+    const open = this.open;
+    const rows = open ? open.handedOver + open.pending.length : 0;
+    if (ev.onePhase || rows === 0) {
+      // XA COMMIT ... ONE PHASE commits here; a prepare with no watched row is nothing of ours.
+      this.commit(ev.nextPosition, ev.timestamp);
+      return;
+    }
+    const at = `${this.file}:${ev.nextPosition}`;
+    throw new BridgeError('UCW_ERR_SOURCE_XA_UNSUPPORTED', `an XA transaction changed ${rows} row(s) of watched tables (XA PREPARE at binlog ${at}); the bridge does not deliver XA transactions`, {
+      hint: 'Nothing of it was delivered: whether it commits is decided later (XA COMMIT or XA ROLLBACK). Stop using two-phase XA on watched tables (XA COMMIT ... ONE PHASE is fine); to go past this one, start once with --reset-to-now, which skips everything up to the current end of the binlog.',
+      details: { position: at, transactionStart: `${open!.start.file}:${open!.start.pos}` },
+    });
   }
 
   private onRows(ev: RowsEvent): void {

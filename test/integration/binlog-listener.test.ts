@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SourceTransaction } from '../../src/domain/row-change.js';
+import type { BridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { BinlogListener } from '../../src/source/binlog-listener.js';
 import { parseMysqlUrl } from '../../src/source/connection.js';
@@ -85,5 +86,111 @@ void describe('BinlogListener: transactions in parts', () => {
       Array.from({ length: rows }, (_, i) => `agent${i}`),
       'every row once, in order',
     );
+  });
+});
+
+void describe('BinlogListener: savepoints, rollbacks and XA on the real server', () => {
+  let src: SourceFixture;
+  before(async () => {
+    src = await startSourceFixture();
+    await src.admin.query('CREATE TABLE ccrepo.scratch_myisam (id INT PRIMARY KEY AUTO_INCREMENT) ENGINE=MyISAM');
+    await src.admin.query('CREATE TABLE ccrepo.scratch_innodb (id INT PRIMARY KEY AUTO_INCREMENT) ENGINE=InnoDB');
+  });
+  after(async () => {
+    await src.close();
+  });
+
+  interface Seen {
+    readonly txs: SourceTransaction[];
+    readonly errors: BridgeError[];
+    /** The binlog end after `write` (what the last commit's resume point must be). */
+    readonly end: string;
+  }
+
+  /**
+   * Streams from the current end while `statements` run one by one on one connection, then until a
+   * marker transaction (one queue_log row, agent 'marker') is handed over or the listener fails.
+   */
+  const run = async (statements: string[]): Promise<Seen> => {
+    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number }>];
+    const txs: SourceTransaction[] = [];
+    const errors: BridgeError[] = [];
+    const listener = new BinlogListener({
+      conn: parseMysqlUrl(src.db.bridgeUrl),
+      serverId: 91_003,
+      tables: ['ccrepo.queue_log_repo'],
+      from: { file: status[0]!.File, pos: Number(status[0]!.Position) },
+      heartbeatSeconds: 5,
+      maxQueuedRows: MAX_QUEUED_ROWS,
+      handler: (tx) => {
+        txs.push(tx);
+        return Promise.resolve();
+      },
+      logger: createLogger('silent'),
+    });
+    listener.on('error', (err: BridgeError) => errors.push(err));
+    const ready = new Promise((resolve) => listener.once('ready', resolve));
+    listener.start();
+    await ready;
+    let end: string;
+    try {
+      for (const sql of statements) await src.admin.query(sql);
+      const [after] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number }>];
+      end = `${after[0]!.File}:${after[0]!.Position}`;
+      await src.admin.query(insertOne('marker'));
+      await waitFor(() => errors.length > 0 || txs.some((tx) => tx.changes.some((c) => c.after?.agent === 'marker')), {
+        timeoutMs: 10_000,
+        message: () => `${txs.length} transactions so far`,
+      });
+    } finally {
+      await listener.stop();
+    }
+    return { txs: txs.filter((tx) => !tx.changes.some((c) => c.after?.agent === 'marker')), errors, end };
+  };
+  const insertOne = (agent: string): string =>
+    `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event) VALUES ('2026-03-02 14:00:00.000', '', '', '${agent}', 'AGENTLOGIN')`;
+  /** Hand-overs that carry rows, as [partial, agents, resume point]. */
+  const withRows = (s: Seen): Array<[boolean, string[], string]> =>
+    s.txs.filter((tx) => tx.changes.length > 0).map((tx) => [tx.partial, tx.changes.map((c) => String(c.after?.agent)), `${tx.commit.file}:${tx.commit.pos}`]);
+
+  void it('SAVEPOINT / ROLLBACK TO SAVEPOINT: one transaction, handed over once at its commit, without the rolled-back row', async () => {
+    const s = await run(['BEGIN', insertOne('sp1'), 'SAVEPOINT s', insertOne('sp2'), 'ROLLBACK TO SAVEPOINT s', insertOne('sp3'), 'COMMIT']);
+    assert.deepEqual(s.errors, []);
+    assert.deepEqual(withRows(s), [[false, ['sp1', 'sp3'], s.end]]);
+    assert.deepEqual(s.txs.map((tx) => `${tx.commit.file}:${tx.commit.pos}`), [s.end], 'no resume point inside the transaction');
+  });
+
+  void it('with a non-transactional table in it, the rows rolled back to the savepoint are in the binlog and not handed over', async () => {
+    const s = await run([
+      'BEGIN',
+      insertOne('m1'),
+      'SAVEPOINT s',
+      insertOne('m2'),
+      'INSERT INTO ccrepo.scratch_myisam VALUES ()',
+      insertOne('m3'),
+      'ROLLBACK TO SAVEPOINT s',
+      insertOne('m4'),
+      'COMMIT',
+    ]);
+    assert.deepEqual(s.errors, []);
+    assert.deepEqual(withRows(s), [[false, ['m1', 'm4'], s.end]]);
+  });
+
+  for (const outcome of ['COMMIT', 'ROLLBACK']) {
+    void it(`XA PREPARE then XA ${outcome} on a watched table: a fatal coded error, its rows never handed over`, async () => {
+      const s = await run([`XA START 'x${outcome}'`, insertOne('xa1'), `XA END 'x${outcome}'`, `XA PREPARE 'x${outcome}'`, `XA ${outcome} 'x${outcome}'`]);
+      assert.deepEqual(
+        s.errors.map((e) => [e.code, e.retryable]),
+        [['UCW_ERR_SOURCE_XA_UNSUPPORTED', false]],
+      );
+      assert.match(s.errors[0]!.message, /XA PREPARE at binlog \S+:\d+/);
+      assert.deepEqual(withRows(s), []);
+    });
+  }
+
+  void it('XA on a table that is not watched does not stop the stream', async () => {
+    const s = await run(["XA START 'xo'", 'INSERT INTO ccrepo.scratch_innodb VALUES ()', "XA END 'xo'", "XA PREPARE 'xo'", "XA COMMIT 'xo'", insertOne('after')]);
+    assert.deepEqual(s.errors, []);
+    assert.deepEqual(withRows(s).map(([partial, agents]) => [partial, agents]), [[false, ['after']]]);
   });
 });

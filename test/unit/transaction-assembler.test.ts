@@ -1,13 +1,16 @@
-// Row-change identity, from zongji-like events: ids unique and equal whether a transaction is read
-// whole, in parts or again after a restart.
+// Transaction boundaries and row-change identity, from zongji-like events: ids unique and equal
+// whether a transaction is read whole, in parts or again after a restart; savepoints do not split a
+// transaction and rolled-back rows are never handed over; two-phase XA on watched tables is refused.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AnyBinlogEvent } from '@vlasky/zongji';
 import { eventIdFor } from '../../src/domain/event-id.js';
 import type { BinlogPosition, Row, SourceTransaction } from '../../src/domain/row-change.js';
+import { BridgeError } from '../../src/errors.js';
+import { classifyQuery } from '../../src/source/query-kind.js';
 import { TransactionAssembler } from '../../src/source/transaction-assembler.js';
-import { ev, INTERACTIONS, mariadbGtid, query, QUEUE_LOG, rotate, updateRows, USERS, writeRows, xid } from '../helpers/fake-binlog.js';
+import { ev, INTERACTIONS, mariadbGtid, query, QUEUE_LOG, rotate, updateRows, USERS, writeRows, xaPrepare, xid } from '../helpers/fake-binlog.js';
 
 const FILE = 'binlog.000003';
 const ALL = ['ccrepo.queue_log_repo', 'ccdata.users', 'ccrepo.interactions'];
@@ -28,6 +31,7 @@ const row = (tag: string): Row => ({ tag });
 const rowsOf = (tag: string, n: number): Row[] => Array.from({ length: n }, (_, i) => row(`${tag}${i}`));
 /** Every handed-over change as `tag=id`, the id that of a fixed rule. */
 const ids = (txs: SourceTransaction[]): string[] => txs.flatMap((tx) => tx.changes.map((c) => `${String((c.after ?? c.before)!.tag)}=${eventIdFor(c, 'r')}`));
+const tags = (txs: SourceTransaction[]): string[] => txs.flatMap((tx) => tx.changes.map((c) => String((c.after ?? c.before)!.tag)));
 const shape = (txs: SourceTransaction[]): Array<[boolean, number, string]> => txs.map((tx) => [tx.partial, tx.changes.length, `${tx.commit.file}:${tx.commit.pos}`]);
 
 /** Two transactions in MariaDB 11.4 style: rows events at position 0 on three tables, > 250 rows each. */
@@ -95,5 +99,112 @@ void describe('TransactionAssembler: ids where rows events carry position 0', ()
     const txs = assemble([rotate('binlog.000004', 4), mariadbGtid('0-1-8', 300), writeRows(QUEUE_LOG, rowsOf('q', 1)), xid(600)]);
     assert.deepEqual(txs[0]!.changes[0]!.tx.start, { file: 'binlog.000004', pos: 4 });
     assert.deepEqual(txs[0]!.commit, { file: 'binlog.000004', pos: 600 });
+  });
+});
+
+void describe('TransactionAssembler: savepoints, rollbacks and XA', () => {
+  void it('SAVEPOINT is not a boundary: the transaction is handed over once, at its XID (as MariaDB writes it)', () => {
+    // BEGIN; INSERT; SAVEPOINT s; INSERT; ROLLBACK TO SAVEPOINT s; INSERT; COMMIT on InnoDB: the
+    // rolled-back row is not in the binlog, the SAVEPOINT is.
+    const txs = assemble([mariadbGtid('0-1-9', 5947), writeRows(QUEUE_LOG, [row('sp1')], 6341), query('SAVEPOINT `s`', 6417), writeRows(QUEUE_LOG, [row('sp3')], 6811), xid(6842)]);
+    assert.deepEqual(shape(txs), [[false, 2, `${FILE}:6842`]]);
+    assert.deepEqual(tags(txs), ['sp1', 'sp3']);
+  });
+
+  void it('ROLLBACK TO drops the rows after the savepoint (written when a non-transactional table took part)', () => {
+    const txs = assemble([
+      mariadbGtid('0-1-12', 6592),
+      writeRows(QUEUE_LOG, [row('m1')]),
+      query('SAVEPOINT `s`', 0),
+      writeRows(QUEUE_LOG, [row('m2')]),
+      query('SAVEPOINT `t`', 0),
+      writeRows(QUEUE_LOG, [row('m3')]),
+      query('ROLLBACK TO `s`', 0),
+      writeRows(QUEUE_LOG, [row('m4')]),
+      query('ROLLBACK TO SAVEPOINT `t`', 0), // t was removed by the rollback to s: back to the start
+      writeRows(QUEUE_LOG, [row('m5')]),
+      xid(8345),
+    ]);
+    assert.deepEqual(shape(txs), [[false, 1, `${FILE}:8345`]]);
+    assert.deepEqual(tags(txs), ['m5']);
+    assert.equal(txs[0]!.changes[0]!.ordinal, 4, 'ordinals count rows as the binlog has them');
+  });
+
+  void it('ROLLBACK drops the whole transaction; its end is still a resume point', () => {
+    const txs = assemble([query('BEGIN', 100), writeRows(QUEUE_LOG, [row('x')]), query('ROLLBACK', 300)]);
+    assert.deepEqual(shape(txs), [[false, 0, `${FILE}:300`]]);
+  });
+
+  void it('a rollback into rows already handed over in parts fails with a coded error', () => {
+    const events = [mariadbGtid('0-1-13', 100), query('SAVEPOINT s', 0), writeRows(QUEUE_LOG, rowsOf('a', 150)), writeRows(QUEUE_LOG, rowsOf('b', 10)), query('ROLLBACK TO s', 0), xid(900)];
+    const out: SourceTransaction[] = [];
+    const a = new TransactionAssembler({ from: { file: FILE, pos: 4 }, watched: new Set(ALL), partRows: 100, handOver: (tx) => out.push(tx) });
+    assert.throws(
+      () => {
+        for (const e of events) a.onEvent(e);
+      },
+      (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_SOURCE_ROLLBACK_IN_PART' && !err.retryable,
+    );
+    assert.ok(out.every((tx) => tx.partial), 'only uncommitted parts were handed over');
+  });
+
+  void it('a two-phase XA transaction on a watched table fails with a coded error before anything is committed', () => {
+    // MariaDB 10.11: XA START..END + PREPARE is one group ending in an XA_PREPARE event.
+    const out: SourceTransaction[] = [];
+    const a = new TransactionAssembler({ from: { file: FILE, pos: 4 }, watched: new Set(ALL), partRows: 100, handOver: (tx) => out.push(tx) });
+    for (const e of [mariadbGtid('0-1-11', 8213), writeRows(QUEUE_LOG, [row('xa1')]), query("XA END X'7831',X'',1", 8690)]) a.onEvent(e);
+    assert.throws(
+      () => a.onEvent(xaPrepare(8728)),
+      (err: unknown) =>
+        err instanceof BridgeError && err.code === 'UCW_ERR_SOURCE_XA_UNSUPPORTED' && !err.retryable && err.details?.position === `${FILE}:8728` && err.hint !== undefined,
+    );
+    assert.deepEqual(out, []);
+  });
+
+  void it('XA that touches no watched table, its XA COMMIT, and XA ... ONE PHASE pass', () => {
+    const txs = assemble([
+      mariadbGtid('0-1-15', 8925),
+      query("XA END X'7834',X'',1", 9164),
+      xaPrepare(9202),
+      mariadbGtid('0-1-16', 9246),
+      query("XA COMMIT X'7834',X'',1", 9332),
+      // MySQL writes XA COMMIT ... ONE PHASE as XA START ... XA END, then a one-phase XA_PREPARE.
+      query("XA START X'7835',X'',1", 9400),
+      writeRows(QUEUE_LOG, [row('one')], 9500),
+      query("XA END X'7835',X'',1", 9600),
+      xaPrepare(9700, true),
+    ]);
+    assert.deepEqual(shape(txs), [[false, 0, `${FILE}:9202`], [false, 0, `${FILE}:9332`], [false, 1, `${FILE}:9700`]]);
+  });
+
+  void it('DDL and other standalone statements stay boundaries', () => {
+    const txs = assemble([mariadbGtid('0-1-16', 10060), query('CREATE TABLE ccrepo.tmp_x (id int primary key)', 10178)]);
+    assert.deepEqual(shape(txs), [[false, 0, `${FILE}:10178`]]);
+  });
+});
+
+void describe('classifyQuery', () => {
+  void it('tells boundaries from statements inside a transaction', () => {
+    assert.deepEqual(
+      ['BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT `s`', 'savepoint Sp1', 'ROLLBACK TO `s`', 'ROLLBACK WORK TO SAVEPOINT `S`', 'RELEASE SAVEPOINT `s`', "XA START X'31',X'',1", "XA END X'31',X'',1", "XA COMMIT X'31',X'',1", "XA ROLLBACK X'31',X'',1", 'ALTER TABLE t ADD c INT', 'ROLLBACK TO `a``b`'].map(
+        (q) => classifyQuery(q),
+      ),
+      [
+        { kind: 'begin' },
+        { kind: 'commit' },
+        { kind: 'rollback' },
+        { kind: 'savepoint', name: 's' },
+        { kind: 'savepoint', name: 'sp1' },
+        { kind: 'rollbackTo', name: 's' },
+        { kind: 'rollbackTo', name: 's' },
+        { kind: 'inside' },
+        { kind: 'begin' },
+        { kind: 'inside' },
+        { kind: 'other' },
+        { kind: 'other' },
+        { kind: 'other' },
+        { kind: 'rollbackTo', name: 'a`b' },
+      ],
+    );
   });
 });
