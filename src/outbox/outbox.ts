@@ -368,6 +368,14 @@ export class Outbox {
     })();
   }
 
+  /** Replaces every mirrored row of `table` (a one-time rewrite of rows stored whole). */
+  replaceMirrorRows(table: string, rows: ReadonlyArray<{ pk: string; row: Row }>): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM mirror_rows WHERE tbl = ?').run(table);
+      for (const r of rows) this.stmts.upsertMirror.run(table, r.pk, rowJson(r.row));
+    })();
+  }
+
   mirrorRows(table: string): Row[] {
     return (this.db.prepare('SELECT row FROM mirror_rows WHERE tbl = ?').pluck().all(table) as string[]).map(
       (r) => JSON.parse(r) as Row,

@@ -10,15 +10,22 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, EnqueuedEvent, MirrorChange, Outbox, StagedCounts } from '../outbox/outbox.js';
 import type { Registry } from '../registry/registry.js';
-import { keyString } from '../rules/directory.js';
+import { keyString, projectRow } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
 import type { SourceDb } from '../source/source-db.js';
+
+export interface MirrorTable {
+  readonly table: string;
+  readonly key: string;
+  /** The only columns stored: those the rules read (a row image is projected before it is kept). */
+  readonly columns: readonly string[];
+}
 
 export interface ProcessorDeps {
   readonly engine: RulesEngine;
   readonly registry: Registry;
-  /** Tables mirrored in the outbox (directories and the registry), with their primary keys. */
-  readonly mirrorTables: ReadonlyArray<{ table: string; key: string }>;
+  /** Tables mirrored in the outbox (directories and the registry), with their primary keys and the columns kept. */
+  readonly mirrorTables: ReadonlyArray<MirrorTable>;
   readonly outbox: Outbox;
   readonly db: Pick<SourceDb, 'lookupValue'>;
   readonly metrics: Metrics;
@@ -42,13 +49,13 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 const MAX_FETCHES_PER_CHANGE = 16;
 
 export class TransactionProcessor {
-  private readonly mirroredKeys: ReadonlyMap<string, string>;
+  private readonly mirrored: ReadonlyMap<string, MirrorTable>;
   /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
   private openStaged: StagedCounts | undefined;
   private openMirror: MirrorChange[] = [];
 
   constructor(private readonly deps: ProcessorDeps) {
-    this.mirroredKeys = new Map(deps.mirrorTables.map((t) => [t.table, t.key]));
+    this.mirrored = new Map(deps.mirrorTables.map((t) => [t.table, t]));
   }
 
   async process(tx: SourceTransaction): Promise<void> {
@@ -66,8 +73,8 @@ export class TransactionProcessor {
       }
       const table = tableId(change.schema, change.table);
       tally(rowsByTable, table);
-      const keyColumn = this.mirroredKeys.get(table);
-      if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
+      const mirrored = this.mirrored.get(table);
+      if (mirrored !== undefined) mirror.push(...mirrorChanges(mirrored, change));
       if (table === registry.def.table) registry.apply(change.before, change.after);
       engine.observe(change);
       let evaluated: EvaluatedEvent[];
@@ -174,11 +181,11 @@ function addCounts(metrics: Metrics, counter: Metrics['sourceRowChanges'] | Metr
   for (const [value, n] of counts) metrics.child(counter, value).inc(n);
 }
 
-function mirrorChanges(table: string, keyColumn: string, change: RowChange): MirrorChange[] {
+function mirrorChanges({ table, key, columns }: MirrorTable, change: RowChange): MirrorChange[] {
   const out: MirrorChange[] = [];
-  const oldPk = change.before ? keyString(change.before[keyColumn]) : undefined;
-  const newPk = change.after ? keyString(change.after[keyColumn]) : undefined;
+  const oldPk = change.before ? keyString(change.before[key]) : undefined;
+  const newPk = change.after ? keyString(change.after[key]) : undefined;
   if (oldPk !== undefined && oldPk !== newPk) out.push({ table, pk: oldPk, row: null });
-  if (newPk !== undefined && change.after) out.push({ table, pk: newPk, row: change.after });
+  if (newPk !== undefined && change.after) out.push({ table, pk: newPk, row: projectRow(change.after, columns) });
   return out;
 }
