@@ -50,9 +50,12 @@ const MAX_FETCHES_PER_CHANGE = 16;
 
 export class TransactionProcessor {
   private readonly mirrored: ReadonlyMap<string, MirrorTable>;
-  /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
+  /**
+   * Of the transaction being read in parts: deliveries staged so far (counts only), and whether the
+   * registry changed. Its mirror changes are staged in the store, so memory does not grow with it.
+   */
   private openStaged: StagedCounts | undefined;
-  private openMirror: MirrorChange[] = [];
+  private registryChanged = false;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.mirrored = new Map(deps.mirrorTables.map((t) => [t.table, t]));
@@ -61,7 +64,7 @@ export class TransactionProcessor {
   async process(tx: SourceTransaction): Promise<void> {
     const { engine, registry, outbox, metrics } = this.deps;
     const events: EnqueuedEvent[] = [];
-    const mirror = this.openMirror;
+    const mirror: MirrorChange[] = [];
     // Counted here and added to the metrics once per transaction: a counter update per row was 3%.
     const rowsByTable = new Map<string, number>();
     const eventsByName = new Map<string, number>();
@@ -75,7 +78,10 @@ export class TransactionProcessor {
       tally(rowsByTable, table);
       const mirrored = this.mirrored.get(table);
       if (mirrored !== undefined) mirror.push(...mirrorChanges(mirrored, change));
-      if (table === registry.def.table) registry.apply(change.before, change.after);
+      if (table === registry.def.table) {
+        registry.apply(change.before, change.after);
+        this.registryChanged = true;
+      }
       engine.observe(change);
       let evaluated: EvaluatedEvent[];
       try {
@@ -98,7 +104,7 @@ export class TransactionProcessor {
       // A part of a large transaction: stored, but delivered only once its commit is read. Only
       // counts are kept: the dispatcher reads these deliveries from the store, in bounded pages.
       const staged = (this.openStaged ??= new Map<string, number>());
-      for (const [url, n] of outbox.stage(events)) tally(staged, url, n);
+      for (const [url, n] of outbox.stage(events, mirror)) tally(staged, url, n);
       const enqueuedByName = new Map<string, number>();
       for (const ev of events) if (ev.urls.length > 0) tally(enqueuedByName, ev.name, ev.urls.length);
       addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
@@ -107,10 +113,10 @@ export class TransactionProcessor {
     const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
     const staged = this.openStaged;
     this.openStaged = undefined;
-    this.openMirror = [];
     metrics.sourceTransactions.inc();
     metrics.observeSourceCommit(tx.timestampMs);
-    if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
+    if (this.registryChanged) metrics.registryUrls.set(registry.size);
+    this.registryChanged = false;
     const enqueuedByName = new Map<string, number>();
     for (const d of created) tally(enqueuedByName, d.eventName);
     addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
@@ -119,11 +125,11 @@ export class TransactionProcessor {
 
   /**
    * Forgets a transaction left open by a broken stream: it will be read again from the checkpoint,
-   * so its staged deliveries and pending mirror changes are dropped. Call before streaming starts.
+   * so its staged deliveries and mirror changes are dropped. Call before streaming starts.
    */
   abandonOpenTransaction(): void {
     this.openStaged = undefined;
-    this.openMirror = [];
+    this.registryChanged = false;
     this.deps.outbox.discardStaged();
   }
 
