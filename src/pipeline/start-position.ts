@@ -87,34 +87,40 @@ export class StartPosition {
   }
 
   private loadMirrors(): void {
-    const { engine, registry, outbox } = this.deps;
-    this.reduceStoredRows();
-    for (const dir of engine.directories.values()) dir.load(outbox.mirrorRows(dir.table));
-    registry.load(outbox.mirrorRows(registry.def.table));
+    const { engine, registry } = this.deps;
+    const stored = this.storedRows();
+    for (const dir of engine.directories.values()) dir.load(stored.get(dir.table) ?? []);
+    registry.load(stored.get(registry.def.table) ?? []);
   }
 
   /**
-   * A store written before mirrors were projected holds whole rows (columns no rule reads, such as
-   * a password hash): each such table is rewritten once with only the kept columns.
+   * The stored rows of each mirrored table. A store written before mirrors were projected holds
+   * whole rows (columns no rule reads, such as a password hash): such a table is rewritten once
+   * with only the kept columns.
    */
-  private reduceStoredRows(): void {
+  private storedRows(): Map<string, Row[]> {
     const { outbox, mirrorTables, logger } = this.deps;
+    const out = new Map<string, Row[]>();
     const reduced: Record<string, number> = {};
     for (const t of mirrorTables) {
       const kept = new Set(t.columns);
       const rows = outbox.mirrorRows(t.table);
+      out.set(t.table, rows);
       const wide = rows.filter((row) => Object.keys(row).some((c) => !kept.has(c))).length;
       if (wide === 0) continue;
+      const projected = rows.map((row) => projectRow(row, t.columns));
       outbox.replaceMirrorRows(
         t.table,
-        rows.flatMap((row) => {
+        projected.flatMap((row) => {
           const pk = keyString(row[t.key]);
-          return pk === undefined ? [] : [{ pk, row: projectRow(row, t.columns) }];
+          return pk === undefined ? [] : [{ pk, row }];
         }),
       );
+      out.set(t.table, projected);
       reduced[t.table] = wide;
     }
     if (Object.keys(reduced).length > 0) logger.info({ rows: reduced }, 'stored mirror rows reduced to the columns the rules read');
+    return out;
   }
 
   /** Refuses a checkpoint written against another server or a history that was since replaced. */
