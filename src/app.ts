@@ -59,8 +59,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const registry = new Registry(rules.registry, (p) =>
       registryLog.error({ code: p.code, rowId: p.rowId, table: rules.registry.table }, `webhooks row skipped: ${p.reason}`),
     );
-    const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn }));
-    mirrorTables.push({ table: rules.registry.table, key: rules.registry.key });
+    const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
+    mirrorTables.push({ table: rules.registry.table, key: rules.registry.key, columns: registry.columns });
 
     const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync });
     cleanups.push(() => outbox.close());

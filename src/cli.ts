@@ -75,7 +75,7 @@ async function run(argv: Record<string, unknown>): Promise<number> {
 function report(err: unknown): number {
   if (isBridgeError(err)) {
     process.stderr.write(`ucontact-webhooks: ${err.toDisplayString()}\n`);
-    return err.code === 'UCW_ERR_CONFIG_INVALID' || err.code.startsWith('UCW_ERR_RULES_') ? EXIT_CONFIG : EXIT_FATAL;
+    return err.code.startsWith('UCW_ERR_CONFIG_') || err.code.startsWith('UCW_ERR_RULES_') ? EXIT_CONFIG : EXIT_FATAL;
   }
   process.stderr.write(`ucontact-webhooks: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT_FATAL;

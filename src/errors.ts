@@ -3,6 +3,7 @@
 
 export const ERROR_CODES = {
   UCW_ERR_CONFIG_INVALID: 'Configuration is invalid',
+  UCW_ERR_CONFIG_SECRET_FILE: 'A secret file is unreadable, empty, or readable by other users',
   UCW_ERR_RULES_PARSE: 'Rules file is not valid JSON or YAML',
   UCW_ERR_RULES_INVALID: 'Rules file does not match the rules schema',
   UCW_ERR_RULES_READ: 'Rules file cannot be read',

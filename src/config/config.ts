@@ -6,17 +6,20 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BridgeError } from '../errors.js';
 import { parseJsonOrYaml } from './json-or-yaml.js';
+import { resolveSecretFiles } from './secret-file.js';
 import { envName, flagName } from './option-names.js';
 import { isValidTimeZone } from '../rules/time.js';
 
 const HOUR_MS = 3_600_000;
 
 export const configSchema = z.strictObject({
-  mysqlUrl: z.string().min(1, 'is required'),
+  mysqlUrl: z.string().min(1, 'is required (or --mysql-url-file)'),
+  mysqlUrlFile: z.string().min(1).optional(),
   stateDir: z.string().min(1).default('./ucontact-webhooks-state'),
   rules: z.string().min(1).optional(),
   serverId: z.number().int().min(1).max(4_294_967_295).default(48_151),
   signingSecret: z.array(z.string().min(1)).default([]),
+  signingSecretFile: z.string().min(1).optional(),
   timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as UTC or America/Montevideo').default('UTC'),
   httpHost: z.string().min(1).default('127.0.0.1'),
   httpPort: z.number().int().min(0).max(65_535).default(9464),
@@ -60,10 +63,12 @@ export interface OptionDef {
 /** Every option of `run`, in help order. CLI flag = kebab-case of key; env = UCW_ + SNAKE_CASE. */
 export const OPTIONS: readonly OptionDef[] = [
   { key: 'mysqlUrl', type: 'string', secret: true, describe: 'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice)' },
+  { key: 'mysqlUrlFile', type: 'string', describe: 'File holding the source server URL instead of --mysql-url (a Docker/Kubernetes secret; must not be group/world-readable)' },
   { key: 'stateDir', type: 'string', describe: 'Directory of the durable outbox and checkpoint (SQLite); one per bridge' },
   { key: 'rules', type: 'string', describe: 'Rules file (JSON or YAML) replacing the default rules for the reference uContact schema' },
   { key: 'serverId', type: 'number', describe: 'Replica server id the bridge uses on the binlog connection; unique in the replication topology' },
   { key: 'signingSecret', type: 'array', secret: true, describe: 'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation' },
+  { key: 'signingSecretFile', type: 'string', describe: 'File of signing secrets, one a line (several = key rotation, each signs), instead of --signing-secret; must not be group/world-readable' },
   { key: 'timezone', type: 'string', describe: 'Time zone of `date` and other times in payloads (IANA name)' },
   { key: 'httpHost', type: 'string', describe: 'Address of the /healthz, /readyz and /metrics endpoint' },
   { key: 'httpPort', type: 'number', describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)' },
@@ -89,7 +94,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'shutdownGraceMs', type: 'number', describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)' },
   { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries are pending; resume below it' },
   { key: 'gonePauseMs', type: 'number', describe: 'A URL that answered 410 Gone is paused this long (its events stay pending), then probed again' },
-  { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local and metadata addresses are always refused)' },
+  { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)' },
   { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
 ];
@@ -124,6 +129,7 @@ export function loadConfig(sources: ConfigSources): Config {
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     merged[def.key] = def.type === 'array' ? [v].flat().map(String) : v;
   }
+  resolveSecretFiles(merged);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {

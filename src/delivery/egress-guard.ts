@@ -4,9 +4,11 @@
 // if any resolved address is refused. The HTTP sender enforces both inside its connector, so the
 // address checked is the address connected to (no time-of-check/time-of-use gap). No undici here.
 //
-// Always refused: cloud metadata addresses and link-local ranges (169.254.0.0/16, fe80::/10).
+// Always refused: cloud metadata addresses, link-local ranges (169.254.0.0/16, fe80::/10), multicast
+// (224.0.0.0/4, ff00::/8), reserved 240.0.0.0/4 (with 255.255.255.255) and the unspecified / "this
+// network" addresses (0.0.0.0/8, ::; connecting to them reaches the local host).
 // With blockPrivateNetworks also: loopback, RFC 1918 private, carrier-grade NAT, IPv6 unique local
-// (and deprecated site-local), and the unspecified / "this network" addresses (0.0.0.0/8, ::).
+// (and deprecated site-local).
 
 import dns from 'node:dns';
 import net from 'node:net';
@@ -19,17 +21,19 @@ export type AddressClass =
   | 'private'
   | 'shared'
   | 'unique-local'
-  | 'unspecified';
+  | 'unspecified'
+  | 'multicast'
+  | 'reserved';
 
 export interface EgressPolicy {
-  /** Also refuse loopback, private, shared (CGNAT), unique local and unspecified addresses. */
+  /** Also refuse loopback, private, shared (CGNAT) and unique local addresses. */
   readonly blockPrivateNetworks: boolean;
 }
 
 /** Error code on EgressBlockedError; the sender maps it to UCW_ERR_DELIVERY_BLOCKED. */
 export const EGRESS_BLOCKED_CODE = 'UCW_EGRESS_BLOCKED';
 
-const ALWAYS_BLOCKED: ReadonlySet<AddressClass> = new Set(['cloud-metadata', 'link-local']);
+const ALWAYS_BLOCKED: ReadonlySet<AddressClass> = new Set(['cloud-metadata', 'link-local', 'multicast', 'reserved', 'unspecified']);
 
 const CLASS_DESCRIPTIONS: Readonly<Record<AddressClass, string>> = {
   public: 'a public address',
@@ -40,6 +44,8 @@ const CLASS_DESCRIPTIONS: Readonly<Record<AddressClass, string>> = {
   shared: 'a carrier-grade NAT address (100.64.0.0/10)',
   'unique-local': 'an IPv6 unique local address (fc00::/7)',
   unspecified: 'an unspecified / "this network" address (0.0.0.0/8, ::)',
+  multicast: 'a multicast address (224.0.0.0/4, ff00::/8)',
+  reserved: 'a reserved or broadcast address (240.0.0.0/4)',
 };
 
 /** Human description of an address class, for error messages ("a link-local address (...)"). */
@@ -61,8 +67,11 @@ function inV4(addr: number, base: string, bits: number): boolean {
   return ((addr & mask) >>> 0) === ((b & mask) >>> 0);
 }
 
-/** Instance metadata endpoints: AWS/GCP/Azure/Oracle, AWS ECS task metadata, Alibaba Cloud (in 100.64.0.0/10). */
-const V4_METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200'].map((a) => parseIPv4(a)!));
+/**
+ * Instance metadata endpoints: AWS/GCP/Azure/Oracle, AWS ECS task metadata, Alibaba Cloud (in
+ * 100.64.0.0/10), Azure's wireserver (168.63.129.16, a public address that answers VMs only).
+ */
+const V4_METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16'].map((a) => parseIPv4(a)!));
 
 function classifyV4(addr: number): AddressClass {
   if (V4_METADATA.has(addr)) return 'cloud-metadata';
@@ -71,6 +80,8 @@ function classifyV4(addr: number): AddressClass {
   if (inV4(addr, '10.0.0.0', 8) || inV4(addr, '172.16.0.0', 12) || inV4(addr, '192.168.0.0', 16)) return 'private';
   if (inV4(addr, '100.64.0.0', 10)) return 'shared';
   if (inV4(addr, '0.0.0.0', 8)) return 'unspecified';
+  if (inV4(addr, '224.0.0.0', 4)) return 'multicast';
+  if (inV4(addr, '240.0.0.0', 4)) return 'reserved';
   return 'public';
 }
 
@@ -125,6 +136,7 @@ function classifyV6(g: readonly number[]): AddressClass {
   if ((g[0]! & 0xffc0) === 0xfe80) return 'link-local';
   if ((g[0]! & 0xfe00) === 0xfc00) return 'unique-local';
   if ((g[0]! & 0xffc0) === 0xfec0) return 'private'; // deprecated site-local
+  if ((g[0]! & 0xff00) === 0xff00) return 'multicast';
   return 'public';
 }
 
@@ -157,7 +169,7 @@ export class EgressBlockedError extends Error {
   constructor(host: string, address: string, addressClass: AddressClass) {
     const via = host === address ? `${address} is` : `${host} resolves to ${address},`;
     const why = ALWAYS_BLOCKED.has(addressClass)
-      ? 'link-local and cloud metadata addresses are never delivered to'
+      ? 'such addresses are never delivered to'
       : 'private and loopback addresses are refused with --block-private-networks';
     super(`destination ${via} ${describeAddressClass(addressClass)}; ${why}`);
     this.name = 'EgressBlockedError';

@@ -128,6 +128,11 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (url, id) WHERE stat
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (id) WHERE status = 2;
 CREATE INDEX IF NOT EXISTS deliveries_staged ON deliveries (id) WHERE status = 3;
 CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_seq);
+-- Mirror changes of a transaction read in parts, the last per row (row NULL: deleted); applied to
+-- mirror_rows by the commit that promotes the staged deliveries, or discarded with them.
+CREATE TABLE IF NOT EXISTS mirror_staged (
+  tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
 `;
 
 /** Version 1 tables are copied into this layout when a store is opened (see migrate()). */
@@ -186,7 +191,9 @@ export class Outbox {
     promoteStaged: Statement;
   };
   private readonly commitTx: (batch: CommitBatch) => Delivery[];
-  private readonly stageTx: (events: readonly EnqueuedEvent[]) => StagedCounts;
+  private readonly stageTx: (events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]) => StagedCounts;
+  /** Whether mirror_staged may hold rows (saves three statements on every commit of a small transaction). */
+  private mirrorStaged = false;
   private outcomes: Array<() => void> = [];
   /** Deliveries with a queued outcome: reading one of them flushes first. */
   private readonly queuedIds = new Set<number>();
@@ -281,15 +288,24 @@ export class Outbox {
         }
       }
     };
-    this.stageTx = this.db.transaction((events: readonly EnqueuedEvent[]): StagedCounts => {
+    const stageMirror = db.prepare('INSERT INTO mirror_staged (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row');
+    const applyStagedMirror = [
+      'DELETE FROM mirror_rows WHERE (tbl, pk) IN (SELECT tbl, pk FROM mirror_staged WHERE row IS NULL)',
+      'INSERT INTO mirror_rows (tbl, pk, row) SELECT tbl, pk, row FROM mirror_staged WHERE row IS NOT NULL ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
+      'DELETE FROM mirror_staged',
+    ].map((sql) => db.prepare(sql));
+    this.stageTx = this.db.transaction((events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]): StagedCounts => {
       const counts: StagedCounts = new Map();
       insertEvents(events, DeliveryStatus.staged, (d) => counts.set(d.url, (counts.get(d.url) ?? 0) + 1));
+      for (const m of mirror) stageMirror.run(m.table, m.pk, m.row ? rowJson(m.row) : null);
       return counts;
     });
     this.commitTx = this.db.transaction((batch: CommitBatch): Delivery[] => {
       const created: Delivery[] = [];
       insertEvents(batch.events, DeliveryStatus.pending, (d) => created.push(d));
       this.stmts.promoteStaged.run();
+      // Earlier parts' mirror changes first: the batch's own come after them in binlog order.
+      if (this.mirrorStaged) for (const stmt of applyStagedMirror) stmt.run();
       for (const m of batch.mirror) {
         if (m.row) this.stmts.upsertMirror.run(m.table, m.pk, rowJson(m.row));
         else this.stmts.deleteMirror.run(m.table, m.pk);
@@ -341,19 +357,25 @@ export class Outbox {
    * atomically. Returns the newly created deliveries (a replay creates none).
    */
   commit(batch: CommitBatch): Delivery[] {
-    return this.commitTx(batch);
+    const created = this.commitTx(batch);
+    this.mirrorStaged = false;
+    return created;
   }
 
   /**
-   * Writes events of a source transaction whose commit is still ahead (a part of a large one):
-   * stored but invisible to delivery until commit() promotes them with the checkpoint.
+   * Writes events and mirror changes of a source transaction whose commit is still ahead (a part of
+   * a large one): stored but invisible to delivery and to the mirrors until commit() promotes them
+   * with the checkpoint.
    */
-  stage(events: readonly EnqueuedEvent[]): StagedCounts {
-    return this.stageTx(events);
+  stage(events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[] = []): StagedCounts {
+    if (mirror.length > 0) this.mirrorStaged = true;
+    return this.stageTx(events, mirror);
   }
 
   /** Drops staged work of a transaction that will be read again from the checkpoint. */
   discardStaged(): void {
+    this.db.prepare('DELETE FROM mirror_staged').run();
+    this.mirrorStaged = false;
     const staged = DeliveryStatus.staged;
     if (this.db.prepare(`SELECT 1 FROM deliveries WHERE status = ${staged} LIMIT 1`).get() === undefined) return;
     this.db.transaction(() => this.deleteDeliveries(`status = ${staged}`))();
@@ -365,6 +387,14 @@ export class Outbox {
       this.db.prepare('DELETE FROM mirror_rows').run();
       for (const t of mirrorRows) for (const r of t.rows) this.stmts.upsertMirror.run(t.table, r.pk, rowJson(r.row));
       this.stmts.setMeta.run('checkpoint', JSON.stringify(checkpoint));
+    })();
+  }
+
+  /** Replaces every mirrored row of `table` (a one-time rewrite of rows stored whole). */
+  replaceMirrorRows(table: string, rows: ReadonlyArray<{ pk: string; row: Row }>): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM mirror_rows WHERE tbl = ?').run(table);
+      for (const r of rows) this.stmts.upsertMirror.run(table, r.pk, rowJson(r.row));
     })();
   }
 

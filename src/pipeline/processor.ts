@@ -10,15 +10,22 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, EnqueuedEvent, MirrorChange, Outbox, StagedCounts } from '../outbox/outbox.js';
 import type { Registry } from '../registry/registry.js';
-import { keyString } from '../rules/directory.js';
+import { keyString, projectRow } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
 import type { SourceDb } from '../source/source-db.js';
+
+export interface MirrorTable {
+  readonly table: string;
+  readonly key: string;
+  /** The only columns stored: those the rules read (a row image is projected before it is kept). */
+  readonly columns: readonly string[];
+}
 
 export interface ProcessorDeps {
   readonly engine: RulesEngine;
   readonly registry: Registry;
-  /** Tables mirrored in the outbox (directories and the registry), with their primary keys. */
-  readonly mirrorTables: ReadonlyArray<{ table: string; key: string }>;
+  /** Tables mirrored in the outbox (directories and the registry), with their primary keys and the columns kept. */
+  readonly mirrorTables: ReadonlyArray<MirrorTable>;
   readonly outbox: Outbox;
   readonly db: Pick<SourceDb, 'lookupValue'>;
   readonly metrics: Metrics;
@@ -42,19 +49,22 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 const MAX_FETCHES_PER_CHANGE = 16;
 
 export class TransactionProcessor {
-  private readonly mirroredKeys: ReadonlyMap<string, string>;
-  /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
+  private readonly mirrored: ReadonlyMap<string, MirrorTable>;
+  /**
+   * Of the transaction being read in parts: deliveries staged so far (counts only), and whether the
+   * registry changed. Its mirror changes are staged in the store, so memory does not grow with it.
+   */
   private openStaged: StagedCounts | undefined;
-  private openMirror: MirrorChange[] = [];
+  private registryChanged = false;
 
   constructor(private readonly deps: ProcessorDeps) {
-    this.mirroredKeys = new Map(deps.mirrorTables.map((t) => [t.table, t.key]));
+    this.mirrored = new Map(deps.mirrorTables.map((t) => [t.table, t]));
   }
 
   async process(tx: SourceTransaction): Promise<void> {
     const { engine, registry, outbox, metrics } = this.deps;
     const events: EnqueuedEvent[] = [];
-    const mirror = this.openMirror;
+    const mirror: MirrorChange[] = [];
     // Counted here and added to the metrics once per transaction: a counter update per row was 3%.
     const rowsByTable = new Map<string, number>();
     const eventsByName = new Map<string, number>();
@@ -66,9 +76,12 @@ export class TransactionProcessor {
       }
       const table = tableId(change.schema, change.table);
       tally(rowsByTable, table);
-      const keyColumn = this.mirroredKeys.get(table);
-      if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
-      if (table === registry.def.table) registry.apply(change.before, change.after);
+      const mirrored = this.mirrored.get(table);
+      if (mirrored !== undefined) mirror.push(...mirrorChanges(mirrored, change));
+      if (table === registry.def.table) {
+        registry.apply(change.before, change.after);
+        this.registryChanged = true;
+      }
       engine.observe(change);
       let evaluated: EvaluatedEvent[];
       try {
@@ -92,7 +105,7 @@ export class TransactionProcessor {
       // A part of a large transaction: stored, but delivered only once its commit is read. Only
       // counts are kept: the dispatcher reads these deliveries from the store, in bounded pages.
       const staged = (this.openStaged ??= new Map<string, number>());
-      for (const [url, n] of outbox.stage(events)) tally(staged, url, n);
+      for (const [url, n] of outbox.stage(events, mirror)) tally(staged, url, n);
       const enqueuedByName = new Map<string, number>();
       for (const ev of events) if (ev.urls.length > 0) tally(enqueuedByName, ev.name, ev.urls.length);
       addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
@@ -101,10 +114,10 @@ export class TransactionProcessor {
     const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
     const staged = this.openStaged;
     this.openStaged = undefined;
-    this.openMirror = [];
     metrics.sourceTransactions.inc();
     metrics.observeSourceCommit(tx.timestampMs);
-    if (mirror.some((m) => m.table === registry.def.table)) metrics.registryUrls.set(registry.size);
+    if (this.registryChanged) metrics.registryUrls.set(registry.size);
+    this.registryChanged = false;
     const enqueuedByName = new Map<string, number>();
     for (const d of created) tally(enqueuedByName, d.eventName);
     addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
@@ -113,11 +126,11 @@ export class TransactionProcessor {
 
   /**
    * Forgets a transaction left open by a broken stream: it will be read again from the checkpoint,
-   * so its staged deliveries and pending mirror changes are dropped. Call before streaming starts.
+   * so its staged deliveries and mirror changes are dropped. Call before streaming starts.
    */
   abandonOpenTransaction(): void {
     this.openStaged = undefined;
-    this.openMirror = [];
+    this.registryChanged = false;
     this.deps.outbox.discardStaged();
   }
 
@@ -175,11 +188,11 @@ function addCounts(metrics: Metrics, counter: Metrics['sourceRowChanges'] | Metr
   for (const [value, n] of counts) metrics.child(counter, value).inc(n);
 }
 
-function mirrorChanges(table: string, keyColumn: string, change: RowChange): MirrorChange[] {
+function mirrorChanges({ table, key, columns }: MirrorTable, change: RowChange): MirrorChange[] {
   const out: MirrorChange[] = [];
-  const oldPk = change.before ? keyString(change.before[keyColumn]) : undefined;
-  const newPk = change.after ? keyString(change.after[keyColumn]) : undefined;
+  const oldPk = change.before ? keyString(change.before[key]) : undefined;
+  const newPk = change.after ? keyString(change.after[key]) : undefined;
   if (oldPk !== undefined && oldPk !== newPk) out.push({ table, pk: oldPk, row: null });
-  if (newPk !== undefined && change.after) out.push({ table, pk: newPk, row: change.after });
+  if (newPk !== undefined && change.after) out.push({ table, pk: newPk, row: projectRow(change.after, columns) });
   return out;
 }

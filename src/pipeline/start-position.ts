@@ -8,8 +8,9 @@ import { formatPosition } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../outbox/outbox.js';
+import type { MirrorTable } from './processor.js';
 import type { Registry } from '../registry/registry.js';
-import { keyString } from '../rules/directory.js';
+import { keyString, projectRow } from '../rules/directory.js';
 import type { RulesEngine } from '../rules/engine.js';
 import type { ServerSettings, SourceDb } from '../source/source-db.js';
 
@@ -30,7 +31,7 @@ export interface StartPositionDeps {
   readonly outbox: Outbox;
   readonly engine: RulesEngine;
   readonly registry: Registry;
-  readonly mirrorTables: ReadonlyArray<{ table: string; key: string }>;
+  readonly mirrorTables: ReadonlyArray<MirrorTable>;
   readonly resetToNow: boolean;
   readonly logger: Logger;
 }
@@ -72,7 +73,7 @@ export class StartPosition {
     const end = await db.binlogEnd();
     const snapshots: Array<{ table: string; rows: Array<{ pk: string; row: Row }> }> = [];
     for (const t of mirrorTables) {
-      const rows = await db.snapshot(t.table);
+      const rows = await db.snapshot(t.table, t.columns);
       snapshots.push({
         table: t.table,
         rows: rows.flatMap((row) => {
@@ -86,9 +87,40 @@ export class StartPosition {
   }
 
   private loadMirrors(): void {
-    const { engine, registry, outbox } = this.deps;
-    for (const dir of engine.directories.values()) dir.load(outbox.mirrorRows(dir.table));
-    registry.load(outbox.mirrorRows(registry.def.table));
+    const { engine, registry } = this.deps;
+    const stored = this.storedRows();
+    for (const dir of engine.directories.values()) dir.load(stored.get(dir.table) ?? []);
+    registry.load(stored.get(registry.def.table) ?? []);
+  }
+
+  /**
+   * The stored rows of each mirrored table. A store written before mirrors were projected holds
+   * whole rows (columns no rule reads, such as a password hash): such a table is rewritten once
+   * with only the kept columns.
+   */
+  private storedRows(): Map<string, Row[]> {
+    const { outbox, mirrorTables, logger } = this.deps;
+    const out = new Map<string, Row[]>();
+    const reduced: Record<string, number> = {};
+    for (const t of mirrorTables) {
+      const kept = new Set(t.columns);
+      const rows = outbox.mirrorRows(t.table);
+      out.set(t.table, rows);
+      const wide = rows.filter((row) => Object.keys(row).some((c) => !kept.has(c))).length;
+      if (wide === 0) continue;
+      const projected = rows.map((row) => projectRow(row, t.columns));
+      outbox.replaceMirrorRows(
+        t.table,
+        projected.flatMap((row) => {
+          const pk = keyString(row[t.key]);
+          return pk === undefined ? [] : [{ pk, row }];
+        }),
+      );
+      out.set(t.table, projected);
+      reduced[t.table] = wide;
+    }
+    if (Object.keys(reduced).length > 0) logger.info({ rows: reduced }, 'stored mirror rows reduced to the columns the rules read');
+    return out;
   }
 
   /** Refuses a checkpoint written against another server or a history that was since replaced. */

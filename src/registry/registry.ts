@@ -1,10 +1,11 @@
 // Webhook registrations, mirrored from the webhooks table (ccdata.webhooks by default) and changed
 // only by apply() at the binlog position of the change, so an event is routed with the registrations
-// in force when its own row change was committed. Unusable rows are reported once and skipped.
+// in force when its own row change was committed. Unusable rows are reported once and skipped. Only
+// the key, event and url columns of a row are kept.
 
 import { isEventName, type EventName } from '../domain/events.js';
 import type { Row } from '../domain/row-change.js';
-import { keyString } from '../rules/directory.js';
+import { keyString, projectRow } from '../rules/directory.js';
 import type { RegistryDef } from '../rules/schema.js';
 
 /** uContact's own url column is VARCHAR(256): a longer URL cannot be one uContact would send to. */
@@ -35,17 +36,21 @@ export class Registry {
   private byEvent = new Map<EventName, string[]>();
   private allUrls: ReadonlySet<string> = new Set();
   private readonly reported = new Map<string, string>();
+  /** The columns kept of each row (and mirrored in the store). */
+  readonly columns: readonly string[];
 
   constructor(
     readonly def: RegistryDef,
     private readonly onProblem: (p: RegistryProblem) => void,
-  ) {}
+  ) {
+    this.columns = [...new Set([def.key, def.eventColumn, def.urlColumn])];
+  }
 
   load(rows: Iterable<Row>): void {
     this.rows.clear();
     for (const row of rows) {
       const pk = keyString(row[this.def.key]);
-      if (pk !== undefined) this.rows.set(pk, row);
+      if (pk !== undefined) this.rows.set(pk, projectRow(row, this.columns));
     }
     this.rebuild();
   }
@@ -54,7 +59,7 @@ export class Registry {
     const oldPk = before ? keyString(before[this.def.key]) : undefined;
     if (oldPk !== undefined) this.rows.delete(oldPk);
     const newPk = after ? keyString(after[this.def.key]) : undefined;
-    if (after && newPk !== undefined) this.rows.set(newPk, after);
+    if (after && newPk !== undefined) this.rows.set(newPk, projectRow(after, this.columns));
     this.rebuild();
   }
 

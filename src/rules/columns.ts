@@ -40,28 +40,34 @@ export function columnsUsed(rules: RulesFile): Map<string, Set<string>> {
     out.set(table, set);
   };
   for (const rule of rules.rules) add(rule.table, ruleColumns(rule));
-  for (const dir of Object.values(rules.directories)) {
-    const cols = [dir.key, ...(dir.match ?? []).map((m) => m.column)];
-    if (dir.parent) cols.push(dir.parent.column);
-    add(dir.table, cols);
-  }
-  for (const rule of rules.rules) {
-    // Lookup result columns live in the directory's table.
-    const visit = (src: Source): void => {
-      if ('lookup' in src) {
-        const dir = rules.directories[src.lookup.directory];
-        if (dir) add(dir.table, [src.lookup.column]);
-        visit(src.lookup.key);
-      } else if ('remembered' in src) visit(src.remembered.key);
-      else if ('coalesce' in src) src.coalesce.forEach(visit);
-      else if ('secondsBetween' in src) src.secondsBetween.forEach(visit);
-    };
-    Object.values(rule.fields).forEach(visit);
-    if (rule.date) visit(rule.date);
-  }
+  for (const [name, cols] of directoryColumns(rules)) add(rules.directories[name]!.table, cols);
   for (const mem of Object.values(rules.memories)) {
     add(mem.table, [mem.key, mem.value, ...(mem.when ? [mem.when.column] : []), ...(mem.orderBy ? [mem.orderBy] : [])]);
   }
   add(rules.registry.table, [rules.registry.key, rules.registry.eventColumn, rules.registry.urlColumn]);
   return out;
+}
+
+/**
+ * Per directory (by name), the columns of its table that anything reads: its key, match and parent
+ * columns and every column a lookup takes from it. The mirrors keep these and nothing else.
+ */
+export function directoryColumns(rules: RulesFile): Map<string, string[]> {
+  const out = new Map<string, Set<string>>();
+  for (const [name, dir] of Object.entries(rules.directories)) {
+    out.set(name, new Set([dir.key, ...(dir.match ?? []).map((m) => m.column), ...(dir.parent ? [dir.parent.column] : [])]));
+  }
+  const visit = (src: Source): void => {
+    if ('lookup' in src) {
+      out.get(src.lookup.directory)?.add(src.lookup.column);
+      visit(src.lookup.key);
+    } else if ('remembered' in src) visit(src.remembered.key);
+    else if ('coalesce' in src) src.coalesce.forEach(visit);
+    else if ('secondsBetween' in src) src.secondsBetween.forEach(visit);
+  };
+  for (const rule of rules.rules) {
+    Object.values(rule.fields).forEach(visit);
+    if (rule.date) visit(rule.date);
+  }
+  return new Map([...out].map(([name, cols]) => [name, [...cols]]));
 }

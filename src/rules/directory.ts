@@ -1,7 +1,8 @@
 // An in-memory mirror of one directory table (users, dispositions, ...): rows by primary key, indexes
 // for reference matching (username or `SIP/2001` -> phone), and the ancestor chain for tree tables.
 // It changes only through load() and apply(), in binlog order, so a lookup sees the state of the
-// table as of the row change being evaluated.
+// table as of the row change being evaluated. It keeps only `columns` of each row (those the rules
+// read), so a column no rule reads (a password hash) is never held.
 
 import type { Row } from '../domain/row-change.js';
 import type { DirectoryDef } from './schema.js';
@@ -22,16 +23,26 @@ export function keyString(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The row with only `columns` (those it has), in that order. */
+export function projectRow(row: Row, columns: readonly string[]): Row {
+  const out: Record<string, unknown> = {};
+  for (const c of columns) if (Object.hasOwn(row, c)) out[c] = row[c];
+  return out;
+}
+
 export class Directory {
   readonly table: string;
   readonly keyColumn: string;
+  /** The columns kept of each row: key, match and parent columns, and those lookups read. */
+  readonly columns: readonly string[];
   private readonly rows = new Map<string, Row>();
   private readonly matchers: Matcher[];
   private readonly parent: { column: string; root: string | undefined } | undefined;
 
-  constructor(def: DirectoryDef) {
+  constructor(def: DirectoryDef, columns: readonly string[]) {
     this.table = def.table;
     this.keyColumn = def.key;
+    this.columns = columns;
     const match = def.match ?? [{ column: def.key }];
     this.matchers = match.map((m) => ({
       column: m.column,
@@ -48,13 +59,13 @@ export class Directory {
   load(rows: Iterable<Row>): void {
     this.rows.clear();
     for (const m of this.matchers) m.index.clear();
-    for (const row of rows) this.upsert(row);
+    for (const row of rows) this.upsert(projectRow(row, this.columns));
   }
 
   /** Applies one row change (insert: after only; delete: before only; update: both). */
   apply(before: Row | null, after: Row | null): void {
     if (before) this.remove(before, after);
-    if (after) this.upsert(after);
+    if (after) this.upsert(projectRow(after, this.columns));
   }
 
   /** The row a reference resolves to, trying each match rule in order. */

@@ -7,7 +7,7 @@ import { EVENT_SPECS, type EventName, type FieldType, type PayloadValue } from '
 import { eventIdFor } from '../domain/event-id.js';
 import { formatPosition, tableId, type Row, type RowChange } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
-import { ruleColumns } from './columns.js';
+import { directoryColumns, ruleColumns } from './columns.js';
 import { Directory, keyString } from './directory.js';
 import { RememberedValues } from './memory.js';
 import type { Condition, MemoryDef, RuleDef, RulesFile, Scalar, Source } from './schema.js';
@@ -160,8 +160,9 @@ export class RulesEngine {
   ) {
     this.sourceZone = rules.sourceTimezone;
     this.outputZone = outputTimezone;
+    const kept = directoryColumns(rules);
     for (const [name, def] of Object.entries(rules.directories)) {
-      const dir = new Directory(def);
+      const dir = new Directory(def, kept.get(name)!);
       this.directories.set(name, dir);
       this.directoryByTable.set(def.table, dir);
     }

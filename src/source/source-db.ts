@@ -183,10 +183,10 @@ export class SourceDb {
     return rows.map((r) => ({ file: String(r.Log_name), size: Number(r.File_size) }));
   }
 
-  /** All rows of a mirrored table (directories and the webhooks registry). */
-  async snapshot(table: string): Promise<Row[]> {
+  /** All rows of a mirrored table (directories and the webhooks registry), with only the named columns. */
+  async snapshot(table: string, columns: readonly string[]): Promise<Row[]> {
     try {
-      return (await this.rows(`SELECT * FROM ${qualified(table)}`));
+      return (await this.rows(`SELECT ${columns.map(ident).join(', ')} FROM ${qualified(table)}`));
     } catch (err) {
       if (err instanceof BridgeError) throw err;
       throw new BridgeError('UCW_ERR_SOURCE_QUERY', `cannot read ${table}: ${(err as Error).message}`, {

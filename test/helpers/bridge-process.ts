@@ -26,7 +26,8 @@ export interface BridgeProcess {
 }
 
 export interface BridgeProcessOptions {
-  readonly mysqlUrl: string;
+  /** Undefined: no --mysql-url flag (the URL then comes from the environment or a file). */
+  readonly mysqlUrl: string | undefined;
   readonly stateDir: string;
   /** Extra flags; one named like a default (--log-level, a FAST_ARGS flag) replaces that default. */
   readonly args?: readonly string[];
@@ -59,7 +60,7 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
   for (let i = 0; i < defaults.length; i += 2) if (!given.has(defaults[i]!)) kept.push(defaults[i]!, defaults[i + 1]!);
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'run', '--mysql-url', opts.mysqlUrl, '--state-dir', opts.stateDir, ...kept, ...(opts.args ?? [])],
+    [CLI, 'run', ...(opts.mysqlUrl === undefined ? [] : ['--mysql-url', opts.mysqlUrl]), '--state-dir', opts.stateDir, ...kept, ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   const logs: LogLine[] = [];

@@ -25,6 +25,8 @@ const CASES: ReadonlyArray<readonly [string, AddressClass]> = [
   ['169.254.170.2', 'cloud-metadata'],
   ['100.100.100.200', 'cloud-metadata'],
   ['fd00:ec2::254', 'cloud-metadata'],
+  ['168.63.129.16', 'cloud-metadata'], // Azure wireserver
+  ['::ffff:168.63.129.16', 'cloud-metadata'],
   ['FD00:EC2:0:0:0:0:0:254', 'cloud-metadata'],
   ['169.254.0.0', 'link-local'],
   ['169.254.1.1', 'link-local'],
@@ -70,6 +72,17 @@ const CASES: ReadonlyArray<readonly [string, AddressClass]> = [
   ['0.0.0.0', 'unspecified'],
   ['0.1.2.3', 'unspecified'],
   ['::', 'unspecified'],
+  // multicast and reserved (240.0.0.0/4, including the limited broadcast address)
+  ['224.0.0.1', 'multicast'],
+  ['239.255.255.250', 'multicast'],
+  ['ff02::1', 'multicast'],
+  ['ff0e::101', 'multicast'],
+  ['::ffff:224.0.0.251', 'multicast'],
+  ['240.0.0.1', 'reserved'],
+  ['255.255.255.255', 'reserved'],
+  ['::ffff:255.255.255.255', 'reserved'],
+  ['::ffff:0.0.0.0', 'unspecified'],
+  ['64:ff9b::240.0.0.1', 'reserved'],
   // public, including the neighbours of every range
   ['8.8.8.8', 'public'],
   ['1.1.1.1', 'public'],
@@ -88,14 +101,16 @@ const CASES: ReadonlyArray<readonly [string, AddressClass]> = [
   ['2001:4860:4860::8888', 'public'],
   ['2606:4700::1111', 'public'],
   ['fe7f:ffff::1', 'public'],
-  ['ff02::1', 'public'],
+  ['168.63.129.15', 'public'],
+  ['168.63.129.17', 'public'],
+  ['223.255.255.255', 'public'],
   ['fb00::1', 'public'],
   ['fe00::1', 'public'],
   ['::2', 'unspecified'], // ::0.0.0.2, the IPv4-compatible form of 0.0.0.2
   ['2002:a9fe:a9fe::1', 'public'],
 ];
 
-const ALWAYS = new Set<AddressClass>(['cloud-metadata', 'link-local']);
+const ALWAYS = new Set<AddressClass>(['cloud-metadata', 'link-local', 'multicast', 'reserved', 'unspecified']);
 
 void describe('egress guard: classifyAddress', () => {
   for (const [ip, cls] of CASES) {
@@ -117,7 +132,7 @@ void describe('egress guard: classifyAddress', () => {
 });
 
 void describe('egress guard: blockedClass in both modes', () => {
-  void it('default mode refuses only link-local and cloud metadata addresses', () => {
+  void it('default mode refuses link-local, cloud metadata, multicast, reserved and unspecified addresses only', () => {
     for (const [ip, cls] of CASES) assert.equal(blockedClass(ip, DEFAULT), ALWAYS.has(cls) ? cls : undefined, ip);
   });
 
@@ -136,7 +151,12 @@ void describe('egress guard: checkLiteralHost', () => {
     assert.ok(err instanceof EgressBlockedError);
     assert.equal(err.code, 'UCW_EGRESS_BLOCKED');
     assert.equal(err.addressClass, 'cloud-metadata');
-    assert.match(err.message, /^destination 169\.254\.169\.254 is a cloud metadata address; link-local and cloud metadata addresses are never delivered to/);
+    assert.match(err.message, /^destination 169\.254\.169\.254 is a cloud metadata address; such addresses are never delivered to/);
+    assert.equal(checkLiteralHost('168.63.129.16', DEFAULT)?.addressClass, 'cloud-metadata');
+    assert.equal(checkLiteralHost('0.0.0.0', DEFAULT)?.addressClass, 'unspecified');
+    assert.equal(checkLiteralHost('[::]', DEFAULT)?.addressClass, 'unspecified');
+    assert.equal(checkLiteralHost('255.255.255.255', DEFAULT)?.addressClass, 'reserved');
+    assert.equal(checkLiteralHost('[ff02::1]', DEFAULT)?.addressClass, 'multicast');
     assert.equal(checkLiteralHost('[::ffff:a9fe:a9fe]', DEFAULT)?.addressClass, 'cloud-metadata');
     assert.equal(checkLiteralHost('127.0.0.1', DEFAULT), undefined);
     const strict = checkLiteralHost('127.0.0.1', STRICT);

@@ -65,7 +65,7 @@ function pipeline(dir: string, from = { file: FILE, pos: 4 }, maxQueuedRows = 40
   const processor = new TransactionProcessor({
     engine,
     registry,
-    mirrorTables: [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn })),
+    mirrorTables: [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns })),
     outbox,
     db: { lookupValue: () => Promise.resolve(null) },
     metrics: new Metrics(),
