@@ -19,6 +19,7 @@
 
 import type { Logger } from '../logger.js';
 import { safeUrl } from '../safe-url.js';
+import { safeTimeout, type SafeTimer } from '../safe-timer.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, Outbox, StagedCounts } from '../outbox/outbox.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
@@ -105,7 +106,9 @@ interface UrlHold {
   probeKey: string | undefined;
   /** The hold time is over: one probe at a time until it gets its answer. */
   probing: boolean;
-  timer: NodeJS.Timeout | undefined;
+  timer: SafeTimer | undefined;
+  /** gone: when the URL was first paused (re-pauses keep it); time since then spends no age budget. */
+  readonly sinceMs: number;
 }
 
 interface KeyQueue {
@@ -113,7 +116,7 @@ interface KeyQueue {
   /** Deliveries from the head handed to the sender and not answered yet (a chain). */
   sent: number;
   /** The head's retry time. */
-  timer: NodeJS.Timeout | undefined;
+  timer: SafeTimer | undefined;
 }
 
 /** The key's head is in flight (with its chain) or waits for its retry time: not startable now. */
@@ -288,16 +291,16 @@ export class Dispatcher {
     this.openRoom();
     this.opts.sender.cancelQueued?.();
     for (const ep of this.endpoints.values()) {
-      for (const kq of ep.keys.values()) if (kq.timer) clearTimeout(kq.timer);
-      if (ep.hold?.timer) clearTimeout(ep.hold.timer);
+      for (const kq of ep.keys.values()) kq.timer?.clear();
+      ep.hold?.timer?.clear();
     }
     if (this.attemptsInFlight === 0) return;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: SafeTimer | undefined;
     await new Promise<void>((resolve) => {
       this.onIdle = resolve;
-      timer = setTimeout(resolve, graceMs);
+      timer = safeTimeout(resolve, graceMs, true);
     });
-    clearTimeout(timer);
+    timer?.clear();
   }
 
   /** True when every URL of `urls` sends, with `held >= threshold` or deliveries in the store. */
@@ -492,6 +495,18 @@ export class Dispatcher {
     // Never sent (the URL was held meanwhile, a delivery before it in its chain was not delivered,
     // or the bridge stops): it stays in line, unchanged.
     if (outcome.kind === 'unsent') return;
+    if (outcome.kind === 'gone') {
+      // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
+      // already in flight when the pause began just waits for the same pause to end. It spends no
+      // retry budget: neither an attempt nor, while paused, age.
+      ep.failStreak = 0;
+      if (ep.hold?.reason !== 'gone' || ep.hold.probing) this.pauseGone(ep, key, d);
+      d.nextAttemptAtMs = ep.hold!.untilMs;
+      outbox.markGone(d.id, d.nextAttemptAtMs, outcome.status, `${outcome.error.code}: ${outcome.error.message}; URL paused, event kept`);
+      metrics.observeDeliveryAttempt('gone', outcome.durationMs);
+      // The head stays at the front of its key; the key waits in `ready` until the URL resumes.
+      return;
+    }
     d.attempts++;
     d.firstAttemptAtMs ??= startedAt;
     if (outcome.kind === 'delivered') {
@@ -502,23 +517,13 @@ export class Dispatcher {
       this.advance(ep, kq, d);
       return;
     }
-    if (outcome.kind === 'gone') {
-      // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
-      // already in flight when the pause began just waits for the same pause to end.
-      ep.failStreak = 0;
-      if (ep.hold?.reason !== 'gone' || ep.hold.probing) this.pauseGone(ep, key, d);
-      d.nextAttemptAtMs = ep.hold!.untilMs;
-      outbox.markRetry(d.id, d.nextAttemptAtMs, outcome.status, `${outcome.error.code}: ${outcome.error.message}; URL paused, event kept`, startedAt);
-      metrics.observeDeliveryAttempt('gone', outcome.durationMs);
-      // The head stays at the front of its key; the key waits in `ready` until the URL resumes.
-      return;
-    }
     const status = outcome.status ?? null;
     if (outcome.kind === 'retry') {
       const decision = nextAttemptAt({
         policy: this.opts.policy,
         attempt: d.attempts,
-        firstAttemptAtMs: d.firstAttemptAtMs,
+        // A 5xx to the probe of a 410 pause: the pause so far spends no age budget.
+        firstAttemptAtMs: ep.hold?.reason === 'gone' ? ageStart(d.firstAttemptAtMs, ep.hold, this.now()) : d.firstAttemptAtMs,
         nowMs: this.now(),
         retryAfterMs: outcome.retryAfterMs,
       });
@@ -578,8 +583,8 @@ export class Dispatcher {
     ep.failingHolds++;
     const backoff = Math.min(FAILING_HOLD_MAX_MS, policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(ep.failingHolds - 1, 30));
     const holdMs = Math.max(backoff, Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs));
-    if (ep.hold?.timer) clearTimeout(ep.hold.timer);
-    const hold: UrlHold = { reason: 'failing', untilMs: this.now() + holdMs, probeKey: undefined, probing: false, timer: undefined };
+    ep.hold?.timer?.clear();
+    const hold: UrlHold = { reason: 'failing', untilMs: this.now() + holdMs, probeKey: undefined, probing: false, timer: undefined, sinceMs: this.now() };
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
     this.opts.sender.cancelQueued?.(ep.url);
@@ -594,12 +599,14 @@ export class Dispatcher {
   private pauseGone(ep: Endpoint, key: string, d: Delivery): void {
     const pauseMs = this.opts.gonePauseMs;
     const untilMs = this.now() + pauseMs;
-    if (ep.hold?.timer) clearTimeout(ep.hold.timer);
-    const hold: UrlHold = { reason: 'gone', untilMs, probeKey: key, probing: false, timer: undefined };
+    ep.hold?.timer?.clear();
+    const sinceMs = ep.hold?.reason === 'gone' ? ep.hold.sinceMs : this.now();
+    const hold: UrlHold = { reason: 'gone', untilMs, probeKey: key, probing: false, timer: undefined, sinceMs };
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
     this.opts.sender.cancelQueued?.(ep.url);
     this.checkRoom();
+    this.opts.metrics.urlsFailing.set(this.countHolds('failing'));
     this.holdGaugesAndSave();
     this.opts.logger.error(
       {
@@ -616,7 +623,7 @@ export class Dispatcher {
 
   private scheduleHoldEnd(ep: Endpoint, hold: UrlHold): void {
     if (this.stopping) return;
-    hold.timer = setTimeout(() => {
+    hold.timer = safeTimeout(() => {
       hold.timer = undefined;
       if (ep.hold !== hold) return;
       hold.probing = true;
@@ -627,16 +634,18 @@ export class Dispatcher {
         `${what}; probing the URL with one delivery`,
       );
       this.pump(ep);
-    }, Math.max(0, hold.untilMs - this.now()));
-    hold.timer.unref();
+    }, hold.untilMs - this.now());
   }
 
   private resume(ep: Endpoint, why: string): void {
     const hold = ep.hold;
     if (!hold) return;
-    if (hold.timer) clearTimeout(hold.timer);
+    hold.timer?.clear();
     ep.hold = undefined;
     if (hold.reason === 'gone') {
+      // The age budget of every delivery of the URL resumes where the pause stopped it.
+      const now = this.now();
+      for (const kq of ep.keys.values()) for (const d of kq.items) if (d.firstAttemptAtMs !== null) d.firstAttemptAtMs = ageStart(d.firstAttemptAtMs, hold, now);
       this.holdGaugesAndSave();
       this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'URL resumed after 410 Gone pause');
     } else {
@@ -653,9 +662,9 @@ export class Dispatcher {
 
   private holdGaugesAndSave(): void {
     this.opts.metrics.urlsPaused.set(this.countHolds('gone'));
-    const saved: Record<string, { untilMs: number; probeKey: string | undefined }> = {};
+    const saved: Record<string, { untilMs: number; probeKey: string | undefined; sinceMs: number }> = {};
     for (const ep of this.endpoints.values()) {
-      if (ep.hold?.reason === 'gone') saved[ep.url] = { untilMs: ep.hold.untilMs, probeKey: ep.hold.probeKey };
+      if (ep.hold?.reason === 'gone') saved[ep.url] = { untilMs: ep.hold.untilMs, probeKey: ep.hold.probeKey, sinceMs: ep.hold.sinceMs };
     }
     try {
       this.opts.outbox.setMeta(GONE_PAUSES_META_KEY, JSON.stringify(saved));
@@ -667,7 +676,7 @@ export class Dispatcher {
 
   /** Pauses from before a restart: still in force for URLs that have pending deliveries. */
   private restorePauses(): void {
-    let saved: Record<string, { untilMs?: unknown; probeKey?: unknown }> = {};
+    let saved: Record<string, { untilMs?: unknown; probeKey?: unknown; sinceMs?: unknown }> = {};
     try {
       const raw = this.opts.outbox.getMeta(GONE_PAUSES_META_KEY);
       if (raw !== undefined) saved = JSON.parse(raw) as typeof saved;
@@ -679,7 +688,8 @@ export class Dispatcher {
       if (!ep || typeof p.untilMs !== 'number') continue;
       const probeKey = typeof p.probeKey === 'string' && ep.keys.has(p.probeKey) ? p.probeKey : ep.keys.keys().next().value;
       if (probeKey === undefined) continue;
-      const hold: UrlHold = { reason: 'gone', untilMs: p.untilMs, probeKey, probing: p.untilMs <= this.now(), timer: undefined };
+      const sinceMs = typeof p.sinceMs === 'number' ? p.sinceMs : this.now();
+      const hold: UrlHold = { reason: 'gone', untilMs: p.untilMs, probeKey, probing: p.untilMs <= this.now(), timer: undefined, sinceMs };
       ep.hold = hold;
       if (!hold.probing) this.scheduleHoldEnd(ep, hold);
       this.opts.logger.warn(
@@ -717,17 +727,21 @@ export class Dispatcher {
 
   /** The head stays at the front of its key (order), and becomes ready again at `atMs`. */
   private retryLater(ep: Endpoint, key: string, kq: KeyQueue, atMs: number): void {
-    if (kq.timer) clearTimeout(kq.timer);
+    kq.timer?.clear();
     if (this.stopping) return;
-    kq.timer = setTimeout(() => {
+    kq.timer = safeTimeout(() => {
       kq.timer = undefined;
       // Still answering a chain (a bookkeeping failure within it): its last answer makes the key ready.
       if (kq.sent > 0) return;
       ep.ready.push(key);
       this.pump(ep);
-    }, Math.max(0, atMs - this.now()));
-    kq.timer.unref();
+    }, atMs - this.now());
   }
+}
+
+/** The first attempt time moved on by the time the 410 pause `hold` has lasted since then. */
+function ageStart(firstAttemptAtMs: number, hold: UrlHold, nowMs: number): number {
+  return firstAttemptAtMs + Math.max(0, nowMs - Math.max(firstAttemptAtMs, hold.sinceMs));
 }
 
 /** Log fields of one delivery (built only when a line is written: safeUrl parses the URL). */

@@ -191,6 +191,7 @@ export class Outbox {
   /** Deliveries with a queued outcome: reading one of them flushes first. */
   private readonly queuedIds = new Set<number>();
   private flushScheduled = false;
+  private markGoneStmt: Statement | undefined;
 
   constructor(opts: OutboxOptions) {
     this.now = opts.now ?? Date.now;
@@ -414,6 +415,17 @@ export class Outbox {
   markDead(id: number, status: number | null, error: string, attemptStartedAtMs: number): void {
     const at = this.now();
     this.queueOutcome(id, () => this.stmts.markDead.run(status, error, attemptStartedAtMs, at, id));
+  }
+
+  /**
+   * A 410 Gone answer: the delivery waits for the URL's pause to end. Not counted in `attempts`, nor
+   * its first attempt time: a 410 spends no retry budget.
+   */
+  markGone(id: number, nextAttemptAtMs: number, status: number, error: string): void {
+    const at = this.now();
+    this.markGoneStmt ??= this.db.prepare('UPDATE deliveries SET next_attempt_at_ms = ?, last_status = ?, last_error = ?, updated_at_ms = ? WHERE id = ?');
+    const stmt = this.markGoneStmt;
+    this.queueOutcome(id, () => stmt.run(nextAttemptAtMs, status, error, at, id));
   }
 
   /** Writes the queued delivery outcomes now (reads that report on them call it first). */
