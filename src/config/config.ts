@@ -51,6 +51,7 @@ export const configSchema = z.strictObject({
   blockPrivateNetworks: z.boolean().default(false),
   caFile: z.string().min(1).optional(),
   resetToNow: z.boolean().default(false),
+  maxOutboxBytes: z.number().int().min(1_048_576).default(8 * 1024 ** 3),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -98,6 +99,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local and metadata addresses are always refused)' },
   { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
+  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of held URLs\' backlogs' },
 ];
 
 function fromText(def: OptionDef, text: string): unknown {

@@ -22,6 +22,7 @@ import { safeUrl } from '../safe-url.js';
 import { safeTimeout, type SafeTimer } from '../safe-timer.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, Outbox, StagedCounts } from '../outbox/outbox.js';
+import { dropEvents } from './drop-events.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './types.js';
 
@@ -74,6 +75,8 @@ export const GONE_PAUSES_META_KEY = 'gone_pauses';
  * sender busy: 10,000 rather than 20,000 gave 9 MB less at the 1M-backlog drain, catch-up no slower.
  */
 export const DEFAULT_MAX_HELD_PER_URL = 10_000;
+/** Log code of cancelled deliveries (a registration removed, a backlog discarded). */
+const CANCELLED = 'UCW_WARN_DELIVERY_CANCELLED';
 /** Deliveries read from the outbox per page. */
 const PAGE_SIZE = 2_000;
 /**
@@ -172,6 +175,10 @@ interface Endpoint {
   inFlight: number;
   /** Deliveries held in memory. */
   held: number;
+  /** Pending deliveries, in memory or in the store. */
+  pending: number;
+  /** Ids of deliveries in flight when their registration was removed: cancelled unless delivered. */
+  cancelOnFailure: Set<number> | undefined;
   /** Highest delivery id held (or already finished); the store is read above it. */
   loadedUpTo: number;
   /** Pending deliveries above `loadedUpTo` may be waiting in the store. */
@@ -219,8 +226,9 @@ export class Dispatcher {
     this.pendingCount = pending;
     this.opts.metrics.countPendingWith(() => this.pendingCount);
     this.opts.metrics.outboxDead.set(dead);
-    for (const url of this.opts.outbox.pendingUrls()) {
+    for (const [url, n] of this.opts.outbox.pendingByUrl()) {
       const ep = this.endpoint(url);
+      ep.pending = n;
       ep.moreInStore = true;
       this.refill(ep, true);
     }
@@ -239,6 +247,7 @@ export class Dispatcher {
       for (const [url, n] of staged) {
         const ep = this.endpoint(url);
         ep.moreInStore = true;
+        ep.pending += n;
         this.pendingCount += n;
         touched.add(ep);
       }
@@ -246,8 +255,10 @@ export class Dispatcher {
     for (const d of created) {
       const ep = this.endpoint(d.url);
       this.pendingCount++;
-      // Once a URL has deliveries waiting in the store, newer ones wait behind them there.
-      if (ep.moreInStore || ep.held >= this.maxHeld) ep.moreInStore = true;
+      ep.pending++;
+      // Once a URL has deliveries waiting in the store, newer ones wait behind them there; so does
+      // the backlog of a held URL (it is read back when the URL resumes).
+      if (ep.hold || ep.moreInStore || ep.held >= this.maxHeld) ep.moreInStore = true;
       else this.hold(ep, d);
       touched.add(ep);
     }
@@ -278,6 +289,44 @@ export class Dispatcher {
   /** Pending deliveries, held in memory or waiting in the store. */
   get pending(): number {
     return this.pendingCount;
+  }
+
+  /** Pending deliveries of URLs that are not held: those that drain (the outbox limit counts them). */
+  get drainablePending(): number {
+    let n = this.pendingCount;
+    for (const ep of this.endpoints.values()) if (ep.hold) n -= ep.pending;
+    return n;
+  }
+
+  /**
+   * Registrations removed by the source transaction about to be committed: the pending deliveries
+   * of each (url, event) are cancelled, kept in the store (status cancelled) and dropped from
+   * memory. Those in flight finish; if not delivered they are cancelled then.
+   */
+  cancelRegistrations(removed: ReadonlyArray<{ readonly url: string; readonly event: string }>): void {
+    const byUrl = new Map<string, string[]>();
+    for (const r of removed) byUrl.set(r.url, [...(byUrl.get(r.url) ?? []), r.event]);
+    for (const [url, events] of byUrl) {
+      const ep = this.endpoints.get(url);
+      if (!ep || ep.pending === 0) continue;
+      const { dropped, inFlight } = dropEvents(ep.keys, events);
+      ep.held -= dropped;
+      const n = this.opts.outbox.cancelPending(url, events, inFlight, `${CANCELLED}: registration removed before delivery`);
+      if (inFlight.length > 0) ep.cancelOnFailure = new Set([...(ep.cancelOnFailure ?? []), ...inFlight]);
+      this.cancelled(ep, n);
+      this.opts.logger.warn(
+        { url: safeUrl(url), code: CANCELLED, events, cancelled: n, inFlight: inFlight.length },
+        'registration removed or its URL changed: pending deliveries cancelled (kept in the outbox)',
+      );
+      this.pump(ep);
+    }
+  }
+
+  private cancelled(ep: Endpoint, n: number): void {
+    ep.pending -= n;
+    this.pendingCount -= n;
+    this.opts.metrics.deliveriesCancelled.inc(n);
+    this.checkRoom();
   }
 
   /** URLs currently paused after a 410 Gone (including those being probed). */
@@ -335,6 +384,8 @@ export class Dispatcher {
         ready: new KeyFifo(),
         inFlight: 0,
         held: 0,
+        pending: 0,
+        cancelOnFailure: undefined,
         loadedUpTo: 0,
         moreInStore: false,
         failStreak: 0,
@@ -495,6 +546,13 @@ export class Dispatcher {
     // Never sent (the URL was held meanwhile, a delivery before it in its chain was not delivered,
     // or the bridge stops): it stays in line, unchanged.
     if (outcome.kind === 'unsent') return;
+    if (ep.cancelOnFailure?.delete(d.id) && outcome.kind !== 'delivered') {
+      // Its registration was removed while it was in flight: not retried.
+      outbox.markCancelled(d.id, `${CANCELLED}: registration removed before delivery`);
+      metrics.deliveriesCancelled.inc();
+      this.advance(ep, kq, d);
+      return;
+    }
     if (outcome.kind === 'gone') {
       // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
       // already in flight when the pause began just waits for the same pause to end. It spends no
@@ -710,6 +768,7 @@ export class Dispatcher {
     if (i === 0) kq.items.shift();
     else kq.items.splice(i, 1);
     ep.held--;
+    ep.pending--;
     this.pendingCount--;
     this.checkRoom();
   }

@@ -13,6 +13,7 @@ import type { Registry } from '../registry/registry.js';
 import { keyString } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
 import type { SourceDb } from '../source/source-db.js';
+import { registrationsOf, removedSince, type Registration } from './unregistered.js';
 
 export interface ProcessorDeps {
   readonly engine: RulesEngine;
@@ -28,6 +29,11 @@ export interface ProcessorDeps {
    * parts, how many were staged before (per URL; they precede `created` and stay in the store).
    */
   readonly onEnqueued: (created: Delivery[], staged: StagedCounts | undefined) => void;
+  /**
+   * Called before the outbox commit of a transaction that removed registrations: the deliveries
+   * pending for them from earlier transactions are cancelled (this one's are not pending yet).
+   */
+  readonly onUnregistered?: (removed: Registration[]) => void;
 }
 
 /**
@@ -46,6 +52,8 @@ export class TransactionProcessor {
   /** Of the transaction being read in parts: deliveries staged so far and mirror changes to commit. */
   private openStaged: StagedCounts | undefined;
   private openMirror: MirrorChange[] = [];
+  /** Registrations in force before the open transaction's first registry change. */
+  private openRegistrations: Set<string> | undefined;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.mirroredKeys = new Map(deps.mirrorTables.map((t) => [t.table, t.key]));
@@ -68,7 +76,10 @@ export class TransactionProcessor {
       tally(rowsByTable, table);
       const keyColumn = this.mirroredKeys.get(table);
       if (keyColumn !== undefined) mirror.push(...mirrorChanges(table, keyColumn, change));
-      if (table === registry.def.table) registry.apply(change.before, change.after);
+      if (table === registry.def.table) {
+        this.openRegistrations ??= registrationsOf(registry);
+        registry.apply(change.before, change.after);
+      }
       engine.observe(change);
       let evaluated: EvaluatedEvent[];
       try {
@@ -97,6 +108,11 @@ export class TransactionProcessor {
       addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
       return;
     }
+    if (this.openRegistrations) {
+      const removed = removedSince(this.openRegistrations, registry);
+      this.openRegistrations = undefined;
+      if (removed.length > 0) this.deps.onUnregistered?.(removed);
+    }
     const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
     const staged = this.openStaged;
     this.openStaged = undefined;
@@ -117,6 +133,7 @@ export class TransactionProcessor {
   abandonOpenTransaction(): void {
     this.openStaged = undefined;
     this.openMirror = [];
+    this.openRegistrations = undefined;
     this.deps.outbox.discardStaged();
   }
 

@@ -88,6 +88,7 @@ void describe('loadConfig', () => {
         gonePauseMs: 3_600_000,
         blockPrivateNetworks: false,
         resetToNow: false,
+        maxOutboxBytes: 8 * 1024 ** 3,
       },
     );
     assert.equal(cfg.rules, undefined);

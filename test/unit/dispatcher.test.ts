@@ -531,6 +531,52 @@ void describe('Dispatcher', () => {
     assert.equal(await pausedGauge(), 1);
   });
 
+  void it('a held URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
+    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
+    const sender = new FakeSender((call) => (call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined)));
+    const d = make(sender, { concurrencyPerUrl: 8, policy });
+    d.start();
+    enqueue(d, ...Array.from({ length: FAILURES_TO_HOLD }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no hold' });
+    enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
+    assert.equal(d.pending, FAILURES_TO_HOLD + 2);
+    assert.equal(d.drainablePending, 1, 'only URL B\'s delivery can drain');
+  });
+
+  void it('cancelRegistrations: pending deliveries of (url, event) cancelled and kept; one in flight is cancelled if not delivered', async () => {
+    const calls: Array<{ eventId: string; url: string; answer: (o: AttemptOutcome) => void }> = [];
+    const sender: Sender = { send: (a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })) };
+    const d = make(sender);
+    d.start();
+    const other = { ...ev('other-event', 'agent:c0', [URL_A]), name: 'AgentBreak' as const };
+    enqueue(d, ev('c1', 'agent:c1', [URL_A]), ev('c2', 'agent:c1', [URL_A]), ev('c3', 'agent:c3', [URL_A, URL_B]), other);
+    const next = async (url: string): Promise<{ eventId: string; answer: (o: AttemptOutcome) => void }> => {
+      await waitFor(() => calls.some((c) => c.url === url), { timeoutMs: 1_000, message: `nothing sent to ${url}` });
+      return calls.splice(calls.findIndex((c) => c.url === url), 1)[0]!;
+    };
+    const c1 = await next(URL_A);
+    assert.equal(c1.eventId, 'c1');
+    d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+    assert.equal(deliveryOf('c2', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('c3', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('c1', URL_A).status, DeliveryStatus.pending, 'in flight: left to finish');
+    assert.equal(deliveryOf('other-event', URL_A).status, DeliveryStatus.pending, 'another event of the URL is kept');
+    assert.equal(deliveryOf('c3', URL_B).status, DeliveryStatus.pending, 'another URL is kept');
+    c1.answer(serverError());
+    await waitFor(() => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled, { timeoutMs: 1_000, message: 'c1 kept after its registration was removed' });
+    const rest = await next(URL_A);
+    assert.equal(rest.eventId, 'other-event');
+    rest.answer(delivered());
+    (await next(URL_B)).answer(delivered());
+    await waitFor(() => d.pending === 0, { timeoutMs: 1_000, message: () => `pending ${d.pending}` });
+    assert.equal(calls.length, 0, 'a cancelled delivery was sent');
+    assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 3);
+    const cancelLogs = logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
+    assert.equal(cancelLogs.length, 1);
+    assert.equal(cancelLogs[0]!.cancelled, 2);
+    assert.equal(outbox.cancelledCount(), 3);
+  });
+
   void describe('with a fake clock', () => {
     /** Lets the fake sender's promises and the dispatcher's callbacks run (they are not timers). */
     const flush = async (): Promise<void> => {
