@@ -543,16 +543,16 @@ export class Dispatcher {
 
   private settle(ep: Endpoint, key: string, kq: KeyQueue, d: Delivery, startedAt: number, outcome: AttemptOutcome): void {
     const { outbox, metrics, logger } = this.opts;
-    // Never sent (the URL was held meanwhile, a delivery before it in its chain was not delivered,
-    // or the bridge stops): it stays in line, unchanged.
-    if (outcome.kind === 'unsent') return;
     if (ep.cancelOnFailure?.delete(d.id) && outcome.kind !== 'delivered') {
-      // Its registration was removed while it was in flight: not retried.
+      // Its registration was removed while it was in flight (or queued in a chain): not sent again.
       outbox.markCancelled(d.id, `${CANCELLED}: registration removed before delivery`);
       metrics.deliveriesCancelled.inc();
       this.advance(ep, kq, d);
       return;
     }
+    // Never sent (the URL was held meanwhile, a delivery before it in its chain was not delivered,
+    // or the bridge stops): it stays in line, unchanged.
+    if (outcome.kind === 'unsent') return;
     if (outcome.kind === 'gone') {
       // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
       // already in flight when the pause began just waits for the same pause to end. It spends no

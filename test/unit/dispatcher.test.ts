@@ -577,6 +577,26 @@ void describe('Dispatcher', () => {
     assert.equal(outbox.cancelledCount(), 3);
   });
 
+  void it('cancelRegistrations with a chain in flight: the failed head and the unsent rest are cancelled, not sent again', async () => {
+    const gate: Array<() => void> = [];
+    const sender = new FakeSender(async () => {
+      await new Promise<void>((r) => gate.push(r));
+      return serverError();
+    });
+    const d = make(sender, { queuedPerUrl: 8 });
+    d.start();
+    enqueue(d, ev('k1', 'agent:k', [URL_A]), ev('k2', 'agent:k', [URL_A]));
+    await waitFor(() => gate.length === 1, { timeoutMs: 1_000, message: 'k1 not sent' });
+    assert.deepEqual(sender.chains, [2]);
+    d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+    gate.shift()!();
+    await waitFor(() => d.pending === 0, { timeoutMs: 1_000, message: () => `pending ${d.pending}` });
+    assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('k2', URL_A).status, DeliveryStatus.cancelled);
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1']);
+    assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 2);
+  });
+
   void describe('with a fake clock', () => {
     /** Lets the fake sender's promises and the dispatcher's callbacks run (they are not timers). */
     const flush = async (): Promise<void> => {
