@@ -503,10 +503,11 @@ export class Outbox {
     return this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(now, now, id).changes, 0))();
   }
 
-  /** Deletes delivered rows older than the cut-off, and their events once no delivery is left. */
+  /** Deletes delivered (and cancelled) rows older than the cut-off, and their events once no delivery is left. */
   prune(deliveredBeforeMs: number): number {
     this.flushOutcomes();
-    return this.db.transaction(() => this.deleteDeliveries(`status = ${DeliveryStatus.delivered} AND updated_at_ms < ?`, deliveredBeforeMs))();
+    const done = `status IN (${DeliveryStatus.delivered}, ${DeliveryStatus.cancelled})`;
+    return this.db.transaction(() => this.deleteDeliveries(`${done} AND updated_at_ms < ?`, deliveredBeforeMs))();
   }
 
   /**

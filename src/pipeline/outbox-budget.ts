@@ -8,8 +8,11 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 
 const POLL_INTERVAL_MS = 100;
-/** The store's size is read at most this often while there is room (it is checked per transaction). */
-export const BYTES_CHECK_MS = 1_000;
+/**
+ * The store's size is read at most this often while there is room (the check runs per source
+ * transaction): the store may pass the budget by what is written meanwhile.
+ */
+export const BYTES_CHECK_MS = 100;
 
 export interface OutboxBudgetOptions {
   readonly maxPending: number;

@@ -63,6 +63,35 @@ void describe('held URLs', () => {
     assert.equal(await bridge.stop(), 0);
   });
 
+  void test('the backlog of a held URL is bounded by --max-outbox-bytes: reading pauses with UCW_WARN_OUTBOX_DISK_FULL', async (t) => {
+    const { src, rx } = env;
+    await src.reset();
+    rx.clear();
+    const failing = await startReceiver(() => ({ status: 500 }));
+    t.after(() => failing.close());
+    await src.tx(setUrl('AgentBreak', failing.urlFor('/failing')));
+    const MAX_BYTES = 1_048_576;
+    const bridge = env.startBridge({ args: ['--max-outbox-bytes', String(MAX_BYTES)] });
+    await bridge.waitReady();
+    const port = bridge.httpPort();
+    const full = (): boolean => bridge.logs.some((l) => l.code === 'UCW_WARN_OUTBOX_DISK_FULL');
+    let sent = 0;
+    while (!full() && sent < 40_000) {
+      await src.tx(pauses(100_000 + sent, 500, 50));
+      sent += 500;
+    }
+    await bridge.waitForLog((l) => l.code === 'UCW_WARN_OUTBOX_DISK_FULL', 'disk budget warning');
+    await waitFor(async () => (await metric(port, 'ucw_source_paused')) === 1, { message: 'ucw_source_paused never 1' });
+    const bytes = await metric(port, 'ucw_outbox_bytes');
+    assert.ok(bytes >= MAX_BYTES && bytes < 3 * MAX_BYTES, `ucw_outbox_bytes ${bytes}`);
+    // Reading waits: what was committed after the pause is not in the outbox (nothing dropped: the binlog keeps it).
+    const pending = await metric(port, 'ucw_outbox_pending');
+    await src.tx(pauses(200_000, 500, 50));
+    await waitFor(async () => (await metric(port, 'ucw_source_paused')) === 1, { message: 'reading resumed over the budget' });
+    assert.equal(await metric(port, 'ucw_outbox_pending'), pending);
+    assert.equal(await bridge.stop(), 0);
+  });
+
   void test('clearing a registration cancels its pending deliveries (kept, counted); registering again does not resurrect them', async (t) => {
     const { src, rx } = env;
     await src.reset();

@@ -58,7 +58,7 @@ void describe('OutboxBudget', () => {
     assert.equal(await gauge(metrics.sourcePaused), 0);
   });
 
-  void it('waits while the store is at --max-outbox-bytes (coded UCW_WARN_OUTBOX_DISK_FULL), reading its size once per second', async (t) => {
+  void it('waits while the store is at --max-outbox-bytes (coded UCW_WARN_OUTBOX_DISK_FULL), reading its size once per BYTES_CHECK_MS', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
     const { state, logs, metrics, budget } = setup(10, 5_000);
     state.bytes = 4_000;
