@@ -116,10 +116,18 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       metrics,
       logger: logger.child({ component: 'pipeline' }),
       onEnqueued: (created, staged) => dispatcher.enqueue(created, staged),
+      onUnregistered: (removed) => dispatcher.cancelRegistrations(removed),
     });
 
     const sourceLog = logger.child({ component: 'source' });
-    const budget = new OutboxBudget(config.maxOutboxPending, () => dispatcher.pending, metrics, sourceLog);
+    const budget = new OutboxBudget({
+      maxPending: config.maxOutboxPending,
+      maxBytes: config.maxOutboxBytes,
+      drainable: () => dispatcher.drainablePending,
+      usedBytes: () => outbox.usedBytes(),
+      metrics,
+      logger: sourceLog,
+    });
     const startPosition = new StartPosition({
       db,
       outbox,

@@ -9,8 +9,14 @@ import { parseJsonOrYaml } from './json-or-yaml.js';
 import { resolveSecretFiles } from './secret-file.js';
 import { envName, flagName } from './option-names.js';
 import { isValidTimeZone } from '../rules/time.js';
+import { MAX_TIMER_MS } from '../safe-timer.js';
 
 const HOUR_MS = 3_600_000;
+/** Delays the delivery schedules (its timers wait in steps, see safe-timer.ts): at most 30 days. */
+const MAX_DELAY_MS = 30 * 24 * HOUR_MS;
+const delayMs = (): z.ZodNumber => z.number().int().max(MAX_DELAY_MS, `must be at most ${MAX_DELAY_MS} ms (30 days)`);
+/** Timeouts set as one Node timer: a longer one would fire after 1 ms. */
+const timeoutMs = (): z.ZodNumber => z.number().int().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node.js keeps)`);
 
 export const configSchema = z.strictObject({
   mysqlUrl: z.string().min(1, 'is required (or --mysql-url-file)'),
@@ -31,23 +37,24 @@ export const configSchema = z.strictObject({
   maxQueuedRows: z.number().int().min(100).default(4_000),
   outboxSync: z.enum(['normal', 'full']).default('normal'),
   deliveredRetentionHours: z.number().min(0).default(24),
-  connectTimeoutMs: z.number().int().min(1).default(5_000),
-  requestTimeoutMs: z.number().int().min(1).default(10_000),
+  connectTimeoutMs: timeoutMs().min(1).default(5_000),
+  requestTimeoutMs: timeoutMs().min(1).default(10_000),
   maxResponseBytes: z.number().int().min(1).default(64 * 1024),
   concurrencyPerUrl: z.number().int().min(1).max(1024).default(32),
   maxAttempts: z.number().int().min(1).default(15),
-  maxAgeMs: z.number().int().min(1).default(24 * HOUR_MS),
-  retryBaseMs: z.number().int().min(1).default(1_000),
-  retryMaxMs: z.number().int().min(1).default(10 * 60_000),
-  maxRetryAfterMs: z.number().int().min(0).default(HOUR_MS),
-  reconnectMinMs: z.number().int().min(1).default(500),
-  reconnectMaxMs: z.number().int().min(1).default(30_000),
-  shutdownGraceMs: z.number().int().min(0).default(10_000),
+  maxAgeMs: delayMs().min(1).default(24 * HOUR_MS),
+  retryBaseMs: delayMs().min(1).default(1_000),
+  retryMaxMs: delayMs().min(1).default(10 * 60_000),
+  maxRetryAfterMs: delayMs().min(0).default(HOUR_MS),
+  reconnectMinMs: timeoutMs().min(1).default(500),
+  reconnectMaxMs: timeoutMs().min(1).default(30_000),
+  shutdownGraceMs: timeoutMs().min(0).default(10_000),
   maxOutboxPending: z.number().int().min(1).default(1_000_000),
-  gonePauseMs: z.number().int().min(1).default(HOUR_MS),
+  gonePauseMs: delayMs().min(1).default(HOUR_MS),
   blockPrivateNetworks: z.boolean().default(false),
   caFile: z.string().min(1).optional(),
   resetToNow: z.boolean().default(false),
+  maxOutboxBytes: z.number().int().min(1_048_576).default(8 * 1024 ** 3),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -97,6 +104,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)' },
   { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
+  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of held URLs\' backlogs' },
 ];
 
 function fromText(def: OptionDef, text: string): unknown {

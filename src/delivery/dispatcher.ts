@@ -19,8 +19,10 @@
 
 import type { Logger } from '../logger.js';
 import { safeUrl } from '../safe-url.js';
+import { safeTimeout, type SafeTimer } from '../safe-timer.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, Outbox, StagedCounts } from '../outbox/outbox.js';
+import { dropEvents } from './drop-events.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './types.js';
 
@@ -73,6 +75,8 @@ export const GONE_PAUSES_META_KEY = 'gone_pauses';
  * sender busy: 10,000 rather than 20,000 gave 9 MB less at the 1M-backlog drain, catch-up no slower.
  */
 export const DEFAULT_MAX_HELD_PER_URL = 10_000;
+/** Log code of cancelled deliveries (a registration removed, a backlog discarded). */
+const CANCELLED = 'UCW_WARN_DELIVERY_CANCELLED';
 /** Deliveries read from the outbox per page. */
 const PAGE_SIZE = 2_000;
 /**
@@ -105,7 +109,9 @@ interface UrlHold {
   probeKey: string | undefined;
   /** The hold time is over: one probe at a time until it gets its answer. */
   probing: boolean;
-  timer: NodeJS.Timeout | undefined;
+  timer: SafeTimer | undefined;
+  /** gone: when the URL was first paused (re-pauses keep it); time since then spends no age budget. */
+  readonly sinceMs: number;
 }
 
 interface KeyQueue {
@@ -113,7 +119,7 @@ interface KeyQueue {
   /** Deliveries from the head handed to the sender and not answered yet (a chain). */
   sent: number;
   /** The head's retry time. */
-  timer: NodeJS.Timeout | undefined;
+  timer: SafeTimer | undefined;
 }
 
 /** The key's head is in flight (with its chain) or waits for its retry time: not startable now. */
@@ -169,6 +175,10 @@ interface Endpoint {
   inFlight: number;
   /** Deliveries held in memory. */
   held: number;
+  /** Pending deliveries, in memory or in the store. */
+  pending: number;
+  /** Ids of deliveries in flight when their registration was removed: cancelled unless delivered. */
+  cancelOnFailure: Set<number> | undefined;
   /** Highest delivery id held (or already finished); the store is read above it. */
   loadedUpTo: number;
   /** Pending deliveries above `loadedUpTo` may be waiting in the store. */
@@ -216,8 +226,9 @@ export class Dispatcher {
     this.pendingCount = pending;
     this.opts.metrics.countPendingWith(() => this.pendingCount);
     this.opts.metrics.outboxDead.set(dead);
-    for (const url of this.opts.outbox.pendingUrls()) {
+    for (const [url, n] of this.opts.outbox.pendingByUrl()) {
       const ep = this.endpoint(url);
+      ep.pending = n;
       ep.moreInStore = true;
       this.refill(ep, true);
     }
@@ -236,6 +247,7 @@ export class Dispatcher {
       for (const [url, n] of staged) {
         const ep = this.endpoint(url);
         ep.moreInStore = true;
+        ep.pending += n;
         this.pendingCount += n;
         touched.add(ep);
       }
@@ -243,8 +255,10 @@ export class Dispatcher {
     for (const d of created) {
       const ep = this.endpoint(d.url);
       this.pendingCount++;
-      // Once a URL has deliveries waiting in the store, newer ones wait behind them there.
-      if (ep.moreInStore || ep.held >= this.maxHeld) ep.moreInStore = true;
+      ep.pending++;
+      // Once a URL has deliveries waiting in the store, newer ones wait behind them there; so does
+      // the backlog of a held URL (it is read back when the URL resumes).
+      if (ep.hold || ep.moreInStore || ep.held >= this.maxHeld) ep.moreInStore = true;
       else this.hold(ep, d);
       touched.add(ep);
     }
@@ -277,6 +291,44 @@ export class Dispatcher {
     return this.pendingCount;
   }
 
+  /** Pending deliveries of URLs that are not held: those that drain (the outbox limit counts them). */
+  get drainablePending(): number {
+    let n = this.pendingCount;
+    for (const ep of this.endpoints.values()) if (ep.hold) n -= ep.pending;
+    return n;
+  }
+
+  /**
+   * Registrations removed by the source transaction about to be committed: the pending deliveries
+   * of each (url, event) are cancelled, kept in the store (status cancelled) and dropped from
+   * memory. Those in flight finish; if not delivered they are cancelled then.
+   */
+  cancelRegistrations(removed: ReadonlyArray<{ readonly url: string; readonly event: string }>): void {
+    const byUrl = new Map<string, string[]>();
+    for (const r of removed) byUrl.set(r.url, [...(byUrl.get(r.url) ?? []), r.event]);
+    for (const [url, events] of byUrl) {
+      const ep = this.endpoints.get(url);
+      if (!ep || ep.pending === 0) continue;
+      const { dropped, inFlight } = dropEvents(ep.keys, events);
+      ep.held -= dropped;
+      const n = this.opts.outbox.cancelPending(url, events, inFlight, `${CANCELLED}: registration removed before delivery`);
+      if (inFlight.length > 0) ep.cancelOnFailure = new Set([...(ep.cancelOnFailure ?? []), ...inFlight]);
+      this.cancelled(ep, n);
+      this.opts.logger.warn(
+        { url: safeUrl(url), code: CANCELLED, events, cancelled: n, inFlight: inFlight.length },
+        'registration removed or its URL changed: pending deliveries cancelled (kept in the outbox)',
+      );
+      this.pump(ep);
+    }
+  }
+
+  private cancelled(ep: Endpoint, n: number): void {
+    ep.pending -= n;
+    this.pendingCount -= n;
+    this.opts.metrics.deliveriesCancelled.inc(n);
+    this.checkRoom();
+  }
+
   /** URLs currently paused after a 410 Gone (including those being probed). */
   get pausedUrls(): string[] {
     return [...this.endpoints.values()].filter((ep) => ep.hold?.reason === 'gone').map((ep) => ep.url);
@@ -288,16 +340,16 @@ export class Dispatcher {
     this.openRoom();
     this.opts.sender.cancelQueued?.();
     for (const ep of this.endpoints.values()) {
-      for (const kq of ep.keys.values()) if (kq.timer) clearTimeout(kq.timer);
-      if (ep.hold?.timer) clearTimeout(ep.hold.timer);
+      for (const kq of ep.keys.values()) kq.timer?.clear();
+      ep.hold?.timer?.clear();
     }
     if (this.attemptsInFlight === 0) return;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: SafeTimer | undefined;
     await new Promise<void>((resolve) => {
       this.onIdle = resolve;
-      timer = setTimeout(resolve, graceMs);
+      timer = safeTimeout(resolve, graceMs, true);
     });
-    clearTimeout(timer);
+    timer?.clear();
   }
 
   /** True when every URL of `urls` sends, with `held >= threshold` or deliveries in the store. */
@@ -332,6 +384,8 @@ export class Dispatcher {
         ready: new KeyFifo(),
         inFlight: 0,
         held: 0,
+        pending: 0,
+        cancelOnFailure: undefined,
         loadedUpTo: 0,
         moreInStore: false,
         failStreak: 0,
@@ -489,9 +543,28 @@ export class Dispatcher {
 
   private settle(ep: Endpoint, key: string, kq: KeyQueue, d: Delivery, startedAt: number, outcome: AttemptOutcome): void {
     const { outbox, metrics, logger } = this.opts;
+    if (ep.cancelOnFailure?.delete(d.id) && outcome.kind !== 'delivered') {
+      // Its registration was removed while it was in flight (or queued in a chain): not sent again.
+      outbox.markCancelled(d.id, `${CANCELLED}: registration removed before delivery`);
+      metrics.deliveriesCancelled.inc();
+      this.advance(ep, kq, d);
+      return;
+    }
     // Never sent (the URL was held meanwhile, a delivery before it in its chain was not delivered,
     // or the bridge stops): it stays in line, unchanged.
     if (outcome.kind === 'unsent') return;
+    if (outcome.kind === 'gone') {
+      // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
+      // already in flight when the pause began just waits for the same pause to end. It spends no
+      // retry budget: neither an attempt nor, while paused, age.
+      ep.failStreak = 0;
+      if (ep.hold?.reason !== 'gone' || ep.hold.probing) this.pauseGone(ep, key, d);
+      d.nextAttemptAtMs = ep.hold!.untilMs;
+      outbox.markGone(d.id, d.nextAttemptAtMs, outcome.status, `${outcome.error.code}: ${outcome.error.message}; URL paused, event kept`);
+      metrics.observeDeliveryAttempt('gone', outcome.durationMs);
+      // The head stays at the front of its key; the key waits in `ready` until the URL resumes.
+      return;
+    }
     d.attempts++;
     d.firstAttemptAtMs ??= startedAt;
     if (outcome.kind === 'delivered') {
@@ -502,23 +575,13 @@ export class Dispatcher {
       this.advance(ep, kq, d);
       return;
     }
-    if (outcome.kind === 'gone') {
-      // A 410 from the probe (or with no pause yet) starts a pause; one from a request that was
-      // already in flight when the pause began just waits for the same pause to end.
-      ep.failStreak = 0;
-      if (ep.hold?.reason !== 'gone' || ep.hold.probing) this.pauseGone(ep, key, d);
-      d.nextAttemptAtMs = ep.hold!.untilMs;
-      outbox.markRetry(d.id, d.nextAttemptAtMs, outcome.status, `${outcome.error.code}: ${outcome.error.message}; URL paused, event kept`, startedAt);
-      metrics.observeDeliveryAttempt('gone', outcome.durationMs);
-      // The head stays at the front of its key; the key waits in `ready` until the URL resumes.
-      return;
-    }
     const status = outcome.status ?? null;
     if (outcome.kind === 'retry') {
       const decision = nextAttemptAt({
         policy: this.opts.policy,
         attempt: d.attempts,
-        firstAttemptAtMs: d.firstAttemptAtMs,
+        // A 5xx to the probe of a 410 pause: the pause so far spends no age budget.
+        firstAttemptAtMs: ep.hold?.reason === 'gone' ? ageStart(d.firstAttemptAtMs, ep.hold, this.now()) : d.firstAttemptAtMs,
         nowMs: this.now(),
         retryAfterMs: outcome.retryAfterMs,
       });
@@ -578,8 +641,8 @@ export class Dispatcher {
     ep.failingHolds++;
     const backoff = Math.min(FAILING_HOLD_MAX_MS, policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(ep.failingHolds - 1, 30));
     const holdMs = Math.max(backoff, Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs));
-    if (ep.hold?.timer) clearTimeout(ep.hold.timer);
-    const hold: UrlHold = { reason: 'failing', untilMs: this.now() + holdMs, probeKey: undefined, probing: false, timer: undefined };
+    ep.hold?.timer?.clear();
+    const hold: UrlHold = { reason: 'failing', untilMs: this.now() + holdMs, probeKey: undefined, probing: false, timer: undefined, sinceMs: this.now() };
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
     this.opts.sender.cancelQueued?.(ep.url);
@@ -594,12 +657,14 @@ export class Dispatcher {
   private pauseGone(ep: Endpoint, key: string, d: Delivery): void {
     const pauseMs = this.opts.gonePauseMs;
     const untilMs = this.now() + pauseMs;
-    if (ep.hold?.timer) clearTimeout(ep.hold.timer);
-    const hold: UrlHold = { reason: 'gone', untilMs, probeKey: key, probing: false, timer: undefined };
+    ep.hold?.timer?.clear();
+    const sinceMs = ep.hold?.reason === 'gone' ? ep.hold.sinceMs : this.now();
+    const hold: UrlHold = { reason: 'gone', untilMs, probeKey: key, probing: false, timer: undefined, sinceMs };
     ep.hold = hold;
     this.scheduleHoldEnd(ep, hold);
     this.opts.sender.cancelQueued?.(ep.url);
     this.checkRoom();
+    this.opts.metrics.urlsFailing.set(this.countHolds('failing'));
     this.holdGaugesAndSave();
     this.opts.logger.error(
       {
@@ -616,7 +681,7 @@ export class Dispatcher {
 
   private scheduleHoldEnd(ep: Endpoint, hold: UrlHold): void {
     if (this.stopping) return;
-    hold.timer = setTimeout(() => {
+    hold.timer = safeTimeout(() => {
       hold.timer = undefined;
       if (ep.hold !== hold) return;
       hold.probing = true;
@@ -627,16 +692,18 @@ export class Dispatcher {
         `${what}; probing the URL with one delivery`,
       );
       this.pump(ep);
-    }, Math.max(0, hold.untilMs - this.now()));
-    hold.timer.unref();
+    }, hold.untilMs - this.now());
   }
 
   private resume(ep: Endpoint, why: string): void {
     const hold = ep.hold;
     if (!hold) return;
-    if (hold.timer) clearTimeout(hold.timer);
+    hold.timer?.clear();
     ep.hold = undefined;
     if (hold.reason === 'gone') {
+      // The age budget of every delivery of the URL resumes where the pause stopped it.
+      const now = this.now();
+      for (const kq of ep.keys.values()) for (const d of kq.items) if (d.firstAttemptAtMs !== null) d.firstAttemptAtMs = ageStart(d.firstAttemptAtMs, hold, now);
       this.holdGaugesAndSave();
       this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'URL resumed after 410 Gone pause');
     } else {
@@ -653,9 +720,9 @@ export class Dispatcher {
 
   private holdGaugesAndSave(): void {
     this.opts.metrics.urlsPaused.set(this.countHolds('gone'));
-    const saved: Record<string, { untilMs: number; probeKey: string | undefined }> = {};
+    const saved: Record<string, { untilMs: number; probeKey: string | undefined; sinceMs: number }> = {};
     for (const ep of this.endpoints.values()) {
-      if (ep.hold?.reason === 'gone') saved[ep.url] = { untilMs: ep.hold.untilMs, probeKey: ep.hold.probeKey };
+      if (ep.hold?.reason === 'gone') saved[ep.url] = { untilMs: ep.hold.untilMs, probeKey: ep.hold.probeKey, sinceMs: ep.hold.sinceMs };
     }
     try {
       this.opts.outbox.setMeta(GONE_PAUSES_META_KEY, JSON.stringify(saved));
@@ -667,7 +734,7 @@ export class Dispatcher {
 
   /** Pauses from before a restart: still in force for URLs that have pending deliveries. */
   private restorePauses(): void {
-    let saved: Record<string, { untilMs?: unknown; probeKey?: unknown }> = {};
+    let saved: Record<string, { untilMs?: unknown; probeKey?: unknown; sinceMs?: unknown }> = {};
     try {
       const raw = this.opts.outbox.getMeta(GONE_PAUSES_META_KEY);
       if (raw !== undefined) saved = JSON.parse(raw) as typeof saved;
@@ -679,7 +746,8 @@ export class Dispatcher {
       if (!ep || typeof p.untilMs !== 'number') continue;
       const probeKey = typeof p.probeKey === 'string' && ep.keys.has(p.probeKey) ? p.probeKey : ep.keys.keys().next().value;
       if (probeKey === undefined) continue;
-      const hold: UrlHold = { reason: 'gone', untilMs: p.untilMs, probeKey, probing: p.untilMs <= this.now(), timer: undefined };
+      const sinceMs = typeof p.sinceMs === 'number' ? p.sinceMs : this.now();
+      const hold: UrlHold = { reason: 'gone', untilMs: p.untilMs, probeKey, probing: p.untilMs <= this.now(), timer: undefined, sinceMs };
       ep.hold = hold;
       if (!hold.probing) this.scheduleHoldEnd(ep, hold);
       this.opts.logger.warn(
@@ -700,6 +768,7 @@ export class Dispatcher {
     if (i === 0) kq.items.shift();
     else kq.items.splice(i, 1);
     ep.held--;
+    ep.pending--;
     this.pendingCount--;
     this.checkRoom();
   }
@@ -717,17 +786,21 @@ export class Dispatcher {
 
   /** The head stays at the front of its key (order), and becomes ready again at `atMs`. */
   private retryLater(ep: Endpoint, key: string, kq: KeyQueue, atMs: number): void {
-    if (kq.timer) clearTimeout(kq.timer);
+    kq.timer?.clear();
     if (this.stopping) return;
-    kq.timer = setTimeout(() => {
+    kq.timer = safeTimeout(() => {
       kq.timer = undefined;
       // Still answering a chain (a bookkeeping failure within it): its last answer makes the key ready.
       if (kq.sent > 0) return;
       ep.ready.push(key);
       this.pump(ep);
-    }, Math.max(0, atMs - this.now()));
-    kq.timer.unref();
+    }, atMs - this.now());
   }
+}
+
+/** The first attempt time moved on by the time the 410 pause `hold` has lasted since then. */
+function ageStart(firstAttemptAtMs: number, hold: UrlHold, nowMs: number): number {
+  return firstAttemptAtMs + Math.max(0, nowMs - Math.max(firstAttemptAtMs, hold.sinceMs));
 }
 
 /** Log fields of one delivery (built only when a line is written: safeUrl parses the URL). */

@@ -14,6 +14,7 @@ import { loadConfig } from '../config/config.js';
 import { EVENT_NAMES } from '../domain/events.js';
 import { isBridgeError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { safeTimeout } from '../safe-timer.js';
 import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../devtools/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../devtools/reference-schema.js';
 import { formatCounts, formatEventLine } from './printer.js';
@@ -113,7 +114,7 @@ async function main(): Promise<number> {
       process.once('SIGINT', () => resolve('Ctrl-C'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
       void bridge!.done.catch((err: unknown) => resolve(`bridge failed: ${isBridgeError(err) ? err.toDisplayString() : String(err)}`));
-      if (values['duration-s']) setTimeout(() => resolve('duration reached'), Number(values['duration-s']) * 1000).unref();
+      if (values['duration-s']) safeTimeout(() => resolve('duration reached'), Number(values['duration-s']) * 1000);
     });
     clearInterval(ticker);
     out(`\nStopping (${stopReason}) ...`);

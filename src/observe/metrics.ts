@@ -49,6 +49,10 @@ export class Metrics {
   readonly sourcePaused: Gauge;
   /** Rule evaluations that threw (the row change is skipped for that rule), by rule name. */
   readonly ruleErrors: Counter<'rule'>;
+  /** Pending deliveries cancelled: their registration was removed, or their URL's backlog discarded. */
+  readonly deliveriesCancelled: Counter;
+  /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
+  readonly outboxBytes: Gauge;
 
   private lastCommitTimestampMs: number | undefined;
 
@@ -155,6 +159,17 @@ export class Metrics {
       name: 'ucw_rule_errors_total',
       help: 'Rule evaluations that failed, by rule name',
       labelNames: ['rule'] as const,
+      registers,
+    });
+
+    this.deliveriesCancelled = new Counter({
+      name: 'ucw_deliveries_cancelled_total',
+      help: 'Pending deliveries cancelled (registration removed or URL changed); kept in the outbox with status cancelled',
+      registers,
+    });
+    this.outboxBytes = new Gauge({
+      name: 'ucw_outbox_bytes',
+      help: 'Bytes the outbox store data takes; binlog reading pauses at --max-outbox-bytes',
       registers,
     });
 

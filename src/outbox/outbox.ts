@@ -17,8 +17,11 @@ const OUTCOME_FLUSH_MS = 20;
 /** ...or as soon as this many are queued. */
 const OUTCOME_FLUSH_MAX = 2_000;
 
-/** `staged`: written for a source transaction whose commit has not been read yet; invisible to delivery. */
-export const DeliveryStatus = { pending: 0, delivered: 1, dead: 2, staged: 3 } as const;
+/**
+ * `staged`: written for a source transaction whose commit has not been read yet; invisible to delivery.
+ * `cancelled`: its registration was removed (or its URL's backlog discarded) before it was sent; kept.
+ */
+export const DeliveryStatus = { pending: 0, delivered: 1, dead: 2, staged: 3, cancelled: 4 } as const;
 
 export interface EnqueuedEvent {
   readonly id: string;
@@ -198,6 +201,7 @@ export class Outbox {
   /** Deliveries with a queued outcome: reading one of them flushes first. */
   private readonly queuedIds = new Set<number>();
   private flushScheduled = false;
+  private markGoneStmt: Statement | undefined;
 
   constructor(opts: OutboxOptions) {
     this.now = opts.now ?? Date.now;
@@ -446,6 +450,25 @@ export class Outbox {
     this.queueOutcome(id, () => this.stmts.markDead.run(status, error, attemptStartedAtMs, at, id));
   }
 
+  /**
+   * A 410 Gone answer: the delivery waits for the URL's pause to end. Not counted in `attempts`, nor
+   * its first attempt time: a 410 spends no retry budget.
+   */
+  markGone(id: number, nextAttemptAtMs: number, status: number, error: string): void {
+    const at = this.now();
+    this.markGoneStmt ??= this.db.prepare('UPDATE deliveries SET next_attempt_at_ms = ?, last_status = ?, last_error = ?, updated_at_ms = ? WHERE id = ?');
+    const stmt = this.markGoneStmt;
+    this.queueOutcome(id, () => stmt.run(nextAttemptAtMs, status, error, at, id));
+  }
+
+  /** A delivery whose registration was removed while it was in flight, and not delivered: cancelled. */
+  markCancelled(id: number, reason: string): void {
+    const at = this.now();
+    this.queueOutcome(id, () =>
+      this.db.prepare(`UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ? WHERE id = ? AND status = ${DeliveryStatus.pending}`).run(reason, at, id),
+    );
+  }
+
   /** Writes the queued delivery outcomes now (reads that report on them call it first). */
   flushOutcomes(): void {
     this.flushScheduled = false;
@@ -510,10 +533,50 @@ export class Outbox {
     return this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(now, now, id).changes, 0))();
   }
 
-  /** Deletes delivered rows older than the cut-off, and their events once no delivery is left. */
+  /** Deletes delivered (and cancelled) rows older than the cut-off, and their events once no delivery is left. */
   prune(deliveredBeforeMs: number): number {
     this.flushOutcomes();
-    return this.db.transaction(() => this.deleteDeliveries(`status = ${DeliveryStatus.delivered} AND updated_at_ms < ?`, deliveredBeforeMs))();
+    const done = `status IN (${DeliveryStatus.delivered}, ${DeliveryStatus.cancelled})`;
+    return this.db.transaction(() => this.deleteDeliveries(`${done} AND updated_at_ms < ?`, deliveredBeforeMs))();
+  }
+
+  /**
+   * Cancels the pending deliveries of `url` (of the events named, or all) except `keepIds` (in
+   * flight): they are kept, with status `cancelled` and `reason` as last error. Returns how many.
+   */
+  cancelPending(url: string, events: readonly string[] | undefined, keepIds: Iterable<number>, reason: string): number {
+    this.flushOutcomes();
+    const byEvent = events === undefined ? '' : 'AND event_seq IN (SELECT seq FROM events WHERE name IN (SELECT value FROM json_each(?)))';
+    const sql = `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ?
+      WHERE status = ${DeliveryStatus.pending} AND url = ? ${byEvent} AND id NOT IN (SELECT value FROM json_each(?))`;
+    const params: unknown[] = [reason, this.now(), url];
+    if (events !== undefined) params.push(JSON.stringify(events));
+    params.push(JSON.stringify([...keepIds]));
+    return this.db.prepare(sql).run(...params).changes;
+  }
+
+  /** Marks every pending delivery of `url` cancelled on purpose (`deliveries discard --url`); returns how many. */
+  discardPending(url: string): number {
+    return this.cancelPending(url, undefined, [], 'UCW_WARN_DELIVERY_CANCELLED: discarded by the operator');
+  }
+
+  /** Cancelled deliveries kept in the store (a scan: for inspection, not the hot path). */
+  cancelledCount(): number {
+    this.flushOutcomes();
+    return this.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.cancelled}`).pluck().get() as number;
+  }
+
+  /** Pending deliveries per URL (the dispatcher's start-up), on the pending index. */
+  pendingByUrl(): Map<string, number> {
+    this.flushOutcomes();
+    const rows = this.db.prepare(`SELECT url, COUNT(*) AS n FROM deliveries WHERE status = ${DeliveryStatus.pending} GROUP BY url`).all() as Array<{ url: string; n: number }>;
+    return new Map(rows.map((r) => [r.url, r.n]));
+  }
+
+  /** Bytes the store's data takes (pages in use, the write-ahead log's included; free pages not). */
+  usedBytes(): number {
+    const pages = (this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number);
+    return pages * (this.db.pragma('page_size', { simple: true }) as number);
   }
 
   /** Deletes the deliveries `where` selects, then those of their events no delivery refers to any more. */

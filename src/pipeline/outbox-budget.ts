@@ -1,38 +1,90 @@
-// The outbox growth limit: before a source transaction is committed to the outbox, wait until the
-// pending deliveries are below the limit. Reading is thereby paused (the listener stops the stream
-// once its row budget fills), never dropped, and it resumes as deliveries drain. Said in logs and
-// in the ucw_source_paused gauge.
+// The outbox growth limits: before a source transaction is committed to the outbox, wait until the
+// deliveries that can drain (pending for URLs that are not held) are below --max-outbox-pending and
+// the store takes less than --max-outbox-bytes. A held URL (paused after a 410, or failing) cannot
+// drain, so its backlog counts only against the disk budget and never stalls the other URLs.
+// Reading is paused, never dropped; said in coded logs and in the ucw_source_paused gauge.
 
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 
 const POLL_INTERVAL_MS = 100;
+/**
+ * The store's size is read at most this often while there is room (the check runs per source
+ * transaction): the store may pass the budget by what is written meanwhile.
+ */
+export const BYTES_CHECK_MS = 100;
+
+export interface OutboxBudgetOptions {
+  readonly maxPending: number;
+  readonly maxBytes: number;
+  /** Pending deliveries of URLs that are not held: those that drain as receivers answer. */
+  readonly drainable: () => number;
+  /** Bytes the store takes. */
+  readonly usedBytes: () => number;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+type Full = 'pending' | 'bytes';
 
 export class OutboxBudget {
   private stopped = false;
+  private bytes = 0;
+  private bytesAtMs = -Infinity;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly maxPending: number,
-    private readonly pending: () => number,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly opts: OutboxBudgetOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Which limit is reached, if any; `fresh` reads the store's size now. */
+  full(fresh = false): Full | undefined {
+    const { maxPending, maxBytes, drainable, usedBytes, metrics } = this.opts;
+    if (drainable() >= maxPending) return 'pending';
+    const now = this.now();
+    if (fresh || now - this.bytesAtMs >= BYTES_CHECK_MS) {
+      this.bytes = usedBytes();
+      this.bytesAtMs = now;
+      metrics.outboxBytes.set(this.bytes);
+    }
+    return this.bytes >= maxBytes ? 'bytes' : undefined;
+  }
 
   /** Resolves once there is room (or the bridge is stopping). */
   async waitForRoom(): Promise<void> {
-    if (this.pending() < this.maxPending) return;
-    const since = Date.now();
-    this.metrics.sourcePaused.set(1);
-    this.logger.warn(
-      { code: 'UCW_WARN_OUTBOX_FULL', pending: this.pending(), maxOutboxPending: this.maxPending },
-      'outbox full: binlog reading paused until deliveries drain (nothing is dropped)',
-    );
-    while (!this.stopped && this.pending() >= this.maxPending) await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-    this.metrics.sourcePaused.set(0);
-    this.logger.info({ pending: this.pending(), pausedMs: Date.now() - since }, 'outbox below its limit: binlog reading resumed');
+    let why = this.full();
+    if (!why) return;
+    const { metrics, logger } = this.opts;
+    const since = this.now();
+    metrics.sourcePaused.set(1);
+    let reported: Full | undefined;
+    while (!this.stopped && why) {
+      if (why !== reported) this.report(why);
+      reported = why;
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+      why = this.full(true);
+    }
+    metrics.sourcePaused.set(0);
+    logger.info({ drainable: this.opts.drainable(), outboxBytes: this.bytes, pausedMs: this.now() - since }, 'outbox below its limit: binlog reading resumed');
   }
 
   stop(): void {
     this.stopped = true;
+  }
+
+  private report(why: Full): void {
+    const { logger, maxPending, maxBytes } = this.opts;
+    if (why === 'pending') {
+      logger.warn(
+        { code: 'UCW_WARN_OUTBOX_FULL', drainable: this.opts.drainable(), maxOutboxPending: maxPending },
+        'outbox full: binlog reading paused until deliveries drain (nothing is dropped)',
+      );
+    } else {
+      logger.warn(
+        { code: 'UCW_WARN_OUTBOX_DISK_FULL', outboxBytes: this.bytes, maxOutboxBytes: maxBytes },
+        'outbox store at --max-outbox-bytes: binlog reading paused until held URLs drain or their registrations are removed (nothing is dropped)',
+      );
+    }
   }
 }

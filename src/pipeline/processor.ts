@@ -13,6 +13,7 @@ import type { Registry } from '../registry/registry.js';
 import { keyString, projectRow } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
 import type { SourceDb } from '../source/source-db.js';
+import { registrationsOf, removedSince, type Registration } from './unregistered.js';
 
 export interface MirrorTable {
   readonly table: string;
@@ -35,6 +36,11 @@ export interface ProcessorDeps {
    * parts, how many were staged before (per URL; they precede `created` and stay in the store).
    */
   readonly onEnqueued: (created: Delivery[], staged: StagedCounts | undefined) => void;
+  /**
+   * Called before the outbox commit of a transaction that removed registrations: the deliveries
+   * pending for them from earlier transactions are cancelled (this one's are not pending yet).
+   */
+  readonly onUnregistered?: (removed: Registration[]) => void;
 }
 
 /**
@@ -55,7 +61,8 @@ export class TransactionProcessor {
    * registry changed. Its mirror changes are staged in the store, so memory does not grow with it.
    */
   private openStaged: StagedCounts | undefined;
-  private registryChanged = false;
+  /** Registrations in force before the open transaction's first registry change (none: unchanged). */
+  private openRegistrations: Set<string> | undefined;
 
   constructor(private readonly deps: ProcessorDeps) {
     this.mirrored = new Map(deps.mirrorTables.map((t) => [t.table, t]));
@@ -79,8 +86,8 @@ export class TransactionProcessor {
       const mirrored = this.mirrored.get(table);
       if (mirrored !== undefined) mirror.push(...mirrorChanges(mirrored, change));
       if (table === registry.def.table) {
+        this.openRegistrations ??= registrationsOf(registry);
         registry.apply(change.before, change.after);
-        this.registryChanged = true;
       }
       engine.observe(change);
       let evaluated: EvaluatedEvent[];
@@ -111,13 +118,18 @@ export class TransactionProcessor {
       addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
       return;
     }
+    const registryChanged = this.openRegistrations !== undefined;
+    if (this.openRegistrations) {
+      const removed = removedSince(this.openRegistrations, registry);
+      this.openRegistrations = undefined;
+      if (removed.length > 0) this.deps.onUnregistered?.(removed);
+    }
     const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
     const staged = this.openStaged;
     this.openStaged = undefined;
     metrics.sourceTransactions.inc();
     metrics.observeSourceCommit(tx.timestampMs);
-    if (this.registryChanged) metrics.registryUrls.set(registry.size);
-    this.registryChanged = false;
+    if (registryChanged) metrics.registryUrls.set(registry.size);
     const enqueuedByName = new Map<string, number>();
     for (const d of created) tally(enqueuedByName, d.eventName);
     addCounts(metrics, metrics.eventsEnqueued, enqueuedByName);
@@ -130,7 +142,7 @@ export class TransactionProcessor {
    */
   abandonOpenTransaction(): void {
     this.openStaged = undefined;
-    this.registryChanged = false;
+    this.openRegistrations = undefined;
     this.deps.outbox.discardStaged();
   }
 

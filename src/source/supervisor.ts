@@ -7,6 +7,7 @@ import type { BinlogPosition, SourceTransaction } from '../domain/row-change.js'
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
+import { safeTimeout } from '../safe-timer.js';
 import { BinlogListener } from './binlog-listener.js';
 import type { SourceConnection } from './connection.js';
 import { preflight } from './preflight.js';
@@ -129,9 +130,9 @@ export class SourceSupervisor {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
+      const t = safeTimeout(resolve, ms, true);
       this.wake = () => {
-        clearTimeout(t);
+        t.clear();
         resolve();
       };
     });

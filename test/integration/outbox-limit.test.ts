@@ -1,5 +1,6 @@
-// Past --max-outbox-pending the bridge pauses reading the binlog (never drops), says so in logs and
-// metrics, and resumes when deliveries drain; a SIGTERM while paused still stops cleanly.
+// Past --max-outbox-pending deliveries that can drain (a slow receiver's, not a held one's) the
+// bridge pauses reading the binlog (never drops), says so in logs and metrics, and resumes when
+// deliveries drain; a SIGTERM while paused still stops cleanly.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -20,13 +21,13 @@ void describe('outbox growth limit', () => {
     const { src, rx } = env;
     let open = false;
     const ok = new Set<string>();
+    // A slow receiver (one connection, 300 ms an answer): its deliveries drain, slower than they come.
     rx.setResponder((req) => {
-      if (!open) return { status: 503 };
       ok.add(req.body);
-      return { status: 200 };
+      return { status: 200, delayMs: open ? 0 : 300 };
     });
     await src.tx(setUrl('AgentLog', rx.urlFor('/log')));
-    const bridge = env.startBridge({ args: ['--max-outbox-pending', '20', '--max-queued-rows', '100', '--retry-base-ms', '50', '--retry-max-ms', '100'] });
+    const bridge = env.startBridge({ args: ['--max-outbox-pending', '20', '--max-queued-rows', '100', '--concurrency-per-url', '1'] });
     await bridge.waitReady();
     const port = bridge.httpPort();
 
@@ -45,9 +46,9 @@ void describe('outbox growth limit', () => {
 
   void test('SIGTERM while reading is paused stops cleanly', async () => {
     const { src, rx } = env;
-    rx.setResponder(() => ({ status: 503 }));
+    rx.setResponder(() => 'hang');
     await src.tx(setUrl('AgentLog', rx.urlFor('/log2')));
-    const bridge = env.startBridge({ args: ['--max-outbox-pending', '5'] });
+    const bridge = env.startBridge({ args: ['--max-outbox-pending', '5', '--concurrency-per-url', '1'] });
     await bridge.waitReady();
     for (let i = 0; i < 15; i++) await src.tx(queueLog({ time: `2026-03-02 11:00:${String(i).padStart(2, '0')}.000`, event: 'AGENTLOGIN', agent: `b${i}` }));
     await bridge.waitForLog((l) => l.code === 'UCW_WARN_OUTBOX_FULL', 'outbox full warning');

@@ -88,6 +88,7 @@ void describe('loadConfig', () => {
         gonePauseMs: 3_600_000,
         blockPrivateNetworks: false,
         resetToNow: false,
+        maxOutboxBytes: 8 * 1024 ** 3,
       },
     );
     assert.equal(cfg.rules, undefined);
@@ -185,6 +186,19 @@ void describe('loadConfig', () => {
     configError({ cli: { outboxSync: 'off' }, env: base }, '--outbox-sync (UCW_OUTBOX_SYNC)');
     configError({ cli: { maxQueuedRows: 10 }, env: base }, '--max-queued-rows (UCW_MAX_QUEUED_ROWS)');
     configError({ cli: { heartbeatSeconds: 0 }, env: base }, '--heartbeat-seconds (UCW_HEARTBEAT_SECONDS)');
+  });
+
+  void it('caps delays and timeouts: a Node timer fires a longer one after 1 ms', () => {
+    const base = { UCW_MYSQL_URL: URL };
+    const DAY_MS = 24 * 3_600_000;
+    for (const key of ['gonePauseMs', 'maxRetryAfterMs', 'retryMaxMs', 'retryBaseMs', 'maxAgeMs'] as const) {
+      assert.equal(loadConfig({ cli: { [key]: 30 * DAY_MS }, env: base })[key], 30 * DAY_MS);
+      configError({ cli: { [key]: 30 * DAY_MS + 1 }, env: base }, `--${flagName(key)} (${envName(key)})`, 'must be at most 2592000000 ms (30 days)');
+    }
+    for (const key of ['connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'shutdownGraceMs'] as const) {
+      assert.equal(loadConfig({ cli: { [key]: 2 ** 31 - 1 }, env: base })[key], 2 ** 31 - 1);
+      configError({ cli: { [key]: 2 ** 31 }, env: base }, `--${flagName(key)} (${envName(key)})`, 'must be at most 2147483647 ms');
+    }
   });
 
   void it('lists every invalid option in one error', () => {

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Dispatcher, GONE_PAUSES_META_KEY, MAX_CHAIN, type OutcomeCallback, type Sender } from '../../src/delivery/dispatcher.js';
+import { afterEach, beforeEach, describe, it, type TestContext } from 'node:test';
+import { Dispatcher, FAILURES_TO_HOLD, GONE_PAUSES_META_KEY, MAX_CHAIN, type OutcomeCallback, type Sender } from '../../src/delivery/dispatcher.js';
 import type { RetryPolicy } from '../../src/delivery/retry-policy.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
 import { createLogger } from '../../src/logger.js';
@@ -202,8 +202,8 @@ void describe('Dispatcher', () => {
     assert.equal(probe.eventId, 'a1');
     assert.ok(probe.atMs - pausedAt >= PAUSE_MS - 20, `probe after ${probe.atMs - pausedAt} ms`);
     assert.equal(sender.to(URL_A).length, 2);
-    // Two 410s with maxAttempts 2: counted as attempts, never dead-lettered.
-    assert.equal(deliveryOf('a1', URL_A).attempts, 2);
+    // Two 410s with maxAttempts 2: not counted as attempts, never dead-lettered.
+    assert.equal(deliveryOf('a1', URL_A).attempts, 0);
     assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
 
     // Second probe gets 200: the URL resumes and every key drains, in key order.
@@ -213,7 +213,7 @@ void describe('Dispatcher', () => {
     assert.ok(toA.indexOf('a2') > 2 && toA.indexOf('a3') > 2, toA.join(','));
     assert.ok(sender.to(URL_A)[2]!.atMs - probe.atMs >= PAUSE_MS - 20);
     assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.delivered);
-    assert.equal(deliveryOf('a1', URL_A).attempts, 3);
+    assert.equal(deliveryOf('a1', URL_A).attempts, 1);
     assert.equal(outbox.counts().dead, 0);
     assert.equal(await pausedGauge(), 0);
     assert.deepEqual(d.pausedUrls, []);
@@ -253,7 +253,7 @@ void describe('Dispatcher', () => {
   });
 
   void it('a pause survives a restart: the new dispatcher does not send to the URL before it ends', async () => {
-    const sender = new FakeSender((call) => (call.url === URL_A && call.eventId === 'p1' && call.attempt === 1 ? gone() : delivered()));
+    const sender = new FakeSender((call, nth) => (call.url === URL_A && call.eventId === 'p1' && nth === 1 ? gone() : delivered()));
     const d1 = make(sender, { gonePauseMs: 400 });
     d1.start();
     enqueue(d1, ev('p1', 'agent:x', [URL_A]), ev('p2', 'agent:y', [URL_A]));
@@ -486,7 +486,7 @@ void describe('Dispatcher', () => {
   });
 
   void it('a 410 within a chain pauses the URL; the chain\'s rest waits with it and follows the probe in order', async () => {
-    const sender = new FakeSender((call) => (call.eventId === 'g2' && call.attempt === 1 ? gone() : delivered()));
+    const sender = new FakeSender((call, nth) => (call.eventId === 'g2' && nth === 2 ? gone() : delivered()));
     const d = make(sender, { queuedPerUrl: 8 });
     d.start();
     enqueue(d, ...['g1', 'g2', 'g3', 'g4'].map((id) => ev(id, 'agent:g', [URL_A])));
@@ -517,6 +517,185 @@ void describe('Dispatcher', () => {
     const row = deliveryOf('u1', URL_A);
     assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
     assert.equal(row.status, DeliveryStatus.delivered);
+  });
+
+  void it('a failing hold that turns into a 410 pause: ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
+    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 20, maxDelayMs: 40, maxRetryAfterMs: 1_000 };
+    const sender = new FakeSender((_call, nth) => (nth <= FAILURES_TO_HOLD ? serverError() : gone()));
+    const d = make(sender, { concurrencyPerUrl: 8, policy, gonePauseMs: 60_000 });
+    d.start();
+    enqueue(d, ...Array.from({ length: FAILURES_TO_HOLD }, (_, i) => ev(`h${i}`, `agent:${i}`, [URL_A])));
+    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no failing hold' });
+    await waitFor(() => goneLogs().length === 1, { timeoutMs: 2_000, message: 'the probe got no 410 pause' });
+    assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0, 'ucw_urls_failing still counts the paused URL');
+    assert.equal(await pausedGauge(), 1);
+  });
+
+  void it('a held URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
+    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
+    const sender = new FakeSender((call) => (call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined)));
+    const d = make(sender, { concurrencyPerUrl: 8, policy });
+    d.start();
+    enqueue(d, ...Array.from({ length: FAILURES_TO_HOLD }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no hold' });
+    enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
+    assert.equal(d.pending, FAILURES_TO_HOLD + 2);
+    assert.equal(d.drainablePending, 1, 'only URL B\'s delivery can drain');
+  });
+
+  void it('cancelRegistrations: pending deliveries of (url, event) cancelled and kept; one in flight is cancelled if not delivered', async () => {
+    const calls: Array<{ eventId: string; url: string; answer: (o: AttemptOutcome) => void }> = [];
+    const sender: Sender = { send: (a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })) };
+    const d = make(sender);
+    d.start();
+    const other = { ...ev('other-event', 'agent:c0', [URL_A]), name: 'AgentBreak' as const };
+    enqueue(d, ev('c1', 'agent:c1', [URL_A]), ev('c2', 'agent:c1', [URL_A]), ev('c3', 'agent:c3', [URL_A, URL_B]), other);
+    const next = async (url: string): Promise<{ eventId: string; answer: (o: AttemptOutcome) => void }> => {
+      await waitFor(() => calls.some((c) => c.url === url), { timeoutMs: 1_000, message: `nothing sent to ${url}` });
+      return calls.splice(calls.findIndex((c) => c.url === url), 1)[0]!;
+    };
+    const c1 = await next(URL_A);
+    assert.equal(c1.eventId, 'c1');
+    d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+    assert.equal(deliveryOf('c2', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('c3', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('c1', URL_A).status, DeliveryStatus.pending, 'in flight: left to finish');
+    assert.equal(deliveryOf('other-event', URL_A).status, DeliveryStatus.pending, 'another event of the URL is kept');
+    assert.equal(deliveryOf('c3', URL_B).status, DeliveryStatus.pending, 'another URL is kept');
+    c1.answer(serverError());
+    await waitFor(() => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled, { timeoutMs: 1_000, message: 'c1 kept after its registration was removed' });
+    const rest = await next(URL_A);
+    assert.equal(rest.eventId, 'other-event');
+    rest.answer(delivered());
+    (await next(URL_B)).answer(delivered());
+    await waitFor(() => d.pending === 0, { timeoutMs: 1_000, message: () => `pending ${d.pending}` });
+    assert.equal(calls.length, 0, 'a cancelled delivery was sent');
+    assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 3);
+    const cancelLogs = logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
+    assert.equal(cancelLogs.length, 1);
+    assert.equal(cancelLogs[0]!.cancelled, 2);
+    assert.equal(outbox.cancelledCount(), 3);
+  });
+
+  void it('cancelRegistrations with a chain in flight: the failed head and the unsent rest are cancelled, not sent again', async () => {
+    const gate: Array<() => void> = [];
+    const sender = new FakeSender(async () => {
+      await new Promise<void>((r) => gate.push(r));
+      return serverError();
+    });
+    const d = make(sender, { queuedPerUrl: 8 });
+    d.start();
+    enqueue(d, ev('k1', 'agent:k', [URL_A]), ev('k2', 'agent:k', [URL_A]));
+    await waitFor(() => gate.length === 1, { timeoutMs: 1_000, message: 'k1 not sent' });
+    assert.deepEqual(sender.chains, [2]);
+    d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+    gate.shift()!();
+    await waitFor(() => d.pending === 0, { timeoutMs: 1_000, message: () => `pending ${d.pending}` });
+    assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('k2', URL_A).status, DeliveryStatus.cancelled);
+    assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1']);
+    assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 2);
+  });
+
+  void describe('with a fake clock', () => {
+    /** Lets the fake sender's promises and the dispatcher's callbacks run (they are not timers). */
+    const flush = async (): Promise<void> => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    };
+    /** Moves the fake clock `ms` forward in `steps`, letting the work due at each step run. */
+    const advance = async (t: TestContext, ms: number, steps = 1): Promise<void> => {
+      for (let i = 0; i < steps; i++) {
+        t.mock.timers.tick(ms / steps);
+        await flush();
+      }
+    };
+    const HOUR = 3_600_000;
+    /** Counts the timers set from now on (a timer that fires early is set again); restored after the test. */
+    const countTimers = (t: TestContext): { n: number } => {
+      const count = { n: 0 };
+      const real = globalThis.setTimeout;
+      t.after(() => void (globalThis.setTimeout = real));
+      const counting = (...args: Parameters<typeof setTimeout>): ReturnType<typeof setTimeout> => {
+        count.n++;
+        return real(...args);
+      };
+      globalThis.setTimeout = counting as typeof setTimeout;
+      return count;
+    };
+    /** Starts ahead of the real clock, which the outbox stamps new deliveries with: they are due at once. */
+    const enableFakeClock = (t: TestContext): void => t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() + 60_000 });
+
+    void it('410 answers spend neither --max-attempts nor --max-age-ms; a 5xx after the pause is retried', async (t) => {
+      enableFakeClock(t);
+      // A 1 h pause, answered 410 four times (3 h), then 500, then 200; the budget is 3 attempts in 1 min.
+      const policy: RetryPolicy = { maxAttempts: 3, maxAgeMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 2_000, maxRetryAfterMs: 60_000 };
+      const sender = new FakeSender((_call, nth) => (nth <= 4 ? gone() : nth === 5 ? serverError() : delivered()));
+      const d = make(sender, { policy, gonePauseMs: HOUR });
+      d.start();
+      enqueue(d, ev('g1', 'agent:g', [URL_A]));
+      await flush();
+      for (let pause = 1; pause <= 4; pause++) await advance(t, HOUR);
+      assert.equal(sender.calls.length, 5, 'the first call, three probes that got 410, one that got 500');
+      assert.equal(deliveryOf('g1', URL_A).status, DeliveryStatus.pending, 'dead-lettered on its first 5xx after the pause');
+      await advance(t, 2_000);
+      assert.equal(sender.calls.length, 6);
+      assert.equal(deliveryOf('g1', URL_A).status, DeliveryStatus.delivered);
+      assert.equal(outbox.counts().dead, 0);
+    });
+
+    void it('time paused does not count against --max-age-ms of a delivery that failed before the pause', async (t) => {
+      enableFakeClock(t);
+      // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 2 h; after it, k1 gets another 500.
+      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 };
+      const sender = new FakeSender((call, nth) => (call.eventId === 'k1' && nth <= 4 ? serverError() : nth === 2 ? gone() : delivered()));
+      const d = make(sender, { policy, gonePauseMs: 2 * HOUR });
+      d.start();
+      enqueue(d, ev('k1', 'agent:k1', [URL_A]));
+      await flush();
+      enqueue(d, ev('k0', 'agent:k0', [URL_A]));
+      await flush();
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0']);
+      await advance(t, 2 * HOUR, 4);
+      await advance(t, 2_000, 4);
+      assert.equal(outbox.counts().dead, 0, 'the 2 h pause ate the 1 min age budget of k1');
+      assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
+    });
+
+    void it('a 30-day 410 pause does not fire early', async (t) => {
+      enableFakeClock(t);
+      const DAY = 24 * HOUR;
+      const sender = new FakeSender((_call, nth) => (nth === 1 ? gone() : delivered()));
+      const d = make(sender, { gonePauseMs: 30 * DAY });
+      d.start();
+      enqueue(d, ev('m1', 'agent:m', [URL_A]));
+      await flush();
+      const timers = countTimers(t);
+      await advance(t, 29 * DAY, 29);
+      assert.equal(sender.calls.length, 1, 'probed before the 30 days were over');
+      assert.equal(logs.filter((l) => l.msg.startsWith('410 Gone pause over')).length, 0, 'the pause ended early');
+      assert.ok(timers.n <= 1, `${timers.n} timers set in 29 days`);
+      await advance(t, DAY, 2);
+      assert.equal(sender.calls.length, 2);
+      assert.equal(deliveryOf('m1', URL_A).status, DeliveryStatus.delivered);
+    });
+
+    void it('a Retry-After of 2^31 ms does not loop: the URL is tried again only after it', async (t) => {
+      enableFakeClock(t);
+      const asked = 2 ** 31;
+      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 4 * asked, baseDelayMs: 1_000, maxDelayMs: 2_000, maxRetryAfterMs: 2 * asked };
+      const later = (): AttemptOutcome => ({ ...serverError(), status: 503, retryAfterMs: asked }) as AttemptOutcome;
+      const sender = new FakeSender((_call, nth) => (nth === 1 ? later() : delivered()));
+      const d = make(sender, { policy });
+      d.start();
+      enqueue(d, ev('r1', 'agent:r', [URL_A]));
+      await flush();
+      const timers = countTimers(t);
+      await advance(t, 1_000, 10);
+      assert.equal(sender.calls.length, 1, 'retried long before the Retry-After');
+      assert.equal(timers.n, 0, 'the retry timer fired early and was set again');
+      await advance(t, asked - 1_000, 2);
+      assert.equal(sender.calls.length, 2);
+    });
   });
 
   void describe('roomFor: the source is held back while every URL is behind', () => {
