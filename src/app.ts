@@ -62,7 +62,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn }));
     mirrorTables.push({ table: rules.registry.table, key: rules.registry.key });
 
-    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync });
+    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }) });
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();

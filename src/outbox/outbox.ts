@@ -4,11 +4,13 @@
 // transaction, so a crash at any point replays at most uncommitted work and enqueues nothing twice.
 
 import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventName } from '../domain/events.js';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { prepareStateDir, restrictFile } from './state-dir.js';
+import { StateLock } from './state-lock.js';
 
 export const OUTBOX_FILE = 'outbox.sqlite';
 
@@ -164,10 +166,49 @@ export interface OutboxOptions {
   /** `normal` survives process crashes; `full` also survives power loss, at a write cost. */
   readonly synchronous: 'normal' | 'full';
   readonly now?: () => number;
+  /**
+   * Opens an existing store for reading only (`dead-letters list` beside a running bridge): no lock,
+   * no migration, no recovery, no write of any kind.
+   */
+  readonly readonly?: boolean;
+  /** Told when looser file modes of the state directory were tightened. */
+  readonly logger?: Pick<Logger, 'warn'>;
+}
+
+function openError(path: string, err: unknown): BridgeError {
+  return new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot open the state store ${path}: ${(err as Error).message}`, {
+    hint: 'Check that --state-dir is writable and not used by another running bridge.',
+    cause: err,
+  });
+}
+
+/** A read-only connection to an existing store of the current layout (it reads while a bridge writes). */
+function openReadonly(path: string): Db {
+  let db: Db | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    const version = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined) : undefined;
+    if (version !== SCHEMA_VERSION) {
+      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version ?? 'none'}; this command reads ${SCHEMA_VERSION}`, {
+        hint: 'Run this bridge version once on the state directory (it migrates the store), or use the version that wrote it.',
+      });
+    }
+    return db;
+  } catch (err) {
+    db?.close();
+    if (err instanceof BridgeError) throw err;
+    throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot read the state store ${path}: ${(err as Error).message}`, {
+      hint: 'Check that --state-dir names the state directory of a bridge that has run at least once, and that it is readable.',
+      cause: err,
+    });
+  }
 }
 
 export class Outbox {
   private readonly db: Db;
+  /** Held by a writable store for its life: only its holder migrates, recovers or writes. */
+  private readonly lock: StateLock | undefined;
   private readonly now: () => number;
   private readonly stmts: {
     insertEvent: Statement;
@@ -195,21 +236,35 @@ export class Outbox {
   constructor(opts: OutboxOptions) {
     this.now = opts.now ?? Date.now;
     const path = join(opts.stateDir, OUTBOX_FILE);
-    try {
-      mkdirSync(opts.stateDir, { recursive: true });
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
-      this.db.pragma('busy_timeout = 5000');
-      // 8 MB of page cache (default 2 MB): the pages being appended and updated stay in memory.
-      this.db.pragma('cache_size = -8000');
-      this.migrate(path);
-    } catch (err) {
-      if (err instanceof BridgeError) throw err;
-      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot open the state store ${path}: ${(err as Error).message}`, {
-        hint: 'Check that --state-dir is writable and not used by another running bridge.',
-        cause: err,
-      });
+    if (opts.readonly) {
+      this.lock = undefined;
+      this.db = openReadonly(path);
+    } else {
+      let lock: StateLock | undefined;
+      let db: Db | undefined;
+      try {
+        const tightened = prepareStateDir(opts.stateDir);
+        lock = StateLock.acquire(opts.stateDir);
+        db = new Database(path);
+        // SQLite creates -wal and -shm with the database file's mode: 0600 once this file is.
+        for (const f of [path, `${path}-wal`, `${path}-shm`]) tightened.push(...restrictFile(f));
+        if (tightened.length > 0) {
+          opts.logger?.warn({ code: 'UCW_WARN_STATE_DIR_MODE', tightened }, 'state directory was readable by other users; modes tightened');
+        }
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
+        db.pragma('busy_timeout = 5000');
+        // 8 MB of page cache (default 2 MB): the pages being appended and updated stay in memory.
+        db.pragma('cache_size = -8000');
+        this.db = db;
+        this.lock = lock;
+        this.migrate(path);
+      } catch (err) {
+        db?.close();
+        lock?.release();
+        if (err instanceof BridgeError) throw err;
+        throw openError(path, err);
+      }
     }
     const db = this.db;
     this.stmts = {
@@ -297,7 +352,7 @@ export class Outbox {
       this.stmts.setMeta.run('checkpoint', JSON.stringify(batch.checkpoint));
       return created;
     });
-    this.discardStaged();
+    if (!opts.readonly) this.discardStaged();
   }
 
   /**
@@ -321,6 +376,7 @@ export class Outbox {
   close(): void {
     this.flushOutcomes();
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 
   getMeta(key: string): string | undefined {
