@@ -44,6 +44,8 @@ export class StateLock {
     try {
       restrictFile(path);
       db.pragma('locking_mode = EXCLUSIVE');
+      // Nothing is ever written to the lock file: no journal file beside it either.
+      db.pragma('journal_mode = MEMORY');
       db.exec('BEGIN EXCLUSIVE');
     } catch (err) {
       db.close();
