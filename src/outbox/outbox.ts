@@ -130,6 +130,8 @@ CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (url, id) WHERE stat
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (id) WHERE status = 2;
 CREATE INDEX IF NOT EXISTS deliveries_staged ON deliveries (id) WHERE status = 3;
 CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_seq);
+-- Pruning finds delivered rows past retention on this one (v3), not by scanning every delivery.
+CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (updated_at_ms) WHERE status = 1;
 `;
 
 /** Version 1 tables are copied into this layout when a store is opened (see migrate()). */
@@ -147,8 +149,16 @@ DROP TABLE deliveries_v1;
 DROP TABLE events_v1;
 `;
 
-/** 2: events keyed by an integer, partial indexes by delivery status. */
-const SCHEMA_VERSION = '2';
+/**
+ * 2: events keyed by an integer, partial indexes by delivery status. 3: an index of delivered rows by
+ * time (pruning) and incremental auto-vacuum (see switchToIncrementalVacuum()); v2's tables are
+ * unchanged, so SCHEMA's CREATE INDEX IF NOT EXISTS is its whole migration.
+ */
+const SCHEMA_VERSION = '3';
+/** Layouts a read-only open can read (v2 lacks only v3's index and vacuum mode). */
+const READABLE_VERSIONS: readonly string[] = ['2', SCHEMA_VERSION];
+/** The WAL file is cut back to this size after a checkpoint (it otherwise stays at its largest). */
+const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** JSON for mirrored rows: Buffers as UTF-8 text, bigints as strings (rows are keys and labels). */
 function rowJson(row: Row): string {
@@ -171,8 +181,8 @@ export interface OutboxOptions {
    * no migration, no recovery, no write of any kind.
    */
   readonly readonly?: boolean;
-  /** Told when looser file modes of the state directory were tightened. */
-  readonly logger?: Pick<Logger, 'warn'>;
+  /** Told when looser file modes of the state directory were tightened, and of a one-time VACUUM. */
+  readonly logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
 function openError(path: string, err: unknown): BridgeError {
@@ -189,8 +199,8 @@ function openReadonly(path: string): Db {
     db = new Database(path, { readonly: true, fileMustExist: true });
     const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
     const version = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined) : undefined;
-    if (version !== SCHEMA_VERSION) {
-      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version ?? 'none'}; this command reads ${SCHEMA_VERSION}`, {
+    if (version === undefined || !READABLE_VERSIONS.includes(version)) {
+      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version ?? 'none'}; this command reads ${READABLE_VERSIONS.join(' or ')}`, {
         hint: 'Run this bridge version once on the state directory (it migrates the store), or use the version that wrote it.',
       });
     }
@@ -251,7 +261,11 @@ export class Outbox {
         if (tightened.length > 0) {
           opts.logger?.warn({ code: 'UCW_WARN_STATE_DIR_MODE', tightened }, 'state directory was readable by other users; modes tightened');
         }
+        // Takes effect only in a new, empty file, and only before journal_mode is set (that writes the
+        // header); an existing store is switched by one VACUUM (switchToIncrementalVacuum()).
+        db.pragma('auto_vacuum = INCREMENTAL');
         db.pragma('journal_mode = WAL');
+        db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
         db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
         db.pragma('busy_timeout = 5000');
         // 8 MB of page cache (default 2 MB): the pages being appended and updated stay in memory.
@@ -259,6 +273,7 @@ export class Outbox {
         this.db = db;
         this.lock = lock;
         this.migrate(path);
+        this.switchToIncrementalVacuum(opts.logger);
       } catch (err) {
         db?.close();
         lock?.release();
@@ -357,12 +372,13 @@ export class Outbox {
 
   /**
    * Creates the schema, or brings a version 1 store (events keyed by their UUID) up to date by
-   * copying its rows, in one transaction. Refuses a store written by a newer bridge.
+   * copying its rows, or a version 2 store by adding v3's index, in one transaction. Refuses a store
+   * written by a newer bridge.
    */
   private migrate(path: string): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;');
     const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as string | undefined;
-    if (version !== undefined && version !== '1' && version !== SCHEMA_VERSION) {
+    if (version !== undefined && version !== '1' && version !== '2' && version !== SCHEMA_VERSION) {
       throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version}; this bridge writes ${SCHEMA_VERSION}`, {
         hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
       });
@@ -371,6 +387,27 @@ export class Outbox {
       this.db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
       this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(SCHEMA_VERSION);
     })();
+  }
+
+  /**
+   * A store created before v3 (auto_vacuum NONE) keeps its largest size for ever: freed pages are
+   * reused but never returned. One VACUUM rewrites it with incremental auto-vacuum; it takes time
+   * in proportion to the store and as much free disk, once. If it fails (disk full), the store is
+   * used as it is and the next start tries again.
+   */
+  private switchToIncrementalVacuum(logger: OutboxOptions['logger']): void {
+    const INCREMENTAL = 2;
+    if (this.db.pragma('auto_vacuum', { simple: true }) === INCREMENTAL) return;
+    const t0 = performance.now();
+    const bytes = (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
+    try {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      logger?.warn({ code: 'UCW_WARN_OUTBOX_VACUUM', bytes, err }, 'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)');
+      return;
+    }
+    logger?.info({ bytes, ms: Math.round(performance.now() - t0) }, 'state store rewritten once for incremental vacuum');
   }
 
   close(): void {
@@ -536,10 +573,27 @@ export class Outbox {
     return this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(now, now, id).changes, 0))();
   }
 
-  /** Deletes delivered rows older than the cut-off, and their events once no delivery is left. */
-  prune(deliveredBeforeMs: number): number {
+  /**
+   * Deletes up to `limit` delivered rows older than the cut-off (oldest first, on their index), and
+   * their events once no delivery is left, in one short transaction; returns how many. Pruner calls
+   * it in batches so the event loop is served in between.
+   */
+  prune(deliveredBeforeMs: number, limit: number): number {
     this.flushOutcomes();
-    return this.db.transaction(() => this.deleteDeliveries(`status = ${DeliveryStatus.delivered} AND updated_at_ms < ?`, deliveredBeforeMs))();
+    const delivered = DeliveryStatus.delivered;
+    return this.db.transaction(() =>
+      this.deleteDeliveries(
+        `id IN (SELECT id FROM deliveries WHERE status = ${delivered} AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
+        deliveredBeforeMs,
+        limit,
+      ),
+    )();
+  }
+
+  /** Returns up to `pages` free pages to the file system (the file shrinks); returns the free pages left. */
+  vacuumStep(pages: number): number {
+    this.db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    return this.db.pragma('freelist_count', { simple: true }) as number;
   }
 
   /** Deletes the deliveries `where` selects, then those of their events no delivery refers to any more. */

@@ -56,7 +56,7 @@ void describe('state directory modes', () => {
     assert.equal(mode(join(dir, OUTBOX_FILE)), '0644');
 
     const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', logger: { warn: (obj: Record<string, unknown>, msg: string) => warnings.push({ obj, msg }) } as never });
+    const o = new Outbox({ stateDir: dir, synchronous: 'normal', logger: { info: () => undefined, warn: (obj: Record<string, unknown>, msg: string) => warnings.push({ obj, msg }) } as never });
     assert.equal(mode(dir), '0700');
     assert.equal(mode(join(dir, OUTBOX_FILE)), '0600');
     assert.equal(mode(join(dir, `${OUTBOX_FILE}-wal`)), '0600');
