@@ -3,14 +3,13 @@
 // a source transaction whose events and mirror changes are not in the same committed SQLite
 // transaction, so a crash at any point replays at most uncommitted work and enqueues nothing twice.
 
-import Database, { type Database as Db, type Statement } from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import { join } from 'node:path';
 import type { EventName } from '../domain/events.js';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { prepareStateDir, restrictFile } from './state-dir.js';
-import { StateLock } from './state-lock.js';
+import { openError, openReadonly, openWritable, switchToIncrementalVacuum, type StoreLogger } from './connection.js';
+import type { StateLock } from './state-lock.js';
 
 export const OUTBOX_FILE = 'outbox.sqlite';
 
@@ -151,14 +150,12 @@ DROP TABLE events_v1;
 
 /**
  * 2: events keyed by an integer, partial indexes by delivery status. 3: an index of delivered rows by
- * time (pruning) and incremental auto-vacuum (see switchToIncrementalVacuum()); v2's tables are
+ * time (pruning) and incremental auto-vacuum (connection.ts, switchToIncrementalVacuum()); v2's tables are
  * unchanged, so SCHEMA's CREATE INDEX IF NOT EXISTS is its whole migration.
  */
 const SCHEMA_VERSION = '3';
 /** Layouts a read-only open can read (v2 lacks only v3's index and vacuum mode). */
 const READABLE_VERSIONS: readonly string[] = ['2', SCHEMA_VERSION];
-/** The WAL file is cut back to this size after a checkpoint (it otherwise stays at its largest). */
-const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** JSON for mirrored rows: Buffers as UTF-8 text, bigints as strings (rows are keys and labels). */
 function rowJson(row: Row): string {
@@ -182,37 +179,7 @@ export interface OutboxOptions {
    */
   readonly readonly?: boolean;
   /** Told when looser file modes of the state directory were tightened, and of a one-time VACUUM. */
-  readonly logger?: Pick<Logger, 'info' | 'warn'>;
-}
-
-function openError(path: string, err: unknown): BridgeError {
-  return new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot open the state store ${path}: ${(err as Error).message}`, {
-    hint: 'Check that --state-dir is writable and not used by another running bridge.',
-    cause: err,
-  });
-}
-
-/** A read-only connection to an existing store of the current layout (it reads while a bridge writes). */
-function openReadonly(path: string): Db {
-  let db: Db | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-    const version = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined) : undefined;
-    if (version === undefined || !READABLE_VERSIONS.includes(version)) {
-      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version ?? 'none'}; this command reads ${READABLE_VERSIONS.join(' or ')}`, {
-        hint: 'Run this bridge version once on the state directory (it migrates the store), or use the version that wrote it.',
-      });
-    }
-    return db;
-  } catch (err) {
-    db?.close();
-    if (err instanceof BridgeError) throw err;
-    throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot read the state store ${path}: ${(err as Error).message}`, {
-      hint: 'Check that --state-dir names the state directory of a bridge that has run at least once, and that it is readable.',
-      cause: err,
-    });
-  }
+  readonly logger?: StoreLogger;
 }
 
 export class Outbox {
@@ -248,35 +215,17 @@ export class Outbox {
     const path = join(opts.stateDir, OUTBOX_FILE);
     if (opts.readonly) {
       this.lock = undefined;
-      this.db = openReadonly(path);
+      this.db = openReadonly(path, READABLE_VERSIONS);
     } else {
-      let lock: StateLock | undefined;
-      let db: Db | undefined;
+      const { db, lock } = openWritable(opts.stateDir, path, opts.synchronous, opts.logger);
+      this.db = db;
+      this.lock = lock;
       try {
-        const tightened = prepareStateDir(opts.stateDir);
-        lock = StateLock.acquire(opts.stateDir);
-        db = new Database(path);
-        // SQLite creates -wal and -shm with the database file's mode: 0600 once this file is.
-        for (const f of [path, `${path}-wal`, `${path}-shm`]) tightened.push(...restrictFile(f));
-        if (tightened.length > 0) {
-          opts.logger?.warn({ code: 'UCW_WARN_STATE_DIR_MODE', tightened }, 'state directory was readable by other users; modes tightened');
-        }
-        // Takes effect only in a new, empty file, and only before journal_mode is set (that writes the
-        // header); an existing store is switched by one VACUUM (switchToIncrementalVacuum()).
-        db.pragma('auto_vacuum = INCREMENTAL');
-        db.pragma('journal_mode = WAL');
-        db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-        db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
-        db.pragma('busy_timeout = 5000');
-        // 8 MB of page cache (default 2 MB): the pages being appended and updated stay in memory.
-        db.pragma('cache_size = -8000');
-        this.db = db;
-        this.lock = lock;
         this.migrate(path);
-        this.switchToIncrementalVacuum(opts.logger);
+        switchToIncrementalVacuum(db, opts.logger);
       } catch (err) {
-        db?.close();
-        lock?.release();
+        db.close();
+        lock.release();
         if (err instanceof BridgeError) throw err;
         throw openError(path, err);
       }
@@ -387,27 +336,6 @@ export class Outbox {
       this.db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
       this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(SCHEMA_VERSION);
     })();
-  }
-
-  /**
-   * A store created before v3 (auto_vacuum NONE) keeps its largest size for ever: freed pages are
-   * reused but never returned. One VACUUM rewrites it with incremental auto-vacuum; it takes time
-   * in proportion to the store and as much free disk, once. If it fails (disk full), the store is
-   * used as it is and the next start tries again.
-   */
-  private switchToIncrementalVacuum(logger: OutboxOptions['logger']): void {
-    const INCREMENTAL = 2;
-    if (this.db.pragma('auto_vacuum', { simple: true }) === INCREMENTAL) return;
-    const t0 = performance.now();
-    const bytes = (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
-    try {
-      this.db.exec('VACUUM');
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch (err) {
-      logger?.warn({ code: 'UCW_WARN_OUTBOX_VACUUM', bytes, err }, 'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)');
-      return;
-    }
-    logger?.info({ bytes, ms: Math.round(performance.now() - t0) }, 'state store rewritten once for incremental vacuum');
   }
 
   close(): void {
