@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
 import { Metrics } from './observe/metrics.js';
 import { Outbox } from './outbox/outbox.js';
+import { Pruner } from './outbox/pruner.js';
 import { TransactionProcessor } from './pipeline/processor.js';
 import { OutboxBudget } from './pipeline/outbox-budget.js';
 import { StartPosition } from './pipeline/start-position.js';
@@ -62,7 +63,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
     mirrorTables.push({ table: rules.registry.table, key: rules.registry.key, columns: registry.columns });
 
-    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync });
+    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }) });
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();
@@ -198,12 +199,15 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => budget.stop());
     cleanups.push(() => dispatcher.releaseSource());
 
-    const prune = setInterval(() => {
-      const n = outbox.prune(Date.now() - config.deliveredRetentionHours * 3_600_000);
-      if (n > 0) logger.info({ pruned: n }, 'pruned delivered events past retention');
-    }, PRUNE_INTERVAL_MS);
-    prune.unref();
-    cleanups.push(() => clearInterval(prune));
+    const pruner = new Pruner({
+      outbox,
+      retentionMs: config.deliveredRetentionHours * 3_600_000,
+      intervalMs: PRUNE_INTERVAL_MS,
+      now: Date.now,
+      logger: logger.child({ component: 'outbox' }),
+    });
+    pruner.start();
+    cleanups.push(() => pruner.stop());
 
     logger.info(
       { version: VERSION, source: conn.display, stateDir: config.stateDir, httpPort: health.port, rules: config.rules ?? 'default', timezone: config.timezone },

@@ -81,11 +81,15 @@ function report(err: unknown): number {
   return EXIT_FATAL;
 }
 
-function openOutbox(stateDir: string | undefined): Outbox {
+/**
+ * `readonly`: reads beside a running bridge, changing nothing. Otherwise the command takes the state
+ * directory's lock, so it refuses (UCW_ERR_STATE_LOCKED) while a bridge runs there.
+ */
+function openOutbox(stateDir: string | undefined, readonly: boolean): Outbox {
   if (!stateDir) {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--state-dir is required', { hint: 'Pass the --state-dir of the bridge.' });
   }
-  return new Outbox({ stateDir, synchronous: 'full' });
+  return new Outbox({ stateDir, synchronous: 'full', readonly });
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -129,16 +133,16 @@ export async function main(args: string[]): Promise<number> {
         )
         .demandCommand(1),
     )
-    .command('dead-letters', 'Inspect and requeue dead-lettered deliveries (run while the bridge is stopped)', (y) =>
+    .command('dead-letters', 'Inspect (any time) and requeue (bridge stopped) dead-lettered deliveries', (y) =>
       y
         .option('state-dir', { type: 'string', describe: 'the bridge state directory [env: UCW_STATE_DIR]', default: process.env.UCW_STATE_DIR })
         .command(
           'list',
-          'List dead letters as JSON lines',
+          'List dead letters as JSON lines (read-only: safe while the bridge runs)',
           (yy) => yy.option('limit', { type: 'number', default: 100 }),
           (argv) =>
             setExit(() => {
-                const outbox = openOutbox(argv['state-dir']);
+                const outbox = openOutbox(argv['state-dir'], true);
                 try {
                   for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
                 } finally {
@@ -149,11 +153,11 @@ export async function main(args: string[]): Promise<number> {
         )
         .command(
           'retry',
-          'Give dead letters a fresh retry budget (all, or --id ...); a running bridge picks them up on restart',
+          'Give dead letters a fresh retry budget (all, or --id ...); refused while a bridge runs on the state directory',
           (yy) => yy.option('id', { type: 'number', array: true, describe: 'delivery ids (from `list`)' }),
           (argv) =>
             setExit(() => {
-                const outbox = openOutbox(argv['state-dir']);
+                const outbox = openOutbox(argv['state-dir'], false);
                 try {
                   const n = outbox.requeueDead(argv.id);
                   process.stdout.write(`requeued ${n} deliveries\n`);

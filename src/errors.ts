@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   UCW_ERR_SOURCE_ROLLBACK_IN_PART: 'A transaction read in parts rolled back rows already handed over',
   UCW_ERR_REGISTRY_BAD_ROW: 'A row of the webhooks table is unusable',
   UCW_ERR_OUTBOX_OPEN: 'The local state store cannot be opened',
+  UCW_ERR_STATE_LOCKED: 'Another process (a running bridge) holds the state directory',
   UCW_ERR_DELIVERY_HTTP_STATUS: 'The receiver answered with a non-2xx status',
   UCW_ERR_DELIVERY_NETWORK: 'The receiver could not be reached',
   UCW_ERR_DELIVERY_TIMEOUT: 'The receiver did not answer in time',

@@ -3,12 +3,13 @@
 // a source transaction whose events and mirror changes are not in the same committed SQLite
 // transaction, so a crash at any point replays at most uncommitted work and enqueues nothing twice.
 
-import Database, { type Database as Db, type Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import { join } from 'node:path';
 import type { EventName } from '../domain/events.js';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
+import { openError, openReadonly, openWritable, switchToIncrementalVacuum, type StoreLogger } from './connection.js';
+import type { StateLock } from './state-lock.js';
 
 export const OUTBOX_FILE = 'outbox.sqlite';
 
@@ -136,6 +137,8 @@ CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_seq);
 CREATE TABLE IF NOT EXISTS mirror_staged (
   tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, pk)
 ) WITHOUT ROWID;
+-- Pruning finds delivered and cancelled rows past retention on this one (v3), not by scanning every delivery.
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (updated_at_ms) WHERE status IN (1, 4);
 `;
 
 /** Version 1 tables are copied into this layout when a store is opened (see migrate()). */
@@ -153,8 +156,14 @@ DROP TABLE deliveries_v1;
 DROP TABLE events_v1;
 `;
 
-/** 2: events keyed by an integer, partial indexes by delivery status. */
-const SCHEMA_VERSION = '2';
+/**
+ * 2: events keyed by an integer, partial indexes by delivery status. 3: an index of delivered rows by
+ * time (pruning) and incremental auto-vacuum (connection.ts, switchToIncrementalVacuum()); v2's tables are
+ * unchanged, so SCHEMA's CREATE INDEX IF NOT EXISTS is its whole migration.
+ */
+const SCHEMA_VERSION = '3';
+/** Layouts a read-only open can read (v2 lacks only v3's index and vacuum mode). */
+const READABLE_VERSIONS: readonly string[] = ['2', SCHEMA_VERSION];
 
 /** JSON for mirrored rows: Buffers as UTF-8 text, bigints as strings (rows are keys and labels). */
 function rowJson(row: Row): string {
@@ -172,10 +181,19 @@ export interface OutboxOptions {
   /** `normal` survives process crashes; `full` also survives power loss, at a write cost. */
   readonly synchronous: 'normal' | 'full';
   readonly now?: () => number;
+  /**
+   * Opens an existing store for reading only (`dead-letters list` beside a running bridge): no lock,
+   * no migration, no recovery, no write of any kind.
+   */
+  readonly readonly?: boolean;
+  /** Told when looser file modes of the state directory were tightened, and of a one-time VACUUM. */
+  readonly logger?: StoreLogger;
 }
 
 export class Outbox {
   private readonly db: Db;
+  /** Held by a writable store for its life: only its holder migrates, recovers or writes. */
+  private readonly lock: StateLock | undefined;
   private readonly now: () => number;
   private readonly stmts: {
     insertEvent: Statement;
@@ -206,21 +224,22 @@ export class Outbox {
   constructor(opts: OutboxOptions) {
     this.now = opts.now ?? Date.now;
     const path = join(opts.stateDir, OUTBOX_FILE);
-    try {
-      mkdirSync(opts.stateDir, { recursive: true });
-      this.db = new Database(path);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${opts.synchronous.toUpperCase()}`);
-      this.db.pragma('busy_timeout = 5000');
-      // 8 MB of page cache (default 2 MB): the pages being appended and updated stay in memory.
-      this.db.pragma('cache_size = -8000');
-      this.migrate(path);
-    } catch (err) {
-      if (err instanceof BridgeError) throw err;
-      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot open the state store ${path}: ${(err as Error).message}`, {
-        hint: 'Check that --state-dir is writable and not used by another running bridge.',
-        cause: err,
-      });
+    if (opts.readonly) {
+      this.lock = undefined;
+      this.db = openReadonly(path, READABLE_VERSIONS);
+    } else {
+      const { db, lock } = openWritable(opts.stateDir, path, opts.synchronous, opts.logger);
+      this.db = db;
+      this.lock = lock;
+      try {
+        this.migrate(path);
+        switchToIncrementalVacuum(db, opts.logger);
+      } catch (err) {
+        db.close();
+        lock.release();
+        if (err instanceof BridgeError) throw err;
+        throw openError(path, err);
+      }
     }
     const db = this.db;
     this.stmts = {
@@ -317,17 +336,18 @@ export class Outbox {
       this.stmts.setMeta.run('checkpoint', JSON.stringify(batch.checkpoint));
       return created;
     });
-    this.discardStaged();
+    if (!opts.readonly) this.discardStaged();
   }
 
   /**
    * Creates the schema, or brings a version 1 store (events keyed by their UUID) up to date by
-   * copying its rows, in one transaction. Refuses a store written by a newer bridge.
+   * copying its rows, or a version 2 store by adding v3's index, in one transaction. Refuses a store
+   * written by a newer bridge.
    */
   private migrate(path: string): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;');
     const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as string | undefined;
-    if (version !== undefined && version !== '1' && version !== SCHEMA_VERSION) {
+    if (version !== undefined && version !== '1' && version !== '2' && version !== SCHEMA_VERSION) {
       throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version}; this bridge writes ${SCHEMA_VERSION}`, {
         hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
       });
@@ -341,6 +361,7 @@ export class Outbox {
   close(): void {
     this.flushOutcomes();
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 
   getMeta(key: string): string | undefined {
@@ -533,11 +554,27 @@ export class Outbox {
     return this.db.transaction(() => ids.reduce((n, id) => n + stmt.run(now, now, id).changes, 0))();
   }
 
-  /** Deletes delivered (and cancelled) rows older than the cut-off, and their events once no delivery is left. */
-  prune(deliveredBeforeMs: number): number {
+  /**
+   * Deletes up to `limit` delivered or cancelled rows older than the cut-off (oldest first, on their index), and
+   * their events once no delivery is left, in one short transaction; returns how many. Pruner calls
+   * it in batches so the event loop is served in between.
+   */
+  prune(deliveredBeforeMs: number, limit: number): number {
     this.flushOutcomes();
-    const done = `status IN (${DeliveryStatus.delivered}, ${DeliveryStatus.cancelled})`;
-    return this.db.transaction(() => this.deleteDeliveries(`${done} AND updated_at_ms < ?`, deliveredBeforeMs))();
+    // Spelled as the partial index deliveries_done is, so the planner uses it.
+    return this.db.transaction(() =>
+      this.deleteDeliveries(
+        `id IN (SELECT id FROM deliveries WHERE status IN (1, 4) AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
+        deliveredBeforeMs,
+        limit,
+      ),
+    )();
+  }
+
+  /** Returns up to `pages` free pages to the file system (the file shrinks); returns the free pages left. */
+  vacuumStep(pages: number): number {
+    this.db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    return this.db.pragma('freelist_count', { simple: true }) as number;
   }
 
   /**

@@ -59,7 +59,7 @@ void describe('Outbox cancellation', () => {
   void it('prune() removes cancelled deliveries past retention as it does delivered ones', () => {
     outbox.commit({ events: [ev('1', 'AgentLog', [A]), ev('2', 'AgentLog', [B])], mirror: [], checkpoint: { file: 'binlog.000001', pos: 300 } });
     assert.equal(outbox.discardPending(A), 1);
-    assert.equal(outbox.prune(Date.now() + 1), 1);
+    assert.equal(outbox.prune(Date.now() + 1, 100), 1);
     assert.equal(outbox.cancelledCount(), 0);
     assert.deepEqual(outbox.counts(), { pending: 1, delivered: 0, dead: 0 });
   });

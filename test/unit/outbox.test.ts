@@ -72,7 +72,7 @@ void describe('Outbox', () => {
     assert.equal(o.checkpoint(), undefined);
     assert.deepEqual(o.counts(), { pending: 0, delivered: 0, dead: 0 });
     assert.deepEqual(o.pendingUrls(), []);
-    assert.equal(o.getMeta('schema_version'), '2');
+    assert.equal(o.getMeta('schema_version'), '3');
     assert.deepEqual(o.mirrorRows('ccdata.users'), []);
   });
 
@@ -348,8 +348,8 @@ void describe('Outbox', () => {
     clock = T0 + 30 * HOUR;
     o.markDelivered(recent!.id, 200, clock);
 
-    assert.equal(o.prune(T0 + 1 * HOUR), 0, 'the cut-off is exclusive');
-    assert.equal(o.prune(T0 + 24 * HOUR), 2);
+    assert.equal(o.prune(T0 + 1 * HOUR, 100), 0, 'the cut-off is exclusive');
+    assert.equal(o.prune(T0 + 24 * HOUR, 100), 2);
     assert.equal(o.delivery(oldDone!.id), undefined);
     assert.equal(o.delivery(mixedDone!.id), undefined);
     assert.ok(o.delivery(mixedPending!.id), 'a pending delivery keeps its event');
@@ -360,7 +360,7 @@ void describe('Outbox', () => {
     assert.equal(rawCount('deliveries'), 4);
     assert.deepEqual(o.counts(), { pending: 2, delivered: 1, dead: 1 });
     assert.equal(o.deadLetters(10).length, 1);
-    assert.equal(o.prune(T0 + 24 * HOUR), 0);
+    assert.equal(o.prune(T0 + 24 * HOUR, 100), 0);
   });
 
   void it('brings a version 1 store up to date, keeping its deliveries', () => {
@@ -382,7 +382,7 @@ void describe('Outbox', () => {
         VALUES ('old', 'https://a.example/', 'agent:jdoe', ${T0}, ${T0}, ${T0});`);
     raw.close();
     const o = open();
-    assert.equal(o.getMeta('schema_version'), '2');
+    assert.equal(o.getMeta('schema_version'), '3');
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 900 });
     assert.deepEqual(o.pendingPage('https://a.example/', 0, 10).map((d) => d.eventId), ['old']);
     o.commit(batch([event('new', ['https://a.example/'])], 1_000));
@@ -391,7 +391,7 @@ void describe('Outbox', () => {
     const check = new Database(join(dir, OUTBOX_FILE), { readonly: true });
     const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_%' ORDER BY name").pluck().all();
     check.close();
-    assert.deepEqual(indexes, ['deliveries_by_event', 'deliveries_dead', 'deliveries_pending', 'deliveries_staged']);
+    assert.deepEqual(indexes, ['deliveries_by_event', 'deliveries_dead', 'deliveries_done', 'deliveries_pending', 'deliveries_staged']);
     const again = open();
     assert.equal(again.delivery(1)?.eventId, 'old', 'the delivery keeps its id');
     assert.equal(again.commit(batch([event('new', ['https://a.example/'])], 1_000)).length, 0, 'copied events are still deduplicated');

@@ -1,0 +1,88 @@
+// Removes delivered rows past retention without stalling the thread that reads the binlog: deletes
+// in small batches (one short transaction each) with the event loop served between them, then gives
+// the freed pages back to the file system a few at a time (incremental vacuum). Invariant: at most
+// one pass runs at a time, and stop() returns only once it has ended.
+
+import { setImmediate as turn } from 'node:timers/promises';
+import type { Logger } from '../logger.js';
+import type { Outbox } from './outbox.js';
+
+/** Rows per delete transaction: a few milliseconds each (see test/integration/outbox-prune.test.ts). */
+export const PRUNE_BATCH_ROWS = 200;
+/** Pages (4 KiB) returned per incremental vacuum step. */
+export const VACUUM_STEP_PAGES = 64;
+
+export interface PrunerOptions {
+  readonly outbox: Pick<Outbox, 'prune' | 'vacuumStep'>;
+  /** Delivered rows older than this are deleted. */
+  readonly retentionMs: number;
+  readonly intervalMs: number;
+  readonly now: () => number;
+  readonly logger: Pick<Logger, 'info' | 'warn'>;
+  readonly batchRows?: number;
+  readonly vacuumPages?: number;
+}
+
+export interface PruneResult {
+  readonly pruned: number;
+  /** Free pages left in the file after the pass (0 once all were returned). */
+  readonly freePages: number;
+}
+
+export class Pruner {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<PruneResult> | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: PrunerOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  /** One pass now (or the one already running). A failed pass is logged and tried again next interval. */
+  runOnce(): Promise<PruneResult> {
+    this.running ??= this.pass()
+      .catch((err: unknown) => {
+        this.opts.logger.warn({ code: 'UCW_WARN_OUTBOX_PRUNE', err }, 'pruning the state store failed; tried again at the next interval');
+        return { pruned: 0, freePages: -1 };
+      })
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Ends the schedule and waits for a running pass to stop at its next batch. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async pass(): Promise<PruneResult> {
+    const { outbox, logger } = this.opts;
+    const batch = this.opts.batchRows ?? PRUNE_BATCH_ROWS;
+    const pages = this.opts.vacuumPages ?? VACUUM_STEP_PAGES;
+    const cutoff = this.opts.now() - this.opts.retentionMs;
+    const t0 = performance.now();
+    let pruned = 0;
+    for (let n = batch; n === batch && !this.stopped; ) {
+      n = outbox.prune(cutoff, batch);
+      pruned += n;
+      await turn();
+    }
+    // A store whose switch to incremental vacuum failed keeps its free pages: stop when none go.
+    let freePages = Number.MAX_SAFE_INTEGER;
+    while (!this.stopped) {
+      const left = outbox.vacuumStep(pages);
+      if (left === 0 || left >= freePages) {
+        freePages = left;
+        break;
+      }
+      freePages = left;
+      await turn();
+    }
+    if (pruned > 0) logger.info({ pruned, freePages, ms: Math.round(performance.now() - t0) }, 'pruned delivered events past retention');
+    return { pruned, freePages };
+  }
+}

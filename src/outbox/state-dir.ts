@@ -1,0 +1,43 @@
+// File modes of the state directory: it holds webhook bodies (personal data) and the checkpoint.
+// Invariant: the directory is 0700 and every file the bridge keeps in it 0600, whatever the umask;
+// looser modes found on an existing directory or file are tightened and reported.
+
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
+
+export const DIR_MODE = 0o700;
+export const FILE_MODE = 0o600;
+
+export interface ModeChange {
+  readonly path: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+const octal = (mode: number): string => `0${(mode & 0o777).toString(8)}`;
+
+/** Creates the directory 0700 (parents too), or tightens an existing one; returns what it changed. */
+export function prepareStateDir(dir: string): ModeChange[] {
+  mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  return tighten(dir, DIR_MODE);
+}
+
+/**
+ * Sets a file to 0600 when it is looser (by path: opening and closing a file this process holds
+ * SQLite locks on would drop those locks). A missing file is skipped.
+ */
+export function restrictFile(path: string): ModeChange[] {
+  return tighten(path, FILE_MODE);
+}
+
+function tighten(path: string, mode: number): ModeChange[] {
+  let current: number;
+  try {
+    current = statSync(path).mode & 0o777;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  if ((current & ~mode) === 0) return [];
+  chmodSync(path, mode);
+  return [{ path, from: octal(current), to: octal(mode) }];
+}
