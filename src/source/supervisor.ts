@@ -10,6 +10,7 @@ import type { Metrics } from '../observe/metrics.js';
 import { BinlogListener } from './binlog-listener.js';
 import type { SourceConnection } from './connection.js';
 import { preflight } from './preflight.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 import type { ServerSettings, SourceDb } from './source-db.js';
 
 export interface SupervisorOptions {
@@ -27,10 +28,14 @@ export interface SupervisorOptions {
   readonly onFatal: (err: BridgeError) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Clock of the healthy-stream period (tests inject one); Date.now by default. */
+  readonly now?: () => number;
 }
 
 /** A stream with no event (heartbeats included) for this many heartbeat periods is declared dead. */
 const SILENT_PERIODS_BEFORE_RESTART = 3;
+/** A stream open this many heartbeat periods (a minute by default) was healthy: backoff starts over. */
+const HEALTHY_PERIODS = 12;
 
 export class SourceSupervisor {
   private listener: BinlogListener | undefined;
@@ -40,8 +45,16 @@ export class SourceSupervisor {
   connected = false;
   /** Last reason the stream is not connected (for /readyz). */
   lastError: string | undefined = 'not connected yet';
+  private readonly backoff: ReconnectBackoff;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.backoff = new ReconnectBackoff({
+      minMs: opts.reconnectMinMs,
+      maxMs: opts.reconnectMaxMs,
+      healthyAfterMs: opts.heartbeatSeconds * 1000 * HEALTHY_PERIODS,
+      now: opts.now ?? Date.now,
+    });
+  }
 
   start(): void {
     this.loop = this.run();
@@ -56,11 +69,9 @@ export class SourceSupervisor {
 
   private async run(): Promise<void> {
     const { logger, metrics } = this.opts;
-    let failures = 0;
     while (!this.stopped) {
       try {
         await this.streamOnce();
-        failures = 0;
       } catch (e) {
         const err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
         this.connected = false;
@@ -73,11 +84,10 @@ export class SourceSupervisor {
           this.opts.onFatal(err);
           break;
         }
-        failures++;
-        const delay = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectMinMs * 2 ** Math.min(failures - 1, 20));
-        logger.warn({ code: err.code, error: err.message, hint: err.hint, retryInMs: delay, failures }, 'source unavailable; reconnecting');
+        const { delayMs, failures } = this.backoff.failed();
+        logger.warn({ code: err.code, error: err.message, hint: err.hint, retryInMs: delayMs, failures }, 'source unavailable; reconnecting');
         metrics.sourceReconnects.inc();
-        await this.sleep(delay);
+        await this.sleep(delayMs);
       }
     }
   }
@@ -120,6 +130,7 @@ export class SourceSupervisor {
       listener.once('ready', () => {
         this.connected = true;
         this.lastError = undefined;
+        this.backoff.up();
         o.metrics.sourceConnected.set(1);
       });
       listener.once('error', (err: BridgeError) => done(err));
