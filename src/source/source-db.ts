@@ -1,11 +1,12 @@
 // Read-only queries on the source server (the only SQL the bridge sends besides the binlog dump):
 // server settings, binlog position, snapshots of mirrored tables, and remembered-value fallbacks.
-// Every statement here is a SELECT or SHOW; the bridge never writes to the source.
+// Every statement here is a SELECT or SHOW (plus each session's time_zone); the bridge never writes
+// to the source.
 
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
-import { mysql2Options, type SourceConnection } from './connection.js';
+import { mysql2Options, SESSION_TIME_ZONE_SQL, type SourceConnection } from './connection.js';
 
 /** MySQL/MariaDB error numbers the bridge classifies (never by message text). */
 export const ER = {
@@ -72,6 +73,13 @@ export class SourceDb {
 
   constructor(readonly conn: SourceConnection) {
     this.pool = mysql.createPool({ ...mysql2Options(conn), connectionLimit: 4, maxIdle: 2, idleTimeout: 60_000 });
+    // Queued before the query the new connection was taken for; a connection whose zone could not be
+    // set is destroyed, so that query fails (retryable) rather than read a TIMESTAMP in another zone.
+    this.pool.pool.on('connection', (c) => {
+      c.query(SESSION_TIME_ZONE_SQL, (err: unknown) => {
+        if (err) c.destroy();
+      });
+    });
   }
 
   async close(): Promise<void> {
