@@ -24,6 +24,7 @@ import { checkRulesAgainstSchema } from './rules/schema-check.js';
 import type { RulesFile } from './rules/schema.js';
 import { parseMysqlUrl } from './source/connection.js';
 import { SourceDb, type ServerSettings } from './source/source-db.js';
+import { replicaServerId } from './source/server-id.js';
 import { SourceSupervisor } from './source/supervisor.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -152,7 +153,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const supervisor = new SourceSupervisor({
       conn,
       db,
-      serverId: config.serverId,
+      serverId: replicaServerId(config.serverId, outbox, sourceLog),
       tables: [...new Set([...engine.watchedTables(), rules.registry.table])],
       heartbeatSeconds: config.heartbeatSeconds,
       maxQueuedRows: config.maxQueuedRows,

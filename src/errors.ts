@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   UCW_ERR_SOURCE_STREAM: 'The binlog stream failed',
   UCW_ERR_SOURCE_BINLOG_GONE: 'The checkpoint binlog file is no longer on the server',
   UCW_ERR_SOURCE_CHECKPOINT_FOREIGN: 'The checkpoint belongs to another server or history',
+  UCW_ERR_SOURCE_SERVER_ID_CLASH: 'Another replica connected with the same server id; the server dropped the stream',
   UCW_ERR_SOURCE_QUERY: 'A read-only lookup query on the source failed',
   UCW_ERR_REGISTRY_BAD_ROW: 'A row of the webhooks table is unusable',
   UCW_ERR_OUTBOX_OPEN: 'The local state store cannot be opened',

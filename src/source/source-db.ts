@@ -8,13 +8,15 @@ import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
 import { mysql2Options, SESSION_TIME_ZONE_SQL, type SourceConnection } from './connection.js';
 
-/** MySQL/MariaDB error numbers the bridge classifies (never by message text). */
+/** MySQL/MariaDB error numbers the bridge classifies (by message text only inside 1236: stream-errors.ts). */
 export const ER = {
   ACCESS_DENIED: 1045,
   DBACCESS_DENIED: 1044,
   SPECIFIC_ACCESS_DENIED: 1227,
   TABLEACCESS_DENIED: 1142,
   MASTER_FATAL_READING_BINLOG: 1236,
+  /** MariaDB's ER_SLAVE_SAME_ID (MySQL sends 1236 instead; its 4052 is an unrelated CREATE USER error). */
+  SLAVE_SAME_ID: 4052,
   NO_SUCH_TABLE: 1146,
   BAD_FIELD: 1054,
   UNKNOWN_SYSTEM_VARIABLE: 1193,
