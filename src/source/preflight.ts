@@ -6,7 +6,10 @@ import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerSettings, SourceDb } from './source-db.js';
 
-export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettings> {
+/** What preflight reads of the source (a recorded fake in unit tests). */
+export type PreflightDb = Pick<SourceDb, 'conn' | 'settings' | 'grants'>;
+
+export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSettings> {
   const s = await db.settings();
   if (!s.logBin) {
     throw new BridgeError('UCW_ERR_SOURCE_BINLOG_DISABLED', `binary logging is off on ${db.conn.display}`, {
@@ -21,6 +24,18 @@ export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettin
   if (s.binlogRowImage !== 'FULL') {
     throw new BridgeError('UCW_ERR_SOURCE_ROW_IMAGE', `binlog_row_image is ${s.binlogRowImage} on ${db.conn.display}; the bridge needs FULL`, {
       hint: 'SET GLOBAL binlog_row_image = FULL (and set it in the server config).',
+    });
+  }
+  // zongji cannot read compressed transaction payloads nor partial JSON updates: every read of
+  // such an event fails, so the bridge would reconnect to the same position forever.
+  if (s.binlogTransactionCompression !== undefined && ['1', 'ON'].includes(s.binlogTransactionCompression.toUpperCase())) {
+    throw new BridgeError('UCW_ERR_SOURCE_BINLOG_COMPRESSION', `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`, {
+      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see README Troubleshooting, UCW_ERR_SOURCE_STUCK).',
+    });
+  }
+  if (s.binlogRowValueOptions !== undefined && /PARTIAL_JSON/i.test(s.binlogRowValueOptions)) {
+    throw new BridgeError('UCW_ERR_SOURCE_PARTIAL_JSON', `binlog_row_value_options is PARTIAL_JSON on ${db.conn.display}; the bridge needs whole JSON values`, {
+      hint: "SET GLOBAL binlog_row_value_options = '' (and in the server config).",
     });
   }
   if (s.binlogRowMetadata !== 'FULL') {
@@ -48,7 +63,7 @@ export function writePrivileges(grants: readonly string[]): string[] {
   return found;
 }
 
-async function warnIfWritable(db: SourceDb, log: Logger): Promise<void> {
+async function warnIfWritable(db: PreflightDb, log: Logger): Promise<void> {
   let grants: string[];
   try {
     grants = await db.grants();

@@ -68,6 +68,10 @@ export interface ServerSettings {
   binlogRowMetadata: string | undefined;
   /** MySQL's server_uuid; undefined on MariaDB, which has none. */
   serverUuid: string | undefined;
+  /** MySQL 8.0.20+ binlog_transaction_compression (1/0); undefined on servers without it (MariaDB). */
+  binlogTransactionCompression: string | undefined;
+  /** MySQL 8.0.3+ binlog_row_value_options ('' or PARTIAL_JSON); undefined on servers without it (MariaDB). */
+  binlogRowValueOptions: string | undefined;
 }
 
 export class SourceDb {
@@ -104,6 +108,8 @@ export class SourceDb {
     );
     const metadata = await this.optionalVariable('binlog_row_metadata');
     const serverUuid = await this.optionalVariable('server_uuid');
+    const binlogTransactionCompression = await this.optionalVariable('binlog_transaction_compression');
+    const binlogRowValueOptions = await this.optionalVariable('binlog_row_value_options');
     const version = String(r?.version ?? '');
     return {
       version,
@@ -114,10 +120,14 @@ export class SourceDb {
       binlogRowImage: String(r?.binlog_row_image ?? '').toUpperCase(),
       binlogRowMetadata: metadata?.toUpperCase(),
       serverUuid,
+      binlogTransactionCompression,
+      binlogRowValueOptions,
     };
   }
 
-  private async optionalVariable(name: 'binlog_row_metadata' | 'server_uuid'): Promise<string | undefined> {
+  private async optionalVariable(
+    name: 'binlog_row_metadata' | 'server_uuid' | 'binlog_transaction_compression' | 'binlog_row_value_options',
+  ): Promise<string | undefined> {
     try {
       const [r] = await this.rows(`SELECT @@${name} AS v`);
       return r?.v === null || r?.v === undefined ? undefined : String(r.v);

@@ -69,3 +69,9 @@ function streamFailed(message: string, err: unknown): BridgeError {
     cause: err,
   });
 }
+
+/** The connection went away (network, server restart): not a fact about a position. */
+export function isConnectionLoss(err: BridgeError): boolean {
+  const cause = err.cause as { code?: unknown } | undefined;
+  return err.code === 'UCW_ERR_SOURCE_STREAM' && typeof cause?.code === 'string' && errno(cause) === undefined;
+}

@@ -1,7 +1,8 @@
 // Keeps one binlog listener alive: preflight, prepare (load state, pick the start position), stream;
 // on a retryable failure or a silent stream, reconnect with exponential backoff from the last
-// committed checkpoint. A non-retryable failure (wrong binlog settings, binlog gone) is reported
-// through `onFatal` and the supervisor stops: guessing would lose or invent events.
+// committed checkpoint. A non-retryable failure (wrong binlog settings, binlog gone), or one that
+// repeats at the same checkpoint (StuckDetector), is reported through `onFatal` and the supervisor
+// stops: guessing would lose or invent events, and retrying forever would hide it.
 
 import type { BinlogPosition, SourceTransaction } from '../domain/row-change.js';
 import { BridgeError, describeError } from '../errors.js';
@@ -11,6 +12,8 @@ import { BinlogListener } from './binlog-listener.js';
 import type { SourceConnection } from './connection.js';
 import { preflight } from './preflight.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
+import { isConnectionLoss } from './stream-errors.js';
+import { StuckDetector } from './stuck-detector.js';
 import type { ServerSettings, SourceDb } from './source-db.js';
 
 export interface SupervisorOptions {
@@ -46,6 +49,11 @@ export class SourceSupervisor {
   /** Last reason the stream is not connected (for /readyz). */
   lastError: string | undefined = 'not connected yet';
   private readonly backoff: ReconnectBackoff;
+  private readonly stuck = new StuckDetector();
+  /** Where the current attempt streams from; undefined until prepare() has answered. */
+  private streamFrom: BinlogPosition | undefined;
+  /** The watchdog's error when it ended the current stream (silence is not a fact about a position). */
+  private silence: BridgeError | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.backoff = new ReconnectBackoff({
@@ -73,13 +81,15 @@ export class SourceSupervisor {
       try {
         await this.streamOnce();
       } catch (e) {
-        const err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        let err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        if (this.streamFrom === undefined || err === this.silence || isConnectionLoss(err)) this.stuck.other();
+        else err = this.stuck.failed(this.streamFrom, err) ?? err;
         this.connected = false;
         metrics.sourceConnected.set(0);
         this.lastError = `${err.code}: ${err.message}`;
         if (this.stopped) break;
         if (!err.retryable) {
-          logger.fatal({ code: err.code, error: err.message, hint: err.hint }, 'source failed; not retrying');
+          logger.fatal({ code: err.code, error: err.message, hint: err.hint, ...err.details }, 'source failed; not retrying');
           this.stopped = true;
           this.opts.onFatal(err);
           break;
@@ -95,8 +105,11 @@ export class SourceSupervisor {
   /** One connection's life; resolves only when stopped, rejects when the stream ends otherwise. */
   private async streamOnce(): Promise<void> {
     const o = this.opts;
+    this.streamFrom = undefined;
+    this.silence = undefined;
     const settings = await preflight(o.db, o.logger);
     const from = await o.prepare(settings);
+    this.streamFrom = from;
     if (this.stopped) return;
     const listener = new BinlogListener({
       conn: o.conn,
@@ -116,7 +129,8 @@ export class SourceSupervisor {
           // Only silence while the listener waits on the network counts: not while it holds the
           // stream back, nor while the handler is busy with what it already received.
           if (!listener.backpressured && !listener.busy && silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
-            listener.emit('error', new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true }));
+            this.silence = new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true });
+            listener.emit('error', this.silence);
           }
         },
         Math.max(250, (o.heartbeatSeconds * 1000) / 2),
