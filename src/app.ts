@@ -168,6 +168,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         await processor.process(tx);
       },
       onFatal: (err) => fail(err),
+      onTableDrift: (table) => (mirrorTables.some((m) => m.table === table) ? undefined : engine.stopRulesOn(table, `rows of ${table} cannot be decoded`)),
       logger: sourceLog,
       metrics,
     });

@@ -9,6 +9,8 @@ export function classifyStreamError(err: unknown): BridgeError {
   if (err instanceof BridgeError) return err;
   const n = errno(err);
   const message = err instanceof Error ? err.message : String(err);
+  const drifted = n === undefined ? ZONGJI_TABLE_DRIFT.exec(message) : null;
+  if (drifted) return tableDrift(`${drifted[1]}.${drifted[2]}`, message, err);
   if (n === ER.MASTER_FATAL_READING_BINLOG) return binlogReadError(message, err);
   if (n === ER.SLAVE_SAME_ID) return serverIdClash(message, err);
   if (n === ER.ACCESS_DENIED) {
@@ -26,6 +28,22 @@ export function classifyStreamError(err: unknown): BridgeError {
     });
   }
   return streamFailed(message, err);
+}
+
+/**
+ * zongji's error when a table's rows were written with more columns than INFORMATION_SCHEMA shows now
+ * (a column dropped after them, binlog_row_metadata not FULL). zongji gives it no code: its text is
+ * the only distinction, read here once; the result is a typed code with the table in its details.
+ */
+const ZONGJI_TABLE_DRIFT = /^Table ([^.\s]+)\.(\S+) schema changed between binlog event and metadata fetch/;
+
+function tableDrift(table: string, message: string, err: unknown): BridgeError {
+  return new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rows of ${table} in the binlog cannot be decoded with its current columns: ${message}`, {
+    hint: `A column of ${table} was dropped after rows the bridge had not read yet, and with binlog_row_metadata other than FULL the binlog does not name its columns. Fix the rules for the new ${table}, SET GLOBAL binlog_row_metadata = FULL, and restart.`,
+    retryable: true,
+    details: { table },
+    cause: err,
+  });
 }
 
 /** Server wording of a checkpoint the binlog no longer has (MySQL and MariaDB, all recorded). */

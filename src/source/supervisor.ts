@@ -31,6 +31,12 @@ export interface SupervisorOptions {
   readonly onFatal: (err: BridgeError) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * A table's rows can no longer be decoded (schema drift without binlog_row_metadata=FULL): stops the
+   * rules reading it and returns their ids, or undefined when the bridge cannot go on without the
+   * table (a mirrored one). The stream then goes on without that table.
+   */
+  readonly onTableDrift?: (table: string) => string[] | undefined;
   /** Clock of the healthy-stream period (tests inject one); Date.now by default. */
   readonly now?: () => number;
 }
@@ -54,6 +60,8 @@ export class SourceSupervisor {
   private streamFrom: BinlogPosition | undefined;
   /** The watchdog's error when it ended the current stream (silence is not a fact about a position). */
   private silence: BridgeError | undefined;
+  /** Tables dropped from the stream after a schema drift (their rules are stopped). */
+  private readonly undecodable = new Set<string>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.backoff = new ReconnectBackoff({
@@ -82,6 +90,11 @@ export class SourceSupervisor {
         await this.streamOnce();
       } catch (e) {
         let err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        if (err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT' && this.streamFrom && !this.stopped) {
+          const dropped = this.dropDriftedTable(err, this.streamFrom);
+          if (dropped) continue;
+          err = new BridgeError(err.code, err.message, { hint: err.hint, details: err.details, cause: err });
+        }
         if (this.streamFrom === undefined || err === this.silence || isConnectionLoss(err)) this.stuck.other();
         else err = this.stuck.failed(this.streamFrom, err) ?? err;
         this.connected = false;
@@ -102,6 +115,23 @@ export class SourceSupervisor {
     }
   }
 
+  /** Stops the rules of a table whose rows cannot be decoded and streams on without it; false when it cannot. */
+  private dropDriftedTable(err: BridgeError, from: BinlogPosition): boolean {
+    const table = err.details?.table;
+    if (typeof table !== 'string') return false;
+    const rules = this.opts.onTableDrift?.(table);
+    if (!rules) return false;
+    this.undecodable.add(table);
+    const position = `${from.file}:${from.pos}`;
+    for (const rule of rules) {
+      this.opts.logger.error(
+        { code: err.code, rule, table, position, error: err.message, hint: err.hint },
+        'schema drift: rule stopped (fail closed); other rules continue',
+      );
+    }
+    return true;
+  }
+
   /** One connection's life; resolves only when stopped, rejects when the stream ends otherwise. */
   private async streamOnce(): Promise<void> {
     const o = this.opts;
@@ -114,7 +144,7 @@ export class SourceSupervisor {
     const listener = new BinlogListener({
       conn: o.conn,
       serverId: o.serverId,
-      tables: o.tables,
+      tables: o.tables.filter((t) => !this.undecodable.has(t)),
       from,
       heartbeatSeconds: o.heartbeatSeconds,
       maxQueuedRows: o.maxQueuedRows,

@@ -70,6 +70,14 @@ void describe('classifyStreamError', () => {
     });
   }
 
+  void it("zongji's column-count mismatch (recorded on the fixture, binlog_row_metadata=MINIMAL) is a drift of that table", () => {
+    const e = classifyStreamError(
+      new Error('Table ccrepo.queue_log_repo schema changed between binlog event and metadata fetch: the event has 11 columns, fetched metadata has 10'),
+    );
+    assert.deepEqual([e.code, e.retryable, e.details], ['UCW_ERR_RULES_SCHEMA_DRIFT', true, { table: 'ccrepo.queue_log_repo' }]);
+    assert.match(e.hint ?? '', /binlog_row_metadata = FULL/);
+  });
+
   void it('a dropped connection is a retryable stream error', () => {
     const e = classifyStreamError(Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
     assert.deepEqual([e.code, e.retryable], ['UCW_ERR_SOURCE_STREAM', true]);
