@@ -145,7 +145,11 @@ export class SourceDb {
     } catch (err) {
       // MySQL 8.4 removed SHOW MASTER STATUS in favour of SHOW BINARY LOG STATUS.
       if (errno(err) !== ER.PARSE_ERROR) throw grantsError(err);
-      rows = await this.rows('SHOW BINARY LOG STATUS');
+      try {
+        rows = await this.rows('SHOW BINARY LOG STATUS');
+      } catch (e) {
+        throw grantsError(e);
+      }
     }
     const r = rows[0];
     if (!r) {
