@@ -182,6 +182,26 @@ export class SourceDb {
     return rows.map((r) => String(Object.values(r)[0]));
   }
 
+  /**
+   * SHOW GRANTS with each role active in turn (`roles` quoted as SHOW GRANTS wrote them). The session
+   * role is changed, so the connection is destroyed afterwards, never returned to the pool.
+   */
+  async roleGrants(roles: readonly string[]): Promise<string[]> {
+    const c = await this.pool.getConnection();
+    const out: string[] = [];
+    try {
+      for (const role of roles) {
+        if (!/^`[^`]+`(@`[^`]*`)?$/.test(role)) continue;
+        await c.query(`SET ROLE ${role}`);
+        const [rows] = await c.query<RowDataPacket[]>('SHOW GRANTS');
+        out.push(...rows.map((r) => String(Object.values(r)[0])));
+      }
+    } finally {
+      c.destroy();
+    }
+    return out;
+  }
+
   /** Columns of each `schema.table` the bridge user can see (absent key: no such table, or no grant). */
   async columnsOf(tables: readonly string[]): Promise<Map<string, Set<string>>> {
     const out = new Map<string, Set<string>>();
