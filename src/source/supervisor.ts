@@ -90,15 +90,15 @@ export class SourceSupervisor {
         await this.streamOnce();
       } catch (e) {
         let err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        this.connected = false;
+        metrics.sourceConnected.set(0);
         if (err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT' && this.streamFrom && !this.stopped) {
-          const dropped = this.dropDriftedTable(err, this.streamFrom);
-          if (dropped) continue;
+          // Streams on at once without the table; a mirrored table cannot be dropped: fatal.
+          if (this.dropDriftedTable(err, this.streamFrom)) continue;
           err = new BridgeError(err.code, err.message, { hint: err.hint, details: err.details, cause: err });
         }
         if (this.streamFrom === undefined || err === this.silence || isConnectionLoss(err)) this.stuck.other();
         else err = this.stuck.failed(this.streamFrom, err) ?? err;
-        this.connected = false;
-        metrics.sourceConnected.set(0);
         this.lastError = `${err.code}: ${err.message}`;
         if (this.stopped) break;
         if (!err.retryable) {

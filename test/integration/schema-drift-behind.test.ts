@@ -46,4 +46,20 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
     assert.equal(bridge.logs.filter((l) => l.msg === 'source unavailable; reconnecting').length, 1, 'no reconnect loop');
     assert.equal(await bridge.stop(), 0);
   });
+
+  void test('a mirrored table (a directory) that cannot be decoded stops the bridge with the code', async () => {
+    const { src } = env;
+    await src.admin.query('ALTER TABLE ccrepo.queue_log_repo ADD COLUMN data1 VARCHAR(200) NULL AFTER event');
+    const bridge = env.startBridge({ args: ['--reconnect-min-ms', '3000', '--reconnect-max-ms', '3000'] });
+    await bridge.waitReady();
+    const [rows] = (await src.admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [Array<{ ID: number }>];
+    await src.admin.query(`KILL ${rows[0]!.ID}`);
+    await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting', 'stream dropped');
+    await src.tx("INSERT INTO ccdata.users (username, phone, name, email) VALUES ('bea', '2002', 'Bea', 'bea@example.com')");
+    await src.admin.query('ALTER TABLE ccdata.users DROP COLUMN email');
+    assert.equal(await bridge.exited, 2);
+    const fatal = bridge.logs.find((l) => l.level === 'fatal');
+    assert.equal(fatal?.code, 'UCW_ERR_RULES_SCHEMA_DRIFT');
+    assert.equal(fatal?.table, 'ccdata.users');
+  });
 });
