@@ -88,8 +88,11 @@ function streamFailed(message: string, err: unknown): BridgeError {
   });
 }
 
-/** The connection went away (network, server restart): not a fact about a position. */
+/** The connection went away (network, server shutdown, KILL): not a fact about a position. */
 export function isConnectionLoss(err: BridgeError): boolean {
+  if (err.code !== 'UCW_ERR_SOURCE_STREAM') return false;
   const cause = err.cause as { code?: unknown } | undefined;
-  return err.code === 'UCW_ERR_SOURCE_STREAM' && typeof cause?.code === 'string' && errno(cause) === undefined;
+  const n = errno(cause);
+  if (n === ER.SERVER_SHUTDOWN || n === ER.CONNECTION_KILLED) return true;
+  return typeof cause?.code === 'string' && n === undefined;
 }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyStreamError } from '../../src/source/stream-errors.js';
+import { classifyStreamError, isConnectionLoss } from '../../src/source/stream-errors.js';
 
 /** An error shaped like mysql2's for a server ERR packet. */
 function serverError(errno: number, message: string): Error {
@@ -78,8 +78,13 @@ void describe('classifyStreamError', () => {
     assert.match(e.hint ?? '', /binlog_row_metadata = FULL/);
   });
 
-  void it('a dropped connection is a retryable stream error', () => {
+  void it('a dropped connection is a retryable stream error, and a connection loss (not counted as stuck)', () => {
+    // Recorded on the fixture after KILL of the dump thread.
     const e = classifyStreamError(Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
-    assert.deepEqual([e.code, e.retryable], ['UCW_ERR_SOURCE_STREAM', true]);
+    assert.deepEqual([e.code, e.retryable, isConnectionLoss(e)], ['UCW_ERR_SOURCE_STREAM', true, true]);
+    assert.equal(isConnectionLoss(classifyStreamError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104 }))), true);
+    assert.equal(isConnectionLoss(classifyStreamError(serverError(1053, 'Server shutdown in progress'))), true);
+    assert.equal(isConnectionLoss(classifyStreamError(serverError(1236, 'log event entry exceeded max_allowed_packet; Increase max_allowed_packet on master'))), false);
+    assert.equal(isConnectionLoss(classifyStreamError(new Error('Cannot read properties of undefined'))), false);
   });
 });
