@@ -123,6 +123,9 @@ export class SourceSupervisor {
     if (!rules) return false;
     this.undecodable.add(table);
     const position = `${from.file}:${from.pos}`;
+    if (rules.length === 0) {
+      this.opts.logger.warn({ code: err.code, table, position, error: err.message }, 'schema drift: table no longer read from the binlog (no rule reads it)');
+    }
     for (const rule of rules) {
       this.opts.logger.error(
         { code: err.code, rule, table, position, error: err.message, hint: err.hint },
