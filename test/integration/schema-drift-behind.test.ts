@@ -13,6 +13,12 @@ import { waitFor } from '../helpers/wait-for.js';
 void describe('schema drift while the bridge is behind, binlog_row_metadata=MINIMAL', () => {
   const env = useIntegrationEnv();
   before(() => env.src.db.exec("SET GLOBAL binlog_row_metadata = 'MINIMAL'"));
+  /** KILLs every binlog dump thread (an earlier test's stopped bridge may still have one). */
+  const killDumpThreads = async (): Promise<void> => {
+    const [rows] = (await env.src.admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [Array<{ ID: number }>];
+    assert.ok(rows.length > 0, 'no binlog dump thread');
+    for (const r of rows) await env.src.admin.query(`KILL ${r.ID}`).catch(() => undefined);
+  };
 
   void test('the rules of the altered table stop with UCW_ERR_RULES_SCHEMA_DRIFT; the others deliver', async () => {
     const { src, rx } = env;
@@ -23,8 +29,7 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
     await src.tx(queueLog({ time: '2026-03-02 09:00:00.000', event: 'PAUSE', agent: 'ana', data1: 'Lunch' }));
     await waitFor(() => rx.requests.length === 1, { message: 'break before the ALTER not delivered' });
 
-    const [rows] = (await src.admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [Array<{ ID: number }>];
-    await src.admin.query(`KILL ${rows[0]!.ID}`);
+    await killDumpThreads();
     await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting', 'stream dropped');
     await src.tx(queueLog({ time: '2026-03-02 09:10:00.000', event: 'UNPAUSE', agent: 'ana', data1: 'Lunch' }));
     await src.admin.query('ALTER TABLE ccrepo.queue_log_repo DROP COLUMN data1');
@@ -52,8 +57,7 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
     await src.admin.query('ALTER TABLE ccrepo.queue_log_repo ADD COLUMN data1 VARCHAR(200) NULL AFTER event');
     const bridge = env.startBridge({ args: ['--reconnect-min-ms', '3000', '--reconnect-max-ms', '3000'] });
     await bridge.waitReady();
-    const [rows] = (await src.admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [Array<{ ID: number }>];
-    await src.admin.query(`KILL ${rows[0]!.ID}`);
+    await killDumpThreads();
     await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting', 'stream dropped');
     await src.tx("INSERT INTO ccdata.users (username, phone, name, email) VALUES ('bea', '2002', 'Bea', 'bea@example.com')");
     await src.admin.query('ALTER TABLE ccdata.users DROP COLUMN email');
