@@ -25,6 +25,7 @@ import { checkRulesAgainstSchema } from './rules/schema-check.js';
 import type { RulesFile } from './rules/schema.js';
 import { parseMysqlUrl } from './source/connection.js';
 import { SourceDb, type ServerSettings } from './source/source-db.js';
+import { replicaServerId } from './source/server-id.js';
 import { SourceSupervisor } from './source/supervisor.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -161,7 +162,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const supervisor = new SourceSupervisor({
       conn,
       db,
-      serverId: config.serverId,
+      serverId: replicaServerId(config.serverId, outbox, sourceLog),
       tables: [...new Set([...engine.watchedTables(), rules.registry.table])],
       heartbeatSeconds: config.heartbeatSeconds,
       maxQueuedRows: config.maxQueuedRows,
@@ -176,6 +177,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         await processor.process(tx);
       },
       onFatal: (err) => fail(err),
+      onTableDrift: (table) => (mirrorTables.some((m) => m.table === table) ? undefined : engine.stopRulesOn(table, `rows of ${table} cannot be decoded`)),
       logger: sourceLog,
       metrics,
     });

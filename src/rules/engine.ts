@@ -186,6 +186,17 @@ export class RulesEngine {
     return [...new Set([...this.rulesByTable.keys(), ...this.directoryByTable.keys(), ...this.memoriesByTable.keys()])];
   }
 
+  /** Stops every rule reading `table` for good (fail closed); returns the ids newly stopped. */
+  stopRulesOn(table: string, reason: string): string[] {
+    const ids: string[] = [];
+    for (const rule of this.rulesByTable.get(table) ?? []) {
+      if (this.stopped.has(rule.id)) continue;
+      this.stopped.set(rule.id, reason);
+      ids.push(rule.id);
+    }
+    return ids;
+  }
+
   directoryForTable(table: string): Directory | undefined {
     return this.directoryByTable.get(table);
   }

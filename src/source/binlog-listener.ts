@@ -7,10 +7,9 @@
 import ZongJi, { type AnyBinlogEvent, type BinlogEventName } from '@vlasky/zongji';
 import { EventEmitter } from 'node:events';
 import type { BinlogPosition, SourceTransaction } from '../domain/row-change.js';
-import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { mysql2Options, type SourceConnection } from './connection.js';
-import { ER, errno } from './source-db.js';
+import { classifyStreamError } from './stream-errors.js';
 import { TransactionAssembler } from './transaction-assembler.js';
 
 export interface ListenerOptions {
@@ -200,35 +199,4 @@ export class BinlogListener extends EventEmitter {
     this.shutdownZongji();
     this.emit('error', classifyStreamError(err));
   }
-}
-
-export function classifyStreamError(err: unknown): BridgeError {
-  if (err instanceof BridgeError) return err;
-  const n = errno(err);
-  const message = err instanceof Error ? err.message : String(err);
-  if (n === ER.MASTER_FATAL_READING_BINLOG) {
-    return new BridgeError('UCW_ERR_SOURCE_BINLOG_GONE', `the server cannot send the binlog from the checkpoint: ${message}`, {
-      hint: 'The binlog file was purged (or the server was replaced) while the bridge was behind; the events in between are no longer on the server. Start once with --reset-to-now to continue from the current end (the skipped amount is logged), and keep binlogs longer than any outage.',
-      cause: err,
-    });
-  }
-  if (n === ER.ACCESS_DENIED) {
-    return new BridgeError('UCW_ERR_SOURCE_AUTH', `the source server refused the credentials: ${message}`, {
-      hint: 'Check the user and password in --mysql-url.',
-      retryable: true,
-      cause: err,
-    });
-  }
-  if (n === ER.SPECIFIC_ACCESS_DENIED) {
-    return new BridgeError('UCW_ERR_SOURCE_GRANTS', `the bridge user may not read the binlog: ${message}`, {
-      hint: 'GRANT REPLICATION SLAVE ON *.* TO the bridge user (see README "Grants").',
-      retryable: true,
-      cause: err,
-    });
-  }
-  return new BridgeError('UCW_ERR_SOURCE_STREAM', `binlog stream failed: ${message}`, {
-    hint: 'The bridge reconnects by itself from its last checkpoint.',
-    retryable: true,
-    cause: err,
-  });
 }

@@ -1,6 +1,6 @@
 // Connection settings for the source server, parsed once from `mysql://user:pass@host:port/`.
-// Both the binlog stream and the read-only query pool use these, with the same value decoding
-// (dates as strings, so no process-time-zone conversion anywhere).
+// Both the binlog stream and the read-only query pool use these, with the same value decoding: dates
+// as strings, and TIMESTAMPs (instants) always in UTC, whatever the host's TZ or the server's time_zone.
 
 import { BridgeError } from '../errors.js';
 
@@ -16,6 +16,9 @@ export interface SourceConnection {
 }
 
 const DEFAULT_MYSQL_PORT = 3306;
+
+/** Session time_zone of the query pool: the server renders TIMESTAMPs of a SELECT in UTC, as zongji does. */
+export const SESSION_TIME_ZONE_SQL = "SET time_zone = '+00:00'";
 
 export function parseMysqlUrl(raw: string): SourceConnection {
   let u: URL;
@@ -57,6 +60,8 @@ export function mysql2Options(conn: SourceConnection): Record<string, unknown> {
     password: conn.password,
     ...(conn.socketPath ? { socketPath: conn.socketPath } : {}),
     dateStrings: true,
+    // zongji renders binlog TIMESTAMPs with this zone (the host's local zone without it).
+    timezone: 'Z',
     supportBigNumbers: true,
     bigNumberStrings: false,
     charset: 'utf8mb4_general_ci',

@@ -6,7 +6,10 @@ import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerSettings, SourceDb } from './source-db.js';
 
-export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettings> {
+/** What preflight reads of the source (a recorded fake in unit tests). */
+export type PreflightDb = Pick<SourceDb, 'conn' | 'settings' | 'grants' | 'roleGrants'>;
+
+export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSettings> {
   const s = await db.settings();
   if (!s.logBin) {
     throw new BridgeError('UCW_ERR_SOURCE_BINLOG_DISABLED', `binary logging is off on ${db.conn.display}`, {
@@ -23,6 +26,18 @@ export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettin
       hint: 'SET GLOBAL binlog_row_image = FULL (and set it in the server config).',
     });
   }
+  // zongji cannot read compressed transaction payloads nor partial JSON updates: every read of
+  // such an event fails, so the bridge would reconnect to the same position forever.
+  if (s.binlogTransactionCompression !== undefined && ['1', 'ON'].includes(s.binlogTransactionCompression.toUpperCase())) {
+    throw new BridgeError('UCW_ERR_SOURCE_BINLOG_COMPRESSION', `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`, {
+      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see README Troubleshooting, UCW_ERR_SOURCE_STUCK).',
+    });
+  }
+  if (s.binlogRowValueOptions !== undefined && /PARTIAL_JSON/i.test(s.binlogRowValueOptions)) {
+    throw new BridgeError('UCW_ERR_SOURCE_PARTIAL_JSON', `binlog_row_value_options is PARTIAL_JSON on ${db.conn.display}; the bridge needs whole JSON values`, {
+      hint: "SET GLOBAL binlog_row_value_options = '' (and in the server config).",
+    });
+  }
   if (s.binlogRowMetadata !== 'FULL') {
     log.warn(
       { code: 'UCW_WARN_SOURCE_ROW_METADATA', binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported' },
@@ -33,25 +48,71 @@ export async function preflight(db: SourceDb, log: Logger): Promise<ServerSettin
   return s;
 }
 
-/** Privileges that would let the bridge user change the source (it never does; least privilege says it must not be able to). */
-const WRITE_PRIVILEGES = ['ALL PRIVILEGES', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'ALTER', 'TRIGGER', 'SUPER'];
+/**
+ * Privileges that cannot change the source (data, users, logs, files or settings). Any other one is
+ * reported: table writes, and also BINLOG ADMIN, RELOAD, FILE, CREATE USER, SUPER, *_ADMIN, EXECUTE...
+ */
+const READ_ONLY_PRIVILEGES = new Set([
+  'USAGE',
+  'SELECT',
+  'SHOW VIEW',
+  'SHOW DATABASES',
+  'PROCESS',
+  'REFERENCES',
+  'CREATE TEMPORARY TABLES',
+  'REPLICATION SLAVE',
+  'REPLICATION CLIENT',
+  'BINLOG MONITOR',
+  'SLAVE MONITOR',
+  'REPLICA MONITOR',
+  'PROXY',
+]);
 
-/** The write privileges a set of GRANT statements gives, as "PRIV ON scope" (pure, for tests). */
+/** The privileges a set of GRANT statements gives that could change the source, as "PRIV ON scope" (pure). */
 export function writePrivileges(grants: readonly string[]): string[] {
-  const found: string[] = [];
+  const found = new Set<string>();
   for (const g of grants) {
-    const m = /^GRANT (.+?) ON (\S+) TO /i.exec(g);
+    const m = /^GRANT (.+?) ON (\S+) TO .*?( WITH GRANT OPTION)?$/i.exec(g);
     if (!m) continue;
-    const privileges = m[1]!.split(',').map((p) => p.trim().toUpperCase());
-    for (const p of privileges) if (WRITE_PRIVILEGES.includes(p)) found.push(`${p} ON ${m[2]}`);
+    // Column privileges carry their columns: "SELECT (`a`, `b`), UPDATE (`c`)".
+    const privileges = m[1]!.replace(/\s*\([^)]*\)/g, '').split(',').map((p) => p.trim().toUpperCase());
+    if (m[3]) privileges.push('GRANT OPTION');
+    for (const p of privileges) if (!READ_ONLY_PRIVILEGES.has(p)) found.add(`${p} ON ${m[2]}`);
   }
-  return found;
+  return [...found];
 }
 
-async function warnIfWritable(db: SourceDb, log: Logger): Promise<void> {
+/** Roles granted in a set of GRANT statements ("GRANT `r` TO ..."), quoted as the server wrote them. */
+export function grantedRoles(grants: readonly string[]): string[] {
+  const roles: string[] = [];
+  for (const g of grants) {
+    const m = /^GRANT ((?:`[^`]+`(?:@`[^`]*`)?)(?:\s*,\s*`[^`]+`(?:@`[^`]*`)?)*) TO /i.exec(g);
+    if (m) roles.push(...m[1]!.split(/\s*,\s*/));
+  }
+  return roles;
+}
+
+/**
+ * The user's grants and those of every role it may SET ROLE to (SHOW GRANTS lists only the default
+ * role's), nested roles included.
+ */
+async function allGrants(db: PreflightDb): Promise<string[]> {
+  const grants = await db.grants();
+  const seen = new Set<string>();
+  let pending = grantedRoles(grants);
+  while (pending.length > 0) {
+    for (const r of pending) seen.add(r);
+    const more = await db.roleGrants(pending);
+    grants.push(...more);
+    pending = [...new Set(grantedRoles(more))].filter((r) => !seen.has(r));
+  }
+  return grants;
+}
+
+async function warnIfWritable(db: PreflightDb, log: Logger): Promise<void> {
   let grants: string[];
   try {
-    grants = await db.grants();
+    grants = await allGrants(db);
   } catch (err) {
     log.debug({ err }, 'SHOW GRANTS failed; privilege check skipped');
     return;
@@ -60,7 +121,7 @@ async function warnIfWritable(db: SourceDb, log: Logger): Promise<void> {
   if (writable.length > 0) {
     log.warn(
       { code: 'UCW_WARN_SOURCE_WRITABLE', privileges: writable },
-      'the bridge user could write to the source; it never does, but least privilege says it should not be able to: use a user with only REPLICATION SLAVE, BINLOG MONITOR/REPLICATION CLIENT and SELECT (README "Grants")',
+      'the bridge user could change the source (directly or through a role); it never does, but least privilege says it should not be able to: use a user with only REPLICATION SLAVE, BINLOG MONITOR/REPLICATION CLIENT and SELECT (README "Grants")',
     );
   }
 }

@@ -1,19 +1,24 @@
 // Read-only queries on the source server (the only SQL the bridge sends besides the binlog dump):
 // server settings, binlog position, snapshots of mirrored tables, and remembered-value fallbacks.
-// Every statement here is a SELECT or SHOW; the bridge never writes to the source.
+// Every statement here is a SELECT or SHOW (plus each session's time_zone); the bridge never writes
+// to the source.
 
 import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
-import { mysql2Options, type SourceConnection } from './connection.js';
+import { mysql2Options, SESSION_TIME_ZONE_SQL, type SourceConnection } from './connection.js';
 
-/** MySQL/MariaDB error numbers the bridge classifies (never by message text). */
+/** MySQL/MariaDB error numbers the bridge classifies (by message text only inside 1236: stream-errors.ts). */
 export const ER = {
   ACCESS_DENIED: 1045,
   DBACCESS_DENIED: 1044,
   SPECIFIC_ACCESS_DENIED: 1227,
   TABLEACCESS_DENIED: 1142,
   MASTER_FATAL_READING_BINLOG: 1236,
+  /** MariaDB's ER_SLAVE_SAME_ID (MySQL sends 1236 instead; its 4052 is an unrelated CREATE USER error). */
+  SLAVE_SAME_ID: 4052,
+  SERVER_SHUTDOWN: 1053,
+  CONNECTION_KILLED: 1927,
   NO_SUCH_TABLE: 1146,
   BAD_FIELD: 1054,
   UNKNOWN_SYSTEM_VARIABLE: 1193,
@@ -65,6 +70,10 @@ export interface ServerSettings {
   binlogRowMetadata: string | undefined;
   /** MySQL's server_uuid; undefined on MariaDB, which has none. */
   serverUuid: string | undefined;
+  /** MySQL 8.0.20+ binlog_transaction_compression (1/0); undefined on servers without it (MariaDB). */
+  binlogTransactionCompression: string | undefined;
+  /** MySQL 8.0.3+ binlog_row_value_options ('' or PARTIAL_JSON); undefined on servers without it (MariaDB). */
+  binlogRowValueOptions: string | undefined;
 }
 
 export class SourceDb {
@@ -72,6 +81,13 @@ export class SourceDb {
 
   constructor(readonly conn: SourceConnection) {
     this.pool = mysql.createPool({ ...mysql2Options(conn), connectionLimit: 4, maxIdle: 2, idleTimeout: 60_000 });
+    // Queued before the query the new connection was taken for; a connection whose zone could not be
+    // set is destroyed, so that query fails (retryable) rather than read a TIMESTAMP in another zone.
+    this.pool.pool.on('connection', (c) => {
+      c.query(SESSION_TIME_ZONE_SQL, (err: unknown) => {
+        if (err) c.destroy();
+      });
+    });
   }
 
   async close(): Promise<void> {
@@ -94,6 +110,8 @@ export class SourceDb {
     );
     const metadata = await this.optionalVariable('binlog_row_metadata');
     const serverUuid = await this.optionalVariable('server_uuid');
+    const binlogTransactionCompression = await this.optionalVariable('binlog_transaction_compression');
+    const binlogRowValueOptions = await this.optionalVariable('binlog_row_value_options');
     const version = String(r?.version ?? '');
     return {
       version,
@@ -104,10 +122,14 @@ export class SourceDb {
       binlogRowImage: String(r?.binlog_row_image ?? '').toUpperCase(),
       binlogRowMetadata: metadata?.toUpperCase(),
       serverUuid,
+      binlogTransactionCompression,
+      binlogRowValueOptions,
     };
   }
 
-  private async optionalVariable(name: 'binlog_row_metadata' | 'server_uuid'): Promise<string | undefined> {
+  private async optionalVariable(
+    name: 'binlog_row_metadata' | 'server_uuid' | 'binlog_transaction_compression' | 'binlog_row_value_options',
+  ): Promise<string | undefined> {
     try {
       const [r] = await this.rows(`SELECT @@${name} AS v`);
       return r?.v === null || r?.v === undefined ? undefined : String(r.v);
@@ -125,7 +147,11 @@ export class SourceDb {
     } catch (err) {
       // MySQL 8.4 removed SHOW MASTER STATUS in favour of SHOW BINARY LOG STATUS.
       if (errno(err) !== ER.PARSE_ERROR) throw grantsError(err);
-      rows = await this.rows('SHOW BINARY LOG STATUS');
+      try {
+        rows = await this.rows('SHOW BINARY LOG STATUS');
+      } catch (e) {
+        throw grantsError(e);
+      }
     }
     const r = rows[0];
     if (!r) {
@@ -156,6 +182,26 @@ export class SourceDb {
   async grants(): Promise<string[]> {
     const rows = await this.rows('SHOW GRANTS');
     return rows.map((r) => String(Object.values(r)[0]));
+  }
+
+  /**
+   * SHOW GRANTS with each role active in turn (`roles` quoted as SHOW GRANTS wrote them). The session
+   * role is changed, so the connection is destroyed afterwards, never returned to the pool.
+   */
+  async roleGrants(roles: readonly string[]): Promise<string[]> {
+    const c = await this.pool.getConnection();
+    const out: string[] = [];
+    try {
+      for (const role of roles) {
+        if (!/^`[^`]+`(@`[^`]*`)?$/.test(role)) continue;
+        await c.query(`SET ROLE ${role}`);
+        const [rows] = await c.query<RowDataPacket[]>('SHOW GRANTS');
+        out.push(...rows.map((r) => String(Object.values(r)[0])));
+      }
+    } finally {
+      c.destroy();
+    }
+    return out;
   }
 
   /** Columns of each `schema.table` the bridge user can see (absent key: no such table, or no grant). */

@@ -1,7 +1,8 @@
 // Keeps one binlog listener alive: preflight, prepare (load state, pick the start position), stream;
 // on a retryable failure or a silent stream, reconnect with exponential backoff from the last
-// committed checkpoint. A non-retryable failure (wrong binlog settings, binlog gone) is reported
-// through `onFatal` and the supervisor stops: guessing would lose or invent events.
+// committed checkpoint. A non-retryable failure (wrong binlog settings, binlog gone), or one that
+// repeats at the same checkpoint (StuckDetector), is reported through `onFatal` and the supervisor
+// stops: guessing would lose or invent events, and retrying forever would hide it.
 
 import type { BinlogPosition, SourceTransaction } from '../domain/row-change.js';
 import { BridgeError, describeError } from '../errors.js';
@@ -11,6 +12,9 @@ import { safeTimeout } from '../safe-timer.js';
 import { BinlogListener } from './binlog-listener.js';
 import type { SourceConnection } from './connection.js';
 import { preflight } from './preflight.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
+import { isConnectionLoss } from './stream-errors.js';
+import { StuckDetector } from './stuck-detector.js';
 import type { ServerSettings, SourceDb } from './source-db.js';
 
 export interface SupervisorOptions {
@@ -28,10 +32,20 @@ export interface SupervisorOptions {
   readonly onFatal: (err: BridgeError) => void;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * A table's rows can no longer be decoded (schema drift without binlog_row_metadata=FULL): stops the
+   * rules reading it and returns their ids, or undefined when the bridge cannot go on without the
+   * table (a mirrored one). The stream then goes on without that table.
+   */
+  readonly onTableDrift?: (table: string) => string[] | undefined;
+  /** Clock of the healthy-stream period (tests inject one); Date.now by default. */
+  readonly now?: () => number;
 }
 
 /** A stream with no event (heartbeats included) for this many heartbeat periods is declared dead. */
 const SILENT_PERIODS_BEFORE_RESTART = 3;
+/** A stream open this many heartbeat periods (a minute by default) was healthy: backoff starts over. */
+const HEALTHY_PERIODS = 12;
 
 export class SourceSupervisor {
   private listener: BinlogListener | undefined;
@@ -41,8 +55,23 @@ export class SourceSupervisor {
   connected = false;
   /** Last reason the stream is not connected (for /readyz). */
   lastError: string | undefined = 'not connected yet';
+  private readonly backoff: ReconnectBackoff;
+  private readonly stuck = new StuckDetector();
+  /** Where the current attempt streams from; undefined until prepare() has answered. */
+  private streamFrom: BinlogPosition | undefined;
+  /** The watchdog's error when it ended the current stream (silence is not a fact about a position). */
+  private silence: BridgeError | undefined;
+  /** Tables dropped from the stream after a schema drift (their rules are stopped). */
+  private readonly undecodable = new Set<string>();
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.backoff = new ReconnectBackoff({
+      minMs: opts.reconnectMinMs,
+      maxMs: opts.reconnectMaxMs,
+      healthyAfterMs: opts.heartbeatSeconds * 1000 * HEALTHY_PERIODS,
+      now: opts.now ?? Date.now,
+    });
+  }
 
   start(): void {
     this.loop = this.run();
@@ -57,42 +86,69 @@ export class SourceSupervisor {
 
   private async run(): Promise<void> {
     const { logger, metrics } = this.opts;
-    let failures = 0;
     while (!this.stopped) {
       try {
         await this.streamOnce();
-        failures = 0;
       } catch (e) {
-        const err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        let err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
         this.connected = false;
         metrics.sourceConnected.set(0);
+        if (err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT' && this.streamFrom && !this.stopped) {
+          // Streams on at once without the table; a mirrored table cannot be dropped: fatal.
+          if (this.dropDriftedTable(err, this.streamFrom)) continue;
+          err = new BridgeError(err.code, err.message, { hint: err.hint, details: err.details, cause: err });
+        }
+        if (this.streamFrom === undefined || err === this.silence || isConnectionLoss(err)) this.stuck.other();
+        else err = this.stuck.failed(this.streamFrom, err) ?? err;
         this.lastError = `${err.code}: ${err.message}`;
         if (this.stopped) break;
         if (!err.retryable) {
-          logger.fatal({ code: err.code, error: err.message, hint: err.hint }, 'source failed; not retrying');
+          logger.fatal({ code: err.code, error: err.message, hint: err.hint, ...err.details }, 'source failed; not retrying');
           this.stopped = true;
           this.opts.onFatal(err);
           break;
         }
-        failures++;
-        const delay = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectMinMs * 2 ** Math.min(failures - 1, 20));
-        logger.warn({ code: err.code, error: err.message, hint: err.hint, retryInMs: delay, failures }, 'source unavailable; reconnecting');
+        const { delayMs, failures } = this.backoff.failed();
+        logger.warn({ code: err.code, error: err.message, hint: err.hint, retryInMs: delayMs, failures }, 'source unavailable; reconnecting');
         metrics.sourceReconnects.inc();
-        await this.sleep(delay);
+        await this.sleep(delayMs);
       }
     }
+  }
+
+  /** Stops the rules of a table whose rows cannot be decoded and streams on without it; false when it cannot. */
+  private dropDriftedTable(err: BridgeError, from: BinlogPosition): boolean {
+    const table = err.details?.table;
+    if (typeof table !== 'string') return false;
+    const rules = this.opts.onTableDrift?.(table);
+    if (!rules) return false;
+    this.undecodable.add(table);
+    const position = `${from.file}:${from.pos}`;
+    if (rules.length === 0) {
+      this.opts.logger.warn({ code: err.code, table, position, error: err.message }, 'schema drift: table no longer read from the binlog (no rule reads it)');
+    }
+    for (const rule of rules) {
+      this.opts.logger.error(
+        { code: err.code, rule, table, position, error: err.message, hint: err.hint },
+        'schema drift: rule stopped (fail closed); other rules continue',
+      );
+    }
+    return true;
   }
 
   /** One connection's life; resolves only when stopped, rejects when the stream ends otherwise. */
   private async streamOnce(): Promise<void> {
     const o = this.opts;
+    this.streamFrom = undefined;
+    this.silence = undefined;
     const settings = await preflight(o.db, o.logger);
     const from = await o.prepare(settings);
+    this.streamFrom = from;
     if (this.stopped) return;
     const listener = new BinlogListener({
       conn: o.conn,
       serverId: o.serverId,
-      tables: o.tables,
+      tables: o.tables.filter((t) => !this.undecodable.has(t)),
       from,
       heartbeatSeconds: o.heartbeatSeconds,
       maxQueuedRows: o.maxQueuedRows,
@@ -107,7 +163,8 @@ export class SourceSupervisor {
           // Only silence while the listener waits on the network counts: not while it holds the
           // stream back, nor while the handler is busy with what it already received.
           if (!listener.backpressured && !listener.busy && silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
-            listener.emit('error', new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true }));
+            this.silence = new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true });
+            listener.emit('error', this.silence);
           }
         },
         Math.max(250, (o.heartbeatSeconds * 1000) / 2),
@@ -121,6 +178,7 @@ export class SourceSupervisor {
       listener.once('ready', () => {
         this.connected = true;
         this.lastError = undefined;
+        this.backoff.up();
         o.metrics.sourceConnected.set(1);
       });
       listener.once('error', (err: BridgeError) => done(err));

@@ -59,7 +59,6 @@ void describe('loadConfig', () => {
       {
         mysqlUrl: URL,
         stateDir: './ucontact-webhooks-state',
-        serverId: 48_151,
         signingSecret: [],
         timezone: 'UTC',
         httpHost: '127.0.0.1',

@@ -1,0 +1,26 @@
+// The least-privilege check sees what the bridge user could do through roles: MariaDB's SHOW GRANTS
+// lists a granted role and the default role's grants, but not those of a role the user may still
+// SET ROLE to. Real roles on the fixture.
+
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
+
+void describe('privileges granted through roles', () => {
+  const env = useIntegrationEnv();
+  before(() =>
+    env.src.db.exec(`
+      CREATE ROLE ucw_ops; GRANT RELOAD, BINLOG ADMIN ON *.* TO ucw_ops;
+      CREATE ROLE ucw_fixer; GRANT DELETE ON ccrepo.* TO ucw_fixer;
+      GRANT ucw_ops TO 'ucw_bridge'@'%'; GRANT ucw_fixer TO 'ucw_bridge'@'%';
+      SET DEFAULT ROLE ucw_ops FOR 'ucw_bridge'@'%';`),
+  );
+
+  void test('UCW_WARN_SOURCE_WRITABLE lists the default role and the other granted role', async () => {
+    const bridge = env.startBridge();
+    const warn = await bridge.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
+    assert.deepEqual(warn.privileges, ['RELOAD ON *.*', 'BINLOG ADMIN ON *.*', 'DELETE ON `ccrepo`.*']);
+    await bridge.waitReady();
+    assert.equal(await bridge.stop(), 0);
+  });
+});
