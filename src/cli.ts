@@ -18,6 +18,7 @@ import { createLogger } from './logger.js';
 import { Outbox } from './outbox/outbox.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
+import { safeUrl } from './safe-url.js';
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -103,7 +104,7 @@ export async function main(args: string[]): Promise<number> {
     .scriptName('ucontact-webhooks')
     .version(VERSION)
     .strict()
-    .demandCommand(1, 'Name a command: run, rules, dead-letters')
+    .demandCommand(1, 'Name a command: run, rules, dead-letters, deliveries')
     .command(
       'run',
       'Follow the source binlog and deliver webhook events (until SIGTERM/SIGINT)',
@@ -166,6 +167,29 @@ export async function main(args: string[]): Promise<number> {
                 }
                 return 0;
               }),
+        )
+        .demandCommand(1),
+    )
+    .command('deliveries', 'Act on a URL\'s deliveries in the state store (refused while a bridge runs on it)', (y) =>
+      y
+        .option('state-dir', { type: 'string', describe: 'the bridge state directory [env: UCW_STATE_DIR]', default: process.env.UCW_STATE_DIR })
+        .command(
+          'discard',
+          'Cancel every pending delivery of --url on purpose (a receiver gone for good): kept as cancelled, never sent',
+          (yy) => yy.option('url', { type: 'string', describe: 'the registered URL, exactly as in the webhooks table (required)' }),
+          (argv) =>
+            setExit(() => {
+              // Checked here, before the store is opened: yargs runs a nested command's handler before its demandOption check.
+              if (!argv.url) throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--url is required', { hint: 'Name the URL whose backlog to discard, exactly as registered.' });
+              const outbox = openOutbox(argv['state-dir'], false);
+              try {
+                const n = outbox.discardPending(argv.url);
+                process.stdout.write(`discarded ${n} pending deliveries of ${safeUrl(argv.url)} (kept as cancelled, never sent)\n`);
+              } finally {
+                outbox.close();
+              }
+              return 0;
+            }),
         )
         .demandCommand(1),
     )
