@@ -88,11 +88,32 @@ function streamFailed(message: string, err: unknown): BridgeError {
   });
 }
 
+/**
+ * Client-side codes of a connection that went away (mysql2's and Node's sockets). A list, not "any
+ * string code": better-sqlite3's errors (SQLITE_FULL, ...) have that shape too, and a store failing
+ * again and again at one position must count as stuck.
+ */
+const CONNECTION_LOSS_CODES: ReadonlySet<string> = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
 /** The connection went away (network, server shutdown, KILL): not a fact about a position. */
 export function isConnectionLoss(err: BridgeError): boolean {
   if (err.code !== 'UCW_ERR_SOURCE_STREAM') return false;
   const cause = err.cause as { code?: unknown } | undefined;
   const n = errno(cause);
   if (n === ER.SERVER_SHUTDOWN || n === ER.CONNECTION_KILLED) return true;
-  return typeof cause?.code === 'string' && n === undefined;
+  return n === undefined && typeof cause?.code === 'string' && CONNECTION_LOSS_CODES.has(cause.code);
 }

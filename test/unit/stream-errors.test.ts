@@ -87,4 +87,15 @@ void describe('classifyStreamError', () => {
     assert.equal(isConnectionLoss(classifyStreamError(serverError(1236, 'log event entry exceeded max_allowed_packet; Increase max_allowed_packet on master'))), false);
     assert.equal(isConnectionLoss(classifyStreamError(new Error('Cannot read properties of undefined'))), false);
   });
+
+  void it('a state store failure in the handler is not a connection loss: repeated, it counts as stuck', () => {
+    // better-sqlite3's errors carry a string code and no errno, like mysql2's client-side ones.
+    for (const code of ['SQLITE_FULL', 'SQLITE_IOERR_WRITE', 'SQLITE_CORRUPT', 'SQLITE_READONLY']) {
+      const sqlite = Object.assign(new Error('database or disk is full'), { code });
+      assert.equal(isConnectionLoss(classifyStreamError(sqlite)), false, code);
+    }
+    for (const code of ['ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'PROTOCOL_SEQUENCE_TIMEOUT']) {
+      assert.equal(isConnectionLoss(classifyStreamError(Object.assign(new Error(code), { code }))), true, code);
+    }
+  });
 });
