@@ -23,4 +23,18 @@ void describe('privileges granted through roles', () => {
     await bridge.waitReady();
     assert.equal(await bridge.stop(), 0);
   });
+
+  void test('a role granted through another role does not hide the rest of the check', async () => {
+    // The user may SET ROLE ucw_outer but not ucw_inner (granted to the role, not to the user).
+    await env.src.db.exec(`
+      CREATE ROLE ucw_inner; GRANT UPDATE ON ccdata.* TO ucw_inner;
+      CREATE ROLE ucw_outer; GRANT ucw_inner TO ucw_outer;
+      GRANT ucw_outer TO 'ucw_bridge'@'%';`);
+    const bridge = env.startBridge();
+    const warn = await bridge.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
+    // SET ROLE ucw_inner is refused, but SHOW GRANTS under ucw_outer lists ucw_inner's grants too.
+    assert.deepEqual(warn.privileges, ['RELOAD ON *.*', 'BINLOG ADMIN ON *.*', 'DELETE ON `ccrepo`.*', 'UPDATE ON `ccdata`.*']);
+    await bridge.waitReady();
+    assert.equal(await bridge.stop(), 0);
+  });
 });
