@@ -12,6 +12,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startBridge, VERSION } from './app.js';
 import { loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
+import type { SecretFileWarning } from './config/secret-file.js';
 import { envName, flagName } from './config/option-names.js';
 import { BridgeError, isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -41,17 +42,16 @@ function cliValues(argv: Record<string, unknown>): Partial<Record<ConfigKey, unk
   return out;
 }
 
-function configFrom(argv: Record<string, unknown>): ReturnType<typeof loadConfig> {
-  return loadConfig({
+async function run(argv: Record<string, unknown>): Promise<number> {
+  const warnings: SecretFileWarning[] = [];
+  const config = loadConfig({
     cli: cliValues(argv),
     env: process.env,
     configFile: (argv.config as string | undefined) ?? process.env.UCW_CONFIG,
+    onWarning: (w) => warnings.push(w),
   });
-}
-
-async function run(argv: Record<string, unknown>): Promise<number> {
-  const config = configFrom(argv);
   const logger = createLogger(config.logLevel);
+  for (const w of warnings) logger.warn(w, 'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group');
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
     bridge = await startBridge(config, logger);

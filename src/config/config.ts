@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { BridgeError } from '../errors.js';
 import { parseJsonOrYaml } from './json-or-yaml.js';
-import { resolveSecretFiles } from './secret-file.js';
+import { resolveSecretFiles, type SecretFileWarning } from './secret-file.js';
 import { envName, flagName } from './option-names.js';
 import { isValidTimeZone } from '../rules/time.js';
 import { MAX_TIMER_MS } from '../safe-timer.js';
@@ -123,6 +123,8 @@ export interface ConfigSources {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Path of a JSON/YAML config file (from --config or UCW_CONFIG). */
   readonly configFile?: string | undefined;
+  /** Told of what is accepted but worth a warning (logged once a logger exists). */
+  readonly onWarning?: (w: SecretFileWarning) => void;
 }
 
 export function loadConfig(sources: ConfigSources): Config {
@@ -137,7 +139,7 @@ export function loadConfig(sources: ConfigSources): Config {
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     merged[def.key] = def.type === 'array' ? [v].flat().map(String) : v;
   }
-  resolveSecretFiles(merged);
+  resolveSecretFiles(merged, sources.onWarning);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {

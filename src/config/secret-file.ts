@@ -13,18 +13,37 @@ const SECRET_FILES = [
 ] as const;
 
 const HINT =
-  'Make the file readable by its owner only: `chmod 600 FILE` (or 400); in Kubernetes mount the secret with `defaultMode: 0400`, in Docker Compose give the secret `mode: 0400`.';
+  'Make the file readable by its owner only: `chmod 600 FILE` (or 400); in Kubernetes mount the secret with `defaultMode: 0400` (with a pod fsGroup it becomes 0440, root-owned: accepted, with a warning), in Docker Compose give the secret `mode: 0400`.';
 
 function secretFileError(path: string, why: string): BridgeError {
   return new BridgeError('UCW_ERR_CONFIG_SECRET_FILE', `secret file ${path} ${why}`, { hint: HINT, details: { path } });
 }
 
-/** The text of a secret file, refused when group or others may read it. */
-export function readSecretFile(path: string): string {
+/** A secret file the bridge reads through its group only (Kubernetes fsGroup), accepted with a warning. */
+export interface SecretFileWarning {
+  readonly code: 'UCW_WARN_SECRET_FILE_GROUP';
+  readonly path: string;
+  readonly mode: string;
+  readonly group: number;
+}
+
+/**
+ * The text of a secret file, refused when others may read it, or its group while the bridge's user
+ * owns it. Group read is accepted (and reported) when the file belongs to another user and a group
+ * of the bridge's: that is how Kubernetes mounts a secret with a pod fsGroup (root-owned, 0440).
+ */
+export function readSecretFile(path: string, onWarning?: (w: SecretFileWarning) => void): string {
   let text: string;
   try {
-    const mode = statSync(path).mode & 0o777;
-    if ((mode & 0o044) !== 0) throw secretFileError(path, `is readable by other users (mode 0${mode.toString(8)})`);
+    const st = statSync(path);
+    const mode = st.mode & 0o777;
+    const shown = `0${mode.toString(8)}`;
+    if ((mode & 0o004) !== 0) throw secretFileError(path, `is readable by other users (mode ${shown})`);
+    if ((mode & 0o040) !== 0) {
+      const throughGroupOnly = st.uid !== process.getuid?.() && (process.getgroups?.() ?? []).includes(st.gid);
+      if (!throughGroupOnly) throw secretFileError(path, `is readable by its group (mode ${shown})`);
+      onWarning?.({ code: 'UCW_WARN_SECRET_FILE_GROUP', path, mode: shown, group: st.gid });
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof BridgeError) throw err;
@@ -37,7 +56,7 @@ export function readSecretFile(path: string): string {
  * Replaces each `*File` option of the merged configuration by the secret it names. Giving a secret
  * and its file together is refused: which one wins would be a guess.
  */
-export function resolveSecretFiles(merged: Record<string, unknown>): void {
+export function resolveSecretFiles(merged: Record<string, unknown>, onWarning?: (w: SecretFileWarning) => void): void {
   for (const s of SECRET_FILES) {
     const path = merged[s.file];
     if (typeof path !== 'string' || path === '') continue;
@@ -49,7 +68,7 @@ export function resolveSecretFiles(merged: Record<string, unknown>): void {
         { hint: `Give the secret once: keep --${flagName(s.file)} and drop --${flagName(s.value)} (argv is visible to every local user).` },
       );
     }
-    const lines = readSecretFile(path)
+    const lines = readSecretFile(path, onWarning)
       .split('\n')
       .map((l) => l.replace(/\r$/, ''));
     const secrets = s.lines ? lines.filter((l) => l !== '') : [lines.join('\n').replace(/\n+$/, '')].filter((l) => l !== '');

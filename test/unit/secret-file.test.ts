@@ -2,7 +2,7 @@
 // accepted only from files no other user can read, never echoed in an error, never both value and file.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -53,6 +53,25 @@ void describe('secret files', () => {
     const cfg = loadConfig({ cli: { mysqlUrl: URL }, env: { UCW_SIGNING_SECRET_FILE: path } });
     assert.deepEqual(cfg.signingSecret, ['whsec_bmV3LXNlY3JldA==', 'whsec_b2xkLXNlY3JldA==']);
     assert.deepEqual(loadConfig({ cli: { mysqlUrl: URL, signingSecretFile: path }, env: {} }).signingSecret, cfg.signingSecret);
+  });
+
+  // Kubernetes mounts a secret volume root-owned and, with a pod fsGroup, adds group read for that
+  // group: 0400 becomes 0440 and the bridge can read it only through its supplementary group.
+  const root = process.getuid?.() === 0;
+  void it('accepts a group-readable file it reads only through its group (Kubernetes fsGroup), with a warning', { skip: !root && 'needs root to chown' }, () => {
+    const path = secretFile('url-fsgroup', `${URL}\n`, 0o440);
+    const group = process.getgroups!()[0]!;
+    chownSync(path, 4321, group);
+    const warnings: unknown[] = [];
+    const cfg = loadConfig({ cli: {}, env: { UCW_MYSQL_URL_FILE: path }, onWarning: (w) => warnings.push(w) });
+    assert.equal(cfg.mysqlUrl, URL);
+    assert.deepEqual(warnings, [{ code: 'UCW_WARN_SECRET_FILE_GROUP', path, mode: '0440', group }]);
+    // The same mode on a file the bridge's user owns is refused: the group adds readers, not access.
+    chownSync(path, process.getuid!(), group);
+    assert.equal(refusal({ cli: {}, env: { UCW_MYSQL_URL_FILE: path } }).code, 'UCW_ERR_CONFIG_SECRET_FILE');
+    // A group the bridge is not in: refused.
+    chownSync(path, 4321, 54321);
+    assert.equal(refusal({ cli: {}, env: { UCW_MYSQL_URL_FILE: path } }).code, 'UCW_ERR_CONFIG_SECRET_FILE');
   });
 
   void it('refuses a group- or world-readable file with a hint, never printing its content', () => {
