@@ -5,7 +5,7 @@
 import Database, { type Database as Db } from 'better-sqlite3';
 import { BridgeError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { prepareStateDir, restrictFile } from './state-dir.js';
+import { createPrivateFile, prepareStateDir, restrictFile } from './state-dir.js';
 import { StateLock } from './state-lock.js';
 
 /** The WAL file is cut back to this size after a checkpoint (it otherwise stays at its largest). */
@@ -31,6 +31,7 @@ export function openWritable(stateDir: string, path: string, synchronous: 'norma
   try {
     const tightened = prepareStateDir(stateDir);
     lock = StateLock.acquire(stateDir);
+    createPrivateFile(path);
     db = new Database(path);
     // SQLite creates -wal and -shm with the database file's mode: 0600 once this file is.
     for (const f of [path, `${path}-wal`, `${path}-shm`]) tightened.push(...restrictFile(f));

@@ -2,7 +2,7 @@
 // Invariant: the directory is 0700 and every file the bridge keeps in it 0600, whatever the umask;
 // looser modes found on an existing directory or file are tightened and reported.
 
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
@@ -27,6 +27,18 @@ export function prepareStateDir(dir: string): ModeChange[] {
  */
 export function restrictFile(path: string): ModeChange[] {
   return tighten(path, FILE_MODE);
+}
+
+/**
+ * Creates `path` empty and 0600 when it does not exist, so that SQLite (which creates files with the
+ * umask's mode) opens a private file and a new store has nothing to tighten.
+ */
+export function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', FILE_MODE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 function tighten(path: string, mode: number): ModeChange[] {

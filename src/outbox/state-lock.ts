@@ -7,7 +7,7 @@ import Database, { type Database as Db } from 'better-sqlite3';
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BridgeError } from '../errors.js';
-import { restrictFile } from './state-dir.js';
+import { createPrivateFile, restrictFile } from './state-dir.js';
 
 export const LOCK_FILE = 'outbox.lock';
 /** The holder's pid, for the message a refused opener prints (only read while the lock is held). */
@@ -40,6 +40,7 @@ export class StateLock {
     const path = join(key, LOCK_FILE);
     // A write transaction in exclusive locking mode keeps SQLite's fcntl write lock on the file until
     // the connection closes; busy_timeout 0 makes a second opener fail at once instead of waiting.
+    createPrivateFile(path);
     const db = new Database(path, { timeout: 0 });
     try {
       restrictFile(path);
