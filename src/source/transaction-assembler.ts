@@ -137,7 +137,7 @@ export class TransactionAssembler {
     const keep = savepoint === undefined ? 0 : (open.savepoints.get(savepoint) ?? 0);
     if (keep < open.handedOver) {
       throw new BridgeError('UCW_ERR_SOURCE_ROLLBACK_IN_PART', `a transaction rolled back rows already handed over in parts, at binlog ${this.file}:${pos} (transaction from ${this.file}:${open.start.pos})`, {
-        hint: `Nothing of it was delivered. Raise --max-queued-rows (a part is a quarter of it) above the transaction's row count on watched tables, so it is held whole, and restart.`,
+        hint: `Nothing of it was delivered. Raise --max-queued-rows to at least 4 times the transaction's rows on watched tables (a part is a quarter of it), so it is held whole, and restart.`,
         details: { position: `${this.file}:${pos}`, transactionStart: `${open.start.file}:${open.start.pos}`, handedOverRows: open.handedOver },
       });
     }
