@@ -28,7 +28,7 @@ void describe('state directory modes', () => {
     const dir = join(root, 'state');
     const warnings: unknown[] = [];
     // A new store is created private: nothing to tighten, so nothing reported.
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', logger: { info: () => undefined, warn: (obj: unknown) => warnings.push(obj) } as never });
+    const o = new Outbox({ stateDir: dir, synchronous: 'normal', logger: { info: () => undefined, warn: (obj: unknown) => warnings.push(obj) } });
     assert.deepEqual(warnings, []);
     o.commit({ events: [], mirror: [], checkpoint: { file: 'binlog.000001', pos: 4 } });
     assert.equal(mode(dir), '0700');
