@@ -10,7 +10,7 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, Traffic, Writer } from './fault-kit.js';
+import { Ledger, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const AGENTS = 10;
 const RETRY_BASE_MS = 100;

@@ -12,7 +12,7 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from './fault-kit.js';
+import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
 
 const HEALTHY_LATENCY_BUDGET_MS = 1_000;
 const STALL_MS = 3_000;
