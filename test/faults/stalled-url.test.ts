@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import type { LogLine } from '../helpers/bridge-process.js';
 import type { IntegrationEnv } from '../helpers/integration-env.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
@@ -48,7 +48,7 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
     stalledUrl = other.urlFor('/stalled');
     if (stall === 'connection refused') await other.close();
     recover = async () => {
-      if (stall === 'connection refused') other = await startReceiver(stalled.responder(), port);
+      if (stall === 'connection refused') other = await startReceiver(stalled.responder(), { port });
       else other!.setResponder(stalled.responder());
     };
   }
