@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mysql, { type Connection } from 'mysql2/promise';
 import { Pool } from 'undici';
-import { startPrivateMariaDb, type PrivateMariaDb } from '../src/devtools/mariadb.js';
-import { REFERENCE_SCHEMA_SQL } from '../src/devtools/reference-schema.js';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../demo/mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from '../demo/reference-schema.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli.js');

@@ -27,7 +27,8 @@ interface Fingerprint {
 }
 
 export interface StartPositionDeps {
-  readonly db: SourceDb;
+  /** What it reads of the source (a fake in unit tests). */
+  readonly db: Pick<SourceDb, 'binlogEnd' | 'snapshot' | 'gtidPositionAt' | 'binlogFiles'>;
   readonly outbox: Outbox;
   readonly engine: RulesEngine;
   readonly registry: Registry;

@@ -9,17 +9,17 @@ import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { safeTimeout } from '../safe-timer.js';
-import { BinlogListener } from './binlog-listener.js';
+import { BinlogListener, type ListenerOptions } from './binlog-listener.js';
 import type { SourceConnection } from './connection.js';
-import { preflight } from './preflight.js';
+import { preflight, type PreflightDb } from './preflight.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import { isConnectionLoss } from './stream-errors.js';
 import { StuckDetector } from './stuck-detector.js';
-import type { ServerSettings, SourceDb } from './source-db.js';
+import type { ServerSettings } from './source-db.js';
 
 export interface SupervisorOptions {
   readonly conn: SourceConnection;
-  readonly db: SourceDb;
+  readonly db: PreflightDb;
   readonly serverId: number;
   readonly tables: readonly string[];
   readonly heartbeatSeconds: number;
@@ -40,6 +40,19 @@ export interface SupervisorOptions {
   readonly onTableDrift?: (table: string) => string[] | undefined;
   /** Clock of the healthy-stream period (tests inject one); Date.now by default. */
   readonly now?: () => number;
+  /** Makes each attempt's listener; a BinlogListener by default (unit tests pass a fake). */
+  readonly createListener?: (opts: ListenerOptions) => SourceListener;
+}
+
+/** What the supervisor uses of a binlog listener (BinlogListener has it). */
+export interface SourceListener {
+  readonly lastEventAtMs: number;
+  readonly backpressured: boolean;
+  readonly busy: boolean;
+  start(): void;
+  stop(): Promise<void>;
+  once(event: 'ready' | 'error', fn: (err: BridgeError) => void): unknown;
+  emit(event: 'error', err: BridgeError): boolean;
 }
 
 /** A stream with no event (heartbeats included) for this many heartbeat periods is declared dead. */
@@ -48,7 +61,7 @@ const SILENT_PERIODS_BEFORE_RESTART = 3;
 const HEALTHY_PERIODS = 12;
 
 export class SourceSupervisor {
-  private listener: BinlogListener | undefined;
+  private listener: SourceListener | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -145,7 +158,7 @@ export class SourceSupervisor {
     const from = await o.prepare(settings);
     this.streamFrom = from;
     if (this.stopped) return;
-    const listener = new BinlogListener({
+    const listener = (o.createListener ?? ((l) => new BinlogListener(l)))({
       conn: o.conn,
       serverId: o.serverId,
       tables: o.tables.filter((t) => !this.undecodable.has(t)),

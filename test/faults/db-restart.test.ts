@@ -9,7 +9,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, logsWith, metric, readyz, sleep, Traffic, Writer } from './fault-kit.js';
+import { Ledger, logsWith, metric, readyz, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const RECONNECT_BUDGET_MS = 5_000;
 

@@ -10,10 +10,10 @@ import { describe, test } from 'node:test';
 import { OUTBOX_FILE } from '../../src/outbox/outbox.js';
 import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import type { Receiver } from '../helpers/receiver.js';
+import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { metric } from './fault-kit.js';
+import { metric } from '../helpers/fault-kit.js';
 
 const USERS = 100_000;
 // --max-queued-rows 400 makes parts of 100 rows: the UPDATE arrives in about 1,000 parts.

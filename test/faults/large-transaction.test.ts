@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, logsWith, mb, metric, sampleRss, Traffic, whileAlive, Writer } from './fault-kit.js';
+import { Ledger, logsWith, mb, metric, sampleRss, Traffic, whileAlive, Writer } from '../helpers/fault-kit.js';
 
 const ROWS = 100_000;
 const AGENTS = 1_000;

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import type { BridgeProcess, LogLine } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { startReceiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, Traffic, Writer } from './fault-kit.js';
+import { Ledger, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const AGENTS = 10;
 const RETRY_BASE_MS = 100;
@@ -64,7 +64,7 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
     }
 
     const downFor = Date.now() - Date.parse(String(retries(bridge)[0]!.time));
-    const rx = await startReceiver(ledger.responder(), port);
+    const rx = await startReceiver(ledger.responder(), { port });
     t.after(() => rx.close());
     const upAt = Date.now();
     await waitFor(() => ledger.complete(), { message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver came back` });

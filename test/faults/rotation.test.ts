@@ -10,7 +10,7 @@ import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, sleep, Traffic, Writer } from './fault-kit.js';
+import { Ledger, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const LIVE_ROTATIONS = 5;
 

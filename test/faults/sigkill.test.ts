@@ -12,7 +12,7 @@ import { CLI, type BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, prng, sleep, Traffic, Writer } from './fault-kit.js';
+import { Ledger, prng, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const AGENTS = 100;
 const WRITERS = 2;

@@ -9,10 +9,10 @@ import { describe, test, type TestContext } from 'node:test';
 import type { LogLine } from '../helpers/bridge-process.js';
 import type { IntegrationEnv } from '../helpers/integration-env.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from './fault-kit.js';
+import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
 
 const HEALTHY_LATENCY_BUDGET_MS = 1_000;
 const STALL_MS = 3_000;
@@ -48,7 +48,7 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
     stalledUrl = other.urlFor('/stalled');
     if (stall === 'connection refused') await other.close();
     recover = async () => {
-      if (stall === 'connection refused') other = await startReceiver(stalled.responder(), port);
+      if (stall === 'connection refused') other = await startReceiver(stalled.responder(), { port });
       else other!.setResponder(stalled.responder());
     };
   }

@@ -10,7 +10,7 @@ import { runCli } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, Traffic, whileAlive, Writer } from './fault-kit.js';
+import { Ledger, Traffic, whileAlive, Writer } from '../helpers/fault-kit.js';
 
 const ROWS = 20_000;
 const AGENTS = 200;

@@ -4,7 +4,7 @@
 
 import { after, before } from 'node:test';
 import { startBridgeProcess, type BridgeProcess, type BridgeProcessOptions } from './bridge-process.js';
-import { startReceiver, type Receiver } from './receiver.js';
+import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { startSourceFixture, type SourceFixture } from './source-fixture.js';
 
 export interface IntegrationEnv {

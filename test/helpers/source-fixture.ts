@@ -5,8 +5,8 @@ import mysql, { type Connection } from 'mysql2/promise';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startPrivateMariaDb, type PrivateMariaDb } from '../../src/devtools/mariadb.js';
-import { REFERENCE_SCHEMA_SQL } from '../../src/devtools/reference-schema.js';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 
 export interface SourceFixture {
   readonly db: PrivateMariaDb;

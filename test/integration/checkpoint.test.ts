@@ -4,8 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startPrivateMariaDb } from '../../src/devtools/mariadb.js';
-import { REFERENCE_SCHEMA_SQL } from '../../src/devtools/reference-schema.js';
+import { startPrivateMariaDb } from '../../demo/mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { beforeEach, describe, test } from 'node:test';
 import { CLI, type BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import type { Receiver } from '../helpers/receiver.js';
+import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 

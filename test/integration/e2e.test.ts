@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import type { RecordedRequest } from '../helpers/receiver.js';
+import type { RecordedRequest } from '../../demo/receiver.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 

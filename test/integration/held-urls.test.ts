@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { startReceiver } from '../../demo/receiver.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 

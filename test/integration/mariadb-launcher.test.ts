@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../../src/devtools/mariadb.js';
-import { REFERENCE_SCHEMA_SQL } from '../../src/devtools/reference-schema.js';
+import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 function isAlive(pid: number): boolean {

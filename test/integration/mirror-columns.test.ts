@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { OUTBOX_FILE } from '../../src/outbox/outbox.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import type { Receiver } from '../helpers/receiver.js';
+import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
-import { ContactCenterSimulator } from '../../src/demo/simulator.js';
-import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../../src/devtools/mariadb.js';
-import { REFERENCE_SCHEMA_SQL } from '../../src/devtools/reference-schema.js';
+import { ContactCenterSimulator } from '../../demo/simulator.js';
+import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const FAST_TICK_MS = 50;

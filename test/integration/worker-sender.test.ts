@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkerSender } from '../../src/delivery/worker-sender.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
 import { BridgeError } from '../../src/errors.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const KEY = Buffer.from('worker-sender-test-key');

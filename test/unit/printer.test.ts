@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatCounts, formatEventLine } from '../../src/demo/printer.js';
+import { formatCounts, formatEventLine } from '../../demo/printer.js';
 
 const NAME_COLUMN = 24;
 

@@ -4,55 +4,36 @@
 // and removes its temporary data.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startBridge, type RunningBridge } from '../app.js';
-import { loadConfig } from '../config/config.js';
-import { EVENT_NAMES } from '../domain/events.js';
-import { isBridgeError } from '../errors.js';
-import { createLogger } from '../logger.js';
-import { safeTimeout } from '../safe-timer.js';
-import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../devtools/mariadb.js';
-import { REFERENCE_SCHEMA_SQL } from '../devtools/reference-schema.js';
+import { startBridge, type RunningBridge } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { EVENT_NAMES } from '../src/domain/events.js';
+import { isBridgeError } from '../src/errors.js';
+import { createLogger } from '../src/logger.js';
+import { safeTimeout } from '../src/safe-timer.js';
+import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from './mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from './reference-schema.js';
 import { formatCounts, formatEventLine } from './printer.js';
+import { startReceiver, type Receiver } from './receiver.js';
 import { ContactCenterSimulator } from './simulator.js';
 
 const USAGE = `npm run demo [-- --agents N] [--tick-ms MS] [--duration-s S] [--seed N]`;
 
-interface DemoReceiver {
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-function startDemoReceiver(onEvent: (body: Record<string, unknown>) => void): Promise<DemoReceiver> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+/** Prints each event; 204 for a JSON body, 400 otherwise. Nothing is kept: the demo may run for hours. */
+function startDemoReceiver(onEvent: (body: Record<string, unknown>) => void): Promise<Receiver> {
+  return startReceiver(
+    (req) => {
       try {
-        onEvent(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-        res.writeHead(204).end();
+        onEvent(JSON.parse(req.body) as Record<string, unknown>);
+        return { status: 204 };
       } catch {
-        res.writeHead(400).end();
+        return { status: 400 };
       }
-    });
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
+    },
+    { record: false },
+  );
 }
 
 async function main(): Promise<number> {
@@ -78,7 +59,7 @@ async function main(): Promise<number> {
   const stateDir = mkdtempSync(join(tmpdir(), 'ucw-demo-state-'));
   const counts: Record<string, number> = Object.fromEntries(EVENT_NAMES.map((e) => [e, 0]));
   let db: PrivateMariaDb | undefined;
-  let receiver: DemoReceiver | undefined;
+  let receiver: Receiver | undefined;
   let bridge: RunningBridge | undefined;
   let sim: ContactCenterSimulator | undefined;
   try {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
-import type { BridgeProcess } from '../helpers/bridge-process.js';
-import type { RecordedRequest, Responder } from '../helpers/receiver.js';
+import type { BridgeProcess } from './bridge-process.js';
+import type { RecordedRequest, Responder } from '../../demo/receiver.js';
 
 // ---- traffic: one row = one event, identified by its time (one second per sequence number) ----
 

@@ -2,7 +2,7 @@
 // one-line running tally. Pure (no I/O, no clock). Invariant: every output is exactly one line,
 // whatever the body holds - control characters from source rows are flattened to spaces.
 
-import { EVENT_NAMES } from '../domain/events.js';
+import { EVENT_NAMES } from '../src/domain/events.js';
 
 /** Width of the event-name column: the longest name ('InteractionDisposition', 22) plus a gap of 2. */
 const NAME_COLUMN_CHARS = 24;

@@ -1,6 +1,6 @@
-// A real HTTP server on 127.0.0.1:<free port> that stands in for a webhook receiver: it records
-// every request (even ones it fails, stalls or cuts off) and answers as the test's Responder says.
-// close() always finishes: sockets are tracked and destroyed, so hanging requests cannot block it.
+// The one HTTP webhook receiver of the demo, the tests and the node bench receiver: a real server on
+// 127.0.0.1 that records every request (even ones it fails, stalls or cuts off; unless told not to)
+// and answers as its Responder says. close() always finishes: sockets are tracked and destroyed.
 
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -51,8 +51,17 @@ function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
   return headers;
 }
 
-/** `port` 0 (default) picks a free port; a given port lets a test bring a receiver back where it was. */
-export async function startReceiver(responder: Responder = defaultResponder, port = 0): Promise<Receiver> {
+export interface ReceiverOptions {
+  /** 0 (default) picks a free port; a given port lets a test bring a receiver back where it was. */
+  port?: number;
+  /** false: requests are not kept in `requests` (a long-running demo or bench must not grow). Default true. */
+  record?: boolean;
+  /** Idle keep-alive time of a connection (ms); node's default when unset. */
+  keepAliveTimeoutMs?: number;
+}
+
+export async function startReceiver(responder: Responder = defaultResponder, options: ReceiverOptions = {}): Promise<Receiver> {
+  const { port = 0, record: keep = true } = options;
   let current = responder;
   const requests: RecordedRequest[] = [];
   const countsByPath = new Map<string, number>();
@@ -74,7 +83,7 @@ export async function startReceiver(responder: Responder = defaultResponder, por
         body: Buffer.concat(chunks).toString('utf8'),
         receivedAtMs,
       };
-      requests.push(entry);
+      if (keep) requests.push(entry);
       return entry;
     };
 
@@ -117,6 +126,7 @@ export async function startReceiver(responder: Responder = defaultResponder, por
     });
   });
 
+  if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
