@@ -701,8 +701,15 @@ export class Dispatcher {
     hold.timer?.clear();
     ep.hold = undefined;
     if (hold.reason === 'gone') {
-      // The age budget of every delivery of the URL resumes where the pause stopped it.
+      // The age budget of every delivery of the URL resumes where the pause stopped it: in the store
+      // (those not held in memory, and after a restart) and in memory alike.
       const now = this.now();
+      try {
+        this.opts.outbox.shiftFirstAttempts(ep.url, hold.sinceMs, now);
+      } catch (err) {
+        // Only costs age budget: a delivery may be dead-lettered sooner after the pause.
+        this.opts.logger.warn({ err, url: safeUrl(ep.url) }, 'cannot save the age budget kept through the 410 Gone pause');
+      }
       for (const kq of ep.keys.values()) for (const d of kq.items) if (d.firstAttemptAtMs !== null) d.firstAttemptAtMs = ageStart(d.firstAttemptAtMs, hold, now);
       this.holdGaugesAndSave();
       this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'URL resumed after 410 Gone pause');

@@ -210,6 +210,7 @@ export class Outbox {
     markDead: Statement;
     countByStatus: Statement;
     promoteStaged: Statement;
+    shiftFirstAttempts: Statement;
   };
   private readonly commitTx: (batch: CommitBatch) => Delivery[];
   private readonly stageTx: (events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]) => StagedCounts;
@@ -283,6 +284,11 @@ export class Outbox {
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
       promoteStaged: db.prepare(`UPDATE deliveries SET status = ${DeliveryStatus.pending} WHERE status = ${DeliveryStatus.staged}`),
+      // The pause counted from the later of a delivery's first attempt and the pause's start.
+      shiftFirstAttempts: db.prepare(
+        `UPDATE deliveries SET first_attempt_at_ms = first_attempt_at_ms + MAX(0, ? - MAX(first_attempt_at_ms, ?))
+         WHERE url = ? AND status = ${DeliveryStatus.pending} AND first_attempt_at_ms IS NOT NULL`,
+      ),
     };
     // An event is stored with all its deliveries in one transaction, so an event id already present
     // (a replay) means its deliveries exist too: nothing is created twice.
@@ -480,6 +486,16 @@ export class Outbox {
     this.markGoneStmt ??= this.db.prepare('UPDATE deliveries SET next_attempt_at_ms = ?, last_status = ?, last_error = ?, updated_at_ms = ? WHERE id = ?');
     const stmt = this.markGoneStmt;
     this.queueOutcome(id, () => stmt.run(nextAttemptAtMs, status, error, at, id));
+  }
+
+  /**
+   * A 410 pause of `url` that began at `pausedSinceMs` ends at `nowMs`: the first attempt time of its
+   * pending deliveries moves on by the time paused since then, so the pause spends no age budget
+   * (kept across restarts, and for deliveries not held in memory). Returns how many.
+   */
+  shiftFirstAttempts(url: string, pausedSinceMs: number, nowMs: number): number {
+    this.flushOutcomes();
+    return this.stmts.shiftFirstAttempts.run(nowMs, pausedSinceMs, url).changes;
   }
 
   /** A delivery whose registration was removed while it was in flight, and not delivered: cancelled. */
