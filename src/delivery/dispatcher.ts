@@ -309,8 +309,9 @@ export class Dispatcher {
     for (const [url, events] of byUrl) {
       const ep = this.endpoints.get(url);
       if (!ep || ep.pending === 0) continue;
-      const { dropped, inFlight } = dropEvents(ep.keys, events);
+      const { dropped, inFlight, ready } = dropEvents(ep.keys, events);
       ep.held -= dropped;
+      for (const key of ready) ep.ready.push(key);
       const n = this.opts.outbox.cancelPending(url, events, inFlight, `${CANCELLED}: registration removed before delivery`);
       if (inFlight.length > 0) ep.cancelOnFailure = new Set([...(ep.cancelOnFailure ?? []), ...inFlight]);
       this.cancelled(ep, n);

@@ -685,6 +685,27 @@ void describe('Dispatcher', () => {
       assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
     });
 
+    void it('cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head\'s retry time', async (t) => {
+      enableFakeClock(t);
+      // The head's retry is 5-10 min away; the next delivery of its key is another event's.
+      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 600_000, maxDelayMs: 600_000, maxRetryAfterMs: 60_000 };
+      const sender = new FakeSender((call) => (call.eventId === 'h1' ? serverError() : delivered()));
+      const d = make(sender, { policy });
+      d.start();
+      enqueue(d, ev('h1', 'agent:h', [URL_A]));
+      await flush();
+      enqueue(d, { ...ev('s1', 'agent:h', [URL_A]), name: 'AgentBreak' as const });
+      await flush();
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1']);
+      d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+      await advance(t, 1_000);
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1', 's1'], 'the survivor waited for the dropped head\'s retry time');
+      assert.equal(deliveryOf('h1', URL_A).status, DeliveryStatus.cancelled);
+      assert.equal(deliveryOf('s1', URL_A).status, DeliveryStatus.delivered);
+      await advance(t, 600_000);
+      assert.equal(sender.calls.length, 2, 'the dropped head\'s retry timer still fired');
+    });
+
     void it('a 30-day 410 pause does not fire early', async (t) => {
       enableFakeClock(t);
       const DAY = 24 * HOUR;
