@@ -64,7 +64,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
     mirrorTables.push({ table: rules.registry.table, key: rules.registry.key, columns: registry.columns });
 
-    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }) });
+    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }), incrementalVacuum: true });
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();
