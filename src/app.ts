@@ -64,7 +64,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
     mirrorTables.push({ table: rules.registry.table, key: rules.registry.key, columns: registry.columns });
 
-    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }) });
+    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }), incrementalVacuum: true });
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();
@@ -121,12 +121,20 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       onUnregistered: (removed) => dispatcher.cancelRegistrations(removed),
     });
 
+    const pruner = new Pruner({
+      outbox,
+      retentionMs: config.deliveredRetentionHours * 3_600_000,
+      intervalMs: PRUNE_INTERVAL_MS,
+      now: Date.now,
+      logger: logger.child({ component: 'outbox' }),
+    });
     const sourceLog = logger.child({ component: 'source' });
     const budget = new OutboxBudget({
       maxPending: config.maxOutboxPending,
       maxBytes: config.maxOutboxBytes,
       drainable: () => dispatcher.drainablePending,
       usedBytes: () => outbox.usedBytes(),
+      reclaim: (stillFull) => pruner.reclaim(stillFull),
       metrics,
       logger: sourceLog,
     });
@@ -201,13 +209,6 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => budget.stop());
     cleanups.push(() => dispatcher.releaseSource());
 
-    const pruner = new Pruner({
-      outbox,
-      retentionMs: config.deliveredRetentionHours * 3_600_000,
-      intervalMs: PRUNE_INTERVAL_MS,
-      now: Date.now,
-      logger: logger.child({ component: 'outbox' }),
-    });
     pruner.start();
     cleanups.push(() => pruner.stop());
 

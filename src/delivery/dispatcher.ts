@@ -305,14 +305,22 @@ export class Dispatcher {
    */
   cancelRegistrations(removed: ReadonlyArray<{ readonly url: string; readonly event: string }>): void {
     const byUrl = new Map<string, string[]>();
-    for (const r of removed) byUrl.set(r.url, [...(byUrl.get(r.url) ?? []), r.event]);
+    for (const r of removed) {
+      const events = byUrl.get(r.url);
+      if (events) events.push(r.event);
+      else byUrl.set(r.url, [r.event]);
+    }
     for (const [url, events] of byUrl) {
       const ep = this.endpoints.get(url);
       if (!ep || ep.pending === 0) continue;
-      const { dropped, inFlight } = dropEvents(ep.keys, events);
+      const { dropped, inFlight, ready } = dropEvents(ep.keys, events);
       ep.held -= dropped;
+      for (const key of ready) ep.ready.push(key);
       const n = this.opts.outbox.cancelPending(url, events, inFlight, `${CANCELLED}: registration removed before delivery`);
-      if (inFlight.length > 0) ep.cancelOnFailure = new Set([...(ep.cancelOnFailure ?? []), ...inFlight]);
+      if (inFlight.length > 0) {
+        ep.cancelOnFailure ??= new Set();
+        for (const id of inFlight) ep.cancelOnFailure.add(id);
+      }
       this.cancelled(ep, n);
       this.opts.logger.warn(
         { url: safeUrl(url), code: CANCELLED, events, cancelled: n, inFlight: inFlight.length },
@@ -648,7 +656,7 @@ export class Dispatcher {
     this.opts.sender.cancelQueued?.(ep.url);
     this.checkRoom();
     metrics.urlsFailing.set(this.countHolds('failing'));
-    const fields = { url: safeUrl(ep.url), code: 'UCW_WARN_DELIVERY_URL_FAILING', failuresInARow: ep.failStreak, holdMs, pendingForUrl: pendingOf(ep) };
+    const fields = { url: safeUrl(ep.url), code: 'UCW_WARN_DELIVERY_URL_FAILING', failuresInARow: ep.failStreak, holdMs, pendingForUrl: ep.pending };
     // Once per outage at warn; the longer holds that follow failed probes only at debug.
     if (ep.failingHolds === 1) logger.warn(fields, 'receiver keeps failing: URL held, then probed with one delivery at a time; events kept');
     else logger.debug(fields, 'probe failed; URL held again');
@@ -673,7 +681,7 @@ export class Dispatcher {
         code: 'UCW_ERR_DELIVERY_GONE',
         pausedForMs: pauseMs,
         pausedUntil: new Date(untilMs).toISOString(),
-        pendingForUrl: pendingOf(ep),
+        pendingForUrl: ep.pending,
       },
       `receiver answered 410 Gone; URL paused for ${formatSeconds(pauseMs)} s; events kept`,
     );
@@ -688,7 +696,7 @@ export class Dispatcher {
       const what = hold.reason === 'gone' ? '410 Gone pause over' : 'failing URL hold over';
       (hold.reason === 'gone' ? this.opts.logger.info : this.opts.logger.debug).call(
         this.opts.logger,
-        { url: safeUrl(ep.url), pendingForUrl: pendingOf(ep) },
+        { url: safeUrl(ep.url), pendingForUrl: ep.pending },
         `${what}; probing the URL with one delivery`,
       );
       this.pump(ep);
@@ -701,14 +709,21 @@ export class Dispatcher {
     hold.timer?.clear();
     ep.hold = undefined;
     if (hold.reason === 'gone') {
-      // The age budget of every delivery of the URL resumes where the pause stopped it.
+      // The age budget of every delivery of the URL resumes where the pause stopped it: in the store
+      // (those not held in memory, and after a restart) and in memory alike.
       const now = this.now();
+      try {
+        this.opts.outbox.shiftFirstAttempts(ep.url, hold.sinceMs, now);
+      } catch (err) {
+        // Only costs age budget: a delivery may be dead-lettered sooner after the pause.
+        this.opts.logger.warn({ err, url: safeUrl(ep.url) }, 'cannot save the age budget kept through the 410 Gone pause');
+      }
       for (const kq of ep.keys.values()) for (const d of kq.items) if (d.firstAttemptAtMs !== null) d.firstAttemptAtMs = ageStart(d.firstAttemptAtMs, hold, now);
       this.holdGaugesAndSave();
-      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'URL resumed after 410 Gone pause');
+      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: ep.pending, reason: why }, 'URL resumed after 410 Gone pause');
     } else {
       this.opts.metrics.urlsFailing.set(this.countHolds('failing'));
-      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: pendingOf(ep), reason: why }, 'failing URL answered again; delivery resumed');
+      this.opts.logger.info({ url: safeUrl(ep.url), pendingForUrl: ep.pending, reason: why }, 'failing URL answered again; delivery resumed');
     }
   }
 
@@ -751,7 +766,7 @@ export class Dispatcher {
       ep.hold = hold;
       if (!hold.probing) this.scheduleHoldEnd(ep, hold);
       this.opts.logger.warn(
-        { url: safeUrl(url), code: 'UCW_ERR_DELIVERY_GONE', pausedUntil: new Date(p.untilMs).toISOString(), pendingForUrl: pendingOf(ep) },
+        { url: safeUrl(url), code: 'UCW_ERR_DELIVERY_GONE', pausedUntil: new Date(p.untilMs).toISOString(), pendingForUrl: ep.pending },
         'URL still paused after a 410 Gone from before the restart; events kept',
       );
     }
@@ -806,11 +821,6 @@ function ageStart(firstAttemptAtMs: number, hold: UrlHold, nowMs: number): numbe
 /** Log fields of one delivery (built only when a line is written: safeUrl parses the URL). */
 function logFields(ep: Endpoint, d: Delivery): Record<string, unknown> {
   return { deliveryId: d.id, eventId: d.eventId, event: d.eventName, url: safeUrl(ep.url), attempt: d.attempts };
-}
-
-/** Deliveries of the URL held in memory (those still in the store are not counted). */
-function pendingOf(ep: Endpoint): number | string {
-  return ep.moreInStore ? `${ep.held}+ (more in the outbox)` : ep.held;
 }
 
 /** Seconds for a log message: whole seconds as such, shorter pauses (tests) with up to 3 decimals. */

@@ -188,6 +188,11 @@ export interface OutboxOptions {
   readonly readonly?: boolean;
   /** Told when looser file modes of the state directory were tightened, and of a one-time VACUUM. */
   readonly logger?: StoreLogger;
+  /**
+   * Rewrites a store made before v3 once for incremental vacuum (a VACUUM: time and free disk in
+   * proportion to the store). `run` asks for it; offline commands do not take that cost.
+   */
+  readonly incrementalVacuum?: boolean;
 }
 
 export class Outbox {
@@ -204,12 +209,21 @@ export class Outbox {
     getMeta: Statement;
     getDelivery: Statement;
     pendingPage: Statement;
-    nextPendingUrl: Statement;
     markDelivered: Statement;
     markRetry: Statement;
     markDead: Statement;
     countByStatus: Statement;
     promoteStaged: Statement;
+    shiftFirstAttempts: Statement;
+    markCancelled: Statement;
+    cancelPending: Statement;
+    cancelPendingOfEvents: Statement;
+    deleteMirrorStaged: Statement;
+    anyStaged: Statement;
+    countPending: Statement;
+    countDead: Statement;
+    countCancelled: Statement;
+    pendingByUrl: Statement;
   };
   private readonly commitTx: (batch: CommitBatch) => Delivery[];
   private readonly stageTx: (events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]) => StagedCounts;
@@ -233,7 +247,7 @@ export class Outbox {
       this.lock = lock;
       try {
         this.migrate(path);
-        switchToIncrementalVacuum(db, opts.logger);
+        if (opts.incrementalVacuum) switchToIncrementalVacuum(db, opts.logger);
       } catch (err) {
         db.close();
         lock.release();
@@ -266,9 +280,6 @@ export class Outbox {
          FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.url = ? AND d.status = ${DeliveryStatus.pending} AND d.id > ? ORDER BY d.id LIMIT ?`,
       ),
-      nextPendingUrl: db.prepare(
-        `SELECT url FROM deliveries WHERE status = ${DeliveryStatus.pending} AND url > ? ORDER BY url LIMIT 1`,
-      ).pluck(),
       markDelivered: db.prepare(
         `UPDATE deliveries SET status = ${DeliveryStatus.delivered}, attempts = attempts + 1, last_status = ?, last_error = NULL,
            first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
@@ -283,6 +294,29 @@ export class Outbox {
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
       promoteStaged: db.prepare(`UPDATE deliveries SET status = ${DeliveryStatus.pending} WHERE status = ${DeliveryStatus.staged}`),
+      // The pause counted from the later of a delivery's first attempt and the pause's start.
+      shiftFirstAttempts: db.prepare(
+        `UPDATE deliveries SET first_attempt_at_ms = first_attempt_at_ms + MAX(0, ? - MAX(first_attempt_at_ms, ?))
+         WHERE url = ? AND status = ${DeliveryStatus.pending} AND first_attempt_at_ms IS NOT NULL`,
+      ),
+      markCancelled: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ? WHERE id = ? AND status = ${DeliveryStatus.pending}`,
+      ),
+      cancelPending: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ?
+         WHERE status = ${DeliveryStatus.pending} AND url = ? AND id NOT IN (SELECT value FROM json_each(?))`,
+      ),
+      cancelPendingOfEvents: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ?
+         WHERE status = ${DeliveryStatus.pending} AND url = ? AND id NOT IN (SELECT value FROM json_each(?))
+           AND event_seq IN (SELECT seq FROM events WHERE name IN (SELECT value FROM json_each(?)))`,
+      ),
+      deleteMirrorStaged: db.prepare('DELETE FROM mirror_staged'),
+      anyStaged: db.prepare(`SELECT 1 FROM deliveries WHERE status = ${DeliveryStatus.staged} LIMIT 1`),
+      countPending: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.pending}`).pluck(),
+      countDead: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.dead}`).pluck(),
+      countCancelled: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.cancelled}`).pluck(),
+      pendingByUrl: db.prepare(`SELECT url, COUNT(*) AS n FROM deliveries WHERE status = ${DeliveryStatus.pending} GROUP BY url`),
     };
     // An event is stored with all its deliveries in one transaction, so an event id already present
     // (a replay) means its deliveries exist too: nothing is created twice.
@@ -399,11 +433,10 @@ export class Outbox {
 
   /** Drops staged work of a transaction that will be read again from the checkpoint. */
   discardStaged(): void {
-    this.db.prepare('DELETE FROM mirror_staged').run();
+    this.stmts.deleteMirrorStaged.run();
     this.mirrorStaged = false;
-    const staged = DeliveryStatus.staged;
-    if (this.db.prepare(`SELECT 1 FROM deliveries WHERE status = ${staged} LIMIT 1`).get() === undefined) return;
-    this.db.transaction(() => this.deleteDeliveries(`status = ${staged}`))();
+    if (this.stmts.anyStaged.get() === undefined) return;
+    this.db.transaction(() => this.deleteDeliveries(`status = ${DeliveryStatus.staged}`))();
   }
 
   /** Seeds mirrors and the first checkpoint (first run, from a snapshot of the source). */
@@ -427,16 +460,6 @@ export class Outbox {
     return (this.db.prepare('SELECT row FROM mirror_rows WHERE tbl = ?').pluck().all(table) as string[]).map(
       (r) => JSON.parse(r) as Row,
     );
-  }
-
-  /** URLs that have pending deliveries (the dispatcher's start-up), one index seek per URL. */
-  pendingUrls(): string[] {
-    this.flushOutcomes();
-    const urls: string[] = [];
-    for (let url = this.stmts.nextPendingUrl.get('') as string | undefined; url !== undefined; url = this.stmts.nextPendingUrl.get(url) as string | undefined) {
-      urls.push(url);
-    }
-    return urls;
   }
 
   /** Up to `limit` pending deliveries of `url` with an id above `afterId`, in enqueue order. */
@@ -482,12 +505,20 @@ export class Outbox {
     this.queueOutcome(id, () => stmt.run(nextAttemptAtMs, status, error, at, id));
   }
 
+  /**
+   * A 410 pause of `url` that began at `pausedSinceMs` ends at `nowMs`: the first attempt time of its
+   * pending deliveries moves on by the time paused since then, so the pause spends no age budget
+   * (kept across restarts, and for deliveries not held in memory). Returns how many.
+   */
+  shiftFirstAttempts(url: string, pausedSinceMs: number, nowMs: number): number {
+    this.flushOutcomes();
+    return this.stmts.shiftFirstAttempts.run(nowMs, pausedSinceMs, url).changes;
+  }
+
   /** A delivery whose registration was removed while it was in flight, and not delivered: cancelled. */
   markCancelled(id: number, reason: string): void {
     const at = this.now();
-    this.queueOutcome(id, () =>
-      this.db.prepare(`UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ? WHERE id = ? AND status = ${DeliveryStatus.pending}`).run(reason, at, id),
-    );
+    this.queueOutcome(id, () => this.stmts.markCancelled.run(reason, at, id));
   }
 
   /** Writes the queued delivery outcomes now (reads that report on them call it first). */
@@ -516,8 +547,8 @@ export class Outbox {
   backlog(): { pending: number; dead: number } {
     this.flushOutcomes();
     return {
-      pending: this.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.pending}`).pluck().get() as number,
-      dead: this.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.dead}`).pluck().get() as number,
+      pending: this.stmts.countPending.get() as number,
+      dead: this.stmts.countDead.get() as number,
     };
   }
 
@@ -583,13 +614,9 @@ export class Outbox {
    */
   cancelPending(url: string, events: readonly string[] | undefined, keepIds: Iterable<number>, reason: string): number {
     this.flushOutcomes();
-    const byEvent = events === undefined ? '' : 'AND event_seq IN (SELECT seq FROM events WHERE name IN (SELECT value FROM json_each(?)))';
-    const sql = `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ?
-      WHERE status = ${DeliveryStatus.pending} AND url = ? ${byEvent} AND id NOT IN (SELECT value FROM json_each(?))`;
-    const params: unknown[] = [reason, this.now(), url];
-    if (events !== undefined) params.push(JSON.stringify(events));
-    params.push(JSON.stringify([...keepIds]));
-    return this.db.prepare(sql).run(...params).changes;
+    const keep = JSON.stringify([...keepIds]);
+    if (events === undefined) return this.stmts.cancelPending.run(reason, this.now(), url, keep).changes;
+    return this.stmts.cancelPendingOfEvents.run(reason, this.now(), url, keep, JSON.stringify(events)).changes;
   }
 
   /** Marks every pending delivery of `url` cancelled on purpose (`deliveries discard --url`); returns how many. */
@@ -600,13 +627,13 @@ export class Outbox {
   /** Cancelled deliveries kept in the store (a scan: for inspection, not the hot path). */
   cancelledCount(): number {
     this.flushOutcomes();
-    return this.db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.cancelled}`).pluck().get() as number;
+    return this.stmts.countCancelled.get() as number;
   }
 
   /** Pending deliveries per URL (the dispatcher's start-up), on the pending index. */
   pendingByUrl(): Map<string, number> {
     this.flushOutcomes();
-    const rows = this.db.prepare(`SELECT url, COUNT(*) AS n FROM deliveries WHERE status = ${DeliveryStatus.pending} GROUP BY url`).all() as Array<{ url: string; n: number }>;
+    const rows = this.stmts.pendingByUrl.all() as Array<{ url: string; n: number }>;
     return new Map(rows.map((r) => [r.url, r.n]));
   }
 

@@ -1,7 +1,8 @@
-// Removes delivered rows past retention without stalling the thread that reads the binlog: deletes
-// in small batches (one short transaction each) with the event loop served between them, then gives
-// the freed pages back to the file system a few at a time (incremental vacuum). Invariant: at most
-// one pass runs at a time, and stop() returns only once it has ended.
+// Removes delivered and cancelled rows past retention without stalling the thread that reads the
+// binlog: deletes in small batches (one short transaction each) with the event loop served between
+// them, then gives the freed pages back to the file system a few at a time (incremental vacuum).
+// Retention yields to the disk budget (reclaim()). Invariant: at most one pass runs at a time, and
+// stop() returns only once it has ended.
 
 import { setImmediate as turn } from 'node:timers/promises';
 import type { Logger } from '../logger.js';
@@ -14,7 +15,7 @@ export const VACUUM_STEP_PAGES = 64;
 
 export interface PrunerOptions {
   readonly outbox: Pick<Outbox, 'prune' | 'vacuumStep'>;
-  /** Delivered rows older than this are deleted. */
+  /** Delivered and cancelled rows older than this are deleted (sooner when the disk budget needs their room). */
   readonly retentionMs: number;
   readonly intervalMs: number;
   readonly now: () => number;
@@ -57,6 +58,31 @@ export class Pruner {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
+  }
+
+  /**
+   * The store is at its disk budget: deletes delivered and cancelled rows oldest-first regardless of
+   * retention, in the same batches, while `stillFull()`. Their pages count as free at once (no
+   * vacuum needed for the budget). Returns how many; a failure is logged and counts as none.
+   */
+  async reclaim(stillFull: () => boolean): Promise<number> {
+    const { outbox, logger } = this.opts;
+    const batch = this.opts.batchRows ?? PRUNE_BATCH_ROWS;
+    const t0 = performance.now();
+    let pruned = 0;
+    try {
+      for (let n = batch; n === batch && !this.stopped && stillFull(); ) {
+        n = outbox.prune(Number.MAX_SAFE_INTEGER, batch);
+        pruned += n;
+        await turn();
+      }
+    } catch (err) {
+      logger.warn({ code: 'UCW_WARN_OUTBOX_PRUNE', err }, 'pruning the state store for room failed; tried again while it is full');
+    }
+    if (pruned > 0) {
+      logger.info({ pruned, ms: Math.round(performance.now() - t0) }, 'state store at --max-outbox-bytes: delivered and cancelled rows pruned ahead of retention');
+    }
+    return pruned;
   }
 
   private async pass(): Promise<PruneResult> {

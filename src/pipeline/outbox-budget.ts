@@ -1,8 +1,9 @@
 // The outbox growth limits: before a source transaction is committed to the outbox, wait until the
 // deliveries that can drain (pending for URLs that are not held) are below --max-outbox-pending and
 // the store takes less than --max-outbox-bytes. A held URL (paused after a 410, or failing) cannot
-// drain, so its backlog counts only against the disk budget and never stalls the other URLs.
-// Reading is paused, never dropped; said in coded logs and in the ucw_source_paused gauge.
+// drain, so its backlog counts only against the disk budget and never stalls the other URLs. At the
+// disk budget, delivered and cancelled rows are pruned first (retention yields): only rows with work
+// left can hold reading. Reading is paused, never dropped; said in coded logs and ucw_source_paused.
 
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -21,6 +22,8 @@ export interface OutboxBudgetOptions {
   readonly drainable: () => number;
   /** Bytes the store takes. */
   readonly usedBytes: () => number;
+  /** Deletes delivered and cancelled rows, oldest first, while `stillFull()` (Pruner.reclaim). */
+  readonly reclaim: (stillFull: () => boolean) => Promise<unknown>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -53,7 +56,7 @@ export class OutboxBudget {
 
   /** Resolves once there is room (or the bridge is stopping). */
   async waitForRoom(): Promise<void> {
-    let why = this.full();
+    let why = await this.reclaimIfFull(this.full());
     if (!why) return;
     const { metrics, logger } = this.opts;
     const since = this.now();
@@ -63,10 +66,17 @@ export class OutboxBudget {
       if (why !== reported) this.report(why);
       reported = why;
       await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
-      why = this.full(true);
+      why = await this.reclaimIfFull(this.full(true));
     }
     metrics.sourcePaused.set(0);
     logger.info({ drainable: this.opts.drainable(), outboxBytes: this.bytes, pausedMs: this.now() - since }, 'outbox below its limit: binlog reading resumed');
+  }
+
+  /** At the disk budget: makes room from rows that have no work left, then reads the size again. */
+  private async reclaimIfFull(why: Full | undefined): Promise<Full | undefined> {
+    if (why !== 'bytes') return why;
+    await this.opts.reclaim(() => this.full(true) === 'bytes');
+    return this.full(true);
   }
 
   stop(): void {
@@ -83,7 +93,9 @@ export class OutboxBudget {
     } else {
       logger.warn(
         { code: 'UCW_WARN_OUTBOX_DISK_FULL', outboxBytes: this.bytes, maxOutboxBytes: maxBytes },
-        'outbox store at --max-outbox-bytes: binlog reading paused until held URLs drain or their registrations are removed (nothing is dropped)',
+        'outbox store at --max-outbox-bytes with rows still to deliver (delivered and cancelled ones pruned for room): binlog reading paused (nothing is dropped) ' +
+          'until a held receiver comes back and drains its backlog, or the backlog is dropped with `deliveries discard --url` while the bridge is stopped; ' +
+          'clearing a registration does not help meanwhile (the change is read only once there is room again)',
       );
     }
   }

@@ -661,6 +661,51 @@ void describe('Dispatcher', () => {
       assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
     });
 
+    void it('the age budget a 410 pause did not spend survives a restart: a 5xx after it is retried, not dead-lettered', async (t) => {
+      enableFakeClock(t);
+      // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 30 h (max age 24 h). The
+      // probe gets 200, k1 another 500; then a restart, and k1 a third 500.
+      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 };
+      const sender = new FakeSender((call, nth) => (call.eventId === 'k1' && nth <= 5 ? serverError() : nth === 2 ? gone() : delivered()));
+      const d = make(sender, { policy, gonePauseMs: 30 * HOUR });
+      d.start();
+      enqueue(d, ev('k1', 'agent:k1', [URL_A]));
+      await flush();
+      enqueue(d, ev('k0', 'agent:k0', [URL_A]));
+      await flush();
+      await advance(t, 30 * HOUR, 30);
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0', 'k0', 'k1']);
+      await d.stop(1_000);
+
+      const d2 = make(sender, { policy, gonePauseMs: 30 * HOUR });
+      d2.start();
+      await advance(t, 2_000, 4);
+      assert.equal(outbox.counts().dead, 0, 'the 30 h pause ate the 24 h age budget of k1 after the restart');
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0', 'k0', 'k1', 'k1', 'k1']);
+      assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
+    });
+
+    void it('cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head\'s retry time', async (t) => {
+      enableFakeClock(t);
+      // The head's retry is 5-10 min away; the next delivery of its key is another event's.
+      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 600_000, maxDelayMs: 600_000, maxRetryAfterMs: 60_000 };
+      const sender = new FakeSender((call) => (call.eventId === 'h1' ? serverError() : delivered()));
+      const d = make(sender, { policy });
+      d.start();
+      enqueue(d, ev('h1', 'agent:h', [URL_A]));
+      await flush();
+      enqueue(d, { ...ev('s1', 'agent:h', [URL_A]), name: 'AgentBreak' as const });
+      await flush();
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1']);
+      d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+      await advance(t, 1_000);
+      assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1', 's1'], 'the survivor waited for the dropped head\'s retry time');
+      assert.equal(deliveryOf('h1', URL_A).status, DeliveryStatus.cancelled);
+      assert.equal(deliveryOf('s1', URL_A).status, DeliveryStatus.delivered);
+      await advance(t, 600_000);
+      assert.equal(sender.calls.length, 2, 'the dropped head\'s retry timer still fired');
+    });
+
     void it('a 30-day 410 pause does not fire early', async (t) => {
       enableFakeClock(t);
       const DAY = 24 * HOUR;

@@ -26,6 +26,8 @@ void describe('OutboxBudget', () => {
         state.bytesReads++;
         return state.bytes;
       },
+      // Nothing delivered or cancelled to prune: the store's size is what holds reading here.
+      reclaim: () => Promise.resolve(0),
       metrics,
       logger: createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) }),
     });

@@ -27,8 +27,7 @@ function event(id: string, urls: string[], over: Partial<EnqueuedEvent> = {}): E
 
 /** Ids of every pending delivery, over all URLs, in id order. */
 function pendingIds(o: Outbox): number[] {
-  return o
-    .pendingUrls()
+  return [...o.pendingByUrl().keys()]
     .flatMap((url) => o.pendingPage(url, 0, 1_000).map((d) => d.id))
     .sort((a, b) => a - b);
 }
@@ -71,7 +70,7 @@ void describe('Outbox', () => {
     const o = open();
     assert.equal(o.checkpoint(), undefined);
     assert.deepEqual(o.counts(), { pending: 0, delivered: 0, dead: 0 });
-    assert.deepEqual(o.pendingUrls(), []);
+    assert.deepEqual([...o.pendingByUrl()], []);
     assert.equal(o.getMeta('schema_version'), '3');
     assert.deepEqual(o.mirrorRows('ccdata.users'), []);
   });
@@ -254,13 +253,13 @@ void describe('Outbox', () => {
     assert.deepEqual(o.counts(), { pending: 1, delivered: 0, dead: 0 });
   });
 
-  void it('pendingUrls() and pendingPage() list pending deliveries per URL in enqueue order, skipping delivered and dead', () => {
+  void it('pendingByUrl() and pendingPage() list pending deliveries per URL in enqueue order, skipping delivered and dead', () => {
     const o = open();
     const a = o.commit(batch([event('e1', ['https://a.example/', 'https://b.example/'])], 1));
     const b = o.commit(batch([event('e2', ['https://a.example/'], { orderKey: 'agent:ana' })], 2));
     const c = o.commit(batch([event('e3', ['https://b.example/'], { orderKey: 'guid:g' })], 3));
     const all = [...a, ...b, ...c];
-    assert.deepEqual(o.pendingUrls(), ['https://a.example/', 'https://b.example/']);
+    assert.deepEqual([...o.pendingByUrl()].sort(), [['https://a.example/', 2], ['https://b.example/', 2]]);
     assert.deepEqual(pendingIds(o), all.map((d) => d.id).sort((x, y) => x - y));
     // A page carries everything an attempt needs, exactly as commit() returned it.
     assert.deepEqual(o.pendingPage('https://b.example/', 0, 10), [all[1], all[3]]);
