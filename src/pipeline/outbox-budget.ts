@@ -4,6 +4,7 @@
 // drain, so its backlog counts only against the disk budget and never stalls the other URLs.
 // Reading is paused, never dropped; said in coded logs and in the ucw_source_paused gauge.
 
+import type { WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 
@@ -77,12 +78,12 @@ export class OutboxBudget {
     const { logger, maxPending, maxBytes } = this.opts;
     if (why === 'pending') {
       logger.warn(
-        { code: 'UCW_WARN_OUTBOX_FULL', drainable: this.opts.drainable(), maxOutboxPending: maxPending },
+        { code: 'UCW_WARN_OUTBOX_FULL' satisfies WarningCode, drainable: this.opts.drainable(), maxOutboxPending: maxPending },
         'outbox full: binlog reading paused until deliveries drain (nothing is dropped)',
       );
     } else {
       logger.warn(
-        { code: 'UCW_WARN_OUTBOX_DISK_FULL', outboxBytes: this.bytes, maxOutboxBytes: maxBytes },
+        { code: 'UCW_WARN_OUTBOX_DISK_FULL' satisfies WarningCode, outboxBytes: this.bytes, maxOutboxBytes: maxBytes },
         'outbox store at --max-outbox-bytes: binlog reading paused until held URLs drain or their registrations are removed (nothing is dropped)',
       );
     }
