@@ -161,7 +161,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     value = parseJsonOrYaml(text);
   } catch (err) {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', `cannot read config file ${path}: ${(err as Error).message}`, {
-      hint: 'Pass a JSON or YAML file whose keys are the camelCase option names (see README).',
+      hint: 'Pass a JSON or YAML file whose keys are the camelCase option names (see docs/configuration.md).',
       cause: err,
     });
   }

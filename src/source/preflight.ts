@@ -30,7 +30,7 @@ export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSet
   // such an event fails, so the bridge would reconnect to the same position forever.
   if (s.binlogTransactionCompression !== undefined && ['1', 'ON'].includes(s.binlogTransactionCompression.toUpperCase())) {
     throw new BridgeError('UCW_ERR_SOURCE_BINLOG_COMPRESSION', `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`, {
-      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see README Troubleshooting, UCW_ERR_SOURCE_STUCK).',
+      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see docs/errors.md, UCW_ERR_SOURCE_STUCK).',
     });
   }
   if (s.binlogRowValueOptions !== undefined && /PARTIAL_JSON/i.test(s.binlogRowValueOptions)) {
