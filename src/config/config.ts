@@ -79,7 +79,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'timezone', type: 'string', describe: 'Time zone of `date` and other times in payloads (IANA name)' },
   { key: 'httpHost', type: 'string', describe: 'Address of the /healthz, /readyz and /metrics endpoint' },
   { key: 'httpPort', type: 'number', describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)' },
-  { key: 'logLevel', type: 'string', describe: 'Log level (payloads are only logged at debug)' },
+  { key: 'logLevel', type: 'string', describe: 'Log level: fatal, error, warn, info, debug, trace or silent (payloads are only logged at debug)' },
   { key: 'bodyFormat', type: 'string', describe: 'Body of every POST: ucontact (flat uContact JSON) or envelope (Id/CreationDateUtc/Category/Code/Event/Data)' },
   { key: 'envelopeUrlPrefix', type: 'array', describe: 'URLs starting with this prefix get the envelope body whatever --body-format says; repeatable' },
   { key: 'ceSource', type: 'string', describe: 'Value of the CloudEvents ce-source header' },
