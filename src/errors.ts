@@ -143,7 +143,7 @@ export const CODES = {
   },
   UCW_ERR_OUTBOX_OPEN: {
     kind: 'error',
-    meaning: 'The local state store cannot be opened (unwritable, corrupt, or written by a newer version).',
+    meaning: 'The local state store cannot be opened (unwritable, corrupt, or of a schema version this bridge does not know).',
     hint: 'Check that `--state-dir` is writable by the bridge\'s user and belongs to one bridge.',
   },
   UCW_ERR_STATE_LOCKED: {
@@ -154,7 +154,7 @@ export const CODES = {
   UCW_ERR_DELIVERY_HTTP_STATUS: {
     kind: 'error',
     meaning: 'A receiver answered with a non-2xx status.',
-    hint: 'Nothing for 408, 429 and 5xx (retried); other statuses are dead-lettered: fix the receiver, then `dead-letters retry`.',
+    hint: 'Nothing for 408, 429 and 5xx (retried; 410 is `UCW_ERR_DELIVERY_GONE`); other statuses are dead-lettered at once: fix the receiver, then `dead-letters retry`.',
   },
   UCW_ERR_DELIVERY_NETWORK: {
     kind: 'error',
