@@ -11,10 +11,13 @@ const DAY_MS = 24 * HOUR_MS;
 const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
 
+type Unwrappable = { unwrap: () => z.ZodType };
+type Checked = z.ZodType & { minValue?: number | null; maxValue?: number | null; options?: readonly string[] };
+
 /** The schema of one option with its default/optional wrappers removed. */
-function innerSchema(key: ConfigKey): z.ZodType {
+function innerSchema(key: ConfigKey): Checked {
   let s = configSchema.shape[key] as z.ZodType;
-  while (s.def.type === 'default' || s.def.type === 'optional') s = (s as unknown as { unwrap: () => z.ZodType }).unwrap();
+  while (s.def.type === 'default' || s.def.type === 'optional') s = (s as unknown as Unwrappable).unwrap();
   return s;
 }
 
@@ -41,11 +44,13 @@ function defaultOf(key: ConfigKey): string {
 
 /** Allowed values or range, from the schema's checks. */
 function rangeOf(key: ConfigKey): string {
-  const s = innerSchema(key) as z.ZodType & { minValue?: number | null; maxValue?: number | null; options?: readonly string[] };
+  const s = innerSchema(key);
   if (s.def.type === 'enum') return (s.options ?? []).map((o) => `\`${o}\``).join(', ');
   if (s.def.type !== 'number') return '';
   const lo = s.minValue ?? null;
-  const hi = s.maxValue !== null && s.maxValue !== undefined && Number.isSafeInteger(s.maxValue) && s.maxValue < Number.MAX_SAFE_INTEGER ? s.maxValue : null;
+  // zod reports "no maximum" of an int as MAX_SAFE_INTEGER and of a float as Infinity.
+  const max = s.maxValue ?? Number.MAX_SAFE_INTEGER;
+  const hi = Number.isSafeInteger(max) && max < Number.MAX_SAFE_INTEGER ? max : null;
   if (lo !== null && hi !== null) return `${formatNumber(key, lo)} to ${formatNumber(key, hi)}`;
   if (lo !== null) return `at least ${formatNumber(key, lo)}`;
   return hi !== null ? `at most ${formatNumber(key, hi)}` : '';

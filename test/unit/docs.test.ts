@@ -19,11 +19,13 @@ const README_MAX_BYTES = 15_000;
 
 void describe('generated docs', () => {
   void test('docs/configuration.md is the render of the option schema', () => {
-    assert.ok(read('docs/configuration.md') === renderConfigurationDoc(), 'docs/configuration.md is stale: run `npm run docs:config` and commit it');
+    const stale = 'docs/configuration.md is stale: run `npm run docs:config` and commit it';
+    assert.ok(read('docs/configuration.md') === renderConfigurationDoc(), stale);
   });
 
   void test('docs/errors.md is the render of the code table', () => {
-    assert.ok(read('docs/errors.md') === renderErrorsDoc(), 'docs/errors.md is stale: run `npm run docs:errors` and commit it');
+    const stale = 'docs/errors.md is stale: run `npm run docs:errors` and commit it';
+    assert.ok(read('docs/errors.md') === renderErrorsDoc(), stale);
   });
 });
 
@@ -51,7 +53,8 @@ void describe('README', () => {
   });
 
   void test('every relative link in README.md and docs/*.md names a file or folder that exists', () => {
-    const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const docs = readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
+    const pages = ['README.md', ...docs.map((f) => `docs/${f}`)];
     const broken: string[] = [];
     let links = 0;
     for (const page of pages) {
