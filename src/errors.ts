@@ -213,8 +213,8 @@ export const CODES = {
   },
   UCW_WARN_OUTBOX_DISK_FULL: {
     kind: 'warning',
-    meaning: 'The state store\'s data reached `--max-outbox-bytes` (mostly the backlogs of held URLs): binlog reading is paused (nothing dropped, `ucw_source_paused` = 1) until it shrinks.',
-    hint: 'Fix the held receivers; clear the registrations of receivers gone for good (their backlog is cancelled, its space freed at the next prune) or `deliveries discard --url` their backlog (bridge stopped); lower `--delivered-retention-hours`; or raise the budget (check free disk first).',
+    meaning: 'The state store\'s data reached `--max-outbox-bytes` (mostly the backlogs of failing and paused URLs): binlog reading is paused (nothing dropped, `ucw_source_paused` = 1) until it shrinks.',
+    hint: 'Fix the failing receivers; clear the registrations of receivers gone for good (their backlog is cancelled, its space freed at the next prune) or `deliveries discard --url` their backlog (bridge stopped); lower `--delivered-retention-hours`; or raise the budget (check free disk first).',
   },
   UCW_WARN_OUTBOX_PRUNE: {
     kind: 'warning',
@@ -238,8 +238,8 @@ export const CODES = {
   },
   UCW_WARN_DELIVERY_URL_FAILING: {
     kind: 'warning',
-    meaning: 'A URL failed 5 times in a row: it is held and probed one delivery at a time until it answers (its events wait in the state store); logged once per outage.',
-    hint: 'Fix or scale the receiver; `ucw_urls_failing` shows how many URLs are held.',
+    meaning: 'A URL failed 5 times in a row: it is marked failing and probed one delivery at a time until it answers (its events wait in the state store); logged once per outage.',
+    hint: 'Fix or scale the receiver; `ucw_urls_failing` shows how many URLs are failing.',
   },
 } as const satisfies CodeTable;
 

@@ -99,12 +99,12 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'reconnectMinMs', type: 'number', describe: 'First delay before reconnecting to the source; doubles per failure' },
   { key: 'reconnectMaxMs', type: 'number', describe: 'Cap of the reconnect delay' },
   { key: 'shutdownGraceMs', type: 'number', describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)' },
-  { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of held URLs count against --max-outbox-bytes instead); resume below it' },
+  { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of failing or paused URLs count against --max-outbox-bytes instead); resume below it' },
   { key: 'gonePauseMs', type: 'number', describe: 'A URL that answered 410 Gone is paused this long (its events stay pending), then probed again' },
   { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)' },
   { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
-  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of held URLs\' backlogs' },
+  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of the backlogs of failing and paused URLs' },
 ];
 
 function fromText(def: OptionDef, text: string): unknown {
