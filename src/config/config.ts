@@ -69,21 +69,21 @@ export interface OptionDef {
 
 /** Every option of `run`, in help order. CLI flag = kebab-case of key; env = UCW_ + SNAKE_CASE. */
 export const OPTIONS: readonly OptionDef[] = [
-  { key: 'mysqlUrl', type: 'string', secret: true, describe: 'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice)' },
-  { key: 'mysqlUrlFile', type: 'string', describe: 'File holding the source server URL instead of --mysql-url (a Docker/Kubernetes secret; must not be group/world-readable)' },
+  { key: 'mysqlUrl', type: 'string', secret: true, describe: 'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice); ?socket=/path for a unix socket. Prefer --mysql-url-file or the environment: argv is visible to every local user' },
+  { key: 'mysqlUrlFile', type: 'string', describe: 'File holding the source server URL instead of --mysql-url (trailing newline trimmed), e.g. a Docker/Kubernetes secret; refused when group/world-readable' },
   { key: 'stateDir', type: 'string', describe: 'Directory of the durable outbox and checkpoint (SQLite); one per bridge' },
   { key: 'rules', type: 'string', describe: 'Rules file (JSON or YAML) replacing the default rules for the reference uContact schema' },
-  { key: 'serverId', type: 'number', describe: 'Replica server id the bridge uses on the binlog connection; unique among the servers, replicas and bridges of the source (default: a random id drawn once per state directory and kept there)' },
-  { key: 'signingSecret', type: 'array', secret: true, describe: 'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation' },
+  { key: 'serverId', type: 'number', describe: 'Replica server id the bridge uses on the binlog connection; unique among the servers, replicas and bridges of the source. Unset, each state directory draws one random id in 2147483648-4294967295 once and keeps it (logged at start)' },
+  { key: 'signingSecret', type: 'array', secret: true, describe: 'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation. Prefer --signing-secret-file or the environment' },
   { key: 'signingSecretFile', type: 'string', describe: 'File of signing secrets, one a line (several = key rotation, each signs), instead of --signing-secret; must not be group/world-readable' },
   { key: 'timezone', type: 'string', describe: 'Time zone of `date` and other times in payloads (IANA name)' },
   { key: 'httpHost', type: 'string', describe: 'Address of the /healthz, /readyz and /metrics endpoint' },
   { key: 'httpPort', type: 'number', describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)' },
-  { key: 'logLevel', type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent (payloads are only logged at debug)' },
+  { key: 'logLevel', type: 'string', describe: 'Log level: fatal, error, warn, info, debug, trace or silent (payloads are only logged at debug)' },
   { key: 'bodyFormat', type: 'string', describe: 'Body of every POST: ucontact (flat uContact JSON) or envelope (Id/CreationDateUtc/Category/Code/Event/Data)' },
   { key: 'envelopeUrlPrefix', type: 'array', describe: 'URLs starting with this prefix get the envelope body whatever --body-format says; repeatable' },
   { key: 'ceSource', type: 'string', describe: 'Value of the CloudEvents ce-source header' },
-  { key: 'heartbeatSeconds', type: 'number', describe: 'Server heartbeat period on an idle binlog; no event for 3 periods means the stream is dead' },
+  { key: 'heartbeatSeconds', type: 'number', describe: 'Server heartbeat period on an idle binlog; no event for 3 periods means the stream is dead and it is reopened' },
   { key: 'maxQueuedRows', type: 'number', describe: 'Pause reading the binlog while this many decoded rows wait to be processed' },
   { key: 'outboxSync', type: 'string', describe: 'SQLite synchronous mode: normal (survives process crashes) or full (also power loss)' },
   { key: 'deliveredRetentionHours', type: 'number', describe: 'How long delivered events stay in the outbox for inspection' },
@@ -95,16 +95,16 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'maxAgeMs', type: 'number', describe: 'No retry later than this after the first attempt; then dead-lettered' },
   { key: 'retryBaseMs', type: 'number', describe: 'First retry delay; doubles per attempt, with jitter' },
   { key: 'retryMaxMs', type: 'number', describe: 'Cap of the retry delay' },
-  { key: 'maxRetryAfterMs', type: 'number', describe: 'Cap on a receiver Retry-After' },
+  { key: 'maxRetryAfterMs', type: 'number', describe: 'Cap on a receiver\'s Retry-After' },
   { key: 'reconnectMinMs', type: 'number', describe: 'First delay before reconnecting to the source; doubles per failure' },
   { key: 'reconnectMaxMs', type: 'number', describe: 'Cap of the reconnect delay' },
   { key: 'shutdownGraceMs', type: 'number', describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)' },
-  { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of held URLs count against --max-outbox-bytes instead); resume below it' },
+  { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of failing or paused URLs count against --max-outbox-bytes instead); resume below it' },
   { key: 'gonePauseMs', type: 'number', describe: 'A URL that answered 410 Gone is paused this long (its events stay pending), then probed again' },
   { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)' },
   { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
   { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
-  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of held URLs\' backlogs' },
+  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of the backlogs of failing and paused URLs' },
 ];
 
 function fromText(def: OptionDef, text: string): unknown {
@@ -163,7 +163,7 @@ function readConfigFile(path: string): Record<string, unknown> {
     value = parseJsonOrYaml(text);
   } catch (err) {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', `cannot read config file ${path}: ${(err as Error).message}`, {
-      hint: 'Pass a JSON or YAML file whose keys are the camelCase option names (see README).',
+      hint: 'Pass a JSON or YAML file whose keys are the camelCase option names (see docs/configuration.md).',
       cause: err,
     });
   }

@@ -3,7 +3,7 @@
 // or detail ever carries a file's content.
 
 import { readFileSync, statSync } from 'node:fs';
-import { BridgeError } from '../errors.js';
+import { BridgeError, type WarningCode } from '../errors.js';
 import { envName, flagName } from './option-names.js';
 
 /** Each secret option and the option naming its file; a signing-secret file holds one secret a line. */
@@ -21,7 +21,7 @@ function secretFileError(path: string, why: string): BridgeError {
 
 /** A secret file the bridge reads through its group only (Kubernetes fsGroup), accepted with a warning. */
 export interface SecretFileWarning {
-  readonly code: 'UCW_WARN_SECRET_FILE_GROUP';
+  readonly code: Extract<WarningCode, 'UCW_WARN_SECRET_FILE_GROUP'>;
   readonly path: string;
   readonly mode: string;
   readonly group: number;

@@ -3,7 +3,7 @@
 // writable connection exists only in the process that holds the state directory's lock.
 
 import Database, { type Database as Db } from 'better-sqlite3';
-import { BridgeError } from '../errors.js';
+import { BridgeError, type WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createPrivateFile, prepareStateDir, restrictFile } from './state-dir.js';
 import { StateLock } from './state-lock.js';
@@ -36,7 +36,7 @@ export function openWritable(stateDir: string, path: string, synchronous: 'norma
     // SQLite creates -wal and -shm with the database file's mode: 0600 once this file is.
     for (const f of [path, `${path}-wal`, `${path}-shm`]) tightened.push(...restrictFile(f));
     if (tightened.length > 0) {
-      logger?.warn({ code: 'UCW_WARN_STATE_DIR_MODE', tightened }, 'state directory was readable by other users; modes tightened');
+      logger?.warn({ code: 'UCW_WARN_STATE_DIR_MODE' satisfies WarningCode, tightened }, 'state directory was readable by other users; modes tightened');
     }
     // Takes effect only in a new, empty file, and only before journal_mode is set (that writes the
     // header); an existing store is switched by one VACUUM (switchToIncrementalVacuum()).
@@ -93,7 +93,7 @@ export function switchToIncrementalVacuum(db: Db, logger: StoreLogger | undefine
     db.exec('VACUUM');
     db.pragma('wal_checkpoint(TRUNCATE)');
   } catch (err) {
-    logger?.warn({ code: 'UCW_WARN_OUTBOX_VACUUM', bytes, err }, 'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)');
+    logger?.warn({ code: 'UCW_WARN_OUTBOX_VACUUM' satisfies WarningCode, bytes, err }, 'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)');
     return;
   }
   logger?.info({ bytes, ms: Math.round(performance.now() - t0) }, 'state store rewritten once for incremental vacuum');

@@ -7,7 +7,7 @@ import type { Database as Db, Statement } from 'better-sqlite3';
 import { join } from 'node:path';
 import type { EventName } from '../domain/events.js';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
-import { BridgeError } from '../errors.js';
+import { BridgeError, type WarningCode } from '../errors.js';
 import { openError, openReadonly, openWritable, switchToIncrementalVacuum, type StoreLogger } from './connection.js';
 import type { StateLock } from './state-lock.js';
 
@@ -621,7 +621,7 @@ export class Outbox {
 
   /** Marks every pending delivery of `url` cancelled on purpose (`deliveries discard --url`); returns how many. */
   discardPending(url: string): number {
-    return this.cancelPending(url, undefined, [], 'UCW_WARN_DELIVERY_CANCELLED: discarded by the operator');
+    return this.cancelPending(url, undefined, [], `${'UCW_WARN_DELIVERY_CANCELLED' satisfies WarningCode}: discarded by the operator`);
   }
 
   /** Cancelled deliveries kept in the store (a scan: for inspection, not the hot path). */

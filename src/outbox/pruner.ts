@@ -5,6 +5,7 @@
 // stop() returns only once it has ended.
 
 import { setImmediate as turn } from 'node:timers/promises';
+import type { WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from './outbox.js';
 
@@ -46,7 +47,7 @@ export class Pruner {
   runOnce(): Promise<PruneResult> {
     this.running ??= this.pass()
       .catch((err: unknown) => {
-        this.opts.logger.warn({ code: 'UCW_WARN_OUTBOX_PRUNE', err }, 'pruning the state store failed; tried again at the next interval');
+        this.opts.logger.warn({ code: 'UCW_WARN_OUTBOX_PRUNE' satisfies WarningCode, err }, 'pruning the state store failed; tried again at the next interval');
         return { pruned: 0, freePages: -1 };
       })
       .finally(() => (this.running = undefined));

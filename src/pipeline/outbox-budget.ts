@@ -5,6 +5,7 @@
 // disk budget, delivered and cancelled rows are pruned first (retention yields): only rows with work
 // left can hold reading. Reading is paused, never dropped; said in coded logs and ucw_source_paused.
 
+import type { WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 
@@ -87,14 +88,14 @@ export class OutboxBudget {
     const { logger, maxPending, maxBytes } = this.opts;
     if (why === 'pending') {
       logger.warn(
-        { code: 'UCW_WARN_OUTBOX_FULL', drainable: this.opts.drainable(), maxOutboxPending: maxPending },
+        { code: 'UCW_WARN_OUTBOX_FULL' satisfies WarningCode, drainable: this.opts.drainable(), maxOutboxPending: maxPending },
         'outbox full: binlog reading paused until deliveries drain (nothing is dropped)',
       );
     } else {
       logger.warn(
-        { code: 'UCW_WARN_OUTBOX_DISK_FULL', outboxBytes: this.bytes, maxOutboxBytes: maxBytes },
+        { code: 'UCW_WARN_OUTBOX_DISK_FULL' satisfies WarningCode, outboxBytes: this.bytes, maxOutboxBytes: maxBytes },
         'outbox store at --max-outbox-bytes with rows still to deliver (delivered and cancelled ones pruned for room): binlog reading paused (nothing is dropped) ' +
-          'until a held receiver comes back and drains its backlog, or the backlog is dropped with `deliveries discard --url` while the bridge is stopped; ' +
+          'until a failing or paused receiver comes back and drains its backlog, or the backlog is dropped with `deliveries discard --url` while the bridge is stopped; ' +
           'clearing a registration does not help meanwhile (the change is read only once there is room again)',
       );
     }

@@ -5,7 +5,7 @@
 
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { formatPosition } from '../domain/row-change.js';
-import { BridgeError } from '../errors.js';
+import { BridgeError, type WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { MirrorTable } from './processor.js';
@@ -54,7 +54,7 @@ export class StartPosition {
     } else if (this.resetPending) {
       const end = await this.startAtEnd();
       logger.warn(
-        { code: 'UCW_WARN_SOURCE_RESET', from: formatPosition(checkpoint), to: formatPosition(end), skippedBytes: await this.bytesBetween(checkpoint, end) },
+        { code: 'UCW_WARN_SOURCE_RESET' satisfies WarningCode, from: formatPosition(checkpoint), to: formatPosition(end), skippedBytes: await this.bytesBetween(checkpoint, end) },
         '--reset-to-now: skipped the binlog between the checkpoint and the current end; events in it are not delivered',
       );
       checkpoint = end;

@@ -9,7 +9,7 @@ import { BridgeError } from '../errors.js';
 import { DEFAULT_RULES } from './default-rules.js';
 import { rulesFileSchema, type RulesFile, type Source } from './schema.js';
 
-const RULES_HINT = 'Fix the rules file (see README "Rules file"), or run without --rules to use the defaults.';
+const RULES_HINT = 'Fix the rules file (see docs/rules.md), or run without --rules to use the defaults.';
 
 export function loadRulesFile(path: string): RulesFile {
   let text: string;

@@ -2,7 +2,7 @@
 // full row images is refused with a coded error before any event is read, because events built from
 // partial rows would silently carry wrong or missing fields.
 
-import { BridgeError } from '../errors.js';
+import { BridgeError, type WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerSettings, SourceDb } from './source-db.js';
 
@@ -30,7 +30,7 @@ export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSet
   // such an event fails, so the bridge would reconnect to the same position forever.
   if (s.binlogTransactionCompression !== undefined && ['1', 'ON'].includes(s.binlogTransactionCompression.toUpperCase())) {
     throw new BridgeError('UCW_ERR_SOURCE_BINLOG_COMPRESSION', `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`, {
-      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see README Troubleshooting, UCW_ERR_SOURCE_STUCK).',
+      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see docs/errors.md, UCW_ERR_SOURCE_STUCK).',
     });
   }
   if (s.binlogRowValueOptions !== undefined && /PARTIAL_JSON/i.test(s.binlogRowValueOptions)) {
@@ -40,7 +40,7 @@ export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSet
   }
   if (s.binlogRowMetadata !== 'FULL') {
     log.warn(
-      { code: 'UCW_WARN_SOURCE_ROW_METADATA', binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported' },
+      { code: 'UCW_WARN_SOURCE_ROW_METADATA' satisfies WarningCode, binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported' },
       'binlog_row_metadata is not FULL: column names are read from INFORMATION_SCHEMA (needs SELECT) and an ALTER TABLE can be misread; SET GLOBAL binlog_row_metadata = FULL is recommended',
     );
   }
@@ -120,7 +120,7 @@ async function warnIfWritable(db: PreflightDb, log: Logger): Promise<void> {
   const writable = writePrivileges(grants);
   if (writable.length > 0) {
     log.warn(
-      { code: 'UCW_WARN_SOURCE_WRITABLE', privileges: writable },
+      { code: 'UCW_WARN_SOURCE_WRITABLE' satisfies WarningCode, privileges: writable },
       'the bridge user could change the source (directly or through a role); it never does, but least privilege says it should not be able to: use a user with only REPLICATION SLAVE, BINLOG MONITOR/REPLICATION CLIENT and SELECT (README "Grants")',
     );
   }

@@ -1,5 +1,5 @@
 // The memory flags of the command (first line of src/cli.ts, kept by tsc in dist/cli.js) and of the
-// container image's CMD must stay the same: the README and bench/RESULTS.md quote what they give.
+// container image's CMD must stay the same: docs/operations.md and bench/RESULTS.md quote what they give.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
