@@ -72,7 +72,7 @@ void describe('secrets from files', () => {
     const bridge = env.startBridge({ mysqlUrl: undefined, env: { UCW_MYSQL_URL_FILE: path } });
     assert.equal(await bridge.exited, 2);
     const stderr = bridge.stderr.join('');
-    assert.match(stderr, /UCW_ERR_CONFIG_SECRET_FILE: secret file .*mysql-url-640 is readable by other users \(mode 0640\)/);
+    assert.match(stderr, /UCW_ERR_CONFIG_SECRET_FILE: secret file .*mysql-url-640 is readable by its group \(mode 0640\)/);
     assert.match(stderr, /chmod 600/);
     assert.ok(!stderr.includes(new URL(src.db.bridgeUrl).password));
   });
