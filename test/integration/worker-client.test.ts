@@ -12,7 +12,7 @@ import { BridgeError } from '../../src/errors.js';
 import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const KEY = Buffer.from('worker-sender-test-key');
+const KEY = Buffer.from('worker-client-test-key');
 const SECRET = `whsec_${KEY.toString('base64')}`;
 const OPTIONS = {
   connectTimeoutMs: 500,

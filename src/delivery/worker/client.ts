@@ -2,7 +2,7 @@
 // scheduler's thread keeps the binlog, the rules and the outbox while another core does the HTTP work.
 // Attempts go over in one message per event-loop turn and outcomes come back the same way.
 //
-// Invariants: every attempt handed over is answered. If the worker dies, every attempt it held is
+// Invariants: every attempt handed over is answered. If the worker dies, every attempt it had is
 // answered (the first open one of each chain as a retryable network failure, so the delivery is
 // retried, never lost) and the next chain starts a new worker. Options are checked here first, so a
 // bad secret or CA file fails at start-up with its own error, not inside the thread.
@@ -127,7 +127,7 @@ export class WorkerClient implements Sender {
     const fail = (why: string): void => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      // Everything it held is answered, in order: the first open attempt of each chain as a
+      // Everything it had is answered, in order: the first open attempt of each chain as a
       // retryable failure (the scheduler retries it; nothing is lost), the rest of the chain unsent.
       const waiting = [...this.waiting];
       this.waiting.clear();
