@@ -7,8 +7,8 @@ import type { Config } from './config/config.js';
 import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
 import { Dispatcher } from './delivery/dispatcher.js';
-import { QUEUED_PER_CONNECTION, WorkerSender } from './delivery/worker-sender.js';
-import type { BodyFormat } from './delivery/types.js';
+import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
+import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './delivery/types.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
@@ -74,7 +74,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     let registryLoaded = false;
 
     // HTTP runs on its own thread (a second core); the binlog, the rules and the outbox stay here.
-    const sender = new WorkerSender({
+    const sender = new WorkerClient({
       connectTimeoutMs: config.connectTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       maxResponseBytes: config.maxResponseBytes,
@@ -89,9 +89,12 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
 
     const bodyFormatFor = (url: string): BodyFormat =>
       config.envelopeUrlPrefix.some((p) => url.startsWith(p)) ? 'envelope' : config.bodyFormat;
+    // The scheduler's own Sender type still lists send(), called only on senders without
+    // sendInOrder; until it takes delivery/sender.ts's Sender, a chain of one stands in for it.
+    const send = (a: DeliveryAttempt): Promise<AttemptOutcome> => new Promise((resolve) => sender.sendInOrder([a], (_i, o) => resolve(o)));
     const dispatcher = new Dispatcher({
       outbox,
-      sender,
+      sender: Object.assign(sender, { send }),
       policy: {
         maxAttempts: config.maxAttempts,
         maxAgeMs: config.maxAgeMs,

@@ -1,74 +1,24 @@
-// One HTTP POST per delivery attempt, classified into delivered / retry / dead / gone. The only module
-// that talks to undici. Invariants: send() never throws and always settles within ~requestTimeoutMs; at
-// most maxResponseBytes of a response are read; redirects are never followed; error messages never
-// carry URL credentials, the query string or the request body; the egress guard is enforced in the
-// connector on the very address connected to (IP literals directly, host names in the DNS lookup), so
-// a refused destination never gets a byte; TLS certificates are always verified.
+// One HTTP POST per delivery attempt; classify.ts says what its answer or failure means. The only
+// module that talks to undici. Invariants: send() never throws and always settles within
+// ~requestTimeoutMs; at most maxResponseBytes of a response are read; redirects are never followed; the
+// egress guard is enforced in the connector on the very address connected to (IP literals directly,
+// host names in the DNS lookup), so a refused destination never gets a byte; TLS certificates are
+// always verified.
 
 import { performance } from 'node:perf_hooks';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { safeUrl } from '../safe-url.js';
 import { renderBody } from './body-format.js';
-import { checkLiteralHost, createGuardedLookup, EGRESS_BLOCKED_CODE, type EgressPolicy } from './egress-guard.js';
+import { classifyAnswer, classifyError, errorMessage, SNIPPET_CAPTURE_BYTES, unexpectedFailure, unsendable } from './classify.js';
+import { checkLiteralHost, createGuardedLookup, type EgressPolicy } from './egress-guard.js';
 import { buildHeaders } from './headers.js';
-import { parseRetryAfter } from './retry-policy.js';
 import type { Signer } from './signing.js';
 import { loadCaFile, trustedCas } from './tls-trust.js';
-import type { AttemptError, AttemptOutcome, DeliveryAttempt } from './types.js';
+import type { AttemptOutcome, DeliveryAttempt } from './types.js';
 
 /** How much of a response body is read at most (bytes); the rest is discarded with the connection. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
-/** Characters of response body quoted in an error message. */
-const ERROR_SNIPPET_CHARS = 200;
-/** Bytes kept in memory for that quote (4 bytes per char covers any UTF-8); the rest is only counted. */
-const SNIPPET_CAPTURE_BYTES = ERROR_SNIPPET_CHARS * 4;
-
-const CODE_STATUS = 'UCW_ERR_DELIVERY_HTTP_STATUS';
-const CODE_NETWORK = 'UCW_ERR_DELIVERY_NETWORK';
-const CODE_TIMEOUT = 'UCW_ERR_DELIVERY_TIMEOUT';
-/** A request that can never succeed as configured (bad URL, header value undici refuses). */
-const CODE_REQUEST = 'UCW_ERR_DELIVERY_REQUEST';
-/** The egress guard refused the destination address (configuration, not transient). */
-const CODE_BLOCKED = 'UCW_ERR_DELIVERY_BLOCKED';
-/** The receiver answered 410 Gone (the dispatcher pauses the URL). */
-const CODE_GONE = 'UCW_ERR_DELIVERY_GONE';
-
-/** Certificate verification failures (OpenSSL verify results as Node reports them). */
-const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-]);
-const TLS_VALIDITY_CODES: ReadonlySet<string> = new Set([
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-]);
-const TLS_NAME_CODES: ReadonlySet<string> = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH']);
-
-/** Statuses worth retrying besides 5xx: Request Timeout and Too Many Requests. */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429]);
-
-const TIMEOUT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ETIMEDOUT',
-]);
 
 export interface HttpSenderOptions {
   readonly connectTimeoutMs: number;
@@ -94,53 +44,6 @@ class AttemptTimeoutError extends Error {
     super(`no complete answer within ${ms} ms`);
     this.name = 'AttemptTimeoutError';
   }
-}
-
-/** One line, no control characters, at most ERROR_SNIPPET_CHARS. */
-function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim();
-  return flat.length > ERROR_SNIPPET_CHARS ? `${flat.slice(0, ERROR_SNIPPET_CHARS)}...` : flat;
-}
-
-/** Removes anything secret-bearing of `url` that a third-party message might echo. */
-function scrub(text: string, url: string, sentBody: string): string {
-  let out = text;
-  try {
-    const u = new URL(url);
-    for (const secret of [url, u.href, u.search, u.username, u.password]) {
-      // Very short fragments (e.g. "?a") would mangle ordinary words; they also reveal little.
-      if (secret.length >= 3) out = out.split(secret).join('[redacted]');
-    }
-  } catch {
-    out = out.split(url).join('[redacted]');
-  }
-  // A receiver echoing our whole payload back must not leak it into logs via the error message.
-  if (sentBody.length > 0 && out.includes(sentBody)) out = out.split(sentBody).join('[request body]');
-  return out;
-}
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  // Happy-eyeballs connects (several addresses) fail with an AggregateError of per-address errors.
-  if (err instanceof AggregateError) {
-    for (const inner of err.errors) {
-      const innerCode = errorCode(inner);
-      if (innerCode !== undefined) return innerCode;
-    }
-  }
-  return undefined;
-}
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : typeof err;
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
 }
 
 function isHttpUrl(raw: string): boolean {
@@ -174,7 +77,8 @@ export class HttpSender {
   private readonly userAgent: string;
   private readonly ceSource: string;
   private readonly signer: Signer | undefined;
-  private readonly now: () => number;
+  /** Wall clock (epoch ms): `webhook-timestamp`, and a Retry-After date. */
+  readonly now: () => number;
   private closing: Promise<void> | undefined;
 
   constructor(options: HttpSenderOptions) {
@@ -202,7 +106,7 @@ export class HttpSender {
   }
 
   /**
-   * One keep-alive pool per webhook URL, not per origin: the dispatcher bounds concurrency per URL,
+   * One keep-alive pool per webhook URL, not per origin: the scheduler bounds concurrency per URL,
    * so a URL that hangs may hold its own connections but never those of another URL on its host.
    */
   private agentFor(url: string): Agent {
@@ -237,15 +141,13 @@ export class HttpSender {
     let body = '';
     try {
       const target = this.targetFor(attempt.url);
-      if (target.origin === undefined) {
-        return dead(undefined, CODE_REQUEST, `webhook URL ${target.where} is not a valid http(s) URL`, elapsed());
-      }
+      if (target.origin === undefined) return unsendable(`webhook URL ${target.where} is not a valid http(s) URL`, elapsed());
 
       try {
         body = renderBody(attempt.bodyFormat, attempt.body, attempt.eventId, attempt.occurredAtMs);
       } catch (err) {
         // The stored body will not change; retrying cannot help.
-        return dead(undefined, CODE_REQUEST, `cannot render the ${attempt.bodyFormat} body: ${errorMessage(err)}`, elapsed());
+        return unsendable(`cannot render the ${attempt.bodyFormat} body: ${errorMessage(err)}`, elapsed());
       }
       const headers = buildHeaders({
         eventId: attempt.eventId,
@@ -259,9 +161,7 @@ export class HttpSender {
       });
       return await this.post(attempt.url, target, headers, body, elapsed);
     } catch (err) {
-      // Last resort for anything unforeseen: retrying is the choice that cannot lose the event.
-      const message = scrub(oneLine(`${errorName(err)}: ${errorMessage(err)}`), attempt.url, body);
-      return { kind: 'retry', error: { code: CODE_NETWORK, message: `unexpected send failure: ${message}` }, durationMs: elapsed() };
+      return unexpectedFailure({ error: err, url: attempt.url, sentBody: body, durationMs: elapsed() });
     }
   }
 
@@ -274,8 +174,7 @@ export class HttpSender {
   /**
    * One request through undici's dispatch() with a handler of our own: the response body is counted
    * (and, for an error answer, its first bytes kept for the message) as it arrives, without a
-   * stream, a promise or an abort signal per request (request() with those cost about a third of
-   * the delivery worker's CPU in a bench of undici alone).
+   * stream, a promise or an abort signal per request, which cost CPU on the hot path.
    */
   private post(url: string, target: Target, headers: Record<string, string>, body: string, elapsed: () => number): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
@@ -288,34 +187,6 @@ export class HttpSender {
     });
   }
 
-  /** The outcome of an answer: `status` with at most SNIPPET_CAPTURE_BYTES of its body. */
-  classifyAnswer(
-    status: number,
-    retryAfterHeader: string | undefined,
-    locationHeader: string | undefined,
-    sample: string,
-    url: string,
-    body: string,
-    durationMs: number,
-  ): AttemptOutcome {
-    if (status >= 200 && status < 300) return { kind: 'delivered', status, durationMs };
-    if (status === 410) {
-      return { kind: 'gone', status, error: { code: CODE_GONE, message: 'receiver answered 410 Gone' }, durationMs };
-    }
-    const snippet = scrub(oneLine(sample), url, body);
-    const quoted = snippet === '' ? '' : `: ${snippet}`;
-    if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
-      const retryAfterMs = parseRetryAfter(retryAfterHeader, this.now());
-      const error: AttemptError = { code: CODE_STATUS, message: `receiver answered ${status}${quoted}` };
-      return retryAfterMs === undefined ? { kind: 'retry', status, error, durationMs } : { kind: 'retry', status, retryAfterMs, error, durationMs };
-    }
-    if (status >= 300 && status < 400) {
-      const where = locationHeader === undefined ? '' : ` (Location: ${this.safeLocation(locationHeader, url)})`;
-      return dead(status, CODE_STATUS, `receiver answered ${status} redirect${where}; redirects are not followed, update the webhook URL`, durationMs);
-    }
-    return dead(status, CODE_STATUS, `receiver answered ${status}; not retried${quoted}`, durationMs);
-  }
-
   get budgetMs(): number {
     return this.requestTimeoutMs;
   }
@@ -324,48 +195,8 @@ export class HttpSender {
     return this.maxResponseBytes;
   }
 
-  private safeLocation(location: string, base: string): string {
-    try {
-      return safeUrl(new URL(location, base).toString());
-    } catch {
-      return '[unparsable location]';
-    }
-  }
-
-  classifyError(
-    err: unknown,
-    abortedByBudget: boolean,
-    where: string,
-    url: string,
-    body: string,
-    durationMs: number,
-  ): AttemptOutcome {
-    const code = errorCode(err);
-    const detail = scrub(oneLine(`${code ?? errorName(err)}: ${errorMessage(err)}`), url, body);
-
-    if (code === EGRESS_BLOCKED_CODE) {
-      // Where the URL points is configuration: waiting will not make the address acceptable.
-      return dead(undefined, CODE_BLOCKED, `${where}: not sent, ${scrub(oneLine(errorMessage(err)), url, body)}`, durationMs);
-    }
-    if (abortedByBudget || (code !== undefined && TIMEOUT_ERROR_CODES.has(code))) {
-      const what = abortedByBudget ? `no answer within ${this.requestTimeoutMs} ms` : `timed out (${detail})`;
-      return retry(CODE_TIMEOUT, `${where}: ${what}`, durationMs);
-    }
-    if ((code !== undefined && code.startsWith('HPE_')) || errorName(err) === 'HTTPParserError') {
-      return retry(CODE_NETWORK, `${where}: receiver sent an invalid HTTP response (${detail})`, durationMs);
-    }
-    if (this.closing !== undefined) {
-      return retry(CODE_NETWORK, `${where}: not sent, the sender is shutting down`, durationMs);
-    }
-    if (code === 'UND_ERR_INVALID_ARG') {
-      // undici refused the request itself (e.g. a header value with a newline): no retry can fix that.
-      return dead(undefined, CODE_REQUEST, `${where}: request rejected before sending (${detail})`, durationMs);
-    }
-    if (code !== undefined && (TLS_TRUST_CODES.has(code) || TLS_VALIDITY_CODES.has(code) || TLS_NAME_CODES.has(code))) {
-      return retry(CODE_NETWORK, `${where}: TLS verification failed, ${tlsAdvice(code)} (${detail})`, durationMs);
-    }
-    // Refused, reset, closed socket, DNS, closed sender, anything else: the network may recover.
-    return retry(CODE_NETWORK, `${where}: could not reach the receiver (${detail})`, durationMs);
+  get isClosing(): boolean {
+    return this.closing !== undefined;
   }
 }
 
@@ -443,7 +274,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.answer();
       return;
     }
-    this.settle(this.sender.classifyError(err, this.timedOut, this.target.where, this.url, this.body, this.elapsed()));
+    this.settle(this.failed(err));
   }
 
   private onBudgetSpent(): void {
@@ -453,7 +284,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.status !== 0) {
       this.answer();
     } else {
-      this.settle(this.sender.classifyError(reason, true, this.target.where, this.url, this.body, this.elapsed()));
+      this.settle(this.failed(reason));
     }
     this.controller?.abort(reason);
   }
@@ -461,7 +292,31 @@ class Attempt implements Dispatcher.DispatchHandler {
   private answer(): void {
     if (this.settled) return;
     const sample = this.kept ? Buffer.concat(this.kept).toString('utf8') : '';
-    this.settle(this.sender.classifyAnswer(this.status, this.retryAfter, this.location, sample, this.url, this.body, this.elapsed()));
+    this.settle(
+      classifyAnswer({
+        status: this.status,
+        retryAfter: this.retryAfter,
+        location: this.location,
+        sample,
+        url: this.url,
+        sentBody: this.body,
+        durationMs: this.elapsed(),
+        nowMs: this.sender.now(),
+      }),
+    );
+  }
+
+  private failed(error: unknown): AttemptOutcome {
+    return classifyError({
+      error,
+      abortedByBudget: this.timedOut,
+      budgetMs: this.sender.budgetMs,
+      closing: this.sender.isClosing,
+      where: this.target.where,
+      url: this.url,
+      sentBody: this.body,
+      durationMs: this.elapsed(),
+    });
   }
 
   private settle(outcome: AttemptOutcome): void {
@@ -469,12 +324,6 @@ class Attempt implements Dispatcher.DispatchHandler {
     clearTimeout(this.timer);
     this.resolve(outcome);
   }
-}
-
-function tlsAdvice(code: string): string {
-  if (TLS_NAME_CODES.has(code)) return "the receiver's certificate does not name this host; fix the certificate or the webhook URL";
-  if (TLS_VALIDITY_CODES.has(code)) return "the receiver's certificate is expired or not yet valid; renew it (and check this machine's clock)";
-  return "the receiver's certificate is not signed by a trusted CA; for a private or self-signed CA pass its certificate with --ca-file";
 }
 
 type Connector = buildConnector.connector;
@@ -493,13 +342,4 @@ function guardedConnector(policy: EgressPolicy, options: buildConnector.BuildOpt
     }
     return base(opts, callback);
   };
-}
-
-function retry(code: string, message: string, durationMs: number): AttemptOutcome {
-  return { kind: 'retry', error: { code, message }, durationMs };
-}
-
-function dead(status: number | undefined, code: string, message: string, durationMs: number): AttemptOutcome {
-  const error: AttemptError = { code, message };
-  return status === undefined ? { kind: 'dead', error, durationMs } : { kind: 'dead', status, error, durationMs };
 }

@@ -1,5 +1,5 @@
 // Contracts of the delivery layer: what one HTTP attempt needs and how its outcome is classified.
-// The dispatcher (ordering, scheduling, persistence) depends only on these types.
+// The scheduler (ordering, retries, persistence) depends only on these types.
 
 import type { EventName } from '../domain/events.js';
 
@@ -36,11 +36,12 @@ export type AttemptOutcome =
   | { readonly kind: 'dead'; readonly status?: number; readonly error: AttemptError; readonly durationMs: number }
   /**
    * The receiver answered 410 Gone: the URL is paused (not the event). The attempt counts, but the
-   * delivery stays pending and is never dead-lettered for it; the dispatcher probes the URL later.
+   * delivery stays pending and is never dead-lettered for it; the scheduler probes the URL later.
    */
   | { readonly kind: 'gone'; readonly status: 410; readonly error: AttemptError; readonly durationMs: number }
   /**
-   * Not attempted: the sender held it back for a free connection and was told to let it go (the URL
-   * was held, or the bridge is stopping). Nothing was sent; the delivery is unchanged.
+   * Not attempted: it waited in the sender for a free connection, or later in a chain, and was let go
+   * (its URL became paused or failing, a chain stopped, or the bridge is stopping). Nothing was sent;
+   * the delivery is unchanged.
    */
   | { readonly kind: 'unsent' };

@@ -1,41 +1,48 @@
-// A Sender that runs the HTTP attempts on a worker thread (sender-worker.ts), so the dispatcher's
-// thread keeps the binlog, the rules and the outbox while another core does the HTTP work. Attempts
-// go over in one message per event-loop turn and outcomes come back the same way.
+// The Sender the scheduler calls: it runs the HTTP attempts on a worker thread (thread.ts), so the
+// scheduler's thread keeps the binlog, the rules and the outbox while another core does the HTTP work.
+// Attempts go over in one message per event-loop turn and outcomes come back the same way.
 //
-// Invariants: send() never rejects and always settles. If the worker dies, every attempt it held is
-// answered as a retryable network failure (the delivery is retried, never lost) and the next send()
-// starts a new worker. Options are checked here first, so a bad secret or CA file fails at start-up
-// with its own error, not inside the thread.
+// Invariants: every attempt handed over is answered. If the worker dies, every attempt it had is
+// answered (the first open one of each chain as a retryable network failure, so the delivery is
+// retried, never lost) and the next chain starts a new worker. Options are checked here first, so a
+// bad secret or CA file fails at start-up with its own error, not inside the thread.
 
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { loadCaFile } from './tls-trust.js';
-import { createSigner } from './signing.js';
-import type { OutcomeCallback, Sender } from './dispatcher.js';
-import type { AttemptOutcome, DeliveryAttempt } from './types.js';
-import { toTuple, type AttemptTuple, type FromWorker, type ToWorker, type WorkerSenderOptions } from './worker-protocol.js';
+import type { OutcomeCallback, Sender } from '../sender.js';
+import { createSigner } from '../signing.js';
+import { loadCaFile } from '../tls-trust.js';
+import type { AttemptOutcome, DeliveryAttempt } from '../types.js';
+import {
+  cancelMessage,
+  closeMessage,
+  decodeOutcomes,
+  encodeAttempt,
+  sendMessage,
+  type AttemptTuple,
+  type FromWorker,
+  type WorkerOptions,
+} from './protocol.js';
 
 /** The worker entry next to this module: .js when built, .ts when run from source (tests, bench). */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_ENTRY = fileURLToPath(new URL(`./sender-worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
+const WORKER_ENTRY = fileURLToPath(new URL(`./thread${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url));
 
 /**
- * Attempts per connection the dispatcher may hand over beyond those running: enough that connections
- * stay busy across a round trip through the dispatcher's thread (several ms while a backlog is read).
- * 32 rather than 8 (or 3): catch-up 12.7-13.5k vs 11.6-12.2k events/s in paired bench runs; the worker
- * then reads larger batches, at less CPU per request.
+ * Attempts per connection the scheduler may hand over beyond those running: enough that connections
+ * stay busy across a round trip through the scheduler's thread (several ms while a backlog is read).
  */
 export const QUEUED_PER_CONNECTION = 32;
 
 /** Run from source, the worker registers tsx itself: `--import tsx` does not reach worker threads. */
-function newWorker(workerData: WorkerSenderOptions): Worker {
+function newWorker(workerData: WorkerOptions): Worker {
   if (!FROM_SOURCE) return new Worker(WORKER_ENTRY, { workerData, stdout: false, stderr: false });
   const entry = JSON.stringify(pathToFileURL(WORKER_ENTRY).href);
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`;
   return new Worker(boot, { eval: true, workerData, stdout: false, stderr: false });
 }
 
-export class WorkerSender implements Sender {
+export class WorkerClient implements Sender {
   private worker: Worker | undefined;
   /** Attempts handed over and not answered yet, by seq: their chain's callback and first seq. */
   private readonly waiting = new Map<number, PendingChain>();
@@ -44,14 +51,10 @@ export class WorkerSender implements Sender {
   private seq = 0;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly options: WorkerSenderOptions) {
+  constructor(private readonly options: WorkerOptions) {
     createSigner(options.signingSecrets);
     if (options.caFile !== undefined) loadCaFile(options.caFile);
     this.worker = this.spawn();
-  }
-
-  send(attempt: DeliveryAttempt): Promise<AttemptOutcome> {
-    return new Promise((resolve) => this.sendInOrder([attempt], (_i, outcome) => resolve(outcome)));
   }
 
   sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
@@ -65,7 +68,7 @@ export class WorkerSender implements Sender {
     for (let i = 0; i <= last; i++) {
       const seq = ++this.seq;
       this.waiting.set(seq, chain);
-      this.outgoing.push(toTuple(seq, attempts[i]!, i < last ? 1 : 0));
+      this.outgoing.push(encodeAttempt(seq, attempts[i]!, i < last));
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -73,11 +76,10 @@ export class WorkerSender implements Sender {
     }
   }
 
-  /** Attempts not started yet in the worker (waiting for a connection, or later in a chain; of `url`, or all) come back `unsent`. */
   cancelQueued(url?: string): void {
     if (!this.worker) return;
     this.flush();
-    this.worker.postMessage({ type: 'cancel', ...(url === undefined ? {} : { url }) } satisfies ToWorker);
+    this.worker.postMessage(cancelMessage(url));
   }
 
   /** Lets attempts in flight finish (each bounded by its timeout), then stops the worker. */
@@ -96,7 +98,7 @@ export class WorkerSender implements Sender {
       };
       worker.on('message', onMessage);
       worker.once('exit', () => resolve());
-      worker.postMessage({ type: 'close' } satisfies ToWorker);
+      worker.postMessage(closeMessage());
     });
     await worker.terminate();
   }
@@ -106,7 +108,7 @@ export class WorkerSender implements Sender {
     if (this.outgoing.length === 0 || !this.worker) return;
     const batch = this.outgoing;
     this.outgoing = [];
-    this.worker.postMessage({ type: 'send', batch } satisfies ToWorker);
+    this.worker.postMessage(sendMessage(batch));
   }
 
   private settle(seq: number, outcome: AttemptOutcome): void {
@@ -118,17 +120,15 @@ export class WorkerSender implements Sender {
 
   private spawn(): Worker {
     const worker = newWorker(this.options);
+    const settle = (seq: number, outcome: AttemptOutcome): void => this.settle(seq, outcome);
     worker.on('message', (msg: FromWorker) => {
-      if (msg.type !== 'outcomes') return;
-      const d = msg.delivered;
-      for (let i = 0; i < d.length; i += 3) this.settle(d[i]!, { kind: 'delivered', status: d[i + 1]!, durationMs: d[i + 2]! });
-      for (const { seq, outcome } of msg.other) this.settle(seq, outcome);
+      if (msg.type === 'outcomes') decodeOutcomes(msg, settle);
     });
     const fail = (why: string): void => {
       if (this.worker !== worker) return;
       this.worker = undefined;
-      // Everything it held is answered, in order: the first open attempt of each chain as a
-      // retryable failure (the dispatcher retries it; nothing is lost), the rest of the chain unsent.
+      // Everything it had is answered, in order: the first open attempt of each chain as a
+      // retryable failure (the scheduler retries it; nothing is lost), the rest of the chain unsent.
       const waiting = [...this.waiting];
       this.waiting.clear();
       this.outgoing = [];

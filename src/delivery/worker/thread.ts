@@ -1,37 +1,43 @@
-// Entry of the delivery worker thread: an HttpSender that takes attempts from the dispatcher's thread
-// and answers with their outcomes. HTTP is the larger half of the per-event CPU cost, so running it
-// here lets the bridge use a second core (see worker-sender.ts for the other side).
+// Entry of the delivery worker thread: an HttpSender that takes attempts from the scheduler's thread
+// (client.ts) and answers with their outcomes, so HTTP, the larger half of the CPU per event, uses a
+// second core.
 //
-// The dispatcher hands over more attempts per URL than there are connections; each URL's lane starts
+// The scheduler hands over more attempts per URL than there are connections; each URL's lane starts
 // them here, in order, as connections free up. A connection is then reused at once, without waiting
-// for a round trip through the dispatcher's thread, which is busy while a backlog is read. An
+// for a round trip through the scheduler's thread, which is busy while a backlog is read. An
 // attempt's timeout starts when it starts, not while it waits in its lane.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { HttpSender } from './http-sender.js';
-import { createSigner } from './signing.js';
-import type { AttemptOutcome } from './types.js';
-import { fromTuple, type AttemptTuple, type FromWorker, type ToWorker, type WorkerSenderOptions } from './worker-protocol.js';
+import { HttpSender } from '../http-sender.js';
+import { createSigner } from '../signing.js';
+import type { AttemptOutcome } from '../types.js';
+import {
+  closedMessage,
+  decodeAttempt,
+  forEachChain,
+  OutcomeBatch,
+  seqOf,
+  urlOf,
+  type AttemptTuple,
+  type ToWorker,
+  type WorkerOptions,
+} from './protocol.js';
 
 const port = parentPort;
-if (!port) throw new Error('sender-worker.js runs as a worker thread only');
+if (!port) throw new Error('worker/thread.js runs as a worker thread only');
 
-const { signingSecrets, ...options } = workerData as WorkerSenderOptions;
+const { signingSecrets, ...options } = workerData as WorkerOptions;
 const sender = new HttpSender({ ...options, signer: createSigner(signingSecrets) });
 const connectionsPerUrl = Math.max(1, options.connectionsPerUrl);
 
-let delivered: number[] = [];
-let other: Array<{ seq: number; outcome: AttemptOutcome }> = [];
+const outcomes = new OutcomeBatch();
 let flushScheduled = false;
 const flush = (): void => {
   flushScheduled = false;
-  port.postMessage({ type: 'outcomes', delivered, other } satisfies FromWorker);
-  delivered = [];
-  other = [];
+  port.postMessage(outcomes.take());
 };
 const report = (seq: number, outcome: AttemptOutcome): void => {
-  if (outcome.kind === 'delivered') delivered.push(seq, outcome.status, outcome.durationMs);
-  else other.push({ seq, outcome });
+  outcomes.add(seq, outcome);
   if (!flushScheduled) {
     flushScheduled = true;
     setImmediate(flush);
@@ -41,7 +47,7 @@ const report = (seq: number, outcome: AttemptOutcome): void => {
 /**
  * Attempts that go one after another (see Sender.sendInOrder): the next starts, on the same
  * connection slot, only once the one before was delivered; after any other outcome, or a cancel,
- * the rest are answered `unsent` without a request. Most chains hold one attempt.
+ * the rest are answered `unsent` without a request. Most chains have one attempt.
  */
 interface Chain {
   readonly tuples: AttemptTuple[];
@@ -68,8 +74,8 @@ function start(lane: Lane, chain: Chain): void {
 function step(lane: Lane, chain: Chain): void {
   const tuple = chain.tuples[chain.next++]!;
   // send() never throws: every attempt gets an outcome.
-  void sender.send(fromTuple(tuple)).then((outcome) => {
-    report(tuple[0], outcome);
+  void sender.send(decodeAttempt(tuple)).then((outcome) => {
+    report(seqOf(tuple), outcome);
     if (outcome.kind === 'delivered' && chain.cancels === lane.cancels && chain.next < chain.tuples.length) {
       step(lane, chain);
       return;
@@ -83,7 +89,7 @@ function step(lane: Lane, chain: Chain): void {
 
 /** Answers the chain's attempts not started yet as `unsent`. */
 function unsent(chain: Chain): void {
-  while (chain.next < chain.tuples.length) report(chain.tuples[chain.next++]![0], { kind: 'unsent' });
+  while (chain.next < chain.tuples.length) report(seqOf(chain.tuples[chain.next++]!), { kind: 'unsent' });
 }
 
 function cancel(url: string | undefined): void {
@@ -96,6 +102,18 @@ function cancel(url: string | undefined): void {
   }
 }
 
+function enqueue(tuples: AttemptTuple[]): void {
+  const chain: Chain = { tuples, next: 0, cancels: 0 };
+  const url = urlOf(tuples[0]!);
+  let lane = lanes.get(url);
+  if (!lane) {
+    lane = { running: 0, waiting: [], cancels: 0 };
+    lanes.set(url, lane);
+  }
+  if (lane.running < connectionsPerUrl) start(lane, chain);
+  else lane.waiting.push(chain);
+}
+
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'cancel') {
     cancel(msg.url);
@@ -105,22 +123,9 @@ port.on('message', (msg: ToWorker) => {
     cancel(undefined);
     void sender.close().then(() => {
       if (flushScheduled) flush();
-      port.postMessage({ type: 'closed' } satisfies FromWorker);
+      port.postMessage(closedMessage());
     });
     return;
   }
-  const batch = msg.batch;
-  for (let i = 0; i < batch.length; ) {
-    const first = batch[i]!;
-    const tuples = [first];
-    while (batch[i++]![8] === 1 && i < batch.length) tuples.push(batch[i]!);
-    const chain: Chain = { tuples, next: 0, cancels: 0 };
-    let lane = lanes.get(first[1]);
-    if (!lane) {
-      lane = { running: 0, waiting: [], cancels: 0 };
-      lanes.set(first[1], lane);
-    }
-    if (lane.running < connectionsPerUrl) start(lane, chain);
-    else lane.waiting.push(chain);
-  }
+  forEachChain(msg.batch, enqueue);
 });

@@ -1,4 +1,4 @@
-// WorkerSender: the HTTP attempts run on a worker thread. Against a real receiver on 127.0.0.1 it
+// WorkerClient: the HTTP attempts run on a worker thread. Against a real receiver on 127.0.0.1 it
 // must send exactly what HttpSender sends (body, headers, signature), report every outcome kind,
 // and never lose an attempt when its worker dies: those are answered as retryable and a new worker
 // takes the next ones.
@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { WorkerSender } from '../../src/delivery/worker-sender.js';
+import { WorkerClient } from '../../src/delivery/worker/client.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
 import { BridgeError } from '../../src/errors.js';
 import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const KEY = Buffer.from('worker-sender-test-key');
+const KEY = Buffer.from('worker-client-test-key');
 const SECRET = `whsec_${KEY.toString('base64')}`;
 const OPTIONS = {
   connectTimeoutMs: 500,
@@ -28,9 +28,14 @@ function attempt(url: string, body = '{"event":"AgentLog","date":"2026-03-02 14:
   return { url, eventId: `0000000${++n}-0000-5000-8000-000000000000`, eventName: 'AgentLog', occurredAtMs: Date.UTC(2026, 2, 2, 14, 6, 0, 120), body, bodyFormat: 'ucontact', attempt: 1 };
 }
 
-void describe('WorkerSender', () => {
+/** A chain of one (how the scheduler sends a single delivery), as a promise of its outcome. */
+function sendOne(s: WorkerClient, a: DeliveryAttempt): Promise<AttemptOutcome> {
+  return new Promise((resolve) => s.sendInOrder([a], (_i, outcome) => resolve(outcome)));
+}
+
+void describe('WorkerClient', () => {
   let rx: Receiver;
-  let sender: WorkerSender;
+  let sender: WorkerClient;
 
   before(async () => {
     rx = await startReceiver((req) => {
@@ -39,7 +44,7 @@ void describe('WorkerSender', () => {
       if (req.path.startsWith('/hang')) return 'hang';
       return { status: 204 };
     });
-    sender = new WorkerSender(OPTIONS);
+    sender = new WorkerClient(OPTIONS);
   });
 
   after(async () => {
@@ -49,7 +54,7 @@ void describe('WorkerSender', () => {
 
   void it('delivers from the worker: exact body, headers and a signature that verifies', async () => {
     const a = attempt(rx.urlFor('/hook?token=t'));
-    const outcome = await sender.send(a);
+    const outcome = await sendOne(sender, a);
     assert.equal(outcome.kind, 'delivered');
     assert.equal(outcome.kind === 'delivered' ? outcome.status : 0, 204);
     const req = rx.requests.at(-1)!;
@@ -64,7 +69,7 @@ void describe('WorkerSender', () => {
 
   void it('answers every attempt of a batch with its own outcome', async () => {
     const attempts = Array.from({ length: 40 }, (_, i) => attempt(rx.urlFor(i % 4 === 0 ? `/fail/${i}` : `/ok/${i}`)));
-    const outcomes = await Promise.all(attempts.map((a) => sender.send(a)));
+    const outcomes = await Promise.all(attempts.map((a) => sendOne(sender, a)));
     outcomes.forEach((o, i) => {
       if (i % 4 === 0) {
         assert.equal(o.kind, 'retry');
@@ -75,7 +80,7 @@ void describe('WorkerSender', () => {
   });
 
   void it('a worker that dies answers its attempts as retryable, and the next send gets a new worker', async () => {
-    const hung = sender.send(attempt(rx.urlFor('/hang')));
+    const hung = sendOne(sender, attempt(rx.urlFor('/hang')));
     await waitFor(() => rx.requests.some((r) => r.path === '/hang'), { timeoutMs: 2_000, message: 'hung request not received' });
     // Kill the thread the way a crash would.
     await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
@@ -83,11 +88,11 @@ void describe('WorkerSender', () => {
     assert.equal(outcome.kind, 'retry');
     assert.equal(outcome.kind === 'retry' ? outcome.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
     assert.match(outcome.kind === 'retry' ? outcome.error.message : '', /delivery worker exited/);
-    assert.equal((await sender.send(attempt(rx.urlFor('/after')))).kind, 'delivered');
+    assert.equal((await sendOne(sender, attempt(rx.urlFor('/after')))).kind, 'delivered');
   });
 
   void it('runs at most connectionsPerUrl attempts of a URL at once and starts the others, in order, as they finish', async () => {
-    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 2 });
+    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
     try {
       let running = 0;
       let most = 0;
@@ -101,7 +106,7 @@ void describe('WorkerSender', () => {
       });
       try {
         const attempts = Array.from({ length: 7 }, () => attempt(slow.urlFor('/lane')));
-        const outcomes = await Promise.all(attempts.map((a) => s.send(a)));
+        const outcomes = await Promise.all(attempts.map((a) => sendOne(s, a)));
         assert.deepEqual(outcomes.map((o) => o.kind), Array(7).fill('delivered'));
         assert.equal(most, 2, 'never more than two requests at once');
         assert.deepEqual(order, attempts.map((a) => a.eventId), 'started in the order they were handed over');
@@ -114,12 +119,12 @@ void describe('WorkerSender', () => {
   });
 
   void it('cancelQueued(url) answers that URL\'s waiting attempts as unsent, without a request; running ones finish', async () => {
-    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 1 });
+    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 1 });
     try {
       const before = rx.requests.length;
-      const running = s.send(attempt(rx.urlFor('/hang-cancel')));
-      const waiting = [s.send(attempt(rx.urlFor('/hang-cancel'))), s.send(attempt(rx.urlFor('/hang-cancel')))];
-      const other = s.send(attempt(rx.urlFor('/other-url')));
+      const running = sendOne(s, attempt(rx.urlFor('/hang-cancel')));
+      const waiting = [sendOne(s, attempt(rx.urlFor('/hang-cancel'))), sendOne(s, attempt(rx.urlFor('/hang-cancel')))];
+      const other = sendOne(s, attempt(rx.urlFor('/other-url')));
       await waitFor(() => rx.requests.some((r) => r.path === '/hang-cancel'), { timeoutMs: 2_000, message: 'first request not received' });
       s.cancelQueued(rx.urlFor('/hang-cancel'));
       assert.deepEqual((await Promise.all(waiting)).map((o) => o.kind), ['unsent', 'unsent']);
@@ -132,7 +137,7 @@ void describe('WorkerSender', () => {
   });
 
   /** Hands `attempts` over as one in-order chain; resolves with their outcomes once all are answered. */
-  const chainOf = (s: WorkerSender, attempts: DeliveryAttempt[]): Promise<AttemptOutcome[]> =>
+  const chainOf = (s: WorkerClient, attempts: DeliveryAttempt[]): Promise<AttemptOutcome[]> =>
     new Promise((resolve) => {
       const outcomes: AttemptOutcome[] = [];
       const order: number[] = [];
@@ -147,7 +152,7 @@ void describe('WorkerSender', () => {
     });
 
   void it('sendInOrder: a chain goes one request after another, in order; after a failure the rest come back unsent, unrequested', async () => {
-    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 4 });
+    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 4 });
     try {
       const seen: string[] = [];
       let running = 0;
@@ -174,7 +179,7 @@ void describe('WorkerSender', () => {
   });
 
   void it('cancelQueued stops a running chain after its current request; a dead worker fails the open head and returns the rest unsent', async () => {
-    const s = new WorkerSender({ ...OPTIONS, connectionsPerUrl: 2 });
+    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
     try {
       const before = rx.requests.length;
       const cancelled = chainOf(s, [1, 2, 3].map(() => attempt(rx.urlFor('/hang-cancel'))));
@@ -198,16 +203,16 @@ void describe('WorkerSender', () => {
 
   void it('checks its options before starting: a bad secret is a configuration error', () => {
     assert.throws(
-      () => new WorkerSender({ ...OPTIONS, signingSecrets: ['whsec_not*base64'] }),
+      () => new WorkerClient({ ...OPTIONS, signingSecrets: ['whsec_not*base64'] }),
       (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_CONFIG_INVALID',
     );
   });
 
   void it('after close(), sends are answered as retryable without a request', async () => {
-    const s = new WorkerSender(OPTIONS);
+    const s = new WorkerClient(OPTIONS);
     await s.close();
     const before = rx.requests.length;
-    const o = await s.send(attempt(rx.urlFor('/closed')));
+    const o = await sendOne(s, attempt(rx.urlFor('/closed')));
     assert.equal(o.kind, 'retry');
     assert.equal(rx.requests.length, before);
   });
