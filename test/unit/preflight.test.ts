@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { parseMysqlUrl } from '../../src/source/connection.js';
 import { preflight, writePrivileges, type PreflightDb } from '../../src/source/preflight.js';
 import type { ServerSettings } from '../../src/source/source-db.js';
+import { MARIADB_10_11 } from '../helpers/server-settings.js';
 
 void test('writePrivileges finds what lets a user change the source, and nothing in read-only grants', () => {
   const readOnly = [
@@ -19,20 +20,6 @@ void test('writePrivileges finds what lets a user change the source, and nothing
   assert.deepEqual(writePrivileges(['GRANT PROXY ON ``@`%` TO `root`@`localhost`']), []);
 });
 
-/** Server settings as MariaDB 10.11 (the fixture) answers; MySQL 8 variants override fields. */
-const MARIADB_10_11: ServerSettings = {
-  version: '10.11.19-MariaDB-0+deb12u1-log',
-  isMariaDb: true,
-  serverId: 1,
-  logBin: true,
-  binlogFormat: 'ROW',
-  binlogRowImage: 'FULL',
-  binlogRowMetadata: 'FULL',
-  serverUuid: undefined,
-  // MariaDB answers 1193 Unknown system variable: read as undefined.
-  binlogTransactionCompression: undefined,
-  binlogRowValueOptions: undefined,
-};
 const MYSQL_8_4: ServerSettings = {
   ...MARIADB_10_11,
   version: '8.4.3',

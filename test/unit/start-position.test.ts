@@ -15,20 +15,8 @@ import { StartPosition, type StartPositionDeps } from '../../src/pipeline/start-
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
 import { defaultRules } from '../../src/rules/load.js';
-import type { ServerSettings } from '../../src/source/source-db.js';
+import { MARIADB_10_11 } from '../helpers/server-settings.js';
 
-const SETTINGS: ServerSettings = {
-  version: '10.11.19-MariaDB-log',
-  isMariaDb: true,
-  serverId: 1,
-  logBin: true,
-  binlogFormat: 'ROW',
-  binlogRowImage: 'FULL',
-  binlogRowMetadata: 'FULL',
-  serverUuid: undefined,
-  binlogTransactionCompression: undefined,
-  binlogRowValueOptions: undefined,
-};
 
 /** The source's tables as a snapshot returns them (already projected to the asked columns). */
 const TABLES: Record<string, Row[]> = {
@@ -96,7 +84,7 @@ void describe('StartPosition', () => {
   void it('first run: reads the binlog end, then snapshots every mirrored table, and starts at that end', async () => {
     const source = new FakeSource();
     const s = starting(stateDir(), source);
-    assert.deepEqual(await s.start.prepare(SETTINGS), { file: 'bin.000001', pos: 1_000 });
+    assert.deepEqual(await s.start.prepare(MARIADB_10_11), { file: 'bin.000001', pos: 1_000 });
     assert.deepEqual(source.calls, [
       'binlogEnd',
       'snapshot ccdata.users username,phone,name',
@@ -119,14 +107,14 @@ void describe('StartPosition', () => {
     const dirPath = stateDir();
     const source = new FakeSource();
     const first = starting(dirPath, source);
-    await first.start.prepare(SETTINGS);
+    await first.start.prepare(MARIADB_10_11);
     first.outbox.commit({ events: [], mirror: [{ table: 'ccdata.users', pk: 'u2', row: { username: 'u2', phone: '2002', name: 'Bo' } }], checkpoint: { file: 'bin.000001', pos: 4_000 } });
     first.outbox.close();
 
     source.calls.length = 0;
     source.end = { file: 'bin.000002', pos: 9_000 };
     const again = starting(dirPath, source);
-    assert.deepEqual(await again.start.prepare(SETTINGS), { file: 'bin.000001', pos: 4_000 });
+    assert.deepEqual(await again.start.prepare(MARIADB_10_11), { file: 'bin.000001', pos: 4_000 });
     assert.deepEqual(source.calls, []);
     assert.deepEqual(again.engine.directoryForTable('ccdata.users')?.resolve('u2'), { username: 'u2', phone: '2002', name: 'Bo' });
     assert.equal(again.logs.some((l) => l.code === 'UCW_WARN_SOURCE_RESET'), false);
@@ -137,11 +125,11 @@ void describe('StartPosition', () => {
     const dirPath = stateDir();
     const source = new FakeSource();
     const first = starting(dirPath, source);
-    await first.start.prepare(SETTINGS);
+    await first.start.prepare(MARIADB_10_11);
     first.outbox.close();
 
     const other = starting(dirPath, source);
-    await assert.rejects(other.start.prepare({ ...SETTINGS, serverId: 2 }), (e: BridgeError) => {
+    await assert.rejects(other.start.prepare({ ...MARIADB_10_11, serverId: 2 }), (e: BridgeError) => {
       assert.equal(e.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN');
       assert.equal(e.message, "the checkpoint bin.000001:1000 does not belong to this server's binlog: server_id was 1, is 2");
       assert.match(e.hint ?? '', /--reset-to-now/);
@@ -158,12 +146,12 @@ void describe('StartPosition', () => {
     const source = new FakeSource();
     source.gtid.set('bin.000001:1000', '0-1-42');
     const first = starting(dirPath, source);
-    await first.start.prepare(SETTINGS);
+    await first.start.prepare(MARIADB_10_11);
     first.outbox.close();
 
     source.gtid.set('bin.000001:1000', '0-1-3');
     const rebuilt = starting(dirPath, source);
-    await assert.rejects(rebuilt.start.prepare(SETTINGS), (e: BridgeError) => {
+    await assert.rejects(rebuilt.start.prepare(MARIADB_10_11), (e: BridgeError) => {
       assert.equal(e.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN');
       assert.equal(e.message, "the checkpoint bin.000001:1000 does not belong to this server's binlog: at bin.000001:1000 the server's GTID position was 0-1-42, is 0-1-3");
       return true;
@@ -175,7 +163,7 @@ void describe('StartPosition', () => {
     const dirPath = stateDir();
     const source = new FakeSource();
     const first = starting(dirPath, source);
-    await first.start.prepare(SETTINGS);
+    await first.start.prepare(MARIADB_10_11);
     first.outbox.commit({ events: [], mirror: [], checkpoint: { file: 'bin.000001', pos: 600 } });
     first.outbox.close();
 
@@ -186,7 +174,7 @@ void describe('StartPosition', () => {
       { file: 'bin.000003', size: 250 },
     ];
     const reset = starting(dirPath, source, true);
-    assert.deepEqual(await reset.start.prepare(SETTINGS), { file: 'bin.000003', pos: 250 });
+    assert.deepEqual(await reset.start.prepare(MARIADB_10_11), { file: 'bin.000003', pos: 250 });
     const warned = reset.logs.filter((l) => l.code === 'UCW_WARN_SOURCE_RESET');
     assert.equal(warned.length, 1);
     // The rest of bin.000001 (400), all of bin.000002 (5,000) and the start of bin.000003 (250).
@@ -199,7 +187,7 @@ void describe('StartPosition', () => {
     // A reconnect of the same run resumes from the checkpoint: the reset is not repeated.
     reset.outbox.commit({ events: [], mirror: [], checkpoint: { file: 'bin.000003', pos: 900 } });
     source.end = { file: 'bin.000004', pos: 100 };
-    assert.deepEqual(await reset.start.prepare(SETTINGS), { file: 'bin.000003', pos: 900 });
+    assert.deepEqual(await reset.start.prepare(MARIADB_10_11), { file: 'bin.000003', pos: 900 });
     assert.equal(reset.logs.filter((l) => l.code === 'UCW_WARN_SOURCE_RESET').length, 1);
     reset.outbox.close();
   });

@@ -13,19 +13,8 @@ import { parseMysqlUrl } from '../../src/source/connection.js';
 import type { PreflightDb } from '../../src/source/preflight.js';
 import type { ServerSettings } from '../../src/source/source-db.js';
 import { SourceSupervisor, type SourceListener } from '../../src/source/supervisor.js';
+import { MARIADB_10_11 } from '../helpers/server-settings.js';
 
-const SETTINGS: ServerSettings = {
-  version: '10.11.19-MariaDB-log',
-  isMariaDb: true,
-  serverId: 1,
-  logBin: true,
-  binlogFormat: 'ROW',
-  binlogRowImage: 'FULL',
-  binlogRowMetadata: 'FULL',
-  serverUuid: undefined,
-  binlogTransactionCompression: undefined,
-  binlogRowValueOptions: undefined,
-};
 const CONN = parseMysqlUrl('mysql://u:p@db.example:3306/');
 const FROM = { file: 'bin.000001', pos: 4 };
 const HEARTBEAT_S = 10;
@@ -61,7 +50,7 @@ const settle = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
-function supervise(settings: () => ServerSettings = () => SETTINGS) {
+function supervise(settings: () => ServerSettings = () => MARIADB_10_11) {
   const listeners: FakeListener[] = [];
   const fatal: BridgeError[] = [];
   const logs: Array<Record<string, unknown>> = [];
@@ -179,14 +168,14 @@ void describe('SourceSupervisor (fake listener, mock timers)', () => {
   });
 
   void it('wrong binlog settings found on a reconnect are fatal: no listener is made for it', async () => {
-    let settings = SETTINGS;
+    let settings = MARIADB_10_11;
     const s = supervise(() => settings);
     s.sup.start();
     await settle();
     s.listeners[0]!.emit('error', connectionLost());
     await settle();
     // The server came back with statement-based binlog: the reconnect's preflight refuses it.
-    settings = { ...SETTINGS, binlogFormat: 'STATEMENT' };
+    settings = { ...MARIADB_10_11, binlogFormat: 'STATEMENT' };
     mock.timers.tick(100);
     await settle();
     assert.equal(s.listeners.length, 1);
