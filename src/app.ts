@@ -15,7 +15,7 @@ import { startHealthServer } from './observe/http-server.js';
 import { Metrics } from './observe/metrics.js';
 import { Outbox } from './outbox/outbox.js';
 import { Pruner } from './outbox/pruner.js';
-import { TransactionProcessor } from './pipeline/processor.js';
+import { mirrorTablesOf, TransactionProcessor } from './pipeline/processor.js';
 import { OutboxBudget } from './pipeline/outbox-budget.js';
 import { StartPosition } from './pipeline/start-position.js';
 import { Registry } from './registry/registry.js';
@@ -61,8 +61,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const registry = new Registry(rules.registry, (p) =>
       registryLog.error({ code: p.code, rowId: p.rowId, table: rules.registry.table }, `webhooks row skipped: ${p.reason}`),
     );
-    const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
-    mirrorTables.push({ table: rules.registry.table, key: rules.registry.key, columns: registry.columns });
+    const mirrorTables = mirrorTablesOf(engine, registry);
 
     const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }), incrementalVacuum: true });
     cleanups.push(() => outbox.close());

@@ -22,6 +22,13 @@ export interface MirrorTable {
   readonly columns: readonly string[];
 }
 
+/** The tables the state store mirrors: each directory the rules use, and the webhook registry. */
+export function mirrorTablesOf(engine: RulesEngine, registry: Registry): MirrorTable[] {
+  const tables: MirrorTable[] = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
+  tables.push({ table: registry.def.table, key: registry.def.key, columns: registry.columns });
+  return tables;
+}
+
 export interface ProcessorDeps {
   readonly engine: RulesEngine;
   readonly registry: Registry;

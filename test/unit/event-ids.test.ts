@@ -12,7 +12,7 @@ import type { Row, SourceTransaction } from '../../src/domain/row-change.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { Outbox } from '../../src/outbox/outbox.js';
-import { TransactionProcessor } from '../../src/pipeline/processor.js';
+import { mirrorTablesOf, TransactionProcessor } from '../../src/pipeline/processor.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
 import { defaultRules } from '../../src/rules/load.js';
@@ -65,7 +65,7 @@ function pipeline(dir: string, from = { file: FILE, pos: 4 }, maxQueuedRows = 40
   const processor = new TransactionProcessor({
     engine,
     registry,
-    mirrorTables: [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns })),
+    mirrorTables: mirrorTablesOf(engine, registry),
     outbox,
     db: { lookupValue: () => Promise.resolve(null) },
     metrics: new Metrics(),

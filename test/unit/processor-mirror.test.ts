@@ -14,7 +14,7 @@ import type { Row, RowChange, SourceTransaction } from '../../src/domain/row-cha
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { Outbox, type Delivery } from '../../src/outbox/outbox.js';
-import { TransactionProcessor } from '../../src/pipeline/processor.js';
+import { mirrorTablesOf, TransactionProcessor } from '../../src/pipeline/processor.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
 import { defaultRules } from '../../src/rules/load.js';
@@ -45,8 +45,7 @@ function harness(stateDir: string): Harness {
   const registry = new Registry(rules.registry, () => undefined);
   registry.load([{ id: 1, event: 'AgentRingNoAnswer', url: URL }]);
   const outbox = new Outbox({ stateDir, synchronous: 'normal' });
-  const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
-  mirrorTables.push({ table: rules.registry.table, key: rules.registry.key, columns: registry.columns });
+  const mirrorTables = mirrorTablesOf(engine, registry);
   const created: Delivery[] = [];
   const processor = new TransactionProcessor({
     engine,

@@ -12,7 +12,7 @@ import type { Row, RowChange, SourceTransaction } from '../../src/domain/row-cha
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { Outbox, type CommitBatch, type Delivery, type StagedCounts } from '../../src/outbox/outbox.js';
-import { TransactionProcessor } from '../../src/pipeline/processor.js';
+import { mirrorTablesOf, TransactionProcessor } from '../../src/pipeline/processor.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
 import { defaultRules } from '../../src/rules/load.js';
@@ -49,7 +49,7 @@ function harness(stateDir: string): Harness {
     commits.push(batch);
     return commit(batch);
   };
-  const mirrorTables = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
+  const mirrorTables = mirrorTablesOf(engine, registry);
   const enqueued: Harness['enqueued'] = [];
   const logs: Array<Record<string, unknown>> = [];
   const metrics = new Metrics();

@@ -11,11 +11,12 @@ import type { BinlogPosition, Row } from '../../src/domain/row-change.js';
 import type { BridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { Outbox } from '../../src/outbox/outbox.js';
-import { StartPosition, type StartPositionDeps } from '../../src/pipeline/start-position.js';
+import { StartPosition } from '../../src/pipeline/start-position.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
 import { defaultRules } from '../../src/rules/load.js';
 import { MARIADB_10_11 } from '../helpers/server-settings.js';
+import { mirrorTablesOf } from '../../src/pipeline/processor.js';
 
 
 /** The source's tables as a snapshot returns them (already projected to the asked columns). */
@@ -62,10 +63,7 @@ function starting(stateDir: string, source: FakeSource, resetToNow = false): Sta
   const engine = new RulesEngine(rules, 'UTC');
   const registry = new Registry(rules.registry, () => undefined);
   const outbox = new Outbox({ stateDir, synchronous: 'normal' });
-  const mirrorTables: StartPositionDeps['mirrorTables'] = [
-    ...[...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns })),
-    { table: rules.registry.table, key: rules.registry.key, columns: registry.columns },
-  ];
+  const mirrorTables = mirrorTablesOf(engine, registry);
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const start = new StartPosition({ db: source, outbox, engine, registry, mirrorTables, resetToNow, logger });
