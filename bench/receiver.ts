@@ -15,7 +15,13 @@ let lastAt = 0;
 
 function control(req: RecordedRequest): ReturnType<Responder> {
   if (req.path === '/ctl/stats') {
-    const body = JSON.stringify({ requests, distinct: seen.size, firstAt, lastAt, latencies: req.headers['x-with-latencies'] ? latencies : [] });
+    const body = JSON.stringify({
+      requests,
+      distinct: seen.size,
+      firstAt,
+      lastAt,
+      latencies: req.headers['x-with-latencies'] ? latencies : [],
+    });
     return { status: 200, headers: { 'content-type': 'application/json' }, body };
   }
   if (req.path === '/ctl/reset') {

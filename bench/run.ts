@@ -112,9 +112,14 @@ function liveRows(events: number, timeMs: number): string[] {
 
 async function writeBatch(c: Connection, b: Batch): Promise<void> {
   await c.beginTransaction();
-  if (b.queueLog.length) await c.query(`INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${b.queueLog.join(',')}`);
+  if (b.queueLog.length)
+    await c.query(
+      `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${b.queueLog.join(',')}`,
+    );
   if (b.interactions.length) {
-    await c.query(`INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ${b.interactions.join(',')}`);
+    await c.query(
+      `INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ${b.interactions.join(',')}`,
+    );
   }
   await c.commit();
 }
@@ -144,7 +149,9 @@ async function freePort(): Promise<number> {
 interface Receiver {
   url: string;
   proc: ChildProcess;
-  stats(withLatencies?: boolean): Promise<{ requests: number; distinct: number; firstAt: number; lastAt: number; latencies: number[] }>;
+  stats(
+    withLatencies?: boolean,
+  ): Promise<{ requests: number; distinct: number; firstAt: number; lastAt: number; latencies: number[] }>;
   ctl(cmd: 'reset' | 'down' | 'up'): Promise<void>;
 }
 
@@ -154,11 +161,17 @@ interface Receiver {
  * compiler the node one is used, and the table says so.
  */
 function chooseReceiver(): { kind: 'c' | 'node'; command: string[]; label: string } {
-  const node = { kind: 'node' as const, command: [process.execPath, '--import', 'tsx', join(ROOT, 'bench', 'receiver.ts')], label: 'minimal node:http server (bench/receiver.ts)' };
+  const node = {
+    kind: 'node' as const,
+    command: [process.execPath, '--import', 'tsx', join(ROOT, 'bench', 'receiver.ts')],
+    label: 'minimal node:http server (bench/receiver.ts)',
+  };
   if (flags.receiver === 'node') return node;
   const bin = join(ROOT, 'bench', 'out', 'receiver');
   mkdirSync(dirname(bin), { recursive: true });
-  const cc = spawnSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', bin, join(ROOT, 'bench', 'receiver.c')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const cc = spawnSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', bin, join(ROOT, 'bench', 'receiver.c')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   if (cc.status !== 0) {
     log(`cannot build bench/receiver.c (${cc.error?.message ?? cc.stderr.toString().trim()}); using the node receiver`);
     return node;
@@ -169,13 +182,17 @@ const RECEIVER = chooseReceiver();
 
 async function startReceiver(): Promise<Receiver> {
   const proc = spawn(RECEIVER.command[0]!, RECEIVER.command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => proc.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  const port = await new Promise<number>((resolve) =>
+    proc.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+  );
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
     proc,
     stats: async (withLatencies = false) =>
-      (await (await fetch(`${url}/ctl/stats`, { headers: withLatencies ? { 'x-with-latencies': '1' } : {} })).json()) as Awaited<ReturnType<Receiver['stats']>>,
+      (await (
+        await fetch(`${url}/ctl/stats`, { headers: withLatencies ? { 'x-with-latencies': '1' } : {} })
+      ).json()) as Awaited<ReturnType<Receiver['stats']>>,
     ctl: async (cmd) => void (await fetch(`${url}/ctl/${cmd}`, { method: 'POST' })).arrayBuffer(),
   };
 }
@@ -205,10 +222,30 @@ async function startBridge(db: PrivateMariaDb, stateDir: string): Promise<Bridge
   // adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the bridge process), and
   // BENCH_BRIDGE_STDOUT names a file for the bridge's standard output (e.g. with '--trace-gc').
   const nodeArgs = [...LAUNCH.nodeFlags, ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const proc = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port), '--log-level', 'warn'], {
-    stdio: ['ignore', process.env.BENCH_BRIDGE_STDOUT ? openSync(process.env.BENCH_BRIDGE_STDOUT, 'a') : 'ignore', 'inherit'],
-    env: { ...process.env, ...LAUNCH.env },
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      CLI,
+      'run',
+      '--mysql-url',
+      db.bridgeUrl,
+      '--state-dir',
+      stateDir,
+      '--http-port',
+      String(port),
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: [
+        'ignore',
+        process.env.BENCH_BRIDGE_STDOUT ? openSync(process.env.BENCH_BRIDGE_STDOUT, 'a') : 'ignore',
+        'inherit',
+      ],
+      env: { ...process.env, ...LAUNCH.env },
+    },
+  );
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   return {
     proc,
@@ -252,7 +289,10 @@ function threadCpu(pid: number): string {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      return { name: tid === String(pid) ? 'main' : `${name}:${tid}`, s: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S };
+      return {
+        name: tid === String(pid) ? 'main' : `${name}:${tid}`,
+        s: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S,
+      };
     })
     .filter((t) => t.s >= 0.1)
     .sort((a, b) => b.s - a.s)
@@ -275,7 +315,8 @@ function rssSampler(pid: number): { peakMb: () => number; stop: () => void } {
 async function waitDistinct(rx: Receiver, n: number, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while ((await rx.stats()).distinct < n) {
-    if (Date.now() > until) throw new Error(`receiver has ${(await rx.stats()).distinct}/${n} events after ${timeoutMs} ms`);
+    if (Date.now() > until)
+      throw new Error(`receiver has ${(await rx.stats()).distinct}/${n} events after ${timeoutMs} ms`);
     await sleep(50);
   }
 }
@@ -314,7 +355,13 @@ async function closeEnv(env: Env): Promise<void> {
 /** Ceiling (a): zongji alone reading `rows` watched rows from `from`, rows/s. */
 async function zongjiCeiling(db: PrivateMariaDb, from: { file: string; pos: number }, rows: number): Promise<number> {
   const u = new URL(db.bridgeUrl);
-  const z = new ZongJi({ host: u.hostname, port: Number(u.port), user: u.username, password: decodeURIComponent(u.password), dateStrings: true });
+  const z = new ZongJi({
+    host: u.hostname,
+    port: Number(u.port),
+    user: u.username,
+    password: decodeURIComponent(u.password),
+    dateStrings: true,
+  });
   let seen = 0;
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
@@ -348,7 +395,12 @@ async function undiciCeiling(url: string, n: number): Promise<number> {
   const worker = async (): Promise<void> => {
     while (next < n) {
       const i = next++;
-      const r = await pool.request({ path: '/hook', method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': `ceil-${i}` }, body });
+      const r = await pool.request({
+        path: '/hook',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'webhook-id': `ceil-${i}` },
+        body,
+      });
       await r.body.dump();
     }
   };
@@ -373,8 +425,19 @@ async function undiciDispatchCeiling(url: string, n: number): Promise<number> {
         if (next >= n) return resolve();
         const i = next++;
         pool.dispatch(
-          { path: '/hook', method: 'POST', headers: { 'content-type': 'application/json', 'webhook-id': `ceil-d-${i}` }, body },
-          { onRequestStart: () => undefined, onResponseStart: () => undefined, onResponseData: () => undefined, onResponseEnd: one, onResponseError: (_c, err) => reject(err) },
+          {
+            path: '/hook',
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'webhook-id': `ceil-d-${i}` },
+            body,
+          },
+          {
+            onRequestStart: () => undefined,
+            onResponseStart: () => undefined,
+            onResponseData: () => undefined,
+            onResponseEnd: one,
+            onResponseError: (_c, err) => reject(err),
+          },
         );
       };
       one();
@@ -409,7 +472,8 @@ interface RunResult {
   backlogFirstAfterUpMs: number;
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
   const out: Partial<RunResult> = {};
@@ -453,7 +517,9 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
     const threads = threadCpu(bridge.proc.pid!);
     sampler.stop();
     await bridge.stop();
-    log(`run ${run}: catch-up ${Math.round(out.catchUpEventsPerS)} events/s, peak RSS ${out.catchUpPeakRssMb.toFixed(0)} MB, CPU ${out.catchUpCpuS.toFixed(1)} s (${threads})`);
+    log(
+      `run ${run}: catch-up ${Math.round(out.catchUpEventsPerS)} events/s, peak RSS ${out.catchUpPeakRssMb.toFixed(0)} MB, CPU ${out.catchUpCpuS.toFixed(1)} s (${threads})`,
+    );
 
     // Start-up with a warm state dir.
     const t1 = performance.now();
@@ -472,7 +538,9 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
         while (Date.now() < endAt) {
           const due = Math.floor(((Date.now() - startAt) * LIVE_RATE) / 1000) + 1 - written;
           if (due > 0) {
-            await env.admin.query(`INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${liveRows(due, Date.now()).join(',')}`);
+            await env.admin.query(
+              `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${liveRows(due, Date.now()).join(',')}`,
+            );
             written += due;
           }
           nextAt += tickMs;
@@ -497,7 +565,9 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
       out.liveMax = lat[lat.length - 1] ?? NaN;
       out.liveRssMb = live.peakMb();
       live.stop();
-      log(`run ${run}: live ${written} events at ${LIVE_RATE}/s: p50 ${out.liveP50} ms, p99 ${out.liveP99} ms, max ${out.liveMax} ms, peak RSS ${out.liveRssMb.toFixed(0)} MB`);
+      log(
+        `run ${run}: live ${written} events at ${LIVE_RATE}/s: p50 ${out.liveP50} ms, p99 ${out.liveP99} ms, max ${out.liveMax} ms, peak RSS ${out.liveRssMb.toFixed(0)} MB`,
+      );
     }
     await bridge.stop();
 
@@ -521,13 +591,16 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
       out.backlogEnqueuePerS = blEvents / ((performance.now() - enqStart) / 1000);
       out.backlogEnqueueRssMb = enq.peakMb();
       enq.stop();
-      out.backlogOutboxMb = ['outbox.sqlite', 'outbox.sqlite-wal'].reduce((n, f) => {
-        try {
-          return n + statSync(join(stateDir, f)).size;
-        } catch {
-          return n;
-        }
-      }, 0) / 1024 / 1024;
+      out.backlogOutboxMb =
+        ['outbox.sqlite', 'outbox.sqlite-wal'].reduce((n, f) => {
+          try {
+            return n + statSync(join(stateDir, f)).size;
+          } catch {
+            return n;
+          }
+        }, 0) /
+        1024 /
+        1024;
       const drain = rssSampler(bridge.proc.pid!);
       const upAt = Date.now();
       await env.rx.ctl('up');
@@ -539,7 +612,9 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
       out.backlogDrainRssMb = drain.peakMb();
       drain.stop();
       await bridge.stop();
-      log(`run ${run}: backlog ${blEvents}: enqueued ${Math.round(out.backlogEnqueuePerS)}/s, RSS enqueue ${out.backlogEnqueueRssMb.toFixed(0)} MB, drain ${out.backlogDrainRssMb.toFixed(0)} MB, outbox ${out.backlogOutboxMb.toFixed(0)} MB, drain ${Math.round(out.backlogDrainPerS)}/s`);
+      log(
+        `run ${run}: backlog ${blEvents}: enqueued ${Math.round(out.backlogEnqueuePerS)}/s, RSS enqueue ${out.backlogEnqueueRssMb.toFixed(0)} MB, drain ${out.backlogDrainRssMb.toFixed(0)} MB, outbox ${out.backlogOutboxMb.toFixed(0)} MB, drain ${Math.round(out.backlogDrainPerS)}/s`,
+      );
     }
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
@@ -588,7 +663,10 @@ async function main(): Promise<void> {
   const summary: Record<string, { median: number; min: number; max: number; unit: string }> = {};
   const lines = ['| measure | median | min | max | unit |', '|---|---:|---:|---:|---|'];
   for (const [key, label, unit, fmt] of ROWS) {
-    const vals = results.map((x) => x[key]).filter((v): v is number => typeof v === 'number' && !Number.isNaN(v)).sort((a, b) => a - b);
+    const vals = results
+      .map((x) => x[key])
+      .filter((v): v is number => typeof v === 'number' && !Number.isNaN(v))
+      .sort((a, b) => a - b);
     if (vals.length === 0) continue;
     const s = { median: vals[Math.floor(vals.length / 2)]!, min: vals[0]!, max: vals[vals.length - 1]!, unit };
     summary[key] = s;
@@ -598,11 +676,17 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`;
   const table = lines.join('\n');
   const wall = `${Math.round((Date.now() - BENCH_START) / 1000)} s`;
-  process.stdout.write(`\n${machine}; runs: ${RUNS}; wall time ${wall}; receiver: ${RECEIVER.label}, in its own process\n\n${table}\n`);
+  process.stdout.write(
+    `\n${machine}; runs: ${RUNS}; wall time ${wall}; receiver: ${RECEIVER.label}, in its own process\n\n${table}\n`,
+  );
   mkdirSync(join(ROOT, 'bench', 'out'), { recursive: true });
   writeFileSync(
     join(ROOT, 'bench', 'out', 'results.json'),
-    JSON.stringify({ machine, runs: RUNS, wall, receiver: RECEIVER.label, flags, summary, ratioToUndiciCeiling: ratio, results }, null, 2),
+    JSON.stringify(
+      { machine, runs: RUNS, wall, receiver: RECEIVER.label, flags, summary, ratioToUndiciCeiling: ratio, results },
+      null,
+      2,
+    ),
   );
 }
 

@@ -51,7 +51,9 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!findMariaDbBinaries()) {
-    process.stderr.write(`The demo needs the MariaDB server binaries (mariadbd), which are not installed.\n${MARIADB_MISSING_HINT}\n`);
+    process.stderr.write(
+      `The demo needs the MariaDB server binaries (mariadbd), which are not installed.\n${MARIADB_MISSING_HINT}\n`,
+    );
     return 1;
   }
 
@@ -71,13 +73,17 @@ async function main(): Promise<number> {
       counts[name] = (counts[name] ?? 0) + 1;
       out(formatEventLine(body));
     });
-    const urls = EVENT_NAMES.map((e) => `UPDATE ccdata.webhooks SET url = '${receiver!.url}/hooks/${e}' WHERE event = '${e}';`);
+    const urls = EVENT_NAMES.map(
+      (e) => `UPDATE ccdata.webhooks SET url = '${receiver!.url}/hooks/${e}' WHERE event = '${e}';`,
+    );
     await db.exec(urls.join('\n'));
     out(`MariaDB on 127.0.0.1:${db.port}; receiver ${receiver.url} registered for all five events in ccdata.webhooks`);
 
     const config = loadConfig({ cli: { mysqlUrl: db.bridgeUrl, stateDir, httpPort: 0 }, env: {} });
     bridge = await startBridge(config, createLogger('warn'));
-    out(`Bridge running (read-only user ucw_bridge); health and metrics on http://127.0.0.1:${bridge.httpPort}/metrics`);
+    out(
+      `Bridge running (read-only user ucw_bridge); health and metrics on http://127.0.0.1:${bridge.httpPort}/metrics`,
+    );
 
     sim = new ContactCenterSimulator({
       adminUrl: db.adminUrl,
@@ -94,7 +100,9 @@ async function main(): Promise<number> {
     const stopReason = await new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('Ctrl-C'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
-      void bridge!.done.catch((err: unknown) => resolve(`bridge failed: ${isBridgeError(err) ? err.toDisplayString() : String(err)}`));
+      void bridge!.done.catch((err: unknown) =>
+        resolve(`bridge failed: ${isBridgeError(err) ? err.toDisplayString() : String(err)}`),
+      );
       if (values['duration-s']) safeTimeout(() => resolve('duration reached'), Number(values['duration-s']) * 1000);
     });
     clearInterval(ticker);
@@ -116,7 +124,9 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`demo failed: ${isBridgeError(err) ? err.toDisplayString() : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `demo failed: ${isBridgeError(err) ? err.toDisplayString() : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -60,7 +60,10 @@ export interface ReceiverOptions {
   keepAliveTimeoutMs?: number;
 }
 
-export async function startReceiver(responder: Responder = defaultResponder, options: ReceiverOptions = {}): Promise<Receiver> {
+export async function startReceiver(
+  responder: Responder = defaultResponder,
+  options: ReceiverOptions = {},
+): Promise<Receiver> {
   const { port = 0, record: keep = true } = options;
   let current = responder;
   const requests: RecordedRequest[] = [];

@@ -58,7 +58,14 @@ const AGENT_NAMES = [
   'Andrés Ibáñez',
 ] as const;
 
-const CUSTOMER_NAMES = ['Ana Silva', 'Bruno Acosta', 'Inés Cabrera', 'Diego Olivera', 'Elena Da Costa', 'Tomás Ríos'] as const;
+const CUSTOMER_NAMES = [
+  'Ana Silva',
+  'Bruno Acosta',
+  'Inés Cabrera',
+  'Diego Olivera',
+  'Elena Da Costa',
+  'Tomás Ríos',
+] as const;
 const PHONE_CAMPAIGNS = ['Sales<-', 'Support<-', 'Cobranzas<-'] as const;
 const DIGITAL_CHANNELS = [
   { channel: 'webchat', campaign: 'Web Chat<-' },
@@ -75,15 +82,15 @@ interface DispositionNode {
 const DISPOSITION_TREE: readonly DispositionNode[] = [
   {
     value: 'Sale',
-    children: [
-      { value: 'Closed', children: [{ value: 'Paid' }, { value: 'Pending payment' }] },
-      { value: 'Upsell' },
-    ],
+    children: [{ value: 'Closed', children: [{ value: 'Paid' }, { value: 'Pending payment' }] }, { value: 'Upsell' }],
   },
   { value: 'No sale', children: [{ value: 'Not interested' }, { value: 'Price too high' }, { value: 'Wrong number' }] },
   {
     value: 'Callback',
-    children: [{ value: 'Scheduled', children: [{ value: 'Tomorrow' }, { value: 'Next week' }] }, { value: 'Customer busy' }],
+    children: [
+      { value: 'Scheduled', children: [{ value: 'Tomorrow' }, { value: 'Next week' }] },
+      { value: 'Customer busy' },
+    ],
   },
   { value: 'Información', children: [{ value: 'Envío de catálogo' }] },
 ];
@@ -551,13 +558,23 @@ export class ContactCenterSimulator {
   }
 
   /** Inserts `nodes` under `ancestors` (ids from level 1 down); returns how many rows it wrote. */
-  private async insertTree(conn: PoolConnection, nodes: readonly DispositionNode[], ancestors: number[]): Promise<number> {
+  private async insertTree(
+    conn: PoolConnection,
+    nodes: readonly DispositionNode[],
+    ancestors: number[],
+  ): Promise<number> {
     let written = 0;
     for (const node of nodes) {
       const isLeaf = !node.children || node.children.length === 0;
       const [res] = await conn.execute<ResultSetHeader>(
         'INSERT INTO ccdata.dispositions (parentId, value, campaign, channels, validAsFinal, parentIds) VALUES (?, ?, NULL, ?, ?, ?)',
-        [ancestors.at(-1) ?? 0, node.value, 'telephony', isLeaf ? 1 : 0, ancestors.length > 0 ? ancestors.join(',') : null],
+        [
+          ancestors.at(-1) ?? 0,
+          node.value,
+          'telephony',
+          isLeaf ? 1 : 0,
+          ancestors.length > 0 ? ancestors.join(',') : null,
+        ],
       );
       written += 1;
       if (node.children) written += await this.insertTree(conn, node.children, [...ancestors, res.insertId]);
@@ -576,7 +593,11 @@ export class ContactCenterSimulator {
       .map((r) => {
         const path = [Number(r.id)];
         // Bounded walk: a cycle in a foreign tree must not hang the simulator.
-        for (let p = parentOf.get(Number(r.id)) ?? 0; p !== 0 && path.length < parentOf.size; p = parentOf.get(p) ?? 0) {
+        for (
+          let p = parentOf.get(Number(r.id)) ?? 0;
+          p !== 0 && path.length < parentOf.size;
+          p = parentOf.get(p) ?? 0
+        ) {
           path.unshift(p);
         }
         return { id: Number(r.id), path };

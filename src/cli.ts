@@ -25,7 +25,10 @@ const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
 
 function withRunOptions<T>(y: Argv<T>): Argv<T> {
-  let out: Argv<T> = y.option('config', { type: 'string', describe: 'JSON or YAML file of options (camelCase keys) [env: UCW_CONFIG]' });
+  let out: Argv<T> = y.option('config', {
+    type: 'string',
+    describe: 'JSON or YAML file of options (camelCase keys) [env: UCW_CONFIG]',
+  });
   for (const def of OPTIONS) {
     out = out.option(flagName(def.key), {
       type: def.type,
@@ -51,7 +54,11 @@ async function run(argv: Record<string, unknown>): Promise<number> {
     onWarning: (w) => warnings.push(w),
   });
   const logger = createLogger(config.logLevel);
-  for (const w of warnings) logger.warn(w, 'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group');
+  for (const w of warnings)
+    logger.warn(
+      w,
+      'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group',
+    );
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
     bridge = await startBridge(config, logger);
@@ -78,7 +85,9 @@ function report(err: unknown): number {
     process.stderr.write(`ucontact-webhooks: ${err.toDisplayString()}\n`);
     return err.code.startsWith('UCW_ERR_CONFIG_') || err.code.startsWith('UCW_ERR_RULES_') ? EXIT_CONFIG : EXIT_FATAL;
   }
-  process.stderr.write(`ucontact-webhooks: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `ucontact-webhooks: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   return EXIT_FATAL;
 }
 
@@ -88,7 +97,9 @@ function report(err: unknown): number {
  */
 function openOutbox(stateDir: string | undefined, readonly: boolean): Outbox {
   if (!stateDir) {
-    throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--state-dir is required', { hint: 'Pass the --state-dir of the bridge.' });
+    throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--state-dir is required', {
+      hint: 'Pass the --state-dir of the bridge.',
+    });
   }
   return new Outbox({ stateDir, synchronous: 'full', readonly });
 }
@@ -127,30 +138,36 @@ export async function main(args: string[]): Promise<number> {
           (yy) => yy.positional('file', { type: 'string', describe: 'rules file (JSON or YAML)' }),
           (argv) =>
             setExit(() => {
-                const rules = argv.file ? loadRulesFile(argv.file) : defaultRules();
-                process.stdout.write(`ok: ${rules.rules.length} rules, ${Object.keys(rules.directories).length} directories\n`);
-                return 0;
-              }),
+              const rules = argv.file ? loadRulesFile(argv.file) : defaultRules();
+              process.stdout.write(
+                `ok: ${rules.rules.length} rules, ${Object.keys(rules.directories).length} directories\n`,
+              );
+              return 0;
+            }),
         )
         .demandCommand(1),
     )
     .command('dead-letters', 'Inspect (any time) and requeue (bridge stopped) dead-lettered deliveries', (y) =>
       y
-        .option('state-dir', { type: 'string', describe: 'the bridge state directory [env: UCW_STATE_DIR]', default: process.env.UCW_STATE_DIR })
+        .option('state-dir', {
+          type: 'string',
+          describe: 'the bridge state directory [env: UCW_STATE_DIR]',
+          default: process.env.UCW_STATE_DIR,
+        })
         .command(
           'list',
           'List dead letters as JSON lines (read-only: safe while the bridge runs)',
           (yy) => yy.option('limit', { type: 'number', default: 100 }),
           (argv) =>
             setExit(() => {
-                const outbox = openOutbox(argv['state-dir'], true);
-                try {
-                  for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
-                } finally {
-                  outbox.close();
-                }
-                return 0;
-              }),
+              const outbox = openOutbox(argv['state-dir'], true);
+              try {
+                for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
+              } finally {
+                outbox.close();
+              }
+              return 0;
+            }),
         )
         .command(
           'retry',
@@ -158,33 +175,46 @@ export async function main(args: string[]): Promise<number> {
           (yy) => yy.option('id', { type: 'number', array: true, describe: 'delivery ids (from `list`)' }),
           (argv) =>
             setExit(() => {
-                const outbox = openOutbox(argv['state-dir'], false);
-                try {
-                  const n = outbox.requeueDead(argv.id);
-                  process.stdout.write(`requeued ${n} deliveries\n`);
-                } finally {
-                  outbox.close();
-                }
-                return 0;
-              }),
+              const outbox = openOutbox(argv['state-dir'], false);
+              try {
+                const n = outbox.requeueDead(argv.id);
+                process.stdout.write(`requeued ${n} deliveries\n`);
+              } finally {
+                outbox.close();
+              }
+              return 0;
+            }),
         )
         .demandCommand(1),
     )
-    .command('deliveries', 'Act on a URL\'s deliveries in the state store (refused while a bridge runs on it)', (y) =>
+    .command('deliveries', "Act on a URL's deliveries in the state store (refused while a bridge runs on it)", (y) =>
       y
-        .option('state-dir', { type: 'string', describe: 'the bridge state directory [env: UCW_STATE_DIR]', default: process.env.UCW_STATE_DIR })
+        .option('state-dir', {
+          type: 'string',
+          describe: 'the bridge state directory [env: UCW_STATE_DIR]',
+          default: process.env.UCW_STATE_DIR,
+        })
         .command(
           'discard',
           'Cancel every pending delivery of --url on purpose (a receiver gone for good): kept as cancelled, never sent',
-          (yy) => yy.option('url', { type: 'string', describe: 'the registered URL, exactly as in the webhooks table (required)' }),
+          (yy) =>
+            yy.option('url', {
+              type: 'string',
+              describe: 'the registered URL, exactly as in the webhooks table (required)',
+            }),
           (argv) =>
             setExit(() => {
               // Checked here, before the store is opened: yargs runs a nested command's handler before its demandOption check.
-              if (!argv.url) throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--url is required', { hint: 'Name the URL whose backlog to discard, exactly as registered.' });
+              if (!argv.url)
+                throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--url is required', {
+                  hint: 'Name the URL whose backlog to discard, exactly as registered.',
+                });
               const outbox = openOutbox(argv['state-dir'], false);
               try {
                 const n = outbox.discardPending(argv.url);
-                process.stdout.write(`discarded ${n} pending deliveries of ${safeUrl(argv.url)} (kept as cancelled, never sent)\n`);
+                process.stdout.write(
+                  `discarded ${n} pending deliveries of ${safeUrl(argv.url)} (kept as cancelled, never sent)\n`,
+                );
               } finally {
                 outbox.close();
               }

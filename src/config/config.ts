@@ -16,7 +16,11 @@ const HOUR_MS = 3_600_000;
 const MAX_DELAY_MS = 30 * 24 * HOUR_MS;
 const delayMs = (): z.ZodNumber => z.number().int().max(MAX_DELAY_MS, `must be at most ${MAX_DELAY_MS} ms (30 days)`);
 /** Timeouts set as one Node timer: a longer one would fire after 1 ms. */
-const timeoutMs = (): z.ZodNumber => z.number().int().max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node.js keeps)`);
+const timeoutMs = (): z.ZodNumber =>
+  z
+    .number()
+    .int()
+    .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node.js keeps)`);
 
 export const configSchema = z.strictObject({
   mysqlUrl: z.string().min(1, 'is required (or --mysql-url-file)'),
@@ -26,7 +30,10 @@ export const configSchema = z.strictObject({
   serverId: z.number().int().min(1).max(4_294_967_295).optional(),
   signingSecret: z.array(z.string().min(1)).default([]),
   signingSecretFile: z.string().min(1).optional(),
-  timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as UTC or America/Montevideo').default('UTC'),
+  timezone: z
+    .string()
+    .refine(isValidTimeZone, 'must be an IANA time zone such as UTC or America/Montevideo')
+    .default('UTC'),
   httpHost: z.string().min(1).default('127.0.0.1'),
   httpPort: z.number().int().min(0).max(65_535).default(9464),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -39,12 +46,20 @@ export const configSchema = z.strictObject({
   deliveredRetentionHours: z.number().min(0).default(24),
   connectTimeoutMs: timeoutMs().min(1).default(5_000),
   requestTimeoutMs: timeoutMs().min(1).default(10_000),
-  maxResponseBytes: z.number().int().min(1).default(64 * 1024),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1)
+    .default(64 * 1024),
   concurrencyPerUrl: z.number().int().min(1).max(1024).default(32),
   maxAttempts: z.number().int().min(1).default(15),
-  maxAgeMs: delayMs().min(1).default(24 * HOUR_MS),
+  maxAgeMs: delayMs()
+    .min(1)
+    .default(24 * HOUR_MS),
   retryBaseMs: delayMs().min(1).default(1_000),
-  retryMaxMs: delayMs().min(1).default(10 * 60_000),
+  retryMaxMs: delayMs()
+    .min(1)
+    .default(10 * 60_000),
   maxRetryAfterMs: delayMs().min(0).default(HOUR_MS),
   reconnectMinMs: timeoutMs().min(1).default(500),
   reconnectMaxMs: timeoutMs().min(1).default(30_000),
@@ -54,7 +69,11 @@ export const configSchema = z.strictObject({
   blockPrivateNetworks: z.boolean().default(false),
   caFile: z.string().min(1).optional(),
   resetToNow: z.boolean().default(false),
-  maxOutboxBytes: z.number().int().min(1_048_576).default(8 * 1024 ** 3),
+  maxOutboxBytes: z
+    .number()
+    .int()
+    .min(1_048_576)
+    .default(8 * 1024 ** 3),
 });
 
 export type Config = Readonly<z.output<typeof configSchema>>;
@@ -69,42 +88,155 @@ export interface OptionDef {
 
 /** Every option of `run`, in help order. CLI flag = kebab-case of key; env = UCW_ + SNAKE_CASE. */
 export const OPTIONS: readonly OptionDef[] = [
-  { key: 'mysqlUrl', type: 'string', secret: true, describe: 'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice); ?socket=/path for a unix socket. Prefer --mysql-url-file or the environment: argv is visible to every local user' },
-  { key: 'mysqlUrlFile', type: 'string', describe: 'File holding the source server URL instead of --mysql-url (trailing newline trimmed), e.g. a Docker/Kubernetes secret; refused when group/world-readable' },
-  { key: 'stateDir', type: 'string', describe: 'Directory of the durable outbox and checkpoint (SQLite); one per bridge' },
-  { key: 'rules', type: 'string', describe: 'Rules file (JSON or YAML) replacing the default rules for the reference uContact schema' },
-  { key: 'serverId', type: 'number', describe: 'Replica server id the bridge uses on the binlog connection; unique among the servers, replicas and bridges of the source. Unset, each state directory draws one random id in 2147483648-4294967295 once and keeps it (logged at start)' },
-  { key: 'signingSecret', type: 'array', secret: true, describe: 'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation. Prefer --signing-secret-file or the environment' },
-  { key: 'signingSecretFile', type: 'string', describe: 'File of signing secrets, one a line (several = key rotation, each signs), instead of --signing-secret; must not be group/world-readable' },
+  {
+    key: 'mysqlUrl',
+    type: 'string',
+    secret: true,
+    describe:
+      'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice); ?socket=/path for a unix socket. Prefer --mysql-url-file or the environment: argv is visible to every local user',
+  },
+  {
+    key: 'mysqlUrlFile',
+    type: 'string',
+    describe:
+      'File holding the source server URL instead of --mysql-url (trailing newline trimmed), e.g. a Docker/Kubernetes secret; refused when group/world-readable',
+  },
+  {
+    key: 'stateDir',
+    type: 'string',
+    describe: 'Directory of the durable outbox and checkpoint (SQLite); one per bridge',
+  },
+  {
+    key: 'rules',
+    type: 'string',
+    describe: 'Rules file (JSON or YAML) replacing the default rules for the reference uContact schema',
+  },
+  {
+    key: 'serverId',
+    type: 'number',
+    describe:
+      'Replica server id the bridge uses on the binlog connection; unique among the servers, replicas and bridges of the source. Unset, each state directory draws one random id in 2147483648-4294967295 once and keeps it (logged at start)',
+  },
+  {
+    key: 'signingSecret',
+    type: 'array',
+    secret: true,
+    describe:
+      'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation. Prefer --signing-secret-file or the environment',
+  },
+  {
+    key: 'signingSecretFile',
+    type: 'string',
+    describe:
+      'File of signing secrets, one a line (several = key rotation, each signs), instead of --signing-secret; must not be group/world-readable',
+  },
   { key: 'timezone', type: 'string', describe: 'Time zone of `date` and other times in payloads (IANA name)' },
   { key: 'httpHost', type: 'string', describe: 'Address of the /healthz, /readyz and /metrics endpoint' },
-  { key: 'httpPort', type: 'number', describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)' },
-  { key: 'logLevel', type: 'string', describe: 'Log level: fatal, error, warn, info, debug, trace or silent (payloads are only logged at debug)' },
-  { key: 'bodyFormat', type: 'string', describe: 'Body of every POST: ucontact (flat uContact JSON) or envelope (Id/CreationDateUtc/Category/Code/Event/Data)' },
-  { key: 'envelopeUrlPrefix', type: 'array', describe: 'URLs starting with this prefix get the envelope body whatever --body-format says; repeatable' },
+  {
+    key: 'httpPort',
+    type: 'number',
+    describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)',
+  },
+  {
+    key: 'logLevel',
+    type: 'string',
+    describe: 'Log level: fatal, error, warn, info, debug, trace or silent (payloads are only logged at debug)',
+  },
+  {
+    key: 'bodyFormat',
+    type: 'string',
+    describe:
+      'Body of every POST: ucontact (flat uContact JSON) or envelope (Id/CreationDateUtc/Category/Code/Event/Data)',
+  },
+  {
+    key: 'envelopeUrlPrefix',
+    type: 'array',
+    describe: 'URLs starting with this prefix get the envelope body whatever --body-format says; repeatable',
+  },
   { key: 'ceSource', type: 'string', describe: 'Value of the CloudEvents ce-source header' },
-  { key: 'heartbeatSeconds', type: 'number', describe: 'Server heartbeat period on an idle binlog; no event for 3 periods means the stream is dead and it is reopened' },
-  { key: 'maxQueuedRows', type: 'number', describe: 'Pause reading the binlog while this many decoded rows wait to be processed' },
-  { key: 'outboxSync', type: 'string', describe: 'SQLite synchronous mode: normal (survives process crashes) or full (also power loss)' },
-  { key: 'deliveredRetentionHours', type: 'number', describe: 'How long delivered events stay in the outbox for inspection' },
+  {
+    key: 'heartbeatSeconds',
+    type: 'number',
+    describe:
+      'Server heartbeat period on an idle binlog; no event for 3 periods means the stream is dead and it is reopened',
+  },
+  {
+    key: 'maxQueuedRows',
+    type: 'number',
+    describe: 'Pause reading the binlog while this many decoded rows wait to be processed',
+  },
+  {
+    key: 'outboxSync',
+    type: 'string',
+    describe: 'SQLite synchronous mode: normal (survives process crashes) or full (also power loss)',
+  },
+  {
+    key: 'deliveredRetentionHours',
+    type: 'number',
+    describe: 'How long delivered events stay in the outbox for inspection',
+  },
   { key: 'connectTimeoutMs', type: 'number', describe: 'HTTP connect timeout per attempt' },
-  { key: 'requestTimeoutMs', type: 'number', describe: 'HTTP total timeout per attempt (connect + headers + bounded body)' },
+  {
+    key: 'requestTimeoutMs',
+    type: 'number',
+    describe: 'HTTP total timeout per attempt (connect + headers + bounded body)',
+  },
   { key: 'maxResponseBytes', type: 'number', describe: 'Most bytes of a response body the bridge reads' },
-  { key: 'concurrencyPerUrl', type: 'number', describe: 'Parallel requests (connections) per URL; events of one agent or interaction are never parallel' },
+  {
+    key: 'concurrencyPerUrl',
+    type: 'number',
+    describe: 'Parallel requests (connections) per URL; events of one agent or interaction are never parallel',
+  },
   { key: 'maxAttempts', type: 'number', describe: 'Attempts per delivery before it is dead-lettered' },
   { key: 'maxAgeMs', type: 'number', describe: 'No retry later than this after the first attempt; then dead-lettered' },
   { key: 'retryBaseMs', type: 'number', describe: 'First retry delay; doubles per attempt, with jitter' },
   { key: 'retryMaxMs', type: 'number', describe: 'Cap of the retry delay' },
-  { key: 'maxRetryAfterMs', type: 'number', describe: 'Cap on a receiver\'s Retry-After' },
-  { key: 'reconnectMinMs', type: 'number', describe: 'First delay before reconnecting to the source; doubles per failure' },
+  { key: 'maxRetryAfterMs', type: 'number', describe: "Cap on a receiver's Retry-After" },
+  {
+    key: 'reconnectMinMs',
+    type: 'number',
+    describe: 'First delay before reconnecting to the source; doubles per failure',
+  },
   { key: 'reconnectMaxMs', type: 'number', describe: 'Cap of the reconnect delay' },
-  { key: 'shutdownGraceMs', type: 'number', describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)' },
-  { key: 'maxOutboxPending', type: 'number', describe: 'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of failing or paused URLs count against --max-outbox-bytes instead); resume below it' },
-  { key: 'gonePauseMs', type: 'number', describe: 'A URL that answered 410 Gone is paused this long (its events stay pending), then probed again' },
-  { key: 'blockPrivateNetworks', type: 'boolean', describe: 'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)' },
-  { key: 'caFile', type: 'string', describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)' },
-  { key: 'resetToNow', type: 'boolean', describe: 'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint' },
-  { key: 'maxOutboxBytes', type: 'number', describe: 'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of the backlogs of failing and paused URLs' },
+  {
+    key: 'shutdownGraceMs',
+    type: 'number',
+    describe: 'On SIGTERM, how long in-flight deliveries may finish (the rest stay pending)',
+  },
+  {
+    key: 'maxOutboxPending',
+    type: 'number',
+    describe:
+      'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of failing or paused URLs count against --max-outbox-bytes instead); resume below it',
+  },
+  {
+    key: 'gonePauseMs',
+    type: 'number',
+    describe: 'A URL that answered 410 Gone is paused this long (its events stay pending), then probed again',
+  },
+  {
+    key: 'blockPrivateNetworks',
+    type: 'boolean',
+    describe:
+      'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)',
+  },
+  {
+    key: 'caFile',
+    type: 'string',
+    describe: 'PEM file of extra CA certificates trusted for https receivers (the system CAs stay trusted)',
+  },
+  {
+    key: 'resetToNow',
+    type: 'boolean',
+    describe:
+      'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint',
+  },
+  {
+    key: 'maxOutboxBytes',
+    type: 'number',
+    describe:
+      'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of the backlogs of failing and paused URLs',
+  },
 ];
 
 function fromText(def: OptionDef, text: string): unknown {
@@ -113,7 +245,11 @@ function fromText(def: OptionDef, text: string): unknown {
     const t = text.trim().toLowerCase();
     return t === 'true' || t === '1' || t === 'yes' ? true : t === 'false' || t === '0' || t === 'no' ? false : text;
   }
-  if (def.type === 'array') return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (def.type === 'array')
+    return text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   return text;
 }
 

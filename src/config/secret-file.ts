@@ -65,13 +65,17 @@ export function resolveSecretFiles(merged: Record<string, unknown>, onWarning?: 
       throw new BridgeError(
         'UCW_ERR_CONFIG_INVALID',
         `both --${flagName(s.value)} (${envName(s.value)}) and --${flagName(s.file)} (${envName(s.file)}) are given`,
-        { hint: `Give the secret once: keep --${flagName(s.file)} and drop --${flagName(s.value)} (argv is visible to every local user).` },
+        {
+          hint: `Give the secret once: keep --${flagName(s.file)} and drop --${flagName(s.value)} (argv is visible to every local user).`,
+        },
       );
     }
     const lines = readSecretFile(path, onWarning)
       .split('\n')
       .map((l) => l.replace(/\r$/, ''));
-    const secrets = s.lines ? lines.filter((l) => l !== '') : [lines.join('\n').replace(/\n+$/, '')].filter((l) => l !== '');
+    const secrets = s.lines
+      ? lines.filter((l) => l !== '')
+      : [lines.join('\n').replace(/\n+$/, '')].filter((l) => l !== '');
     if (secrets.length === 0) throw secretFileError(path, 'holds no secret');
     merged[s.value] = s.lines ? secrets : secrets[0];
   }

@@ -102,11 +102,18 @@ export function classifyAnswer(a: Answer): AttemptOutcome {
   if (status >= 500 || RETRYABLE_STATUSES.has(status)) {
     const retryAfterMs = parseRetryAfter(a.retryAfter, a.nowMs);
     const error: AttemptError = { code: CODE_STATUS, message: `receiver answered ${status}${quoted}` };
-    return retryAfterMs === undefined ? { kind: 'retry', status, error, durationMs } : { kind: 'retry', status, retryAfterMs, error, durationMs };
+    return retryAfterMs === undefined
+      ? { kind: 'retry', status, error, durationMs }
+      : { kind: 'retry', status, retryAfterMs, error, durationMs };
   }
   if (status >= 300 && status < 400) {
     const where = a.location === undefined ? '' : ` (Location: ${safeLocation(a.location, a.url)})`;
-    return dead(status, CODE_STATUS, `receiver answered ${status} redirect${where}; redirects are not followed, update the webhook URL`, durationMs);
+    return dead(
+      status,
+      CODE_STATUS,
+      `receiver answered ${status} redirect${where}; redirects are not followed, update the webhook URL`,
+      durationMs,
+    );
   }
   return dead(status, CODE_STATUS, `receiver answered ${status}; not retried${quoted}`, durationMs);
 }
@@ -118,7 +125,12 @@ export function classifyError(f: Failure): AttemptOutcome {
 
   if (code === EGRESS_BLOCKED_CODE) {
     // Where the URL points is configuration: waiting will not make the address acceptable.
-    return dead(undefined, CODE_BLOCKED, `${where}: not sent, ${scrub(oneLine(errorMessage(err)), url, sentBody)}`, durationMs);
+    return dead(
+      undefined,
+      CODE_BLOCKED,
+      `${where}: not sent, ${scrub(oneLine(errorMessage(err)), url, sentBody)}`,
+      durationMs,
+    );
   }
   if (f.abortedByBudget || (code !== undefined && TIMEOUT_ERROR_CODES.has(code))) {
     const what = f.abortedByBudget ? `no answer within ${f.budgetMs} ms` : `timed out (${detail})`;
@@ -147,7 +159,12 @@ export function unsendable(message: string, durationMs: number): AttemptOutcome 
 }
 
 /** Anything unforeseen while sending: retrying is the choice that cannot lose the event. */
-export function unexpectedFailure(f: { readonly error: unknown; readonly url: string; readonly sentBody: string; readonly durationMs: number }): AttemptOutcome {
+export function unexpectedFailure(f: {
+  readonly error: unknown;
+  readonly url: string;
+  readonly sentBody: string;
+  readonly durationMs: number;
+}): AttemptOutcome {
   const message = scrub(oneLine(`${errorName(f.error)}: ${errorMessage(f.error)}`), f.url, f.sentBody);
   return retry(CODE_NETWORK, `unexpected send failure: ${message}`, f.durationMs);
 }
@@ -208,8 +225,10 @@ function safeLocation(location: string, base: string): string {
 }
 
 function tlsAdvice(code: string): string {
-  if (TLS_NAME_CODES.has(code)) return "the receiver's certificate does not name this host; fix the certificate or the webhook URL";
-  if (TLS_VALIDITY_CODES.has(code)) return "the receiver's certificate is expired or not yet valid; renew it (and check this machine's clock)";
+  if (TLS_NAME_CODES.has(code))
+    return "the receiver's certificate does not name this host; fix the certificate or the webhook URL";
+  if (TLS_VALIDITY_CODES.has(code))
+    return "the receiver's certificate is expired or not yet valid; renew it (and check this machine's clock)";
   return "the receiver's certificate is not signed by a trusted CA; for a private or self-signed CA pass its certificate with --ca-file";
 }
 

@@ -33,7 +33,13 @@ export interface EgressPolicy {
 /** Error code on EgressBlockedError; the sender maps it to UCW_ERR_DELIVERY_BLOCKED. */
 export const EGRESS_BLOCKED_CODE = 'UCW_EGRESS_BLOCKED';
 
-const ALWAYS_BLOCKED: ReadonlySet<AddressClass> = new Set(['cloud-metadata', 'link-local', 'multicast', 'reserved', 'unspecified']);
+const ALWAYS_BLOCKED: ReadonlySet<AddressClass> = new Set([
+  'cloud-metadata',
+  'link-local',
+  'multicast',
+  'reserved',
+  'unspecified',
+]);
 
 const CLASS_DESCRIPTIONS: Readonly<Record<AddressClass, string>> = {
   public: 'a public address',
@@ -64,14 +70,16 @@ function parseIPv4(ip: string): number | undefined {
 function inV4(addr: number, base: string, bits: number): boolean {
   const b = parseIPv4(base)!;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((addr & mask) >>> 0) === ((b & mask) >>> 0);
+  return (addr & mask) >>> 0 === (b & mask) >>> 0;
 }
 
 /**
  * Instance metadata endpoints: AWS/GCP/Azure/Oracle, AWS ECS task metadata, Alibaba Cloud (in
  * 100.64.0.0/10), Azure's wireserver (168.63.129.16, a public address that answers VMs only).
  */
-const V4_METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16'].map((a) => parseIPv4(a)!));
+const V4_METADATA = new Set(
+  ['169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16'].map((a) => parseIPv4(a)!),
+);
 
 function classifyV4(addr: number): AddressClass {
   if (V4_METADATA.has(addr)) return 'cloud-metadata';
@@ -105,7 +113,9 @@ function parseIPv6(input: string): number[] | undefined {
   const tail = halves.length === 2 ? (halves[1] === '' ? [] : halves[1]!.split(':')) : [];
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail].map((g) => parseInt(g, 16));
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail].map((g) =>
+    parseInt(g, 16),
+  );
   return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
 }
 
@@ -227,10 +237,16 @@ export function createGuardedLookup(policy: EgressPolicy, resolve: Resolver = sy
       }
       const first = addresses[0];
       if (first === undefined) {
-        const none: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+        const none: NodeJS.ErrnoException = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {
+          code: 'ENOTFOUND',
+        });
         return callback(none, wantAll ? [] : '');
       }
-      if (wantAll) return callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
+      if (wantAll)
+        return callback(
+          null,
+          addresses.map((a) => ({ address: a.address, family: a.family })),
+        );
       return callback(null, first.address, first.family);
     });
   };

@@ -10,7 +10,14 @@ import { Agent, buildConnector, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { safeUrl } from '../safe-url.js';
 import { renderBody } from './body-format.js';
-import { classifyAnswer, classifyError, errorMessage, SNIPPET_CAPTURE_BYTES, unexpectedFailure, unsendable } from './classify.js';
+import {
+  classifyAnswer,
+  classifyError,
+  errorMessage,
+  SNIPPET_CAPTURE_BYTES,
+  unexpectedFailure,
+  unsendable,
+} from './classify.js';
 import { checkLiteralHost, createGuardedLookup, type EgressPolicy } from './egress-guard.js';
 import { buildHeaders } from './headers.js';
 import type { Signer } from './signing.js';
@@ -141,7 +148,8 @@ export class HttpSender {
     let body = '';
     try {
       const target = this.targetFor(attempt.url);
-      if (target.origin === undefined) return unsendable(`webhook URL ${target.where} is not a valid http(s) URL`, elapsed());
+      if (target.origin === undefined)
+        return unsendable(`webhook URL ${target.where} is not a valid http(s) URL`, elapsed());
 
       try {
         body = renderBody(attempt.bodyFormat, attempt.body, attempt.eventId, attempt.occurredAtMs);
@@ -176,11 +184,20 @@ export class HttpSender {
    * (and, for an error answer, its first bytes kept for the message) as it arrives, without a
    * stream, a promise or an abort signal per request, which cost CPU on the hot path.
    */
-  private post(url: string, target: Target, headers: Record<string, string>, body: string, elapsed: () => number): Promise<AttemptOutcome> {
+  private post(
+    url: string,
+    target: Target,
+    headers: Record<string, string>,
+    body: string,
+    elapsed: () => number,
+  ): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
       const attempt = new Attempt(this, url, target, body, elapsed, resolve);
       try {
-        this.agentFor(url).dispatch({ origin: target.origin!, path: target.path, method: 'POST', headers, body }, attempt);
+        this.agentFor(url).dispatch(
+          { origin: target.origin!, path: target.path, method: 'POST', headers, body },
+          attempt,
+        );
       } catch (err) {
         attempt.onResponseError(undefined, err as Error);
       }

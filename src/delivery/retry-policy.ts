@@ -77,7 +77,14 @@ const ASCTIME_DATE_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Za-z]{3}) ( \d|\d{
 /** A two-digit RFC 850 year more than 50 years ahead is taken as the previous century (RFC 9110). */
 const RFC850_FUTURE_WINDOW_YEARS = 50;
 
-function utcMs(year: number, monthName: string, day: number, hour: number, minute: number, second: number): number | undefined {
+function utcMs(
+  year: number,
+  monthName: string,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): number | undefined {
   const month = MONTHS.indexOf(monthName.toLowerCase());
   if (month < 0 || hour > 23 || minute > 59 || second > 60) return undefined;
   // Reject impossible days (Feb 30): Date.UTC would silently roll them into the next month.

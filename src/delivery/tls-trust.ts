@@ -36,7 +36,11 @@ export function loadCaFile(path: string): string[] {
     try {
       new X509Certificate(pem);
     } catch (err) {
-      throw invalid(path, `certificate ${i + 1} of ${certs.length} is not a valid X.509 certificate (${(err as Error).message})`, err);
+      throw invalid(
+        path,
+        `certificate ${i + 1} of ${certs.length} is not a valid X.509 certificate (${(err as Error).message})`,
+        err,
+      );
     }
   });
   try {

@@ -104,11 +104,15 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       code === 'EADDRINUSE'
         ? `Port ${opts.port} on ${opts.host} is already in use: choose another --http-port (or 0 for any free port)`
         : `Check --http-host/--http-port (${opts.host}:${opts.port}): the address must exist on this host and the port be allowed`;
-    throw new BridgeError('UCW_ERR_HTTP_LISTEN', `Cannot listen on ${opts.host}:${opts.port}: ${describeError(err).message}`, {
-      hint,
-      cause: err,
-      details: { host: opts.host, port: opts.port, ...(typeof code === 'string' ? { errno: code } : {}) },
-    });
+    throw new BridgeError(
+      'UCW_ERR_HTTP_LISTEN',
+      `Cannot listen on ${opts.host}:${opts.port}: ${describeError(err).message}`,
+      {
+        hint,
+        cause: err,
+        details: { host: opts.host, port: opts.port, ...(typeof code === 'string' ? { errno: code } : {}) },
+      },
+    );
   }
 
   // Runtime errors after listening (rare: e.g. EMFILE) are logged instead of crashing the bridge.

@@ -25,7 +25,12 @@ export function openError(path: string, err: unknown): BridgeError {
  * Takes the state directory's lock (UCW_ERR_STATE_LOCKED if another process holds it), then opens
  * the store at `path` in it with its pragmas. The caller owns both and releases both.
  */
-export function openWritable(stateDir: string, path: string, synchronous: 'normal' | 'full', logger: StoreLogger | undefined): { db: Db; lock: StateLock } {
+export function openWritable(
+  stateDir: string,
+  path: string,
+  synchronous: 'normal' | 'full',
+  logger: StoreLogger | undefined,
+): { db: Db; lock: StateLock } {
   let lock: StateLock | undefined;
   let db: Db | undefined;
   try {
@@ -36,7 +41,10 @@ export function openWritable(stateDir: string, path: string, synchronous: 'norma
     // SQLite creates -wal and -shm with the database file's mode: 0600 once this file is.
     for (const f of [path, `${path}-wal`, `${path}-shm`]) tightened.push(...restrictFile(f));
     if (tightened.length > 0) {
-      logger?.warn({ code: 'UCW_WARN_STATE_DIR_MODE' satisfies WarningCode, tightened }, 'state directory was readable by other users; modes tightened');
+      logger?.warn(
+        { code: 'UCW_WARN_STATE_DIR_MODE' satisfies WarningCode, tightened },
+        'state directory was readable by other users; modes tightened',
+      );
     }
     // Takes effect only in a new, empty file, and only before journal_mode is set (that writes the
     // header); an existing store is switched by one VACUUM (switchToIncrementalVacuum()).
@@ -61,12 +69,19 @@ export function openReadonly(path: string, versions: readonly string[]): Db {
   let db: Db | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
-    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-    const version = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined) : undefined;
+    const hasMeta =
+      db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    const version = hasMeta
+      ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() as string | undefined)
+      : undefined;
     if (version === undefined || !versions.includes(version)) {
-      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version ?? 'none'}; this command reads ${versions.join(' or ')}`, {
-        hint: 'Run this bridge version once on the state directory (it migrates the store), or use the version that wrote it.',
-      });
+      throw new BridgeError(
+        'UCW_ERR_OUTBOX_OPEN',
+        `state store ${path} has schema version ${version ?? 'none'}; this command reads ${versions.join(' or ')}`,
+        {
+          hint: 'Run this bridge version once on the state directory (it migrates the store), or use the version that wrote it.',
+        },
+      );
     }
     return db;
   } catch (err) {
@@ -88,12 +103,16 @@ export function openReadonly(path: string, versions: readonly string[]): Db {
 export function switchToIncrementalVacuum(db: Db, logger: StoreLogger | undefined): void {
   if (db.pragma('auto_vacuum', { simple: true }) === AUTO_VACUUM_INCREMENTAL) return;
   const t0 = performance.now();
-  const bytes = (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  const bytes =
+    (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
   try {
     db.exec('VACUUM');
     db.pragma('wal_checkpoint(TRUNCATE)');
   } catch (err) {
-    logger?.warn({ code: 'UCW_WARN_OUTBOX_VACUUM' satisfies WarningCode, bytes, err }, 'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)');
+    logger?.warn(
+      { code: 'UCW_WARN_OUTBOX_VACUUM' satisfies WarningCode, bytes, err },
+      'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)',
+    );
     return;
   }
   logger?.info({ bytes, ms: Math.round(performance.now() - t0) }, 'state store rewritten once for incremental vacuum');

@@ -169,7 +169,12 @@ const READABLE_VERSIONS: readonly string[] = ['2', SCHEMA_VERSION];
 function rowJson(row: Row): string {
   return JSON.stringify(row, (_k, v: unknown) => {
     if (typeof v === 'bigint') return v.toString();
-    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+    if (
+      v &&
+      typeof v === 'object' &&
+      (v as { type?: unknown }).type === 'Buffer' &&
+      Array.isArray((v as { data?: unknown }).data)
+    ) {
       return Buffer.from((v as { data: number[] }).data).toString('utf8');
     }
     return v;
@@ -264,9 +269,13 @@ export class Outbox {
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_seq, url, status, next_attempt_at_ms, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)`,
       ),
-      upsertMirror: db.prepare('INSERT INTO mirror_rows (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row'),
+      upsertMirror: db.prepare(
+        'INSERT INTO mirror_rows (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
+      ),
       deleteMirror: db.prepare('DELETE FROM mirror_rows WHERE tbl = ? AND pk = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       getDelivery: db.prepare(
         `SELECT d.id, d.url, e.order_key AS orderKey, d.status, d.attempts, d.next_attempt_at_ms AS nextAttemptAtMs,
@@ -293,7 +302,9 @@ export class Outbox {
            first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
-      promoteStaged: db.prepare(`UPDATE deliveries SET status = ${DeliveryStatus.pending} WHERE status = ${DeliveryStatus.staged}`),
+      promoteStaged: db.prepare(
+        `UPDATE deliveries SET status = ${DeliveryStatus.pending} WHERE status = ${DeliveryStatus.staged}`,
+      ),
       // The pause counted from the later of a delivery's first attempt and the pause's start.
       shiftFirstAttempts: db.prepare(
         `UPDATE deliveries SET first_attempt_at_ms = first_attempt_at_ms + MAX(0, ? - MAX(first_attempt_at_ms, ?))
@@ -316,7 +327,9 @@ export class Outbox {
       countPending: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.pending}`).pluck(),
       countDead: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.dead}`).pluck(),
       countCancelled: db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.cancelled}`).pluck(),
-      pendingByUrl: db.prepare(`SELECT url, COUNT(*) AS n FROM deliveries WHERE status = ${DeliveryStatus.pending} GROUP BY url`),
+      pendingByUrl: db.prepare(
+        `SELECT url, COUNT(*) AS n FROM deliveries WHERE status = ${DeliveryStatus.pending} GROUP BY url`,
+      ),
     };
     // An event is stored with all its deliveries in one transaction, so an event id already present
     // (a replay) means its deliveries exist too: nothing is created twice.
@@ -325,7 +338,16 @@ export class Outbox {
       for (const ev of events) {
         // An event nobody subscribed to at its position is not stored: the store holds deliveries.
         if (ev.urls.length === 0) continue;
-        const stored = this.stmts.insertEvent.run(ev.id, ev.name, ev.orderKey, ev.occurredAtMs, ev.body, ev.source.file, ev.source.pos, now);
+        const stored = this.stmts.insertEvent.run(
+          ev.id,
+          ev.name,
+          ev.orderKey,
+          ev.occurredAtMs,
+          ev.body,
+          ev.source.file,
+          ev.source.pos,
+          now,
+        );
         if (stored.changes === 0) continue;
         const seq = stored.lastInsertRowid;
         for (const url of ev.urls.length > 1 ? new Set(ev.urls) : ev.urls) {
@@ -345,18 +367,22 @@ export class Outbox {
         }
       }
     };
-    const stageMirror = db.prepare('INSERT INTO mirror_staged (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row');
+    const stageMirror = db.prepare(
+      'INSERT INTO mirror_staged (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
+    );
     const applyStagedMirror = [
       'DELETE FROM mirror_rows WHERE (tbl, pk) IN (SELECT tbl, pk FROM mirror_staged WHERE row IS NULL)',
       'INSERT INTO mirror_rows (tbl, pk, row) SELECT tbl, pk, row FROM mirror_staged WHERE row IS NOT NULL ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
       'DELETE FROM mirror_staged',
     ].map((sql) => db.prepare(sql));
-    this.stageTx = this.db.transaction((events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]): StagedCounts => {
-      const counts: StagedCounts = new Map();
-      insertEvents(events, DeliveryStatus.staged, (d) => counts.set(d.url, (counts.get(d.url) ?? 0) + 1));
-      for (const m of mirror) stageMirror.run(m.table, m.pk, m.row ? rowJson(m.row) : null);
-      return counts;
-    });
+    this.stageTx = this.db.transaction(
+      (events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]): StagedCounts => {
+        const counts: StagedCounts = new Map();
+        insertEvents(events, DeliveryStatus.staged, (d) => counts.set(d.url, (counts.get(d.url) ?? 0) + 1));
+        for (const m of mirror) stageMirror.run(m.table, m.pk, m.row ? rowJson(m.row) : null);
+        return counts;
+      },
+    );
     this.commitTx = this.db.transaction((batch: CommitBatch): Delivery[] => {
       const created: Delivery[] = [];
       insertEvents(batch.events, DeliveryStatus.pending, (d) => created.push(d));
@@ -380,15 +406,24 @@ export class Outbox {
    */
   private migrate(path: string): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;');
-    const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as string | undefined;
+    const version = this.db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as
+      string | undefined;
     if (version !== undefined && version !== '1' && version !== '2' && version !== SCHEMA_VERSION) {
-      throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `state store ${path} has schema version ${version}; this bridge writes ${SCHEMA_VERSION}`, {
-        hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
-      });
+      throw new BridgeError(
+        'UCW_ERR_OUTBOX_OPEN',
+        `state store ${path} has schema version ${version}; this bridge writes ${SCHEMA_VERSION}`,
+        {
+          hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
+        },
+      );
     }
     this.db.transaction(() => {
       this.db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
-      this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(SCHEMA_VERSION);
+      this.db
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(SCHEMA_VERSION);
     })();
   }
 
@@ -440,7 +475,10 @@ export class Outbox {
   }
 
   /** Seeds mirrors and the first checkpoint (first run, from a snapshot of the source). */
-  initialize(mirrorRows: ReadonlyArray<{ table: string; rows: ReadonlyArray<{ pk: string; row: Row }> }>, checkpoint: BinlogPosition): void {
+  initialize(
+    mirrorRows: ReadonlyArray<{ table: string; rows: ReadonlyArray<{ pk: string; row: Row }> }>,
+    checkpoint: BinlogPosition,
+  ): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM mirror_rows').run();
       for (const t of mirrorRows) for (const r of t.rows) this.stmts.upsertMirror.run(t.table, r.pk, rowJson(r.row));
@@ -484,7 +522,13 @@ export class Outbox {
     this.queueOutcome(id, () => this.stmts.markDelivered.run(status, attemptStartedAtMs, at, id));
   }
 
-  markRetry(id: number, nextAttemptAtMs: number, status: number | null, error: string, attemptStartedAtMs: number): void {
+  markRetry(
+    id: number,
+    nextAttemptAtMs: number,
+    status: number | null,
+    error: string,
+    attemptStartedAtMs: number,
+  ): void {
     const at = this.now();
     this.queueOutcome(id, () => this.stmts.markRetry.run(nextAttemptAtMs, status, error, attemptStartedAtMs, at, id));
   }
@@ -500,7 +544,9 @@ export class Outbox {
    */
   markGone(id: number, nextAttemptAtMs: number, status: number, error: string): void {
     const at = this.now();
-    this.markGoneStmt ??= this.db.prepare('UPDATE deliveries SET next_attempt_at_ms = ?, last_status = ?, last_error = ?, updated_at_ms = ? WHERE id = ?');
+    this.markGoneStmt ??= this.db.prepare(
+      'UPDATE deliveries SET next_attempt_at_ms = ?, last_status = ?, last_error = ?, updated_at_ms = ? WHERE id = ?',
+    );
     const stmt = this.markGoneStmt;
     this.queueOutcome(id, () => stmt.run(nextAttemptAtMs, status, error, at, id));
   }
@@ -621,7 +667,12 @@ export class Outbox {
 
   /** Marks every pending delivery of `url` cancelled on purpose (`deliveries discard --url`); returns how many. */
   discardPending(url: string): number {
-    return this.cancelPending(url, undefined, [], `${'UCW_WARN_DELIVERY_CANCELLED' satisfies WarningCode}: discarded by the operator`);
+    return this.cancelPending(
+      url,
+      undefined,
+      [],
+      `${'UCW_WARN_DELIVERY_CANCELLED' satisfies WarningCode}: discarded by the operator`,
+    );
   }
 
   /** Cancelled deliveries kept in the store (a scan: for inspection, not the hot path). */
@@ -639,14 +690,21 @@ export class Outbox {
 
   /** Bytes the store's data takes (pages in use, the write-ahead log's included; free pages not). */
   usedBytes(): number {
-    const pages = (this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number);
+    const pages =
+      (this.db.pragma('page_count', { simple: true }) as number) -
+      (this.db.pragma('freelist_count', { simple: true }) as number);
     return pages * (this.db.pragma('page_size', { simple: true }) as number);
   }
 
   /** Deletes the deliveries `where` selects, then those of their events no delivery refers to any more. */
   private deleteDeliveries(where: string, ...params: number[]): number {
-    const seqs = this.db.prepare(`DELETE FROM deliveries WHERE ${where} RETURNING event_seq`).pluck().all(...params) as number[];
-    const deleteEvent = this.db.prepare('DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = ?)');
+    const seqs = this.db
+      .prepare(`DELETE FROM deliveries WHERE ${where} RETURNING event_seq`)
+      .pluck()
+      .all(...params) as number[];
+    const deleteEvent = this.db.prepare(
+      'DELETE FROM events WHERE seq = ? AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = ?)',
+    );
     for (const seq of new Set(seqs)) deleteEvent.run(seq, seq);
     return seqs.length;
   }

@@ -47,7 +47,10 @@ export class Pruner {
   runOnce(): Promise<PruneResult> {
     this.running ??= this.pass()
       .catch((err: unknown) => {
-        this.opts.logger.warn({ code: 'UCW_WARN_OUTBOX_PRUNE' satisfies WarningCode, err }, 'pruning the state store failed; tried again at the next interval');
+        this.opts.logger.warn(
+          { code: 'UCW_WARN_OUTBOX_PRUNE' satisfies WarningCode, err },
+          'pruning the state store failed; tried again at the next interval',
+        );
         return { pruned: 0, freePages: -1 };
       })
       .finally(() => (this.running = undefined));
@@ -72,16 +75,22 @@ export class Pruner {
     const t0 = performance.now();
     let pruned = 0;
     try {
-      for (let n = batch; n === batch && !this.stopped && stillFull(); ) {
+      for (let n = batch; n === batch && !this.stopped && stillFull();) {
         n = outbox.prune(Number.MAX_SAFE_INTEGER, batch);
         pruned += n;
         await turn();
       }
     } catch (err) {
-      logger.warn({ code: 'UCW_WARN_OUTBOX_PRUNE', err }, 'pruning the state store for room failed; tried again while it is full');
+      logger.warn(
+        { code: 'UCW_WARN_OUTBOX_PRUNE', err },
+        'pruning the state store for room failed; tried again while it is full',
+      );
     }
     if (pruned > 0) {
-      logger.info({ pruned, ms: Math.round(performance.now() - t0) }, 'state store at --max-outbox-bytes: delivered and cancelled rows pruned ahead of retention');
+      logger.info(
+        { pruned, ms: Math.round(performance.now() - t0) },
+        'state store at --max-outbox-bytes: delivered and cancelled rows pruned ahead of retention',
+      );
     }
     return pruned;
   }
@@ -93,7 +102,7 @@ export class Pruner {
     const cutoff = this.opts.now() - this.opts.retentionMs;
     const t0 = performance.now();
     let pruned = 0;
-    for (let n = batch; n === batch && !this.stopped; ) {
+    for (let n = batch; n === batch && !this.stopped;) {
       n = outbox.prune(cutoff, batch);
       pruned += n;
       await turn();
@@ -109,7 +118,11 @@ export class Pruner {
       freePages = left;
       await turn();
     }
-    if (pruned > 0) logger.info({ pruned, freePages, ms: Math.round(performance.now() - t0) }, 'pruned delivered events past retention');
+    if (pruned > 0)
+      logger.info(
+        { pruned, freePages, ms: Math.round(performance.now() - t0) },
+        'pruned delivered events past retention',
+      );
     return { pruned, freePages };
   }
 }

@@ -52,12 +52,16 @@ export class StateLock {
       db.close();
       if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err;
       const pid = holderPid(key);
-      throw new BridgeError('UCW_ERR_STATE_LOCKED', `state directory ${stateDir} is in use by another process${pid ? ` (pid ${pid})` : ''}`, {
-        hint:
-          'Stop the bridge running on this state directory first to run a command that changes the store ' +
-          '(`dead-letters list` works while it runs), or give this bridge its own --state-dir.',
-        details: { stateDir, pid },
-      });
+      throw new BridgeError(
+        'UCW_ERR_STATE_LOCKED',
+        `state directory ${stateDir} is in use by another process${pid ? ` (pid ${pid})` : ''}`,
+        {
+          hint:
+            'Stop the bridge running on this state directory first to run a command that changes the store ' +
+            '(`dead-letters list` works while it runs), or give this bridge its own --state-dir.',
+          details: { stateDir, pid },
+        },
+      );
     }
     const pidPath = join(key, LOCK_PID_FILE);
     writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o600 });

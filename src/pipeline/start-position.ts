@@ -54,7 +54,12 @@ export class StartPosition {
     } else if (this.resetPending) {
       const end = await this.startAtEnd();
       logger.warn(
-        { code: 'UCW_WARN_SOURCE_RESET' satisfies WarningCode, from: formatPosition(checkpoint), to: formatPosition(end), skippedBytes: await this.bytesBetween(checkpoint, end) },
+        {
+          code: 'UCW_WARN_SOURCE_RESET' satisfies WarningCode,
+          from: formatPosition(checkpoint),
+          to: formatPosition(end),
+          skippedBytes: await this.bytesBetween(checkpoint, end),
+        },
         '--reset-to-now: skipped the binlog between the checkpoint and the current end; events in it are not delivered',
       );
       checkpoint = end;
@@ -120,7 +125,8 @@ export class StartPosition {
       out.set(t.table, projected);
       reduced[t.table] = wide;
     }
-    if (Object.keys(reduced).length > 0) logger.info({ rows: reduced }, 'stored mirror rows reduced to the columns the rules read');
+    if (Object.keys(reduced).length > 0)
+      logger.info({ rows: reduced }, 'stored mirror rows reduced to the columns the rules read');
     return out;
   }
 
@@ -130,10 +136,14 @@ export class StartPosition {
     if (!raw) return;
     const fp = JSON.parse(raw) as Fingerprint;
     const foreign = (why: string): BridgeError =>
-      new BridgeError('UCW_ERR_SOURCE_CHECKPOINT_FOREIGN', `the checkpoint ${formatPosition(checkpoint)} does not belong to this server's binlog: ${why}`, {
-        hint: 'The state directory was written against another server, or the server was rebuilt. Use the state directory that belongs to this server, or start once with --reset-to-now to continue from the current end (the skip is logged).',
-        details: { checkpoint, fingerprint: fp },
-      });
+      new BridgeError(
+        'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN',
+        `the checkpoint ${formatPosition(checkpoint)} does not belong to this server's binlog: ${why}`,
+        {
+          hint: 'The state directory was written against another server, or the server was rebuilt. Use the state directory that belongs to this server, or start once with --reset-to-now to continue from the current end (the skip is logged).',
+          details: { checkpoint, fingerprint: fp },
+        },
+      );
     if (fp.serverId !== settings.serverId) throw foreign(`server_id was ${fp.serverId}, is ${settings.serverId}`);
     if (fp.serverUuid !== undefined && settings.serverUuid !== undefined && fp.serverUuid !== settings.serverUuid) {
       throw foreign(`server_uuid was ${fp.serverUuid}, is ${settings.serverUuid}`);

@@ -55,7 +55,10 @@ export function columnsUsed(rules: RulesFile): Map<string, Set<string>> {
 export function directoryColumns(rules: RulesFile): Map<string, string[]> {
   const out = new Map<string, Set<string>>();
   for (const [name, dir] of Object.entries(rules.directories)) {
-    out.set(name, new Set([dir.key, ...(dir.match ?? []).map((m) => m.column), ...(dir.parent ? [dir.parent.column] : [])]));
+    out.set(
+      name,
+      new Set([dir.key, ...(dir.match ?? []).map((m) => m.column), ...(dir.parent ? [dir.parent.column] : [])]),
+    );
   }
   const visit = (src: Source): void => {
     if ('lookup' in src) {

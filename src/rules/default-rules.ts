@@ -6,10 +6,7 @@ import type { RulesFileInput, Source } from './schema.js';
 
 /** The agent column may hold a username or a channel such as SIP/2001: resolve both to the user. */
 const agentUsername: Source = {
-  coalesce: [
-    { lookup: { directory: 'users', key: { column: 'agent' }, column: 'username' } },
-    { column: 'agent' },
-  ],
+  coalesce: [{ lookup: { directory: 'users', key: { column: 'agent' }, column: 'username' } }, { column: 'agent' }],
 };
 
 export const DEFAULT_RULES: RulesFileInput = {
@@ -20,10 +17,7 @@ export const DEFAULT_RULES: RulesFileInput = {
     users: {
       table: 'ccdata.users',
       key: 'username',
-      match: [
-        { column: 'username' },
-        { column: 'phone', pattern: '^(?:SIP|PJSIP|IAX2|DAHDI|Local)/([^/@;-]+)' },
-      ],
+      match: [{ column: 'username' }, { column: 'phone', pattern: '^(?:SIP|PJSIP|IAX2|DAHDI|Local)/([^/@;-]+)' }],
     },
     dispositions: {
       table: 'ccdata.dispositions',
@@ -92,7 +86,13 @@ export const DEFAULT_RULES: RulesFileInput = {
       when: {
         any: [
           { all: [{ change: 'insert' }, { column: 'finished', truthy: true }] },
-          { all: [{ change: 'update' }, { column: 'finished', row: 'old', truthy: false }, { column: 'finished', truthy: true }] },
+          {
+            all: [
+              { change: 'update' },
+              { column: 'finished', row: 'old', truthy: false },
+              { column: 'finished', truthy: true },
+            ],
+          },
         ],
       },
       date: { column: 'end_date' },

@@ -139,7 +139,9 @@ function jsonPath(doc: unknown, path: string): unknown {
   }
   for (const step of path.slice(1).match(/\.[^.[]+|\[\d+\]/g) ?? []) {
     if (cur === null || typeof cur !== 'object') return null;
-    cur = step.startsWith('[') ? (cur as unknown[])[Number(step.slice(1, -1))] : (cur as Record<string, unknown>)[step.slice(1)];
+    cur = step.startsWith('[')
+      ? (cur as unknown[])[Number(step.slice(1, -1))]
+      : (cur as Record<string, unknown>)[step.slice(1)];
   }
   return cur === undefined ? null : cur;
 }
@@ -230,7 +232,10 @@ export class RulesEngine {
    * whose table no longer has the shape it reads (schema drift) is stopped for good: it fails closed
    * rather than emit events with missing or misread fields.
    */
-  evaluate(change: RowChange, onRuleError: (ruleId: string, err: unknown, change: RowChange) => void): EvaluatedEvent[] {
+  evaluate(
+    change: RowChange,
+    onRuleError: (ruleId: string, err: unknown, change: RowChange) => void,
+  ): EvaluatedEvent[] {
     const rules = this.rulesByTable.get(tableId(change.schema, change.table));
     if (!rules) return [];
     const out: EvaluatedEvent[] = [];
@@ -258,16 +263,23 @@ export class RulesEngine {
     const column = missingColumn(rule.columns, change.before) ?? missingColumn(rule.columns, change.after);
     if (column === undefined) return undefined;
     const at = formatPosition(change.tx.start);
-    return new BridgeError('UCW_ERR_RULES_SCHEMA_DRIFT', `rule ${rule.id} stopped: column ${rule.table}.${column} is gone in the transaction at binlog ${at}`, {
-      hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
-      details: { rule: rule.id, table: rule.table, column, position: at },
-    });
+    return new BridgeError(
+      'UCW_ERR_RULES_SCHEMA_DRIFT',
+      `rule ${rule.id} stopped: column ${rule.table}.${column} is gone in the transaction at binlog ${at}`,
+      {
+        hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
+        details: { rule: rule.id, table: rule.table, column, position: at },
+      },
+    );
   }
 
   private build(rule: CompiledRule, change: RowChange): EvaluatedEvent {
     const dateMs = rule.date ? parseSourceDatetime(rule.date(change), this.sourceZone) : null;
     const occurredAtMs = dateMs ?? change.timestampMs;
-    const body: Record<string, PayloadValue> = { event: rule.event, date: formatPayloadDate(occurredAtMs, this.outputZone) };
+    const body: Record<string, PayloadValue> = {
+      event: rule.event,
+      date: formatPayloadDate(occurredAtMs, this.outputZone),
+    };
     for (const field of rule.fields) body[field.name] = this.coerce(field.get(change), field.type);
     const keyValue = body[rule.orderKeyField];
     return {

@@ -33,13 +33,19 @@ export function parseRules(text: string, origin: string): RulesFile {
   try {
     raw = parseJsonOrYaml(text);
   } catch (err) {
-    throw new BridgeError('UCW_ERR_RULES_PARSE', `${origin} is neither valid JSON nor valid YAML: ${(err as Error).message}`, {
-      hint: RULES_HINT,
-      cause: err,
-    });
+    throw new BridgeError(
+      'UCW_ERR_RULES_PARSE',
+      `${origin} is neither valid JSON nor valid YAML: ${(err as Error).message}`,
+      {
+        hint: RULES_HINT,
+        cause: err,
+      },
+    );
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new BridgeError('UCW_ERR_RULES_PARSE', `${origin} must contain an object at the top level`, { hint: RULES_HINT });
+    throw new BridgeError('UCW_ERR_RULES_PARSE', `${origin} must contain an object at the top level`, {
+      hint: RULES_HINT,
+    });
   }
   return validateRules(raw, origin);
 }
@@ -47,7 +53,10 @@ export function parseRules(text: string, origin: string): RulesFile {
 export function validateRules(raw: unknown, origin: string): RulesFile {
   const parsed = rulesFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw invalid(origin, parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+    throw invalid(
+      origin,
+      parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`),
+    );
   }
   const problems = semanticProblems(parsed.data);
   if (problems.length > 0) throw invalid(origin, problems);
@@ -63,9 +72,7 @@ function invalid(origin: string, problems: string[]): BridgeError {
 
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(top level)';
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
 }
 
 /** What a source can yield, statically: 'any' is a column-like value coerced at run time. */
@@ -105,7 +112,8 @@ function semanticProblems(rules: RulesFile): string[] {
   const regTable = rules.registry.table;
 
   for (const [name, dir] of Object.entries(rules.directories)) {
-    if (tables.has(dir.table) || dir.table === regTable) problems.push(`directories.${name}.table: ${dir.table} is already mirrored`);
+    if (tables.has(dir.table) || dir.table === regTable)
+      problems.push(`directories.${name}.table: ${dir.table} is already mirrored`);
     tables.add(dir.table);
   }
 
@@ -122,7 +130,9 @@ function semanticProblems(rules: RulesFile): string[] {
     const expected = spec.fields.map((f) => f.name);
     for (const name of Object.keys(rule.fields)) {
       if (!expected.includes(name)) {
-        problems.push(`${at}.fields.${name}: ${rule.event} has no field "${name}" (its fields: ${expected.join(', ')})`);
+        problems.push(
+          `${at}.fields.${name}: ${rule.event} has no field "${name}" (its fields: ${expected.join(', ')})`,
+        );
       }
     }
     for (const field of spec.fields) {
@@ -133,7 +143,9 @@ function semanticProblems(rules: RulesFile): string[] {
       }
       const t = sourceType(src);
       if (!compatible(field.type, t)) {
-        problems.push(`${at}.fields.${field.name}: a ${t} source cannot produce the ${field.type} that ${rule.event}.${field.name} must be`);
+        problems.push(
+          `${at}.fields.${field.name}: a ${t} source cannot produce the ${field.type} that ${rule.event}.${field.name} must be`,
+        );
       }
       checkRefs(src, `${at}.fields.${field.name}`, rules, problems);
     }
@@ -149,14 +161,20 @@ function checkRefs(src: Source, at: string, rules: RulesFile, problems: string[]
   if ('lookup' in src) {
     const dir = rules.directories[src.lookup.directory];
     if (!dir) {
-      problems.push(`${at}.lookup.directory: no directory "${src.lookup.directory}" (defined: ${Object.keys(rules.directories).join(', ') || 'none'})`);
+      problems.push(
+        `${at}.lookup.directory: no directory "${src.lookup.directory}" (defined: ${Object.keys(rules.directories).join(', ') || 'none'})`,
+      );
     } else if (src.lookup.level !== undefined && !dir.parent) {
-      problems.push(`${at}.lookup.level: directory "${src.lookup.directory}" has no parent column, so it has no levels`);
+      problems.push(
+        `${at}.lookup.level: directory "${src.lookup.directory}" has no parent column, so it has no levels`,
+      );
     }
     checkRefs(src.lookup.key, `${at}.lookup.key`, rules, problems);
   } else if ('remembered' in src) {
     if (!rules.memories[src.remembered.memory]) {
-      problems.push(`${at}.remembered.memory: no memory "${src.remembered.memory}" (defined: ${Object.keys(rules.memories).join(', ') || 'none'})`);
+      problems.push(
+        `${at}.remembered.memory: no memory "${src.remembered.memory}" (defined: ${Object.keys(rules.memories).join(', ') || 'none'})`,
+      );
     }
     checkRefs(src.remembered.key, `${at}.remembered.key`, rules, problems);
   } else if ('coalesce' in src) {
@@ -165,4 +183,3 @@ function checkRefs(src: Source, at: string, rules: RulesFile, problems: string[]
     src.secondsBetween.forEach((s, j) => checkRefs(s, `${at}.secondsBetween[${j}]`, rules, problems));
   }
 }
-

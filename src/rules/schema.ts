@@ -40,9 +40,7 @@ export type Source =
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*$/, 'must be a plain column or table identifier');
-const qualifiedTable = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/, 'must be `schema.table`');
+const qualifiedTable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/, 'must be `schema.table`');
 const rowSide = z.enum(['new', 'old']);
 
 const COLUMN_OPERATORS = ['eq', 'ne', 'in', 'notIn', 'isNull', 'truthy'] as const;
@@ -79,7 +77,9 @@ export const sourceSchema: z.ZodType<Source> = z.lazy(() =>
     z.strictObject({
       json: z.strictObject({
         column: identifier,
-        path: z.string().regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$/, 'must be a JSON path like $.a.b or $.list[0]'),
+        path: z
+          .string()
+          .regex(/^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$/, 'must be a JSON path like $.a.b or $.list[0]'),
         row: rowSide.optional(),
       }),
     }),

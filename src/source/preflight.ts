@@ -17,30 +17,52 @@ export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSet
     });
   }
   if (s.binlogFormat !== 'ROW') {
-    throw new BridgeError('UCW_ERR_SOURCE_BINLOG_FORMAT', `binlog_format is ${s.binlogFormat} on ${db.conn.display}; the bridge needs ROW`, {
-      hint: 'SET GLOBAL binlog_format = ROW (and set it in the server config so it survives a restart).',
-    });
+    throw new BridgeError(
+      'UCW_ERR_SOURCE_BINLOG_FORMAT',
+      `binlog_format is ${s.binlogFormat} on ${db.conn.display}; the bridge needs ROW`,
+      {
+        hint: 'SET GLOBAL binlog_format = ROW (and set it in the server config so it survives a restart).',
+      },
+    );
   }
   if (s.binlogRowImage !== 'FULL') {
-    throw new BridgeError('UCW_ERR_SOURCE_ROW_IMAGE', `binlog_row_image is ${s.binlogRowImage} on ${db.conn.display}; the bridge needs FULL`, {
-      hint: 'SET GLOBAL binlog_row_image = FULL (and set it in the server config).',
-    });
+    throw new BridgeError(
+      'UCW_ERR_SOURCE_ROW_IMAGE',
+      `binlog_row_image is ${s.binlogRowImage} on ${db.conn.display}; the bridge needs FULL`,
+      {
+        hint: 'SET GLOBAL binlog_row_image = FULL (and set it in the server config).',
+      },
+    );
   }
   // zongji cannot read compressed transaction payloads nor partial JSON updates: every read of
   // such an event fails, so the bridge would reconnect to the same position forever.
-  if (s.binlogTransactionCompression !== undefined && ['1', 'ON'].includes(s.binlogTransactionCompression.toUpperCase())) {
-    throw new BridgeError('UCW_ERR_SOURCE_BINLOG_COMPRESSION', `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`, {
-      hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see docs/errors.md, UCW_ERR_SOURCE_STUCK).',
-    });
+  if (
+    s.binlogTransactionCompression !== undefined &&
+    ['1', 'ON'].includes(s.binlogTransactionCompression.toUpperCase())
+  ) {
+    throw new BridgeError(
+      'UCW_ERR_SOURCE_BINLOG_COMPRESSION',
+      `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`,
+      {
+        hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see docs/errors.md, UCW_ERR_SOURCE_STUCK).',
+      },
+    );
   }
   if (s.binlogRowValueOptions !== undefined && /PARTIAL_JSON/i.test(s.binlogRowValueOptions)) {
-    throw new BridgeError('UCW_ERR_SOURCE_PARTIAL_JSON', `binlog_row_value_options is PARTIAL_JSON on ${db.conn.display}; the bridge needs whole JSON values`, {
-      hint: "SET GLOBAL binlog_row_value_options = '' (and in the server config).",
-    });
+    throw new BridgeError(
+      'UCW_ERR_SOURCE_PARTIAL_JSON',
+      `binlog_row_value_options is PARTIAL_JSON on ${db.conn.display}; the bridge needs whole JSON values`,
+      {
+        hint: "SET GLOBAL binlog_row_value_options = '' (and in the server config).",
+      },
+    );
   }
   if (s.binlogRowMetadata !== 'FULL') {
     log.warn(
-      { code: 'UCW_WARN_SOURCE_ROW_METADATA' satisfies WarningCode, binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported' },
+      {
+        code: 'UCW_WARN_SOURCE_ROW_METADATA' satisfies WarningCode,
+        binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported',
+      },
       'binlog_row_metadata is not FULL: column names are read from INFORMATION_SCHEMA (needs SELECT) and an ALTER TABLE can be misread; SET GLOBAL binlog_row_metadata = FULL is recommended',
     );
   }
@@ -75,7 +97,10 @@ export function writePrivileges(grants: readonly string[]): string[] {
     const m = /^GRANT (.+?) ON (\S+) TO .*?( WITH GRANT OPTION)?$/i.exec(g);
     if (!m) continue;
     // Column privileges carry their columns: "SELECT (`a`, `b`), UPDATE (`c`)".
-    const privileges = m[1]!.replace(/\s*\([^)]*\)/g, '').split(',').map((p) => p.trim().toUpperCase());
+    const privileges = m[1]!
+      .replace(/\s*\([^)]*\)/g, '')
+      .split(',')
+      .map((p) => p.trim().toUpperCase());
     if (m[3]) privileges.push('GRANT OPTION');
     for (const p of privileges) if (!READ_ONLY_PRIVILEGES.has(p)) found.add(`${p} ON ${m[2]}`);
   }

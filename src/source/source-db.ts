@@ -239,7 +239,7 @@ export class SourceDb {
   /** All rows of a mirrored table (directories and the webhooks registry), with only the named columns. */
   async snapshot(table: string, columns: readonly string[]): Promise<Row[]> {
     try {
-      return (await this.rows(`SELECT ${columns.map(ident).join(', ')} FROM ${qualified(table)}`));
+      return await this.rows(`SELECT ${columns.map(ident).join(', ')} FROM ${qualified(table)}`);
     } catch (err) {
       if (err instanceof BridgeError) throw err;
       throw new BridgeError('UCW_ERR_SOURCE_QUERY', `cannot read ${table}: ${(err as Error).message}`, {
@@ -283,11 +283,15 @@ export class SourceDb {
 function grantsError(err: unknown): unknown {
   const n = errno(err);
   if (n === ER.SPECIFIC_ACCESS_DENIED || n === ER.DBACCESS_DENIED || n === ER.TABLEACCESS_DENIED) {
-    return new BridgeError('UCW_ERR_SOURCE_GRANTS', 'the bridge user lacks BINLOG MONITOR (MariaDB) / REPLICATION CLIENT (MySQL), needed to read the binlog position', {
-      hint: 'GRANT BINLOG MONITOR ON *.* (MariaDB) or GRANT REPLICATION CLIENT ON *.* (MySQL) TO the bridge user (see README "Grants"); the bridge keeps retrying.',
-      retryable: true,
-      cause: err,
-    });
+    return new BridgeError(
+      'UCW_ERR_SOURCE_GRANTS',
+      'the bridge user lacks BINLOG MONITOR (MariaDB) / REPLICATION CLIENT (MySQL), needed to read the binlog position',
+      {
+        hint: 'GRANT BINLOG MONITOR ON *.* (MariaDB) or GRANT REPLICATION CLIENT ON *.* (MySQL) TO the bridge user (see README "Grants"); the bridge keeps retrying.',
+        retryable: true,
+        cause: err,
+      },
+    );
   }
   return err;
 }

@@ -103,7 +103,10 @@ export class SourceSupervisor {
       try {
         await this.streamOnce();
       } catch (e) {
-        let err = e instanceof BridgeError ? e : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
+        let err =
+          e instanceof BridgeError
+            ? e
+            : new BridgeError('UCW_ERR_SOURCE_STREAM', describeError(e).message, { retryable: true, cause: e });
         this.connected = false;
         metrics.sourceConnected.set(0);
         if (err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT' && this.streamFrom && !this.stopped) {
@@ -116,13 +119,19 @@ export class SourceSupervisor {
         this.lastError = `${err.code}: ${err.message}`;
         if (this.stopped) break;
         if (!err.retryable) {
-          logger.fatal({ code: err.code, error: err.message, hint: err.hint, ...err.details }, 'source failed; not retrying');
+          logger.fatal(
+            { code: err.code, error: err.message, hint: err.hint, ...err.details },
+            'source failed; not retrying',
+          );
           this.stopped = true;
           this.opts.onFatal(err);
           break;
         }
         const { delayMs, failures } = this.backoff.failed();
-        logger.warn({ code: err.code, error: err.message, hint: err.hint, retryInMs: delayMs, failures }, 'source unavailable; reconnecting');
+        logger.warn(
+          { code: err.code, error: err.message, hint: err.hint, retryInMs: delayMs, failures },
+          'source unavailable; reconnecting',
+        );
         metrics.sourceReconnects.inc();
         await this.sleep(delayMs);
       }
@@ -138,7 +147,10 @@ export class SourceSupervisor {
     this.undecodable.add(table);
     const position = `${from.file}:${from.pos}`;
     if (rules.length === 0) {
-      this.opts.logger.warn({ code: err.code, table, position, error: err.message }, 'schema drift: table no longer read from the binlog (no rule reads it)');
+      this.opts.logger.warn(
+        { code: err.code, table, position, error: err.message },
+        'schema drift: table no longer read from the binlog (no rule reads it)',
+      );
     }
     for (const rule of rules) {
       this.opts.logger.error(
@@ -175,8 +187,16 @@ export class SourceSupervisor {
           const silentMs = Date.now() - listener.lastEventAtMs;
           // Only silence while the listener waits on the network counts: not while it holds the
           // stream back, nor while the handler is busy with what it already received.
-          if (!listener.backpressured && !listener.busy && silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART) {
-            this.silence = new BridgeError('UCW_ERR_SOURCE_STREAM', `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`, { retryable: true });
+          if (
+            !listener.backpressured &&
+            !listener.busy &&
+            silentMs > o.heartbeatSeconds * 1000 * SILENT_PERIODS_BEFORE_RESTART
+          ) {
+            this.silence = new BridgeError(
+              'UCW_ERR_SOURCE_STREAM',
+              `no binlog event or heartbeat for ${Math.round(silentMs / 1000)} s`,
+              { retryable: true },
+            );
             listener.emit('error', this.silence);
           }
         },

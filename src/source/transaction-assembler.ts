@@ -86,7 +86,16 @@ export class TransactionAssembler {
 
   private begin(gtid: string | undefined, pos: number): void {
     // A group left without its end (none is known to occur) is dropped, as before: it never committed.
-    this.open = { start: this.boundary, gtid, firstPos: pos, ref: undefined, pending: [], handedOver: 0, ordinals: new Map(), savepoints: new Map() };
+    this.open = {
+      start: this.boundary,
+      gtid,
+      firstPos: pos,
+      ref: undefined,
+      pending: [],
+      handedOver: 0,
+      ordinals: new Map(),
+      savepoints: new Map(),
+    };
   }
 
   private current(pos: number): OpenTransaction {
@@ -136,10 +145,18 @@ export class TransactionAssembler {
     // An unknown savepoint cannot be rolled back to by the server (the statement fails and is not logged).
     const keep = savepoint === undefined ? 0 : (open.savepoints.get(savepoint) ?? 0);
     if (keep < open.handedOver) {
-      throw new BridgeError('UCW_ERR_SOURCE_ROLLBACK_IN_PART', `a transaction rolled back rows already handed over in parts, at binlog ${this.file}:${pos} (transaction from ${this.file}:${open.start.pos})`, {
-        hint: `Nothing of it was delivered. Raise --max-queued-rows to at least 4 times the transaction's rows on watched tables (a part is a quarter of it), so it is held whole, and restart.`,
-        details: { position: `${this.file}:${pos}`, transactionStart: `${open.start.file}:${open.start.pos}`, handedOverRows: open.handedOver },
-      });
+      throw new BridgeError(
+        'UCW_ERR_SOURCE_ROLLBACK_IN_PART',
+        `a transaction rolled back rows already handed over in parts, at binlog ${this.file}:${pos} (transaction from ${this.file}:${open.start.pos})`,
+        {
+          hint: `Nothing of it was delivered. Raise --max-queued-rows to at least 4 times the transaction's rows on watched tables (a part is a quarter of it), so it is held whole, and restart.`,
+          details: {
+            position: `${this.file}:${pos}`,
+            transactionStart: `${open.start.file}:${open.start.pos}`,
+            handedOverRows: open.handedOver,
+          },
+        },
+      );
     }
     open.pending.length = keep - open.handedOver;
     for (const [name, at] of open.savepoints) if (at > keep) open.savepoints.delete(name);
@@ -154,10 +171,14 @@ export class TransactionAssembler {
       return;
     }
     const at = `${this.file}:${ev.nextPosition}`;
-    throw new BridgeError('UCW_ERR_SOURCE_XA_UNSUPPORTED', `an XA transaction changed ${rows} row(s) of watched tables (XA PREPARE at binlog ${at}); the bridge does not deliver XA transactions`, {
-      hint: 'Nothing of it was delivered: whether it commits is decided later (XA COMMIT or XA ROLLBACK). Stop using two-phase XA on watched tables (XA COMMIT ... ONE PHASE is fine); to go past this one, start once with --reset-to-now, which skips everything up to the current end of the binlog.',
-      details: { position: at, transactionStart: `${open!.start.file}:${open!.start.pos}` },
-    });
+    throw new BridgeError(
+      'UCW_ERR_SOURCE_XA_UNSUPPORTED',
+      `an XA transaction changed ${rows} row(s) of watched tables (XA PREPARE at binlog ${at}); the bridge does not deliver XA transactions`,
+      {
+        hint: 'Nothing of it was delivered: whether it commits is decided later (XA COMMIT or XA ROLLBACK). Stop using two-phase XA on watched tables (XA COMMIT ... ONE PHASE is fine); to go past this one, start once with --reset-to-now, which skips everything up to the current end of the binlog.',
+        details: { position: at, transactionStart: `${open!.start.file}:${open!.start.pos}` },
+      },
+    );
   }
 
   private onRows(ev: RowsEvent): void {
@@ -179,12 +200,30 @@ export class TransactionAssembler {
     // shared base object was the biggest allocation of the read path).
     if (is(ev, 'updaterows')) {
       for (const r of ev.rows) {
-        pending.push({ kind: 'update', schema, table: tableName, before: r.before, after: r.after, tx, ordinal: ordinal++, timestampMs });
+        pending.push({
+          kind: 'update',
+          schema,
+          table: tableName,
+          before: r.before,
+          after: r.after,
+          tx,
+          ordinal: ordinal++,
+          timestampMs,
+        });
       }
     } else {
       const insert = is(ev, 'writerows');
       for (const r of ev.rows) {
-        pending.push({ kind: insert ? 'insert' : 'delete', schema, table: tableName, before: insert ? null : r, after: insert ? r : null, tx, ordinal: ordinal++, timestampMs });
+        pending.push({
+          kind: insert ? 'insert' : 'delete',
+          schema,
+          table: tableName,
+          before: insert ? null : r,
+          after: insert ? r : null,
+          tx,
+          ordinal: ordinal++,
+          timestampMs,
+        });
       }
     }
     open.ordinals.set(table, ordinal);

@@ -60,7 +60,9 @@ void describe('faults: source server restart', () => {
     };
     const background = writeLoop();
     background.catch(() => undefined);
-    await waitFor(() => ledger.delivered >= 50, { message: () => `${ledger.delivered}/50 delivered before the restart` });
+    await waitFor(() => ledger.delivered >= 50, {
+      message: () => `${ledger.delivered}/50 delivered before the restart`,
+    });
 
     // /readyz, polled all along.
     const polls: Array<{ atMs: number; status: number }> = [];
@@ -86,28 +88,40 @@ void describe('faults: source server restart', () => {
       message: () => `the first event after the restart never arrived; ${JSON.stringify(bridge.logs.slice(-8))}`,
     });
     const reconnectMs = markerArrival - backAt;
-    const readyAgain = await waitFor(() => polls.find((p) => p.atMs > backAt && p.status === 200), { timeoutMs: 10_000 });
+    const readyAgain = await waitFor(() => polls.find((p) => p.atMs > backAt && p.status === 200), {
+      timeoutMs: 10_000,
+    });
 
     // More traffic in the new binlog file, then everything must be there.
     const deliveredAfterMarker = ledger.delivered;
-    await waitFor(() => ledger.delivered >= deliveredAfterMarker + 50, { message: () => `${ledger.delivered - deliveredAfterMarker}/50 after the restart` });
+    await waitFor(() => ledger.delivered >= deliveredAfterMarker + 50, {
+      message: () => `${ledger.delivered - deliveredAfterMarker}/50 after the restart`,
+    });
     writing = false;
     await background;
     polling = false;
     await poller;
-    await waitFor(() => ledger.complete(), { message: () => `${ledger.delivered}/${ledger.committed.length} delivered` });
+    await waitFor(() => ledger.complete(), {
+      message: () => `${ledger.delivered}/${ledger.committed.length} delivered`,
+    });
     ledger.assertAllInOrder();
 
     const fileAfter = await binlogFile(src.db.adminUrl);
     assert.notEqual(fileAfter, fileBefore, 'the restarted server writes a new binlog file');
     const downPolls = polls.filter((p) => p.atMs >= downAt && p.atMs <= backAt);
-    assert.ok(downPolls.some((p) => p.status === 503), `/readyz answered 503 while the server was down (${downPolls.map((p) => p.status).join(',')})`);
+    assert.ok(
+      downPolls.some((p) => p.status === 503),
+      `/readyz answered 503 while the server was down (${downPolls.map((p) => p.status).join(',')})`,
+    );
     assert.ok(!polls.some((p) => p.status === 0), '/readyz always answered');
     const outage = logsWith(bridge, 'source unavailable; reconnecting');
     assert.ok(outage.length >= 1, 'the bridge logged the outage');
     assert.ok((await metric(port, 'ucw_source_reconnects_total')) >= 1);
     assert.equal(await metric(port, 'ucw_source_connected'), 1);
-    assert.ok(reconnectMs <= RECONNECT_BUDGET_MS, `streaming again ${reconnectMs} ms after the server was back (budget ${RECONNECT_BUDGET_MS} ms)`);
+    assert.ok(
+      reconnectMs <= RECONNECT_BUDGET_MS,
+      `streaming again ${reconnectMs} ms after the server was back (budget ${RECONNECT_BUDGET_MS} ms)`,
+    );
     assert.equal(bridge.logs.filter((l) => l.level === 'fatal').length, 0);
     assert.equal(ledger.duplicates, 0, 'the bridge process never died: nothing is sent twice');
 

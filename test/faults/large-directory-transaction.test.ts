@@ -24,9 +24,16 @@ const USER_ROWS = '{table="ccdata.users"}';
 function storeCounts(stateDir: string, prefix: string): { named: number; users: number; staged: number } {
   const db = new Database(join(stateDir, OUTBOX_FILE), { readonly: true });
   try {
-    const count = (sql: string, ...params: string[]): number => db.prepare(sql).pluck().get(...params) as number;
+    const count = (sql: string, ...params: string[]): number =>
+      db
+        .prepare(sql)
+        .pluck()
+        .get(...params) as number;
     return {
-      named: count("SELECT COUNT(*) FROM mirror_rows WHERE tbl = 'ccdata.users' AND json_extract(row, '$.name') LIKE ?", `${prefix}%`),
+      named: count(
+        "SELECT COUNT(*) FROM mirror_rows WHERE tbl = 'ccdata.users' AND json_extract(row, '$.name') LIKE ?",
+        `${prefix}%`,
+      ),
       users: count("SELECT COUNT(*) FROM mirror_rows WHERE tbl = 'ccdata.users'"),
       staged: count('SELECT COUNT(*) FROM mirror_staged'),
     };
@@ -39,7 +46,15 @@ let second = 0;
 async function fullNameOf(src: SourceFixture, rx: Receiver, agent: string): Promise<unknown> {
   const before = rx.requests.length;
   second += 1;
-  await src.tx(queueLog({ time: `2026-03-02 14:05:${String(second).padStart(2, '0')}.000`, event: 'RINGNOANSWER', callid: `c${second}`, agent, data1: '15000' }));
+  await src.tx(
+    queueLog({
+      time: `2026-03-02 14:05:${String(second).padStart(2, '0')}.000`,
+      event: 'RINGNOANSWER',
+      callid: `c${second}`,
+      agent,
+      data1: '15000',
+    }),
+  );
   await waitFor(() => rx.requests.length > before, { message: `no event for ${agent}`, timeoutMs: 60_000 });
   return (JSON.parse(rx.requests[before]!.body) as { agentFullName: unknown }).agentFullName;
 }
@@ -78,7 +93,9 @@ void describe('faults: a 100,000-row transaction on a directory table', () => {
     assert.equal(await first.kill(), null);
     assert.ok(seen < USERS, `the whole transaction was processed before the kill (${seen} rows)`);
     const killed = storeCounts(stateDir, 'Renamed ');
-    t.diagnostic(`killed after ${seen} of ${USERS} rows: ${killed.staged} mirror changes staged, ${killed.named} applied`);
+    t.diagnostic(
+      `killed after ${seen} of ${USERS} rows: ${killed.staged} mirror changes staged, ${killed.named} applied`,
+    );
     assert.equal(killed.named, 0, 'a mirror change of an uncommitted transaction reached mirror_rows');
     assert.ok(killed.staged > 0, 'the mirror changes read so far were not staged in the store');
 

@@ -78,7 +78,7 @@ void describe('faults: large transaction', () => {
   // A large transaction is handed over in parts and staged in the outbox, so memory is bounded by
   // the part size, not by the transaction.
   void test(`peak RSS of that run < ${mb(RSS_BOUND_BYTES)}`, () => {
-      assert.ok(peakRss !== undefined, 'the run above did not finish');
+    assert.ok(peakRss !== undefined, 'the run above did not finish');
     assert.ok(peakRss < RSS_BOUND_BYTES, `peak RSS ${mb(peakRss)} >= ${mb(RSS_BOUND_BYTES)}`);
   });
 });

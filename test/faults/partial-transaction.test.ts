@@ -27,7 +27,13 @@ void describe('faults: SIGKILL while a large transaction is staged in parts', ()
     const port = first.httpPort();
 
     const writer = new Writer(src.db.adminUrl, ledger);
-    assert.equal(await writer.tx(new Traffic().rows(ROWS, (i) => `agent${i % 200}`), { statements: 10 }), 'committed');
+    assert.equal(
+      await writer.tx(
+        new Traffic().rows(ROWS, (i) => `agent${i % 200}`),
+        { statements: 10 },
+      ),
+      'committed',
+    );
     await writer.close();
 
     // Kill once some parts are processed but before the commit is: staged, not yet deliverable.
@@ -39,14 +45,26 @@ void describe('faults: SIGKILL while a large transaction is staged in parts', ()
       { intervalMs: 5, message: 'no part was processed' },
     );
     assert.equal(await first.kill(), null);
-    assert.ok(seen < ROWS, `the whole transaction was processed before the kill (${seen} rows): the test did not hit a staged state`);
+    assert.ok(
+      seen < ROWS,
+      `the whole transaction was processed before the kill (${seen} rows): the test did not hit a staged state`,
+    );
     assert.equal(rx.requests.length, 0, 'a part of an uncommitted transaction was delivered');
 
     const second = env.startBridge({ stateDir, args: ARGS });
-    await waitFor(() => ledger.delivered === ROWS, { message: () => `${ledger.delivered}/${ROWS} delivered after restart`, timeoutMs: 60_000 });
-    t.diagnostic(`killed after ${seen} of ${ROWS} rows were processed; after restart ${ledger.delivered} delivered, ${ledger.duplicates} duplicates`);
+    await waitFor(() => ledger.delivered === ROWS, {
+      message: () => `${ledger.delivered}/${ROWS} delivered after restart`,
+      timeoutMs: 60_000,
+    });
+    t.diagnostic(
+      `killed after ${seen} of ${ROWS} rows were processed; after restart ${ledger.delivered} delivered, ${ledger.duplicates} duplicates`,
+    );
     ledger.assertAllInOrder();
     assert.equal(ledger.duplicates, 0, 'nothing was delivered twice');
-    assert.equal(await metric(second.httpPort(), 'ucw_events_enqueued_total'), ROWS, 'enqueued exactly once after the restart');
+    assert.equal(
+      await metric(second.httpPort(), 'ucw_events_enqueued_total'),
+      ROWS,
+      'enqueued exactly once after the restart',
+    );
   });
 });

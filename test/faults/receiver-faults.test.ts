@@ -16,7 +16,8 @@ const AGENTS = 10;
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 400;
 
-const retries = (bridge: BridgeProcess): LogLine[] => bridge.logs.filter((l) => l.msg === 'delivery failed; will retry');
+const retries = (bridge: BridgeProcess): LogLine[] =>
+  bridge.logs.filter((l) => l.msg === 'delivery failed; will retry');
 
 void describe('faults: receiver down, slow, rate-limiting', () => {
   const env = useIntegrationEnv();
@@ -30,7 +31,8 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
   const writeTraffic = async (ledger: Ledger, traffic: Traffic, txs: number): Promise<void> => {
     const writer = new Writer(env.src.db.adminUrl, ledger);
     try {
-      for (let i = 0; i < txs; i++) assert.equal(await writer.tx(traffic.rows(1 + (i % 4), (k) => `agent${(i + k) % AGENTS}`)), 'committed');
+      for (let i = 0; i < txs; i++)
+        assert.equal(await writer.tx(traffic.rows(1 + (i % 4), (k) => `agent${(i + k) % AGENTS}`)), 'committed');
     } finally {
       await writer.close();
     }
@@ -51,23 +53,39 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
     await writeTraffic(ledger, traffic, 20);
 
     // Down until some delivery is past the doubling steps and retrying at the cap.
-    const pastSteps = await bridge.waitForLog((l) => l.msg === 'delivery failed; will retry' && Number(l.attempt) >= 5, 'fifth failed attempt');
+    const pastSteps = await bridge.waitForLog(
+      (l) => l.msg === 'delivery failed; will retry' && Number(l.attempt) >= 5,
+      'fifth failed attempt',
+    );
     await writeTraffic(ledger, traffic, 20); // more while it is down
-    const one = retries(bridge).filter((l) => l.deliveryId === pastSteps.deliveryId).slice(0, 5);
-    assert.deepEqual(one.map((l) => l.attempt), [1, 2, 3, 4, 5]);
-    assert.ok(one.every((l) => l.code === 'UCW_ERR_DELIVERY_NETWORK'), JSON.stringify(one[0]));
+    const one = retries(bridge)
+      .filter((l) => l.deliveryId === pastSteps.deliveryId)
+      .slice(0, 5);
+    assert.deepEqual(
+      one.map((l) => l.attempt),
+      [1, 2, 3, 4, 5],
+    );
+    assert.ok(
+      one.every((l) => l.code === 'UCW_ERR_DELIVERY_NETWORK'),
+      JSON.stringify(one[0]),
+    );
     // Backoff: [step/2, step] with step = base * 2^(attempt-1), capped (a few ms of scheduling slack).
     for (const l of one) {
       const step = Math.min(RETRY_BASE_MS * 2 ** (Number(l.attempt) - 1), RETRY_MAX_MS);
       const delay = Number(l.retryInMs);
-      assert.ok(delay >= step / 2 - 5 && delay <= step, `attempt ${String(l.attempt)} retried in ${delay} ms, step ${step}`);
+      assert.ok(
+        delay >= step / 2 - 5 && delay <= step,
+        `attempt ${String(l.attempt)} retried in ${delay} ms, step ${step}`,
+      );
     }
 
     const downFor = Date.now() - Date.parse(String(retries(bridge)[0]!.time));
     const rx = await startReceiver(ledger.responder(), { port });
     t.after(() => rx.close());
     const upAt = Date.now();
-    await waitFor(() => ledger.complete(), { message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver came back` });
+    await waitFor(() => ledger.complete(), {
+      message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver came back`,
+    });
     ledger.assertAllInOrder();
     assert.equal(ledger.duplicates, 0);
     const figures =
@@ -99,13 +117,18 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
       { timeoutMs: 20_000, message: () => `retries so far: ${retries(bridge).length}` },
     );
     const timeouts = retries(bridge);
-    assert.ok(timeouts.every((l) => l.code === 'UCW_ERR_DELIVERY_TIMEOUT'), JSON.stringify(timeouts.find((l) => l.code !== 'UCW_ERR_DELIVERY_TIMEOUT')));
+    assert.ok(
+      timeouts.every((l) => l.code === 'UCW_ERR_DELIVERY_TIMEOUT'),
+      JSON.stringify(timeouts.find((l) => l.code !== 'UCW_ERR_DELIVERY_TIMEOUT')),
+    );
     assert.equal(ledger.delivered, 0, 'an answer after the timeout is not a delivery');
     const slowRequests = rx.requests.length;
 
     slow = false;
     const fastAt = Date.now();
-    await waitFor(() => ledger.complete(), { message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver sped up` });
+    await waitFor(() => ledger.complete(), {
+      message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver sped up`,
+    });
     ledger.assertAllInOrder();
     const figures =
       `receiver slow: ${ledger.committed.length} events, ${timeouts.length} timed-out attempts (${slowRequests} slow requests, timeout ${TIMEOUT_MS} ms); ` +
@@ -123,7 +146,8 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
         if (prior > 0) return undefined;
         const agent = (JSON.parse(req.body) as { agent: string }).agent;
         if (agent === 'agent0') return { status: 429, headers: { 'retry-after': '2' } };
-        if (agent === 'agent1') return { status: 429, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } };
+        if (agent === 'agent1')
+          return { status: 429, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } };
         return undefined;
       }),
     );
@@ -132,7 +156,10 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
     t.after(() => bridge.stop());
     await bridge.waitReady();
     await writeTraffic(ledger, new Traffic(), 10);
-    await waitFor(() => ledger.complete(), { timeoutMs: 30_000, message: () => `${ledger.delivered}/${ledger.committed.length}` });
+    await waitFor(() => ledger.complete(), {
+      timeoutMs: 30_000,
+      message: () => `${ledger.delivered}/${ledger.committed.length}`,
+    });
     ledger.assertAllInOrder();
 
     const attemptsOf = (agent: string): Map<string, number[]> => {
@@ -145,19 +172,28 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
       return byId;
     };
     const gaps: number[] = [];
-    for (const [agent, min] of [['agent0', 1950], ['agent1', 950]] as const) {
+    for (const [agent, min] of [
+      ['agent0', 1950],
+      ['agent1', 950],
+    ] as const) {
       for (const [id, times] of attemptsOf(agent)) {
         assert.equal(times.length, 2, `${agent} ${id}: one 429, then one delivery`);
         const gap = times[1]! - times[0]!;
         gaps.push(gap);
-        assert.ok(gap >= min, `${agent}: retried ${gap} ms after a 429 asking for ${min === 1950 ? '2 s' : 'an HTTP-date'}`);
+        assert.ok(
+          gap >= min,
+          `${agent}: retried ${gap} ms after a 429 asking for ${min === 1950 ? '2 s' : 'an HTTP-date'}`,
+        );
         assert.ok(gap <= 3000, `${agent}: retried only ${gap} ms after the 429`);
       }
     }
     // Others were not held back by the waiting agents: all their events were in before agent0's first retry.
     const firstRetry = Math.min(...[...attemptsOf('agent0').values()].map((times) => times[1]!));
     const others = ledger.firstArrivals.filter((a) => a.row.agent !== 'agent0' && a.row.agent !== 'agent1');
-    assert.ok(others.every((a) => a.atMs < firstRetry), 'other agents were delivered while agent0 waited');
+    assert.ok(
+      others.every((a) => a.atMs < firstRetry),
+      'other agents were delivered while agent0 waited',
+    );
     const figures = `429: ${gaps.length} Retry-After waits honoured (${Math.min(...gaps)}-${Math.max(...gaps)} ms); ${others.length} other events not held back`;
     t.diagnostic(figures);
     console.log(figures);

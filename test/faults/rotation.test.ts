@@ -55,7 +55,9 @@ void describe('faults: binlog rotation', () => {
     const files = [firstFile];
     for (let k = 0; k < LIVE_ROTATIONS; k++) {
       const target = ledger.delivered + 40;
-      await waitFor(() => ledger.delivered >= target, { message: () => `stream stalled after rotation ${k}: ${ledger.delivered}/${target}` });
+      await waitFor(() => ledger.delivered >= target, {
+        message: () => `stream stalled after rotation ${k}: ${ledger.delivered}/${target}`,
+      });
       await admin.query('FLUSH BINARY LOGS');
       // Twice in a row once: a file with no transaction in it.
       if (k === 2) await admin.query('FLUSH BINARY LOGS');
@@ -65,7 +67,9 @@ void describe('faults: binlog rotation', () => {
     await waitFor(() => ledger.delivered >= afterLast, { message: 'no event after the last rotation' });
     writing = false;
     await background;
-    await waitFor(() => ledger.complete(), { message: () => `${ledger.delivered}/${ledger.committed.length} delivered live` });
+    await waitFor(() => ledger.complete(), {
+      message: () => `${ledger.delivered}/${ledger.committed.length} delivered live`,
+    });
     const liveEvents = ledger.committed.length;
     const lastLiveFile = await masterFile(admin);
     assert.equal(await bridge.stop(), 0);
@@ -80,14 +84,20 @@ void describe('faults: binlog rotation', () => {
 
     bridge = env.startBridge({ stateDir });
     assert.equal(await resumedIn(bridge), lastLiveFile, 'the checkpoint followed the live stream into the newest file');
-    await waitFor(() => ledger.complete(), { message: () => `${ledger.delivered}/${ledger.committed.length} delivered after restart` });
+    await waitFor(() => ledger.complete(), {
+      message: () => `${ledger.delivered}/${ledger.committed.length} delivered after restart`,
+    });
     await bridge.waitReady();
     assert.equal(await writer.tx(traffic.rows(10, (k) => `agent${k}`)), 'committed');
     await waitFor(() => ledger.complete(), { message: 'live event after the restart' });
     assert.equal(await bridge.stop(), 0);
 
     bridge = env.startBridge({ stateDir });
-    assert.equal(await resumedIn(bridge), fileWhileDown, 'the checkpoint crossed the files written while the bridge was down');
+    assert.equal(
+      await resumedIn(bridge),
+      fileWhileDown,
+      'the checkpoint crossed the files written while the bridge was down',
+    );
     await bridge.waitReady();
     assert.equal(await writer.tx(traffic.rows(10, (k) => `agent${k + 20}`)), 'committed');
     await waitFor(() => ledger.complete(), { message: 'live event after the second restart' });
@@ -95,7 +105,10 @@ void describe('faults: binlog rotation', () => {
     ledger.assertAllInOrder();
     assert.equal(ledger.duplicates, 0, 'no event delivered twice');
     assert.equal(rx.requests.length, ledger.committed.length, 'one request per event');
-    assert.ok(new Set(files).size === files.length && files.length === LIVE_ROTATIONS + 1, `files: ${files.join(', ')}`);
+    assert.ok(
+      new Set(files).size === files.length && files.length === LIVE_ROTATIONS + 1,
+      `files: ${files.join(', ')}`,
+    );
     const figures =
       `rotation: ${LIVE_ROTATIONS + 1} FLUSH BINARY LOGS mid-stream (${firstFile} -> ${lastLiveFile}, one file left empty), 3 while stopped (-> ${fileWhileDown}); ` +
       `${ledger.committed.length} events (${liveEvents} live) delivered exactly once`;

@@ -32,7 +32,11 @@ void describe('faults: SIGKILL under load', () => {
 
     const ledger = new Ledger('/k');
     // ~30% of attempts fail with 500, at most 3 times per event (so none exhausts its budget).
-    rx.setResponder(ledger.responder((_req, prior) => (prior < 3 && failRnd.next() < 0.3 ? { status: 500, body: 'injected' } : undefined)));
+    rx.setResponder(
+      ledger.responder((_req, prior) =>
+        prior < 3 && failRnd.next() < 0.3 ? { status: 500, body: 'injected' } : undefined,
+      ),
+    );
     await src.tx(setUrl('AgentLog', rx.urlFor('/k')), setUrl('AgentBreak', rx.urlFor('/k')));
     const stateDir = src.stateDir();
     const spawn = (): BridgeProcess => env.startBridge({ stateDir });
@@ -81,7 +85,11 @@ void describe('faults: SIGKILL under load', () => {
         await waitFor(() => rx.requests.length >= target, { timeoutMs: 1500 }).catch(() => undefined);
       }
       const code = await bridge.kill();
-      assert.equal(code, null, `the bridge was killed, it did not exit by itself (code ${code}); ${JSON.stringify(bridge.logs.slice(-5))}`);
+      assert.equal(
+        code,
+        null,
+        `the bridge was killed, it did not exit by itself (code ${code}); ${JSON.stringify(bridge.logs.slice(-5))}`,
+      );
       kills++;
       if (writing) killsWhileWriting++;
       killsBy.set(kind, killsBy.get(kind)! + 1);
@@ -95,7 +103,9 @@ void describe('faults: SIGKILL under load', () => {
     });
     assert.equal(await bridge.stop(), 0, 'the last bridge stops cleanly');
     ledger.assertAllInOrder();
-    const dead = execFileSync(process.execPath, [CLI, 'dead-letters', 'list', '--state-dir', stateDir], { encoding: 'utf8' }).trim();
+    const dead = execFileSync(process.execPath, [CLI, 'dead-letters', 'list', '--state-dir', stateDir], {
+      encoding: 'utf8',
+    }).trim();
     assert.equal(dead, '', 'no dead letter');
 
     const r = ledger.report();

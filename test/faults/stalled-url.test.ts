@@ -53,11 +53,10 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
     };
   }
   t.after(() => other?.close());
-  await src.tx(
-    setUrl('AgentLog', rx.urlFor('/ok')),
-    setUrl('AgentBreak', rx.urlFor('/ok')),
-    ['INSERT INTO ccdata.webhooks (name, event, url) VALUES (?, ?, ?), (?, ?, ?)', ['stalled-log', 'AgentLog', stalledUrl, 'stalled-break', 'AgentBreak', stalledUrl]],
-  );
+  await src.tx(setUrl('AgentLog', rx.urlFor('/ok')), setUrl('AgentBreak', rx.urlFor('/ok')), [
+    'INSERT INTO ccdata.webhooks (name, event, url) VALUES (?, ?, ?), (?, ?, ?)',
+    ['stalled-log', 'AgentLog', stalledUrl, 'stalled-break', 'AgentBreak', stalledUrl],
+  ]);
   const bridge = env.startBridge({ stateDir: src.stateDir() });
   // Stopped before the next scenario also when this one fails: it would deliver that one's events too.
   t.after(() => bridge.stop());
@@ -84,9 +83,14 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
   });
   const backlog = await metric(port, 'ucw_outbox_pending');
   assert.equal(stalled.delivered, 0, 'nothing reached the stalled endpoint');
-  assert.ok(backlog >= stalled.committed.length, `the stalled URL's backlog is pending (${backlog} < ${stalled.committed.length})`);
+  assert.ok(
+    backlog >= stalled.committed.length,
+    `the stalled URL's backlog is pending (${backlog} < ${stalled.committed.length})`,
+  );
 
-  const latencies = healthy.committed.map((r) => Math.max(0, healthy.arrivalOf(r.seq)! - committedAt.get(r.seq)!)).sort((a, b) => a - b);
+  const latencies = healthy.committed
+    .map((r) => Math.max(0, healthy.arrivalOf(r.seq)! - committedAt.get(r.seq)!))
+    .sort((a, b) => a - b);
   const p50 = latencies[Math.floor(latencies.length / 2)]!;
   const max = latencies[latencies.length - 1]!;
 
@@ -97,7 +101,8 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
     message: () => `stalled URL after recovery: ${stalled.delivered}/${stalled.committed.length}`,
   });
   const drainedMs = Date.now() - backAt;
-  const failuresAt = (url: string): LogLine[] => bridge.logs.filter((l) => l.msg === 'delivery failed; will retry' && l.url === url);
+  const failuresAt = (url: string): LogLine[] =>
+    bridge.logs.filter((l) => l.msg === 'delivery failed; will retry' && l.url === url);
   const healthyFailures = failuresAt(rx.urlFor('/ok'));
   const stalledFailures = failuresAt(stalledUrl);
   assert.ok(stalledFailures.length > 0, 'the stalled URL was attempted and failed');
@@ -110,7 +115,10 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
     `${stalledFailures.length} failed attempts to the stalled URL (${String(stalledFailures[0]?.code)}), ${healthyFailures.length} to the healthy URL${healthyFailures[0] ? ` (first: ${String(healthyFailures[0].error)})` : ''}`;
   t.diagnostic(figures);
   console.log(figures);
-  assert.ok(max <= HEALTHY_LATENCY_BUDGET_MS, `a healthy-URL event arrived ${max} ms after its commit (budget ${HEALTHY_LATENCY_BUDGET_MS} ms)`);
+  assert.ok(
+    max <= HEALTHY_LATENCY_BUDGET_MS,
+    `a healthy-URL event arrived ${max} ms after its commit (budget ${HEALTHY_LATENCY_BUDGET_MS} ms)`,
+  );
   assert.equal(await bridge.stop(), 0);
 }
 
@@ -118,8 +126,10 @@ void describe('faults: one URL stalled, another healthy', () => {
   const env = useIntegrationEnv();
 
   void test('stalled by connection refused', (t) => scenario(env, t, 'connection refused'));
-  void test('stalled by a receiver that never answers (another host)', (t) => scenario(env, t, 'no answer, other host'));
-  void test('stalled by a path answering 503 on the healthy URL\'s own host', (t) => scenario(env, t, '503, same host'));
+  void test('stalled by a receiver that never answers (another host)', (t) =>
+    scenario(env, t, 'no answer, other host'));
+  void test("stalled by a path answering 503 on the healthy URL's own host", (t) => scenario(env, t, '503, same host'));
   // Each URL has its own connection pool: a hung URL cannot hold the connections of its host.
-  void test('stalled by a path that never answers on the healthy URL\'s own host', (t) => scenario(env, t, 'no answer, same host'));
+  void test("stalled by a path that never answers on the healthy URL's own host", (t) =>
+    scenario(env, t, 'no answer, same host'));
 });

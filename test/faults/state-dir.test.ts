@@ -81,10 +81,16 @@ void describe('faults: state directory shared with offline commands', () => {
     assert.match(stderr, /UCW_ERR_STATE_LOCKED/);
     assert.ok(stderr.includes(stateDir), `the error names the directory: ${stderr}`);
     assert.ok(stderr.includes(`pid ${first.pid}`), `the error names the holder's pid: ${stderr}`);
-    assert.equal(second.logs.some((l) => l.msg === 'bridge started'), false);
+    assert.equal(
+      second.logs.some((l) => l.msg === 'bridge started'),
+      false,
+    );
     // The first bridge still answers and still holds the directory.
     await first.waitReady();
-    assert.equal(first.logs.some((l) => l.msg === 'stopped'), false);
+    assert.equal(
+      first.logs.some((l) => l.msg === 'stopped'),
+      false,
+    );
     const third = await runCli(['run', '--mysql-url', src.db.bridgeUrl, '--state-dir', stateDir, '--http-port', '0']);
     assert.equal(third.code, 1);
     assert.match(third.stderr, /UCW_ERR_STATE_LOCKED/);
@@ -100,7 +106,10 @@ void describe('faults: state directory shared with offline commands', () => {
     const bridge = env.startBridge({ stateDir, args: ['--max-attempts', '1'] });
     await bridge.waitReady();
     const writer = new Writer(src.db.adminUrl, new Ledger('/dead'));
-    assert.equal(await writer.tx(new Traffic().rows(2, () => 'agentd').filter((r) => r.event === 'AGENTLOGIN')), 'committed');
+    assert.equal(
+      await writer.tx(new Traffic().rows(2, () => 'agentd').filter((r) => r.event === 'AGENTLOGIN')),
+      'committed',
+    );
     await writer.close();
     const listed = await waitFor(async () => {
       const r = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
@@ -114,7 +123,11 @@ void describe('faults: state directory shared with offline commands', () => {
     assert.match(refused.stderr, /stop the bridge/i);
     assert.equal(refused.stdout, '');
     const raw = new Database(join(stateDir, 'outbox.sqlite'), { readonly: true });
-    assert.equal(raw.prepare('SELECT COUNT(*) FROM deliveries WHERE status = 2').pluck().get(), 1, 'still dead-lettered');
+    assert.equal(
+      raw.prepare('SELECT COUNT(*) FROM deliveries WHERE status = 2').pluck().get(),
+      1,
+      'still dead-lettered',
+    );
     raw.close();
 
     assert.equal(await bridge.stop(), 0);

@@ -36,13 +36,20 @@ export interface BridgeProcessOptions {
 
 /** Short retry/backoff settings so tests exercise the real schedule quickly. */
 export const FAST_ARGS = [
-  '--retry-base-ms', '100',
-  '--retry-max-ms', '400',
-  '--reconnect-min-ms', '100',
-  '--reconnect-max-ms', '500',
-  '--heartbeat-seconds', '1',
-  '--request-timeout-ms', '3000',
-  '--shutdown-grace-ms', '2000',
+  '--retry-base-ms',
+  '100',
+  '--retry-max-ms',
+  '400',
+  '--reconnect-min-ms',
+  '100',
+  '--reconnect-max-ms',
+  '500',
+  '--heartbeat-seconds',
+  '1',
+  '--request-timeout-ms',
+  '3000',
+  '--shutdown-grace-ms',
+  '2000',
 ];
 
 /** Children still running; SIGKILLed if the test process exits first, so none is ever orphaned. */
@@ -60,7 +67,15 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
   for (let i = 0; i < defaults.length; i += 2) if (!given.has(defaults[i]!)) kept.push(defaults[i]!, defaults[i + 1]!);
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'run', ...(opts.mysqlUrl === undefined ? [] : ['--mysql-url', opts.mysqlUrl]), '--state-dir', opts.stateDir, ...kept, ...(opts.args ?? [])],
+    [
+      CLI,
+      'run',
+      ...(opts.mysqlUrl === undefined ? [] : ['--mysql-url', opts.mysqlUrl]),
+      '--state-dir',
+      opts.stateDir,
+      ...kept,
+      ...(opts.args ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   const logs: LogLine[] = [];
@@ -88,7 +103,10 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
     }),
   );
   const describe = (): string =>
-    `bridge pid ${child.pid}; last logs:\n${logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${stderr.join('')}`;
+    `bridge pid ${child.pid}; last logs:\n${logs
+      .slice(-15)
+      .map((l) => JSON.stringify(l))
+      .join('\n')}\nstderr: ${stderr.join('')}`;
 
   const waitForLog = (pred: (l: LogLine) => boolean, message = 'log line', timeoutMs = 20_000): Promise<LogLine> =>
     waitFor(() => logs.find(pred), { timeoutMs, message: () => `${message} not seen; ${describe()}` });
@@ -111,7 +129,7 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
     waitForLog,
     waitReady: async (timeoutMs = 20_000) => {
       await waitForLog((l) => l.msg === 'bridge started', 'bridge started', timeoutMs);
-      const port = (logs.find((l) => l.msg === 'bridge started')!.httpPort as number);
+      const port = logs.find((l) => l.msg === 'bridge started')!.httpPort as number;
       await waitFor(
         async () => {
           const res = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -135,7 +153,10 @@ export interface CliResult {
 /** Runs one short CLI command (`node dist/cli.js ...args`) to its end, as an operator would. */
 export function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   running.add(child);
   let stdout = '';
   let stderr = '';

@@ -27,11 +27,17 @@ export const writeRows = (tableId: number, rows: Row[], nextPosition = 0): AnyBi
 export const deleteRows = (tableId: number, rows: Row[], nextPosition = 0): AnyBinlogEvent =>
   ev('deleterows', nextPosition, { tableId, tableMap: TABLE_MAP, rows });
 
-export const updateRows = (tableId: number, rows: Array<{ before: Row; after: Row }>, nextPosition = 0): AnyBinlogEvent =>
-  ev('updaterows', nextPosition, { tableId, tableMap: TABLE_MAP, rows });
+export const updateRows = (
+  tableId: number,
+  rows: Array<{ before: Row; after: Row }>,
+  nextPosition = 0,
+): AnyBinlogEvent => ev('updaterows', nextPosition, { tableId, tableMap: TABLE_MAP, rows });
 
 export const query = (sql: string, nextPosition: number): AnyBinlogEvent => ev('query', nextPosition, { query: sql });
 export const xid = (nextPosition: number): AnyBinlogEvent => ev('xid', nextPosition);
-export const mariadbGtid = (gtid: string, nextPosition: number): AnyBinlogEvent => ev('mariadbgtid', nextPosition, { gtid });
-export const rotate = (binlogName: string, position: number): AnyBinlogEvent => ev('rotate', 0, { binlogName, position });
-export const xaPrepare = (nextPosition: number, onePhase = false): AnyBinlogEvent => ev('xaprepare', nextPosition, { onePhase });
+export const mariadbGtid = (gtid: string, nextPosition: number): AnyBinlogEvent =>
+  ev('mariadbgtid', nextPosition, { gtid });
+export const rotate = (binlogName: string, position: number): AnyBinlogEvent =>
+  ev('rotate', 0, { binlogName, position });
+export const xaPrepare = (nextPosition: number, onePhase = false): AnyBinlogEvent =>
+  ev('xaprepare', nextPosition, { onePhase });

@@ -35,7 +35,13 @@ export function expectedBody(r: TrafficRow): string {
   if (r.event === 'AGENTLOGIN' || r.event === 'AGENTLOGOFF') {
     return JSON.stringify({ event: 'AgentLog', date, agent: r.agent, isLogin: r.event === 'AGENTLOGIN' });
   }
-  return JSON.stringify({ event: 'AgentBreak', date, agent: r.agent, motive: `m${r.seq}`, isBreak: r.event === 'PAUSE' });
+  return JSON.stringify({
+    event: 'AgentBreak',
+    date,
+    agent: r.agent,
+    motive: `m${r.seq}`,
+    isBreak: r.event === 'PAUSE',
+  });
 }
 
 function sqlValues(r: TrafficRow): string {
@@ -112,7 +118,10 @@ export class Writer {
    * Writes one transaction as `statements` multi-row INSERTs (1 = one INSERT for all rows).
    * Returns 'committed', 'rolled back' (as asked) or 'failed' (nothing committed; rows not expected).
    */
-  async tx(rows: readonly TrafficRow[], opts: { statements?: number; rollback?: boolean } = {}): Promise<'committed' | 'rolled back' | 'failed'> {
+  async tx(
+    rows: readonly TrafficRow[],
+    opts: { statements?: number; rollback?: boolean } = {},
+  ): Promise<'committed' | 'rolled back' | 'failed'> {
     const parts = Math.max(1, Math.min(opts.statements ?? 1, rows.length));
     const size = Math.ceil(rows.length / parts);
     let conn: Connection;
@@ -150,10 +159,10 @@ export class Writer {
     for (let i = 0; i < 400; i++) {
       try {
         const conn = await this.connection();
-        const [r] = await conn.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM ccrepo.queue_log_repo WHERE time = ? AND agent = ?', [
-          `${dateOf(first.seq)}.000`,
-          first.agent,
-        ]);
+        const [r] = await conn.query<RowDataPacket[]>(
+          'SELECT COUNT(*) AS n FROM ccrepo.queue_log_repo WHERE time = ? AND agent = ?',
+          [`${dateOf(first.seq)}.000`, first.agent],
+        );
         return Number(r[0]?.n) > 0;
       } catch {
         this.drop();
@@ -263,14 +272,19 @@ export class Ledger {
    * A responder that answers `decide`'s answer, or 200 (recorded) when it returns undefined.
    * `decide` gets the request and how many times this webhook-id was seen before at this URL.
    */
-  responder(decide: (req: RecordedRequest, priorAttempts: number) => ReturnType<Responder> | undefined = () => undefined): Responder {
+  responder(
+    decide: (req: RecordedRequest, priorAttempts: number) => ReturnType<Responder> | undefined = () => undefined,
+  ): Responder {
     const attempts = new Map<string, number>();
     return (req) => {
       const id = req.headers['webhook-id'] ?? '';
       const prior = attempts.get(id) ?? 0;
       attempts.set(id, prior + 1);
       const answer = decide(req, prior);
-      if (answer === undefined || (typeof answer === 'object' && answer.status >= 200 && answer.status < 300 && !answer.delayMs)) {
+      if (
+        answer === undefined ||
+        (typeof answer === 'object' && answer.status >= 200 && answer.status < 300 && !answer.delayMs)
+      ) {
         this.accept(req);
         return answer ?? { status: 200 };
       }
@@ -301,7 +315,8 @@ export class Ledger {
   /** Asserts completeness, no foreign or inconsistent copies, and per-agent order of first copies. */
   assertAllInOrder(): void {
     const phantoms = this.firstArrivals.filter((a) => !this.committedSeqs.has(a.row.seq));
-    for (const p of phantoms) this.problems.push(`event of a transaction that did not commit delivered: ${expectedBody(p.row)}`);
+    for (const p of phantoms)
+      this.problems.push(`event of a transaction that did not commit delivered: ${expectedBody(p.row)}`);
     assert.deepEqual(this.problems.slice(0, 10), [], `${this.name}: ${this.problems.length} problems`);
     const missing = this.missing();
     assert.equal(
@@ -380,7 +395,10 @@ export function rssBytes(pid: number): number | undefined {
 }
 
 /** Samples a bridge's RSS every `everyMs` until stopped; `peak` is the highest sample. */
-export function sampleRss(bridge: BridgeProcess, everyMs = 100): { readonly peak: number; readonly samples: number; stop(): void } {
+export function sampleRss(
+  bridge: BridgeProcess,
+  everyMs = 100,
+): { readonly peak: number; readonly samples: number; stop(): void } {
   let peak = 0;
   let samples = 0;
   const take = (): void => {
@@ -412,7 +430,12 @@ export const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)
 /** `work`, failed at once (with the last log lines) if the bridge process exits first. */
 export async function whileAlive<T>(bridge: BridgeProcess, work: Promise<T>): Promise<T> {
   const died = bridge.exited.then((code) => {
-    throw new Error(`the bridge exited (code ${code}) while the test waited; last logs:\n${bridge.logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}\nstderr: ${bridge.stderr.join('').slice(-2000)}`);
+    throw new Error(
+      `the bridge exited (code ${code}) while the test waited; last logs:\n${bridge.logs
+        .slice(-5)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}\nstderr: ${bridge.stderr.join('').slice(-2000)}`,
+    );
   });
   died.catch(() => undefined);
   return Promise.race([work, died]);

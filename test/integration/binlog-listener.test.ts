@@ -27,7 +27,9 @@ void describe('BinlogListener: transactions in parts', () => {
 
   /** Streams from the current end while `write` runs; returns the transactions handed over. */
   const handedOver = async (write: () => Promise<void>, rows: number): Promise<SourceTransaction[]> => {
-    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number }>];
+    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [
+      Array<{ File: string; Position: number }>,
+    ];
     const got: SourceTransaction[] = [];
     const listener = new BinlogListener({
       conn: parseMysqlUrl(src.db.bridgeUrl),
@@ -60,7 +62,15 @@ void describe('BinlogListener: transactions in parts', () => {
   const insertRows = (n: number): Promise<void> =>
     src.tx([
       `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(',')}`,
-      Array.from({ length: n }, (_, i) => ['2026-03-02 14:00:00.000', '', '', `agent${i}`, 'AGENTLOGIN', null, null]).flat(),
+      Array.from({ length: n }, (_, i) => [
+        '2026-03-02 14:00:00.000',
+        '',
+        '',
+        `agent${i}`,
+        'AGENTLOGIN',
+        null,
+        null,
+      ]).flat(),
     ]);
 
   void it(`a transaction of exactly ${PART_ROWS} rows is handed over whole, with its commit`, async () => {
@@ -79,8 +89,12 @@ void describe('BinlogListener: transactions in parts', () => {
       txs.map((tx) => tx.partial),
       [...Array.from({ length: txs.length - 1 }, () => true), false],
     );
-    for (const part of txs.slice(0, -1)) assert.ok(part.changes.length >= PART_ROWS, `a part of ${part.changes.length} rows`);
-    assert.equal(txs.reduce((n, tx) => n + tx.changes.length, 0), rows);
+    for (const part of txs.slice(0, -1))
+      assert.ok(part.changes.length >= PART_ROWS, `a part of ${part.changes.length} rows`);
+    assert.equal(
+      txs.reduce((n, tx) => n + tx.changes.length, 0),
+      rows,
+    );
     assert.deepEqual(
       txs.flatMap((tx) => tx.changes.map((c) => c.after?.agent)),
       Array.from({ length: rows }, (_, i) => `agent${i}`),
@@ -112,7 +126,9 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
    * marker transaction (one queue_log row, agent 'marker') is handed over or the listener fails.
    */
   const run = async (statements: string[]): Promise<Seen> => {
-    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number }>];
+    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [
+      Array<{ File: string; Position: number }>,
+    ];
     const txs: SourceTransaction[] = [];
     const errors: BridgeError[] = [];
     const listener = new BinlogListener({
@@ -135,7 +151,9 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
     let end: string;
     try {
       for (const sql of statements) await src.admin.query(sql);
-      const [after] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number }>];
+      const [after] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [
+        Array<{ File: string; Position: number }>,
+      ];
       end = `${after[0]!.File}:${after[0]!.Position}`;
       await src.admin.query(insertOne('marker'));
       await waitFor(() => errors.length > 0 || txs.some((tx) => tx.changes.some((c) => c.after?.agent === 'marker')), {
@@ -151,13 +169,27 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
     `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event) VALUES ('2026-03-02 14:00:00.000', '', '', '${agent}', 'AGENTLOGIN')`;
   /** Hand-overs that carry rows, as [partial, agents, resume point]. */
   const withRows = (s: Seen): Array<[boolean, string[], string]> =>
-    s.txs.filter((tx) => tx.changes.length > 0).map((tx) => [tx.partial, tx.changes.map((c) => String(c.after?.agent)), `${tx.commit.file}:${tx.commit.pos}`]);
+    s.txs
+      .filter((tx) => tx.changes.length > 0)
+      .map((tx) => [tx.partial, tx.changes.map((c) => String(c.after?.agent)), `${tx.commit.file}:${tx.commit.pos}`]);
 
   void it('SAVEPOINT / ROLLBACK TO SAVEPOINT: one transaction, handed over once at its commit, without the rolled-back row', async () => {
-    const s = await run(['BEGIN', insertOne('sp1'), 'SAVEPOINT s', insertOne('sp2'), 'ROLLBACK TO SAVEPOINT s', insertOne('sp3'), 'COMMIT']);
+    const s = await run([
+      'BEGIN',
+      insertOne('sp1'),
+      'SAVEPOINT s',
+      insertOne('sp2'),
+      'ROLLBACK TO SAVEPOINT s',
+      insertOne('sp3'),
+      'COMMIT',
+    ]);
     assert.deepEqual(s.errors, []);
     assert.deepEqual(withRows(s), [[false, ['sp1', 'sp3'], s.end]]);
-    assert.deepEqual(s.txs.map((tx) => `${tx.commit.file}:${tx.commit.pos}`), [s.end], 'no resume point inside the transaction');
+    assert.deepEqual(
+      s.txs.map((tx) => `${tx.commit.file}:${tx.commit.pos}`),
+      [s.end],
+      'no resume point inside the transaction',
+    );
   });
 
   void it('with a non-transactional table in it, the rows rolled back to the savepoint are in the binlog and not handed over', async () => {
@@ -178,7 +210,13 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
 
   for (const outcome of ['COMMIT', 'ROLLBACK']) {
     void it(`XA PREPARE then XA ${outcome} on a watched table: a fatal coded error, its rows never handed over`, async () => {
-      const s = await run([`XA START 'x${outcome}'`, insertOne('xa1'), `XA END 'x${outcome}'`, `XA PREPARE 'x${outcome}'`, `XA ${outcome} 'x${outcome}'`]);
+      const s = await run([
+        `XA START 'x${outcome}'`,
+        insertOne('xa1'),
+        `XA END 'x${outcome}'`,
+        `XA PREPARE 'x${outcome}'`,
+        `XA ${outcome} 'x${outcome}'`,
+      ]);
       assert.deepEqual(
         s.errors.map((e) => [e.code, e.retryable]),
         [['UCW_ERR_SOURCE_XA_UNSUPPORTED', false]],
@@ -189,8 +227,18 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
   }
 
   void it('XA on a table that is not watched does not stop the stream', async () => {
-    const s = await run(["XA START 'xo'", 'INSERT INTO ccrepo.scratch_innodb VALUES ()', "XA END 'xo'", "XA PREPARE 'xo'", "XA COMMIT 'xo'", insertOne('after')]);
+    const s = await run([
+      "XA START 'xo'",
+      'INSERT INTO ccrepo.scratch_innodb VALUES ()',
+      "XA END 'xo'",
+      "XA PREPARE 'xo'",
+      "XA COMMIT 'xo'",
+      insertOne('after'),
+    ]);
     assert.deepEqual(s.errors, []);
-    assert.deepEqual(withRows(s).map(([partial, agents]) => [partial, agents]), [[false, ['after']]]);
+    assert.deepEqual(
+      withRows(s).map(([partial, agents]) => [partial, agents]),
+      [[false, ['after']]],
+    );
   });
 });

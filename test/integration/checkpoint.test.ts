@@ -10,7 +10,8 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const login = (agent: string): [string, unknown[]] => queueLog({ time: '2026-03-02 08:00:00.000', event: 'AGENTLOGIN', agent });
+const login = (agent: string): [string, unknown[]] =>
+  queueLog({ time: '2026-03-02 08:00:00.000', event: 'AGENTLOGIN', agent });
 
 void describe('checkpoint validity', () => {
   const env = useIntegrationEnv();
@@ -27,7 +28,9 @@ void describe('checkpoint validity', () => {
 
     // While it is down: events, then the binlog that holds them is purged.
     for (let i = 0; i < 5; i++) await src.tx(login(`lost${i}`));
-    const checkpointFile = JSON.stringify(first.logs.find((l) => l.msg === 'binlog stream open')?.from).split(':')[0]!.slice(1);
+    const checkpointFile = JSON.stringify(first.logs.find((l) => l.msg === 'binlog stream open')?.from)
+      .split(':')[0]!
+      .slice(1);
     // MariaDB keeps a file while its crash recovery may need it, silently: purge until it is gone.
     await waitFor(
       async () => {

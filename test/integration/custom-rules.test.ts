@@ -124,27 +124,53 @@ void describe('custom rules on another schema', () => {
     await src.tx(
       "INSERT INTO cc2.agentes VALUES ('ana', '301', 'Ana Núñez')",
       'INSERT INTO cc2.tipificaciones VALUES (10, NULL, "Venta"), (11, 10, "Contado")',
-      ['INSERT INTO cc2.ganchos (evento, destino) VALUES (?, ?), (?, ?), (?, ?), (?, ?), (?, ?)', [
-        'AgentLog', rx.urlFor('/x'), 'AgentBreak', rx.urlFor('/x'), 'AgentRingNoAnswer', rx.urlFor('/x'),
-        'FinishInteraction', rx.urlFor('/x'), 'InteractionDisposition', rx.urlFor('/x'),
-      ]],
+      [
+        'INSERT INTO cc2.ganchos (evento, destino) VALUES (?, ?), (?, ?), (?, ?), (?, ?), (?, ?)',
+        [
+          'AgentLog',
+          rx.urlFor('/x'),
+          'AgentBreak',
+          rx.urlFor('/x'),
+          'AgentRingNoAnswer',
+          rx.urlFor('/x'),
+          'FinishInteraction',
+          rx.urlFor('/x'),
+          'InteractionDisposition',
+          rx.urlFor('/x'),
+        ],
+      ],
     );
     const bridge = env.startBridge({ stateDir, args: ['--rules', rulesPath, '--timezone', 'UTC'] });
     await bridge.waitReady();
 
     await src.tx("INSERT INTO cc2.actividad (ts, quien, tipo) VALUES ('2026-03-02 09:00:00', 'EXT-301', 'ENTRADA')");
-    await src.tx(`INSERT INTO cc2.actividad (ts, quien, tipo, detalle) VALUES ('2026-03-02 09:30:00', 'ana', 'PAUSA', '{"motivo":{"texto":"Almuerzo 🍲"}}')`);
-    await src.tx("INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ('2026-03-02 10:00:00', '59897777777', 'ENTRA', 'L1')");
-    await src.tx("INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ('2026-03-02 10:00:20', 'EXT-301', 'NOCONTESTA', 'L1')");
-    await src.tx("INSERT INTO cc2.contactos VALUES ('u1', 'whatsapp', 'Ventas', 'ana', '59897777777', '2026-03-02 10:01:00', NULL, 'ABIERTO', NULL)");
+    await src.tx(
+      `INSERT INTO cc2.actividad (ts, quien, tipo, detalle) VALUES ('2026-03-02 09:30:00', 'ana', 'PAUSA', '{"motivo":{"texto":"Almuerzo 🍲"}}')`,
+    );
+    await src.tx(
+      "INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ('2026-03-02 10:00:00', '59897777777', 'ENTRA', 'L1')",
+    );
+    await src.tx(
+      "INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ('2026-03-02 10:00:20', 'EXT-301', 'NOCONTESTA', 'L1')",
+    );
+    await src.tx(
+      "INSERT INTO cc2.contactos VALUES ('u1', 'whatsapp', 'Ventas', 'ana', '59897777777', '2026-03-02 10:01:00', NULL, 'ABIERTO', NULL)",
+    );
     await src.tx("UPDATE cc2.contactos SET fin = '2026-03-02 10:02:40', estado = 'CERRADO' WHERE uid = 'u1'");
     await src.tx("UPDATE cc2.contactos SET tip = 11 WHERE uid = 'u1'");
 
-    await waitFor(() => rx.requests.length >= 5, { message: () => `${rx.requests.length}/5 events; ${JSON.stringify(bridge.logs.slice(-5))}` });
-    const byEvent = Object.fromEntries(rx.requests.map((r) => [(JSON.parse(r.body) as { event: string }).event, r.body]));
+    await waitFor(() => rx.requests.length >= 5, {
+      message: () => `${rx.requests.length}/5 events; ${JSON.stringify(bridge.logs.slice(-5))}`,
+    });
+    const byEvent = Object.fromEntries(
+      rx.requests.map((r) => [(JSON.parse(r.body) as { event: string }).event, r.body]),
+    );
     // Source times are Montevideo wall-clock (UTC-3); output is UTC.
     assert.equal(byEvent.AgentLog, '{"event":"AgentLog","date":"2026-03-02 12:00:00","agent":"ana","isLogin":true}');
-    assert.equal(byEvent.AgentBreak, '{"event":"AgentBreak","date":"2026-03-02 12:30:00","agent":"ana","motive":"Almuerzo 🍲","isBreak":true}');
+    assert.equal(
+      byEvent.AgentBreak,
+      '{"event":"AgentBreak","date":"2026-03-02 12:30:00","agent":"ana","motive":"Almuerzo 🍲","isBreak":true}',
+    );
     assert.equal(
       byEvent.AgentRingNoAnswer,
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 13:00:20","agent":"ana","agentNumber":"301","agentFullName":"Ana Núñez","callerIdNum":"59897777777","campaign":"Ventas<-"}',

@@ -46,7 +46,11 @@ void describe('deliveries discard', () => {
   before(() => {
     stateDir = mkdtempSync(join(tmpdir(), 'ucw-discard-'));
     const store = new Outbox({ stateDir, synchronous: 'normal' });
-    store.commit({ events: [ev('1', [A, B]), ev('2', [A]), ev('3', [SECRET_URL])], mirror: [], checkpoint: { file: 'binlog.000001', pos: 100 } });
+    store.commit({
+      events: [ev('1', [A, B]), ev('2', [A]), ev('3', [SECRET_URL])],
+      mirror: [],
+      checkpoint: { file: 'binlog.000001', pos: 100 },
+    });
     store.close();
   });
   after(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -65,7 +69,10 @@ void describe('deliveries discard', () => {
   void it('prints a URL without its credentials or query string', async () => {
     const r = await runCli(['deliveries', 'discard', '--url', SECRET_URL, '--state-dir', stateDir]);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, 'discarded 1 pending deliveries of http://c.test/hook?[redacted] (kept as cancelled, never sent)\n');
+    assert.equal(
+      r.stdout,
+      'discarded 1 pending deliveries of http://c.test/hook?[redacted] (kept as cancelled, never sent)\n',
+    );
     assert.doesNotMatch(r.stdout + r.stderr, /s3cr3t/);
   });
 

@@ -47,14 +47,30 @@ void describe('delivery guards (CLI)', () => {
     assert.equal(await gauge(bridge, 'ucw_urls_paused'), 1);
 
     // Another agent: its login (paused URL) waits, its break (other URL) goes at once.
-    await src.tx(queueLog({ time: at(2), event: 'AGENTLOGIN', agent: 'ana' }), queueLog({ time: at(3), event: 'PAUSE', agent: 'ana', data1: 'lunch' }));
-    await waitFor(() => rx.requests.some((r) => r.path === '/break'), { timeoutMs: 5_000, message: 'the other URL was held back' });
+    await src.tx(
+      queueLog({ time: at(2), event: 'AGENTLOGIN', agent: 'ana' }),
+      queueLog({ time: at(3), event: 'PAUSE', agent: 'ana', data1: 'lunch' }),
+    );
+    await waitFor(() => rx.requests.some((r) => r.path === '/break'), {
+      timeoutMs: 5_000,
+      message: 'the other URL was held back',
+    });
     assert.deepEqual(rx.requests.filter((r) => r.path === '/log').length, 1, 'a request went to the paused URL');
 
-    await waitFor(() => rx.requests.filter((r) => r.path === '/log').length === 3, { timeoutMs: 10_000, message: () => `${rx.requests.length} requests` });
+    await waitFor(() => rx.requests.filter((r) => r.path === '/log').length === 3, {
+      timeoutMs: 10_000,
+      message: () => `${rx.requests.length} requests`,
+    });
     const log = rx.requests.filter((r) => r.path === '/log');
-    assert.deepEqual(log.map((r) => agentOf(r.body)), ['jdoe', 'jdoe', 'ana'], 'the probe is the event that got the 410');
-    assert.ok(log[1]!.receivedAtMs - log[0]!.receivedAtMs >= PAUSE_MS - 50, `probe after ${log[1]!.receivedAtMs - log[0]!.receivedAtMs} ms`);
+    assert.deepEqual(
+      log.map((r) => agentOf(r.body)),
+      ['jdoe', 'jdoe', 'ana'],
+      'the probe is the event that got the 410',
+    );
+    assert.ok(
+      log[1]!.receivedAtMs - log[0]!.receivedAtMs >= PAUSE_MS - 50,
+      `probe after ${log[1]!.receivedAtMs - log[0]!.receivedAtMs} ms`,
+    );
     assert.equal(log[1]!.headers['webhook-id'], log[0]!.headers['webhook-id']);
     await bridge.waitForLog((l) => l.msg === 'URL resumed after 410 Gone pause', 'resume log');
     assert.equal(await gauge(bridge, 'ucw_urls_paused'), 0);
@@ -80,6 +96,9 @@ void describe('delivery guards (CLI)', () => {
     const bridge = env.startBridge({ args: ['--ca-file', missing] });
     assert.equal(await bridge.exited, 2);
     const stderr = bridge.stderr.join('');
-    assert.match(stderr, /UCW_ERR_CONFIG_INVALID: --ca-file \(UCW_CA_FILE\): .*no-such-ca\.pem: cannot be read \(ENOENT\)/);
+    assert.match(
+      stderr,
+      /UCW_ERR_CONFIG_INVALID: --ca-file \(UCW_CA_FILE\): .*no-such-ca\.pem: cannot be read \(ENOENT\)/,
+    );
   });
 });

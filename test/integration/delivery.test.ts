@@ -52,7 +52,10 @@ void describe('delivery', () => {
   void test('429 with Retry-After: the next attempt waits as asked', async () => {
     rx.setResponder((_req, nth) => (nth === 1 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 200 }));
     await src.tx(queueLog({ time: at(2), event: 'AGENTLOGIN', agent: 'jdoe' }));
-    await waitFor(() => rx.requests.length === 2, { message: () => `${rx.requests.length}/2 attempts`, timeoutMs: 10_000 });
+    await waitFor(() => rx.requests.length === 2, {
+      message: () => `${rx.requests.length}/2 attempts`,
+      timeoutMs: 10_000,
+    });
     const gap = rx.requests[1]!.receivedAtMs - rx.requests[0]!.receivedAtMs;
     assert.ok(gap >= 1900, `second attempt came after ${gap} ms, before the 2 s Retry-After`);
     assert.ok(gap < 5000, `second attempt came after ${gap} ms`);
@@ -67,7 +70,9 @@ void describe('delivery', () => {
     assert.equal(await bridge!.stop(), 0);
     assert.equal(rx.requests.length, 2, 'a 400 is not retried');
 
-    const listed = execFileSync(process.execPath, [CLI, 'dead-letters', 'list', '--state-dir', stateDir], { encoding: 'utf8' })
+    const listed = execFileSync(process.execPath, [CLI, 'dead-letters', 'list', '--state-dir', stateDir], {
+      encoding: 'utf8',
+    })
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { id: number; lastStatus: number; lastError: string; eventName: string });
@@ -76,7 +81,9 @@ void describe('delivery', () => {
     assert.equal(listed[0]!.eventName, 'AgentLog');
     assert.match(listed[0]!.lastError, /^UCW_ERR_DELIVERY_HTTP_STATUS/);
 
-    const out = execFileSync(process.execPath, [CLI, 'dead-letters', 'retry', '--state-dir', stateDir], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [CLI, 'dead-letters', 'retry', '--state-dir', stateDir], {
+      encoding: 'utf8',
+    });
     assert.match(out, /requeued 1 deliveries/);
     bridge = env.startBridge({ stateDir });
     await waitFor(() => rx.requests.length === 3, { message: 'requeued dead letter not delivered after restart' });
@@ -86,7 +93,10 @@ void describe('delivery', () => {
   void test('retry budget spent: dead-lettered with UCW_ERR_DELIVERY_EXHAUSTED', async () => {
     rx.setResponder(() => ({ status: 503 }));
     await src.tx(queueLog({ time: at(5), event: 'AGENTLOGIN', agent: 'flaky' }));
-    const dead = await bridge!.waitForLog((l) => l.msg === 'delivery dead-lettered (kept in the outbox)', 'dead letter log');
+    const dead = await bridge!.waitForLog(
+      (l) => l.msg === 'delivery dead-lettered (kept in the outbox)',
+      'dead letter log',
+    );
     assert.equal(dead.code, 'UCW_ERR_DELIVERY_EXHAUSTED');
     assert.equal(rx.requests.length, 4, 'max-attempts 4');
   });
@@ -122,7 +132,10 @@ void describe('delivery', () => {
     assert.equal(attemptsByBody.get(succeeded.find((b) => label(b) === 'slow AgentLog true')!), 3);
     // Every fast agent got through before the slow agent's login finally did.
     const slowLoginAt = order.indexOf('slow AgentLog true');
-    assert.deepEqual(order.slice(0, slowLoginAt).sort(), [0, 1, 2, 3, 4].map((i) => `fast${i} AgentLog true`));
+    assert.deepEqual(
+      order.slice(0, slowLoginAt).sort(),
+      [0, 1, 2, 3, 4].map((i) => `fast${i} AgentLog true`),
+    );
     // No request of "slow" other than its login attempts went out before the login succeeded.
     const slowRequests = rx.requests.filter((r) => agentOf(r.body) === 'slow').map((r) => label(r.body));
     assert.deepEqual(slowRequests.slice(0, 3), ['slow AgentLog true', 'slow AgentLog true', 'slow AgentLog true']);

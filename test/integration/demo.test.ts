@@ -9,10 +9,14 @@ import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 
 void describe('npm run demo', () => {
   void test('prints all five events and cleans up after itself', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/main.ts', '--duration-s', '12', '--tick-ms', '40', '--seed', '7'], {
-      cwd: PROJECT_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'demo/main.ts', '--duration-s', '12', '--tick-ms', '40', '--seed', '7'],
+      {
+        cwd: PROJECT_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));

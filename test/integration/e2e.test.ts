@@ -29,16 +29,48 @@ void describe('end to end: reference schema -> five events', () => {
       setUrl('FinishInteraction', rx.urlFor('/finish')),
       setUrl('InteractionDisposition', rx.urlFor('/dispo')),
       // An ENTERQUEUE the bridge never sees in the stream: its caller number needs the SELECT fallback.
-      queueLog({ time: '2026-03-02 13:59:00.000', event: 'ENTERQUEUE', callid: 'c-old', queuename: 'Support<-', data2: '59899000111' }),
+      queueLog({
+        time: '2026-03-02 13:59:00.000',
+        event: 'ENTERQUEUE',
+        callid: 'c-old',
+        queuename: 'Support<-',
+        data2: '59899000111',
+      }),
     );
 
     const bridge = env.startBridge({ env: { UCW_SIGNING_SECRET: SECRET } });
     await bridge.waitReady();
 
     await src.tx("INSERT INTO ccdata.users (username, phone, name) VALUES ('mlopez', '2003', 'María López')");
-    await src.tx(queueLog({ time: '2026-03-02 14:05:00.000', event: 'ENTERQUEUE', callid: 'c1', queuename: 'Sales<-', data2: '59891234567' }));
-    await src.tx(queueLog({ time: '2026-03-02 14:05:09.250', event: 'RINGNOANSWER', callid: 'c1', queuename: 'Sales<-', agent: 'SIP/2001', data1: '15000' }));
-    await src.tx(queueLog({ time: '2026-03-02 14:05:30.000', event: 'RINGNOANSWER', callid: 'c-old', queuename: 'Support<-', agent: 'PJSIP/2003', data1: '20000' }));
+    await src.tx(
+      queueLog({
+        time: '2026-03-02 14:05:00.000',
+        event: 'ENTERQUEUE',
+        callid: 'c1',
+        queuename: 'Sales<-',
+        data2: '59891234567',
+      }),
+    );
+    await src.tx(
+      queueLog({
+        time: '2026-03-02 14:05:09.250',
+        event: 'RINGNOANSWER',
+        callid: 'c1',
+        queuename: 'Sales<-',
+        agent: 'SIP/2001',
+        data1: '15000',
+      }),
+    );
+    await src.tx(
+      queueLog({
+        time: '2026-03-02 14:05:30.000',
+        event: 'RINGNOANSWER',
+        callid: 'c-old',
+        queuename: 'Support<-',
+        agent: 'PJSIP/2003',
+        data1: '20000',
+      }),
+    );
     await src.tx(queueLog({ time: '2026-03-02 14:06:00.000', event: 'AGENTLOGIN', agent: 'jdoe' }));
     await src.tx(queueLog({ time: '2026-03-02 14:10:00.000', event: 'PAUSE', agent: 'jdoe', data1: 'Café ☕' }));
     await src.tx(queueLog({ time: '2026-03-02 14:25:00.000', event: 'UNPAUSE', agent: 'jdoe', data1: 'Café ☕' }));
@@ -64,10 +96,12 @@ void describe('end to end: reference schema -> five events', () => {
       "SET SESSION sql_mode = ''",
       "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, finished) VALUES ('g4', '2026-03-02 17:00:00', '0000-00-00 00:00:00', 'Sales<-', 'sms', 'jdoe', '59893333333', 1)",
     );
-        // Marker: once it has arrived, every earlier transaction has been processed (commit order).
+    // Marker: once it has arrived, every earlier transaction has been processed (commit order).
     await src.tx(queueLog({ time: '2026-03-02 19:00:00.000', event: 'AGENTLOGIN', agent: 'marker' }));
 
-    await waitFor(() => rx.requests.some((r) => r.body.includes('"marker"')), { message: 'marker event never arrived' });
+    await waitFor(() => rx.requests.some((r) => r.body.includes('"marker"')), {
+      message: 'marker event never arrived',
+    });
     await waitFor(() => rx.requests.length >= 12, { message: () => `only ${rx.requests.length} requests arrived` });
 
     const bodies = (path: string): string[] => rx.requests.filter((r) => r.path === path).map((r) => r.body);
@@ -76,13 +110,17 @@ void describe('end to end: reference schema -> five events', () => {
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:30","agent":"mlopez","agentNumber":"2003","agentFullName":"María López","callerIdNum":"59899000111","campaign":"Support<-"}',
     ]);
     // Order is promised per agent (and per interaction), not across them.
-    assert.deepEqual(bodies('/log').filter((b) => b.includes('"jdoe"')), [
-      '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"jdoe","isLogin":true}',
-      '{"event":"AgentLog","date":"2026-03-02 18:00:00","agent":"jdoe","isLogin":false}',
-    ]);
-    assert.deepEqual(bodies('/log').filter((b) => !b.includes('"jdoe"')), [
-      '{"event":"AgentLog","date":"2026-03-02 19:00:00","agent":"marker","isLogin":true}',
-    ]);
+    assert.deepEqual(
+      bodies('/log').filter((b) => b.includes('"jdoe"')),
+      [
+        '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"jdoe","isLogin":true}',
+        '{"event":"AgentLog","date":"2026-03-02 18:00:00","agent":"jdoe","isLogin":false}',
+      ],
+    );
+    assert.deepEqual(
+      bodies('/log').filter((b) => !b.includes('"jdoe"')),
+      ['{"event":"AgentLog","date":"2026-03-02 19:00:00","agent":"marker","isLogin":true}'],
+    );
     assert.deepEqual(bodies('/break'), [
       '{"event":"AgentBreak","date":"2026-03-02 14:10:00","agent":"jdoe","motive":"Café ☕","isBreak":true}',
       '{"event":"AgentBreak","date":"2026-03-02 14:25:00","agent":"jdoe","motive":"Café ☕","isBreak":false}',
@@ -105,7 +143,10 @@ void describe('end to end: reference schema -> five events', () => {
     const dates = dispo.map((r) => (JSON.parse(r.body) as { date: string }).date);
     for (const d of dates) {
       assert.match(d, PAYLOAD_DATE_RE);
-      assert.ok(Math.abs(Date.parse(`${d.replace(' ', 'T')}Z`) - Date.now()) < 120_000, `date ${d} is not the commit time`);
+      assert.ok(
+        Math.abs(Date.parse(`${d.replace(' ', 'T')}Z`) - Date.now()) < 120_000,
+        `date ${d} is not the commit time`,
+      );
     }
     assert.deepEqual(
       dispo.map((r) => r.body).sort(),
@@ -122,14 +163,19 @@ void describe('end to end: reference schema -> five events', () => {
 
     // The production counter agrees: 11 events produced (and no more were pending).
     const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
-    const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[2]),
+      0,
+    );
     assert.equal(produced, 12);
     // Secrets never appear in logs, errors or metrics: not the signing secret, not the DB password.
     const password = new URL(src.db.bridgeUrl).password;
     const everything = JSON.stringify(bridge.logs) + bridge.stderr.join('') + metrics;
-    for (const secret of [SECRET, SECRET_KEY.toString('base64'), password]) assert.ok(!everything.includes(secret), 'a secret leaked');
+    for (const secret of [SECRET, SECRET_KEY.toString('base64'), password])
+      assert.ok(!everything.includes(secret), 'a secret leaked');
     // Payloads (caller numbers) never appear in logs above debug level.
-    for (const l of bridge.logs.filter((x) => x.level !== 'debug')) assert.ok(!JSON.stringify(l).includes('59891234567'), `payload leaked: ${JSON.stringify(l)}`);
+    for (const l of bridge.logs.filter((x) => x.level !== 'debug'))
+      assert.ok(!JSON.stringify(l).includes('59891234567'), `payload leaked: ${JSON.stringify(l)}`);
   });
 });
 
@@ -147,7 +193,10 @@ function assertHeaders(r: RecordedRequest): void {
   assert.match(h['ce-time'] ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/);
   assert.equal(h['ce-time']!.slice(0, 19).replace('T', ' '), body.date, 'ce-time is the event time (UTC output zone)');
   const ts = Number(h['webhook-timestamp']);
-  assert.ok(Number.isInteger(ts) && Math.abs(ts - Date.now() / 1000) < 120, `webhook-timestamp ${h['webhook-timestamp']}`);
+  assert.ok(
+    Number.isInteger(ts) && Math.abs(ts - Date.now() / 1000) < 120,
+    `webhook-timestamp ${h['webhook-timestamp']}`,
+  );
   const expected = createHmac('sha256', SECRET_KEY).update(`${h['webhook-id']}.${ts}.${r.body}`).digest('base64');
   assert.equal(h['webhook-signature'], `v1,${expected}`);
 }

@@ -27,7 +27,10 @@ void describe('hot registration', () => {
     // One transaction: an event, the change, another event. The change splits them.
     await src.tx(login('c-v1', 3), setUrl('AgentLog', rx.urlFor('/v2')), login('d-v2', 4));
     // A second row for the same event: both URLs get it.
-    await src.tx(["INSERT INTO ccdata.webhooks (name, event, url) VALUES ('extra', 'AgentLog', ?)", [rx.urlFor('/extra')]]);
+    await src.tx([
+      "INSERT INTO ccdata.webhooks (name, event, url) VALUES ('extra', 'AgentLog', ?)",
+      [rx.urlFor('/extra')],
+    ]);
     await src.tx(login('e-v2-extra', 5));
     await src.tx("DELETE FROM ccdata.webhooks WHERE name = 'extra'");
     await src.tx(setUrl('AgentLog', null));
@@ -38,7 +41,10 @@ void describe('hot registration', () => {
 
     await waitFor(() => rx.requests.some((r) => r.path === '/marker'), { message: 'marker never arrived' });
     const agents = (path: string): string[] =>
-      rx.requests.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as { agent: string }).agent).sort();
+      rx.requests
+        .filter((r) => r.path === path)
+        .map((r) => (JSON.parse(r.body) as { agent: string }).agent)
+        .sort();
     assert.deepEqual(agents('/v1'), ['b-v1', 'c-v1']);
     assert.deepEqual(agents('/v2'), ['d-v2', 'e-v2-extra']);
     assert.deepEqual(agents('/extra'), ['e-v2-extra']);
@@ -48,11 +54,16 @@ void describe('hot registration', () => {
   void test('a bad row is reported once with its id and skipped; the others keep working', async () => {
     const { src, rx } = env;
     rx.clear();
-    await src.tx(["INSERT INTO ccdata.webhooks (name, event, url) VALUES ('bad', 'AgentLog', 'ftp://example.invalid/x')", []]);
+    await src.tx([
+      "INSERT INTO ccdata.webhooks (name, event, url) VALUES ('bad', 'AgentLog', 'ftp://example.invalid/x')",
+      [],
+    ]);
     await src.tx(setUrl('AgentLog', rx.urlFor('/good')));
     await src.tx(login('h-good', 8));
     await src.tx(login('i-good', 9));
-    await waitFor(() => rx.requests.filter((r) => r.path === '/good').length === 2, { message: 'good URL did not receive' });
+    await waitFor(() => rx.requests.filter((r) => r.path === '/good').length === 2, {
+      message: 'good URL did not receive',
+    });
     const reports = bridge.logs.filter((l) => l.code === 'UCW_ERR_REGISTRY_BAD_ROW');
     assert.equal(reports.length, 1, JSON.stringify(reports));
     assert.match(reports[0]!.msg, /scheme ftp: is not http or https/);

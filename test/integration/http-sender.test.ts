@@ -50,7 +50,9 @@ interface TestServer {
 const servers: TestServer[] = [];
 
 /** A server on 127.0.0.1:0 that tracks its sockets so close() can cut even never-answered ones. */
-async function listen(server: net.Server): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+async function listen(
+  server: net.Server,
+): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let connectionCount = 0;
   server.on('connection', (socket: net.Socket) => {
@@ -80,7 +82,12 @@ async function httpServer(respond: (req: http.IncomingMessage, res: http.ServerR
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      requests.push({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       respond(req, res);
     });
   });
@@ -133,7 +140,8 @@ function spyOnConnect(): { hosts: string[]; restore(): void } {
   const wrap = <F extends (...args: never[]) => unknown>(original: F): F =>
     function (this: unknown, ...args: Parameters<F>) {
       const first = args[0] as unknown;
-      const host = typeof first === 'object' && first !== null ? String((first as { host?: unknown }).host) : String(args[1]);
+      const host =
+        typeof first === 'object' && first !== null ? String((first as { host?: unknown }).host) : String(args[1]);
       hosts.push(host);
       if (!LOOPBACK_HOSTS.has(host)) throw new Error(`test safety: refusing to connect to ${host}`);
       return original.apply(this, args);
@@ -155,13 +163,50 @@ const HAS_OPENSSL = spawnSync('openssl', ['version'], { stdio: 'ignore' }).statu
 function makeTestPki(dir: string): { caFile: string; key: string; cert: string } {
   const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ucw test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=ucw test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   run('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2',
-    '-extfile', 'server.ext');
-  return { caFile: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8') };
+  writeFileSync(
+    join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
+  return {
+    caFile: join(dir, 'ca.pem'),
+    key: readFileSync(join(dir, 'server.key'), 'utf8'),
+    cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
+  };
 }
 
 const SENDER_OPTIONS: HttpSenderOptions = {
@@ -243,7 +288,10 @@ void describe('HttpSender', () => {
     assert.equal(parsed.CreationDateUtc, '20260302140509');
     assert.equal(parsed.Category, 1);
     assert.equal(parsed.Code, 1);
-    assert.equal(got.headers['webhook-signature'], expectedSignature(String(got.headers['webhook-id']), '1772460309', got.body));
+    assert.equal(
+      got.headers['webhook-signature'],
+      expectedSignature(String(got.headers['webhook-id']), '1772460309', got.body),
+    );
   });
 
   void it('500: retry with the HTTP status code and a quote of the answer', async () => {
@@ -306,7 +354,8 @@ void describe('HttpSender', () => {
     assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
     assert.equal(r.status, undefined);
     assert.match(r.error.message, /ECONNREFUSED/);
-    for (const secret of ['hunter22', 'alice', 's3cr3t', 'ventas']) assert.ok(!r.error.message.includes(secret), r.error.message);
+    for (const secret of ['hunter22', 'alice', 's3cr3t', 'ventas'])
+      assert.ok(!r.error.message.includes(secret), r.error.message);
   });
 
   void it('a receiver that never answers: retry TIMEOUT within the request timeout', async () => {
@@ -370,7 +419,9 @@ void describe('HttpSender', () => {
   void it('a body of exactly maxResponseBytes ends normally; the connection is kept for the next attempt', async () => {
     const limit = 1024;
     const small = otherSender({ maxResponseBytes: limit });
-    const server = await httpServer((_req, res) => res.writeHead(200, { 'content-length': limit }).end(Buffer.alloc(limit, 'k')));
+    const server = await httpServer((_req, res) =>
+      res.writeHead(200, { 'content-length': limit }).end(Buffer.alloc(limit, 'k')),
+    );
     assert.equal((await small.send(attemptTo(`http://${HOST}:${server.port}/`))).kind, 'delivered');
     // undici frees the socket a few ticks after the body ends (as in the keep-alive test above).
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -8,7 +8,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
+import {
+  findMariaDbBinaries,
+  MARIADB_MISSING_HINT,
+  startPrivateMariaDb,
+  type PrivateMariaDb,
+} from '../../demo/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -95,7 +100,9 @@ void describe('private MariaDB launcher', () => {
         `INSERT INTO ccdata.users (username, name) VALUES ('exec2', 'second statement');`,
     );
     const [rows] = await withConnection(server().bridgeUrl, (c) =>
-      c.query<mysql.RowDataPacket[]>("SELECT name FROM ccdata.users WHERE username IN ('zoe', 'exec2') ORDER BY username"),
+      c.query<mysql.RowDataPacket[]>(
+        "SELECT name FROM ccdata.users WHERE username IN ('zoe', 'exec2') ORDER BY username",
+      ),
     );
     assert.deepEqual(
       rows.map((r) => r['name'] as unknown),

@@ -45,9 +45,20 @@ function assertNoHashes(rows: readonly MirrorRow[]): void {
 async function ringNoAnswer(src: SourceFixture, rx: Receiver, agents: readonly string[]): Promise<string[]> {
   const before = rx.requests.length;
   for (const [i, agent] of agents.entries()) {
-    await src.tx(queueLog({ time: `2026-03-02 14:05:0${i}.000`, event: 'RINGNOANSWER', callid: `c-${agent}`, queuename: 'Sales<-', agent, data1: '15000' }));
+    await src.tx(
+      queueLog({
+        time: `2026-03-02 14:05:0${i}.000`,
+        event: 'RINGNOANSWER',
+        callid: `c-${agent}`,
+        queuename: 'Sales<-',
+        agent,
+        data1: '15000',
+      }),
+    );
   }
-  await waitFor(() => rx.requests.length === before + agents.length, { message: () => `${rx.requests.length - before}/${agents.length} events` });
+  await waitFor(() => rx.requests.length === before + agents.length, {
+    message: () => `${rx.requests.length - before}/${agents.length} events`,
+  });
   return rx.requests.slice(before).map((r) => {
     const b = JSON.parse(r.body) as { agent: string; agentNumber: string | null; agentFullName: string | null };
     return `${b.agent}|${b.agentNumber}|${b.agentFullName}`;
@@ -73,10 +84,16 @@ void describe('the store keeps only the columns the rules read', () => {
       "INSERT INTO ccdata.users (username, phone, name, password_hash) VALUES ('mlopez', '2003', 'María López', 'HASH-mlopez-1')",
       "UPDATE ccdata.users SET name = 'Jane Q. Doe', password_hash = 'HASH-jdoe-2' WHERE username = 'jdoe'",
     );
-    assert.deepEqual(await ringNoAnswer(src, rx, ['SIP/2001', 'mlopez']), ['jdoe|2001|Jane Q. Doe', 'mlopez|2003|María López']);
+    assert.deepEqual(await ringNoAnswer(src, rx, ['SIP/2001', 'mlopez']), [
+      'jdoe|2001|Jane Q. Doe',
+      'mlopez|2003|María López',
+    ]);
     assert.equal(await bridge.stop(), 0);
     const rows = mirrorRows(stateDir);
-    assert.deepEqual(rows.filter((r) => r.tbl === 'ccdata.users').map((r) => r.pk), ['jdoe', 'mlopez']);
+    assert.deepEqual(
+      rows.filter((r) => r.tbl === 'ccdata.users').map((r) => r.pk),
+      ['jdoe', 'mlopez'],
+    );
     assertNoHashes(rows);
   });
 
@@ -84,7 +101,10 @@ void describe('the store keeps only the columns the rules read', () => {
     const { src, rx } = env;
     await src.reset();
     await src.admin.query('ALTER TABLE ccdata.users ADD COLUMN IF NOT EXISTS password_hash VARCHAR(100) NULL');
-    await src.tx("INSERT INTO ccdata.users (username, phone, name, password_hash) VALUES ('ana', '301', 'Ana Núñez', 'HASH-ana-1')", setUrl('AgentRingNoAnswer', rx.urlFor('/ring')));
+    await src.tx(
+      "INSERT INTO ccdata.users (username, phone, name, password_hash) VALUES ('ana', '301', 'Ana Núñez', 'HASH-ana-1')",
+      setUrl('AgentRingNoAnswer', rx.urlFor('/ring')),
+    );
     rx.clear();
     const stateDir = src.stateDir();
     const first = env.startBridge({ stateDir });
@@ -92,8 +112,12 @@ void describe('the store keeps only the columns the rules read', () => {
     assert.equal(await first.stop(), 0);
     // What an older bridge wrote: whole rows, a column no rule reads included.
     const db = new Database(join(stateDir, OUTBOX_FILE));
-    db.prepare("UPDATE mirror_rows SET row = json_set(row, '$.password_hash', 'HASH-legacy', '$.email', 'a@example.com') WHERE tbl = 'ccdata.users'").run();
-    db.prepare("UPDATE mirror_rows SET row = json_set(row, '$.description', 'legacy') WHERE tbl = 'ccdata.webhooks'").run();
+    db.prepare(
+      "UPDATE mirror_rows SET row = json_set(row, '$.password_hash', 'HASH-legacy', '$.email', 'a@example.com') WHERE tbl = 'ccdata.users'",
+    ).run();
+    db.prepare(
+      "UPDATE mirror_rows SET row = json_set(row, '$.description', 'legacy') WHERE tbl = 'ccdata.webhooks'",
+    ).run();
     db.close();
     assert.ok(mirrorRows(stateDir).some((r) => r.row.includes('HASH-legacy')));
 

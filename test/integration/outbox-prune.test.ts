@@ -80,7 +80,11 @@ void describe('outbox: pruning while streaming', () => {
           urls: [URL],
           source: { file: 'binlog.000002', pos: tx * 10 + i + 4 },
         }));
-        committed += outbox.commit({ events, mirror: [], checkpoint: { file: 'binlog.000002', pos: tx * 10 + 14 } }).length;
+        committed += outbox.commit({
+          events,
+          mirror: [],
+          checkpoint: { file: 'binlog.000002', pos: tx * 10 + 14 },
+        }).length;
         await turn();
         const at = performance.now();
         maxGapMs = Math.max(maxGapMs, at - last);
@@ -88,7 +92,13 @@ void describe('outbox: pruning while streaming', () => {
       }
     })();
 
-    const pruner = new Pruner({ outbox, retentionMs: 24 * HOUR, intervalMs: HOUR, now: () => now, logger: { info: () => undefined, warn: () => undefined } });
+    const pruner = new Pruner({
+      outbox,
+      retentionMs: 24 * HOUR,
+      intervalMs: HOUR,
+      now: () => now,
+      logger: { info: () => undefined, warn: () => undefined },
+    });
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
     const started = performance.now();

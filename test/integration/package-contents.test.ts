@@ -14,14 +14,36 @@ interface PackEntry {
 }
 
 /** Path patterns that belong to development only, never to the shipped bridge. */
-const NOT_SHIPPED = [/(^|\/)demo\//, /(^|\/)devtools\//, /mariadb/i, /reference-schema/, /simulator/, /printer/, /receiver/, /^test\//, /\.test\./, /^bench\//, /(^|\/)tsconfig/];
+const NOT_SHIPPED = [
+  /(^|\/)demo\//,
+  /(^|\/)devtools\//,
+  /mariadb/i,
+  /reference-schema/,
+  /simulator/,
+  /printer/,
+  /receiver/,
+  /^test\//,
+  /\.test\./,
+  /^bench\//,
+  /(^|\/)tsconfig/,
+];
 
 void describe('npm pack', () => {
   void it('ships dist/cli.js and no demo, launcher, test or bench file', () => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const [pack] = JSON.parse(out) as PackEntry[];
     const paths = pack!.files.map((f) => f.path).sort();
-    assert.ok(paths.includes('dist/cli.js'), `dist/cli.js is not in the package (run npm run build first): ${paths.join(', ')}`);
-    assert.deepEqual(paths.filter((p) => NOT_SHIPPED.some((re) => re.test(p))), []);
+    assert.ok(
+      paths.includes('dist/cli.js'),
+      `dist/cli.js is not in the package (run npm run build first): ${paths.join(', ')}`,
+    );
+    assert.deepEqual(
+      paths.filter((p) => NOT_SHIPPED.some((re) => re.test(p))),
+      [],
+    );
   });
 });

@@ -35,7 +35,10 @@ void describe('preflight of the source server', () => {
     url.password = 'definitely-wrong-pw';
     const bridge = env.startBridge({ mysqlUrl: url.toString() });
     try {
-      await bridge.waitForLog((l) => l.code === 'UCW_ERR_SOURCE_AUTH' && l.msg === 'source unavailable; reconnecting', 'auth retry');
+      await bridge.waitForLog(
+        (l) => l.code === 'UCW_ERR_SOURCE_AUTH' && l.msg === 'source unavailable; reconnecting',
+        'auth retry',
+      );
       await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting' && l.failures === 2, 'second retry');
       const res = await fetch(`http://127.0.0.1:${bridge.httpPort()}/readyz`);
       assert.equal(res.status, 503);
@@ -50,12 +53,18 @@ void describe('preflight of the source server', () => {
   void test('least privilege: a user that could write gets UCW_WARN_SOURCE_WRITABLE; the bridge user does not', async () => {
     const admin = env.startBridge({ mysqlUrl: env.src.db.adminUrl });
     const warn = await admin.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
-    assert.ok((warn.privileges as string[]).some((p) => p.startsWith('ALL PRIVILEGES')), JSON.stringify(warn));
+    assert.ok(
+      (warn.privileges as string[]).some((p) => p.startsWith('ALL PRIVILEGES')),
+      JSON.stringify(warn),
+    );
     assert.equal(await admin.stop(), 0);
 
     const bridge = env.startBridge();
     await bridge.waitReady();
-    assert.ok(!bridge.logs.some((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE'), 'the least-privileged user is not warned about');
+    assert.ok(
+      !bridge.logs.some((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE'),
+      'the least-privileged user is not warned about',
+    );
     assert.equal(await bridge.stop(), 0);
   });
 
@@ -73,7 +82,13 @@ void describe('preflight of the source server', () => {
       // With a checkpoint the binlog end is not needed, so the missing REPLICATION SLAVE shows on the stream.
       const bridge = env.startBridge({ mysqlUrl: url.toString() });
       try {
-        await bridge.waitForLog((l) => l.code === 'UCW_ERR_SOURCE_GRANTS' && l.msg === 'source unavailable; reconnecting' && (l.failures as number) >= 2, 'grants retry');
+        await bridge.waitForLog(
+          (l) =>
+            l.code === 'UCW_ERR_SOURCE_GRANTS' &&
+            l.msg === 'source unavailable; reconnecting' &&
+            (l.failures as number) >= 2,
+          'grants retry',
+        );
         const res = await fetch(`http://127.0.0.1:${bridge.httpPort()}/readyz`);
         assert.equal(res.status, 503);
         assert.match(await res.text(), /UCW_ERR_SOURCE_GRANTS/);

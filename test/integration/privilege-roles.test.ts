@@ -33,7 +33,12 @@ void describe('privileges granted through roles', () => {
     const bridge = env.startBridge();
     const warn = await bridge.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
     // SET ROLE ucw_inner is refused, but SHOW GRANTS under ucw_outer lists ucw_inner's grants too.
-    assert.deepEqual(warn.privileges, ['RELOAD ON *.*', 'BINLOG ADMIN ON *.*', 'DELETE ON `ccrepo`.*', 'UPDATE ON `ccdata`.*']);
+    assert.deepEqual(warn.privileges, [
+      'RELOAD ON *.*',
+      'BINLOG ADMIN ON *.*',
+      'DELETE ON `ccrepo`.*',
+      'UPDATE ON `ccdata`.*',
+    ]);
     await bridge.waitReady();
     assert.equal(await bridge.stop(), 0);
   });

@@ -8,7 +8,8 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const at = (i: number): string => `2026-03-02 11:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`;
+const at = (i: number): string =>
+  `2026-03-02 11:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`;
 
 void describe('restart', () => {
   const env = useIntegrationEnv();
@@ -67,7 +68,9 @@ void describe('restart', () => {
     const TOTAL = 600;
     const rows = Array.from({ length: TOTAL }, (_, i) => `('${at(i)}', 'AGENTLOGIN', 'crash${i % 50}', 'tx${i}')`);
     const writeTx = (t: number): Promise<void> =>
-      src.tx(`INSERT INTO ccrepo.queue_log_repo (time, event, agent, callid) VALUES ${rows.slice(t * 10, t * 10 + 10).join(', ')}`);
+      src.tx(
+        `INSERT INTO ccrepo.queue_log_repo (time, event, agent, callid) VALUES ${rows.slice(t * 10, t * 10 + 10).join(', ')}`,
+      );
     for (let t = 0; t < 30; t++) await writeTx(t);
     await waitFor(() => rx.requests.length >= 50, { message: 'stream did not start' });
     assert.equal(await bridge.kill(), null, 'killed by signal');
@@ -75,7 +78,10 @@ void describe('restart', () => {
     for (let t = 30; t < 60; t++) await writeTx(t);
 
     bridge = spawnBridge(stateDir);
-    await waitFor(() => delivered.size === TOTAL, { message: () => `${delivered.size}/${TOTAL} events delivered`, timeoutMs: 30_000 });
+    await waitFor(() => delivered.size === TOTAL, {
+      message: () => `${delivered.size}/${TOTAL} events delivered`,
+      timeoutMs: 30_000,
+    });
     await bridge.waitForLog((l) => l.msg === 'bridge started', 'restarted bridge');
     const bodyById = new Map<string, string>();
     for (const r of rx.requests) {

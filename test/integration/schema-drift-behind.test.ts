@@ -15,14 +15,20 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
   before(() => env.src.db.exec("SET GLOBAL binlog_row_metadata = 'MINIMAL'"));
   /** KILLs every binlog dump thread (an earlier test's stopped bridge may still have one). */
   const killDumpThreads = async (): Promise<void> => {
-    const [rows] = (await env.src.admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [Array<{ ID: number }>];
+    const [rows] = (await env.src.admin.query(
+      "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+    )) as unknown as [Array<{ ID: number }>];
     assert.ok(rows.length > 0, 'no binlog dump thread');
     for (const r of rows) await env.src.admin.query(`KILL ${r.ID}`).catch(() => undefined);
   };
 
   void test('the rules of the altered table stop with UCW_ERR_RULES_SCHEMA_DRIFT; the others deliver', async () => {
     const { src, rx } = env;
-    await src.tx(setUrl('AgentLog', rx.urlFor('/log')), setUrl('AgentBreak', rx.urlFor('/break')), setUrl('FinishInteraction', rx.urlFor('/fin')));
+    await src.tx(
+      setUrl('AgentLog', rx.urlFor('/log')),
+      setUrl('AgentBreak', rx.urlFor('/break')),
+      setUrl('FinishInteraction', rx.urlFor('/fin')),
+    );
     // A long first reconnect delay: the ALTER happens while the bridge is away.
     const bridge = env.startBridge({ args: ['--reconnect-min-ms', '3000', '--reconnect-max-ms', '3000'] });
     await bridge.waitReady();
@@ -33,12 +39,19 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
     await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting', 'stream dropped');
     await src.tx(queueLog({ time: '2026-03-02 09:10:00.000', event: 'UNPAUSE', agent: 'ana', data1: 'Lunch' }));
     await src.admin.query('ALTER TABLE ccrepo.queue_log_repo DROP COLUMN data1');
-    await src.tx(['INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)', ['2026-03-02 09:20:00.000', 'ana', 'AGENTLOGOFF']]);
+    await src.tx([
+      'INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)',
+      ['2026-03-02 09:20:00.000', 'ana', 'AGENTLOGOFF'],
+    ]);
     await src.tx(
       "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, finished) VALUES ('g1', '2026-03-02 09:30:00', '2026-03-02 09:31:00', 'Ventas<-', 'telephony', 'ana', 1)",
     );
 
-    await waitFor(() => rx.requests.some((r) => r.path === '/fin'), { timeoutMs: 20_000, message: () => `no FinishInteraction; ${JSON.stringify(bridge.logs.filter((l) => l.level !== 'debug').slice(-6))}` });
+    await waitFor(() => rx.requests.some((r) => r.path === '/fin'), {
+      timeoutMs: 20_000,
+      message: () =>
+        `no FinishInteraction; ${JSON.stringify(bridge.logs.filter((l) => l.level !== 'debug').slice(-6))}`,
+    });
     const drift = bridge.logs.filter((l) => l.code === 'UCW_ERR_RULES_SCHEMA_DRIFT');
     assert.deepEqual(drift.map((d) => d.rule).sort(), ['agent_break', 'agent_log', 'agent_ring_no_answer']);
     for (const d of drift) {
@@ -46,9 +59,16 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
       assert.match(String(d.position), /^binlog\.\d+:\d+$/);
     }
     // Fail closed: nothing from queue_log_repo after the KILL, nothing made up.
-    assert.deepEqual(rx.requests.map((r) => r.path), ['/break', '/fin']);
+    assert.deepEqual(
+      rx.requests.map((r) => r.path),
+      ['/break', '/fin'],
+    );
     assert.ok(!bridge.logs.some((l) => l.level === 'fatal'), 'the bridge keeps running');
-    assert.equal(bridge.logs.filter((l) => l.msg === 'source unavailable; reconnecting').length, 1, 'no reconnect loop');
+    assert.equal(
+      bridge.logs.filter((l) => l.msg === 'source unavailable; reconnecting').length,
+      1,
+      'no reconnect loop',
+    );
     assert.equal(await bridge.stop(), 0);
   });
 
@@ -59,7 +79,9 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
     await bridge.waitReady();
     await killDumpThreads();
     await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting', 'stream dropped');
-    await src.tx("INSERT INTO ccdata.users (username, phone, name, email) VALUES ('bea', '2002', 'Bea', 'bea@example.com')");
+    await src.tx(
+      "INSERT INTO ccdata.users (username, phone, name, email) VALUES ('bea', '2002', 'Bea', 'bea@example.com')",
+    );
     await src.admin.query('ALTER TABLE ccdata.users DROP COLUMN email');
     assert.equal(await bridge.exited, 2);
     const fatal = bridge.logs.find((l) => l.level === 'fatal');

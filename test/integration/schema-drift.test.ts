@@ -37,10 +37,22 @@ void describe('rules versus the live schema', () => {
     await waitFor(() => rx.requests.length === 1, { message: 'break before the ALTER not delivered' });
 
     await src.admin.query('ALTER TABLE ccrepo.queue_log_repo DROP COLUMN data1');
-    await src.tx(['INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)', ['2026-03-02 09:10:00.000', 'ana', 'UNPAUSE']]);
-    await src.tx(['INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)', ['2026-03-02 09:20:00.000', 'ana', 'AGENTLOGOFF']]);
-    await src.tx(['INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)', ['2026-03-02 09:30:00.000', 'ana', 'PAUSE']]);
-    await src.tx(['INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)', ['2026-03-02 09:40:00.000', 'ana', 'AGENTLOGIN']]);
+    await src.tx([
+      'INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)',
+      ['2026-03-02 09:10:00.000', 'ana', 'UNPAUSE'],
+    ]);
+    await src.tx([
+      'INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)',
+      ['2026-03-02 09:20:00.000', 'ana', 'AGENTLOGOFF'],
+    ]);
+    await src.tx([
+      'INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)',
+      ['2026-03-02 09:30:00.000', 'ana', 'PAUSE'],
+    ]);
+    await src.tx([
+      'INSERT INTO ccrepo.queue_log_repo (time, agent, event) VALUES (?, ?, ?)',
+      ['2026-03-02 09:40:00.000', 'ana', 'AGENTLOGIN'],
+    ]);
 
     await waitFor(() => rx.requests.filter((r) => r.path === '/log').length === 2, { message: 'AgentLog stopped too' });
     const drift = bridge.logs.filter((l) => l.code === 'UCW_ERR_RULES_SCHEMA_DRIFT');

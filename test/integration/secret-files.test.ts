@@ -50,7 +50,9 @@ void describe('secrets from files', () => {
     await waitFor(() => rx.requests.length === 1, { message: () => `${rx.requests.length}/1 deliveries` });
     const req = rx.requests[0]!;
     const content = `${String(req.headers['webhook-id'])}.${String(req.headers['webhook-timestamp'])}.${req.body}`;
-    const expected = [NEW_KEY, Buffer.from(OLD_SECRET)].map((k) => `v1,${createHmac('sha256', k).update(content).digest('base64')}`);
+    const expected = [NEW_KEY, Buffer.from(OLD_SECRET)].map(
+      (k) => `v1,${createHmac('sha256', k).update(content).digest('base64')}`,
+    );
     assert.equal(req.headers['webhook-signature'], expected.join(' '));
 
     const cmdline = readFileSync(`/proc/${bridge.pid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -59,7 +61,11 @@ void describe('secrets from files', () => {
     assert.equal(await bridge.stop(), 0);
     const logs = JSON.stringify(bridge.logs) + bridge.stderr.join('');
     assert.ok(bridge.logs.some((l) => l.msg === 'bridge started'));
-    for (const [what, text] of [['argv', cmdline], ['ps', ps], ['logs', logs]] as const) {
+    for (const [what, text] of [
+      ['argv', cmdline],
+      ['ps', ps],
+      ['logs', logs],
+    ] as const) {
       for (const secret of [password, NEW_KEY.toString('base64'), OLD_SECRET]) {
         assert.ok(!text.includes(secret), `a secret appears in the ${what}`);
       }
@@ -72,7 +78,10 @@ void describe('secrets from files', () => {
     const bridge = env.startBridge({ mysqlUrl: undefined, env: { UCW_MYSQL_URL_FILE: path } });
     assert.equal(await bridge.exited, 2);
     const stderr = bridge.stderr.join('');
-    assert.match(stderr, /UCW_ERR_CONFIG_SECRET_FILE: secret file .*mysql-url-640 is readable by its group \(mode 0640\)/);
+    assert.match(
+      stderr,
+      /UCW_ERR_CONFIG_SECRET_FILE: secret file .*mysql-url-640 is readable by its group \(mode 0640\)/,
+    );
     assert.match(stderr, /chmod 600/);
     assert.ok(!stderr.includes(new URL(src.db.bridgeUrl).password));
   });

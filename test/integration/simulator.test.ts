@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { ContactCenterSimulator } from '../../demo/simulator.js';
-import { findMariaDbBinaries, MARIADB_MISSING_HINT, startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
+import {
+  findMariaDbBinaries,
+  MARIADB_MISSING_HINT,
+  startPrivateMariaDb,
+  type PrivateMariaDb,
+} from '../../demo/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -74,7 +79,11 @@ void describe('ContactCenterSimulator', () => {
       return out;
     };
     assert.ok(tree.length > 0, 'a second seed must not duplicate the tree, but the first must write it');
-    assert.equal(tree.filter((r) => r['value'] === 'Sale' && Number(r['parentId']) === 0).length, 1, 'tree seeded once');
+    assert.equal(
+      tree.filter((r) => r['value'] === 'Sale' && Number(r['parentId']) === 0).length,
+      1,
+      'tree seeded once',
+    );
     const paid = tree.find((r) => r['value'] === 'Paid');
     assert.ok(paid);
     assert.deepEqual(labelPath(Number(paid['id'])), ['Sale', 'Closed', 'Paid']);
@@ -82,7 +91,13 @@ void describe('ContactCenterSimulator', () => {
       const id = Number(r['id']);
       const ancestors = labelPath(id).length - 1;
       assert.equal(Number(r['validAsFinal']), hasChild.has(id) ? 0 : 1, `validAsFinal of ${String(r['value'])}`);
-      assert.equal(String(r['parentIds'] ?? '').split(',').filter(Boolean).length, ancestors, `parentIds of ${String(r['value'])}`);
+      assert.equal(
+        String(r['parentIds'] ?? '')
+          .split(',')
+          .filter(Boolean).length,
+        ancestors,
+        `parentIds of ${String(r['value'])}`,
+      );
     }
   });
 
@@ -129,11 +144,14 @@ void describe('ContactCenterSimulator', () => {
 
     // Logins and breaks name the agent by username; every break reason comes back on UNPAUSE.
     const agentRows = await q(
-      "SELECT DISTINCT q.agent FROM ccrepo.queue_log_repo q LEFT JOIN ccdata.users u ON u.username = q.agent " +
+      'SELECT DISTINCT q.agent FROM ccrepo.queue_log_repo q LEFT JOIN ccdata.users u ON u.username = q.agent ' +
         "WHERE q.event IN ('AGENTLOGIN', 'AGENTLOGOFF', 'PAUSE', 'UNPAUSE') AND u.username IS NULL",
     );
     assert.deepEqual(agentRows, [], 'agent activity rows whose agent is not a username');
-    assert.equal(await count("SELECT COUNT(*) AS n FROM ccrepo.queue_log_repo WHERE event = 'PAUSE' AND COALESCE(data1, '') = ''"), 0);
+    assert.equal(
+      await count("SELECT COUNT(*) AS n FROM ccrepo.queue_log_repo WHERE event = 'PAUSE' AND COALESCE(data1, '') = ''"),
+      0,
+    );
 
     // RINGNOANSWER: channel-style agent resolving to a user by extension, ring time, and an
     // ENTERQUEUE with the caller number for the same callid, written no later.
@@ -152,12 +170,18 @@ void describe('ContactCenterSimulator', () => {
       assert.match(String(r['caller']), /^5989\d{7}$/);
       assert.ok(String(r['enterTime']) <= String(r['rnaTime']), 'ENTERQUEUE after RINGNOANSWER');
     }
-    assert.equal(await count("SELECT COUNT(DISTINCT callid) AS n FROM ccrepo.queue_log_repo WHERE event = 'ENTERQUEUE'"), byEvent['ENTERQUEUE']);
+    assert.equal(
+      await count("SELECT COUNT(DISTINCT callid) AS n FROM ccrepo.queue_log_repo WHERE event = 'ENTERQUEUE'"),
+      byEvent['ENTERQUEUE'],
+    );
 
     // Times are UTC, with milliseconds, and close to now.
     const [span] = await q('SELECT MAX(time) AS latest, UTC_TIMESTAMP(3) AS utcNow FROM ccrepo.queue_log_repo');
     const skewMs = Math.abs(Date.parse(`${String(span?.['utcNow'])}Z`) - Date.parse(`${String(span?.['latest'])}Z`));
-    assert.ok(skewMs < 60_000, `queue_log times are not UTC: latest ${String(span?.['latest'])} vs ${String(span?.['utcNow'])}`);
+    assert.ok(
+      skewMs < 60_000,
+      `queue_log times are not UTC: latest ${String(span?.['latest'])} vs ${String(span?.['utcNow'])}`,
+    );
     assert.match(String(span?.['latest']), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
     // Rows are written as things happen: no row is dated before one committed earlier.
     const backwards = await count(
@@ -167,8 +191,15 @@ void describe('ContactCenterSimulator', () => {
 
     // Telephony legs: finished with an end date, and dispositioned with a final disposition whose
     // dispositionIds is the path down to it; the caller number is the clientId.
-    assert.ok(await count("SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE channel = 'telephony' AND finished = 1 AND end_date >= start_date") > 0);
-    assert.equal(await count('SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE finished = 1 AND end_date IS NULL'), 0);
+    assert.ok(
+      (await count(
+        "SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE channel = 'telephony' AND finished = 1 AND end_date >= start_date",
+      )) > 0,
+    );
+    assert.equal(
+      await count('SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE finished = 1 AND end_date IS NULL'),
+      0,
+    );
     const dispositioned = await q(
       `SELECT i.disposition_id, i.dispositionIds, i.clientId, d.validAsFinal
          FROM ccrepo.interactions i JOIN ccdata.dispositions d ON d.id = i.disposition_id
@@ -182,7 +213,9 @@ void describe('ContactCenterSimulator', () => {
     }
 
     // Digital channels: inserted finished, with an email or phone as clientId.
-    const digital = await q("SELECT channel, clientId, finished, end_date FROM ccrepo.interactions WHERE channel <> 'telephony'");
+    const digital = await q(
+      "SELECT channel, clientId, finished, end_date FROM ccrepo.interactions WHERE channel <> 'telephony'",
+    );
     assert.ok(digital.length > 0, 'no non-telephony interaction');
     for (const r of digital) {
       assert.equal(Number(r['finished']), 1);
@@ -199,7 +232,8 @@ void describe('ContactCenterSimulator', () => {
     // times and Asterisk-style callids come from the clock and are left out.
     const seeded = (r: mysql.RowDataPacket): string => {
       const event = String(r['event']);
-      const data: unknown = event === 'ENTERQUEUE' ? r['data2'] : ['AGENTLOGIN', 'PAUSE', 'UNPAUSE'].includes(event) ? r['data1'] : '';
+      const data: unknown =
+        event === 'ENTERQUEUE' ? r['data2'] : ['AGENTLOGIN', 'PAUSE', 'UNPAUSE'].includes(event) ? r['data1'] : '';
       return [event, r['agent'], r['queuename'], data].map(String).join('|');
     };
     // Each run reads only the rows it wrote (ids above the maximum before it started).
@@ -223,7 +257,10 @@ void describe('ContactCenterSimulator', () => {
     const a = await run();
     const b = await run();
     assert.equal(a.length, ROWS_COMPARED);
-    assert.ok(a.some((r) => r.startsWith('ENTERQUEUE|')), 'the compared window holds calls');
+    assert.ok(
+      a.some((r) => r.startsWith('ENTERQUEUE|')),
+      'the compared window holds calls',
+    );
     assert.deepEqual(b, a);
   });
 });
@@ -232,7 +269,12 @@ void describe('ContactCenterSimulator without a database', () => {
   void it('logs step errors instead of throwing, keeps ticking, and stops cleanly', async () => {
     const lines: string[] = [];
     // Port 1 on loopback refuses at once: every step fails the same way.
-    const sim = new ContactCenterSimulator({ adminUrl: 'mysql://nobody:secret@127.0.0.1:1/', tickMs: 5, seed: 1, log: (l) => lines.push(l) });
+    const sim = new ContactCenterSimulator({
+      adminUrl: 'mysql://nobody:secret@127.0.0.1:1/',
+      tickMs: 5,
+      seed: 1,
+      log: (l) => lines.push(l),
+    });
     sim.start();
     try {
       await waitFor(() => (sim.stats['errors'] ?? 0) >= 2, { timeoutMs: 10_000, message: () => lines.join('\n') });
@@ -242,6 +284,9 @@ void describe('ContactCenterSimulator without a database', () => {
     const failures = lines.filter((l) => l.startsWith('simulator: step failed: '));
     assert.ok(failures.length >= 2, lines.join('\n'));
     assert.match(failures[0] ?? '', /ECONNREFUSED/);
-    assert.ok(lines.every((l) => !l.includes('secret')), 'a log line leaks the password');
+    assert.ok(
+      lines.every((l) => !l.includes('secret')),
+      'a log line leaks the password',
+    );
   });
 });

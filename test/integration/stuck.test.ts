@@ -56,20 +56,28 @@ void describe('a failure that repeats at the same checkpoint', () => {
     writeFileSync(rulesPath, RULES_YAML);
     const bridge = env.startBridge({ stateDir, args: ['--rules', rulesPath] });
     await bridge.waitReady();
-    await src.db.exec("REVOKE SELECT ON cc4.* FROM 'ucw_bridge'@'%'; GRANT SELECT ON cc4.llamadas TO 'ucw_bridge'@'%'; GRANT SELECT ON cc4.ganchos TO 'ucw_bridge'@'%'");
+    await src.db.exec(
+      "REVOKE SELECT ON cc4.* FROM 'ucw_bridge'@'%'; GRANT SELECT ON cc4.llamadas TO 'ucw_bridge'@'%'; GRANT SELECT ON cc4.ganchos TO 'ucw_bridge'@'%'",
+    );
     await src.tx("INSERT INTO cc4.llamadas VALUES ('u1', '2026-03-02 10:00:00')");
 
     const fatal = await bridge.waitForLog((l) => l.level === 'fatal', 'fatal stop', 30_000);
     assert.equal(fatal.code, 'UCW_ERR_SOURCE_STUCK');
     // Every reconnect streamed from the same checkpoint: the one before the transaction that fails.
-    const froms = bridge.logs.filter((l) => l.msg === 'state loaded; streaming from checkpoint').slice(1).map((l) => l.position);
+    const froms = bridge.logs
+      .filter((l) => l.msg === 'state loaded; streaming from checkpoint')
+      .slice(1)
+      .map((l) => l.position);
     assert.deepEqual(froms, Array(5).fill(fatal.position));
     assert.equal(fatal.repeated, 'UCW_ERR_SOURCE_QUERY');
     assert.match(String(fatal.error), /5 times in a row .*lookup in cc4\.marcas failed/);
     // One failure on the first stream (it started before the checkpoint moved past the REVOKE), four
     // more from the checkpoint, then the fifth there is fatal.
     const retries = bridge.logs.filter((l) => l.msg === 'source unavailable; reconnecting');
-    assert.deepEqual(retries.map((l) => l.code), Array(5).fill('UCW_ERR_SOURCE_QUERY'));
+    assert.deepEqual(
+      retries.map((l) => l.code),
+      Array(5).fill('UCW_ERR_SOURCE_QUERY'),
+    );
     assert.equal(await bridge.exited, 1);
     assert.equal(rx.requests.length, 0);
   });

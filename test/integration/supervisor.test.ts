@@ -27,7 +27,9 @@ void describe('SourceSupervisor', () => {
     await src.close();
   });
 
-  const start = (over: Partial<SupervisorOptions> = {}): { sup: SourceSupervisor; lines: Line[]; fatal: BridgeError[] } => {
+  const start = (
+    over: Partial<SupervisorOptions> = {},
+  ): { sup: SourceSupervisor; lines: Line[]; fatal: BridgeError[] } => {
     const lines: Line[] = [];
     const fatal: BridgeError[] = [];
     const sink = new Writable({
@@ -58,10 +60,15 @@ void describe('SourceSupervisor', () => {
 
   /** KILLs the bridge's binlog dump thread, as a server restart or a DBA would. */
   const killDump = async (): Promise<void> => {
-    const id = await waitFor(async () => {
-      const [rows] = (await src.admin.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) as unknown as [Array<{ ID: number }>];
-      return rows[0]?.ID;
-    }, { message: 'no binlog dump thread' });
+    const id = await waitFor(
+      async () => {
+        const [rows] = (await src.admin.query(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+        )) as unknown as [Array<{ ID: number }>];
+        return rows[0]?.ID;
+      },
+      { message: 'no binlog dump thread' },
+    );
     await src.admin.query(`KILL ${id}`);
   };
 
@@ -79,7 +86,11 @@ void describe('SourceSupervisor', () => {
       }
       assert.deepEqual(
         reconnects().map((l) => [l.failures, l.retryInMs]),
-        [[1, 50], [2, 100], [1, 50]],
+        [
+          [1, 50],
+          [2, 100],
+          [1, 50],
+        ],
       );
     } finally {
       await sup.stop();

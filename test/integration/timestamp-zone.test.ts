@@ -61,7 +61,10 @@ void describe('TIMESTAMP columns versus time zones', () => {
       const { src, rx } = env;
       rx.requests.length = 0;
       const uid = `u-${tz}`;
-      await src.tx('DELETE FROM cc3.ganchos', ['INSERT INTO cc3.ganchos (evento, destino) VALUES (?, ?)', ['FinishInteraction', rx.urlFor('/fin')]]);
+      await src.tx('DELETE FROM cc3.ganchos', [
+        'INSERT INTO cc3.ganchos (evento, destino) VALUES (?, ?)',
+        ['FinishInteraction', rx.urlFor('/fin')],
+      ]);
       await src.tx(['INSERT INTO cc3.marcas (uid, ts) VALUES (?, ?)', [uid, '2026-03-02 14:00:00']]);
       const stateDir = src.stateDir();
       const rulesPath = join(stateDir, 'rules.yaml');
@@ -69,7 +72,9 @@ void describe('TIMESTAMP columns versus time zones', () => {
       const bridge = env.startBridge({ stateDir, args: ['--rules', rulesPath, '--timezone', 'UTC'], env: { TZ: tz } });
       await bridge.waitReady();
       await src.tx(['INSERT INTO cc3.llamadas (uid, fin) VALUES (?, ?)', [uid, '2026-03-02 14:03:30']]);
-      await waitFor(() => rx.requests.length === 1, { message: () => `no event; ${JSON.stringify(bridge.logs.slice(-5))}` });
+      await waitFor(() => rx.requests.length === 1, {
+        message: () => `no event; ${JSON.stringify(bridge.logs.slice(-5))}`,
+      });
       assert.equal(
         rx.requests[0]!.body,
         `{"event":"FinishInteraction","date":"2026-03-02 14:03:30","guid":"${uid}","campaign":"c","agent":"a","channel":"voice","clientId":"x","startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:03:30","duration":210}`,

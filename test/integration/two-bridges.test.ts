@@ -23,19 +23,32 @@ void describe('two bridges on one server', () => {
     const plain = env.startBridge();
     await Promise.all([signed.waitReady(), plain.waitReady()]);
     for (let i = 0; i < EVENTS; i++) {
-      await src.tx(queueLog({ time: `2026-03-02 10:00:${String(i).padStart(2, '0')}.000`, event: i % 2 ? 'AGENTLOGOFF' : 'AGENTLOGIN', agent: 'ana' }));
+      await src.tx(
+        queueLog({
+          time: `2026-03-02 10:00:${String(i).padStart(2, '0')}.000`,
+          event: i % 2 ? 'AGENTLOGOFF' : 'AGENTLOGIN',
+          agent: 'ana',
+        }),
+      );
     }
     const bodies = (withSignature: boolean): string[] =>
-      rx.requests.filter((r) => ('webhook-signature' in r.headers) === withSignature).map((r) => r.body);
+      rx.requests.filter((r) => 'webhook-signature' in r.headers === withSignature).map((r) => r.body);
     await waitFor(() => bodies(true).length >= EVENTS && bodies(false).length >= EVENTS, {
       timeoutMs: 30_000,
       message: () => `signed ${bodies(true).length}, plain ${bodies(false).length} of ${EVENTS}`,
     });
     const expected = Array.from({ length: EVENTS }, (_, i) =>
-      JSON.stringify({ event: 'AgentLog', date: `2026-03-02 10:00:${String(i).padStart(2, '0')}`, agent: 'ana', isLogin: i % 2 === 0 }));
+      JSON.stringify({
+        event: 'AgentLog',
+        date: `2026-03-02 10:00:${String(i).padStart(2, '0')}`,
+        agent: 'ana',
+        isLogin: i % 2 === 0,
+      }),
+    );
     assert.deepEqual(bodies(true), expected);
     assert.deepEqual(bodies(false), expected);
-    const reconnects = (b: typeof signed): unknown[] => b.logs.filter((l) => l.msg === 'source unavailable; reconnecting').map((l) => l.error);
+    const reconnects = (b: typeof signed): unknown[] =>
+      b.logs.filter((l) => l.msg === 'source unavailable; reconnecting').map((l) => l.error);
     assert.deepEqual(reconnects(signed), []);
     assert.deepEqual(reconnects(plain), []);
     assert.equal(await signed.stop(), 0);
@@ -52,10 +65,16 @@ void describe('two bridges on one server', () => {
     assert.equal(fatal?.code, 'UCW_ERR_SOURCE_SERVER_ID_CLASH');
     assert.match(String(fatal?.hint), /--server-id/);
     assert.doesNotMatch(String(fatal?.hint), /--reset-to-now/);
-    assert.deepEqual(first.logs.filter((l) => l.msg === 'source unavailable; reconnecting'), []);
+    assert.deepEqual(
+      first.logs.filter((l) => l.msg === 'source unavailable; reconnecting'),
+      [],
+    );
     // The newcomer keeps its stream.
     await second.waitReady();
-    assert.deepEqual(second.logs.filter((l) => l.msg === 'source unavailable; reconnecting'), []);
+    assert.deepEqual(
+      second.logs.filter((l) => l.msg === 'source unavailable; reconnecting'),
+      [],
+    );
     assert.equal(await second.stop(), 0);
   });
 });

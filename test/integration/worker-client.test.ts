@@ -24,8 +24,19 @@ const OPTIONS = {
 };
 
 let n = 0;
-function attempt(url: string, body = '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"mgarcía","isLogin":true}'): DeliveryAttempt {
-  return { url, eventId: `0000000${++n}-0000-5000-8000-000000000000`, eventName: 'AgentLog', occurredAtMs: Date.UTC(2026, 2, 2, 14, 6, 0, 120), body, bodyFormat: 'ucontact', attempt: 1 };
+function attempt(
+  url: string,
+  body = '{"event":"AgentLog","date":"2026-03-02 14:06:00","agent":"mgarcía","isLogin":true}',
+): DeliveryAttempt {
+  return {
+    url,
+    eventId: `0000000${++n}-0000-5000-8000-000000000000`,
+    eventName: 'AgentLog',
+    occurredAtMs: Date.UTC(2026, 2, 2, 14, 6, 0, 120),
+    body,
+    bodyFormat: 'ucontact',
+    attempt: 1,
+  };
 }
 
 /** A chain of one (how the scheduler sends a single delivery), as a promise of its outcome. */
@@ -81,7 +92,10 @@ void describe('WorkerClient', () => {
 
   void it('a worker that dies answers its attempts as retryable, and the next send gets a new worker', async () => {
     const hung = sendOne(sender, attempt(rx.urlFor('/hang')));
-    await waitFor(() => rx.requests.some((r) => r.path === '/hang'), { timeoutMs: 2_000, message: 'hung request not received' });
+    await waitFor(() => rx.requests.some((r) => r.path === '/hang'), {
+      timeoutMs: 2_000,
+      message: 'hung request not received',
+    });
     // Kill the thread the way a crash would.
     await (sender as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
     const outcome = await hung;
@@ -107,9 +121,16 @@ void describe('WorkerClient', () => {
       try {
         const attempts = Array.from({ length: 7 }, () => attempt(slow.urlFor('/lane')));
         const outcomes = await Promise.all(attempts.map((a) => sendOne(s, a)));
-        assert.deepEqual(outcomes.map((o) => o.kind), Array(7).fill('delivered'));
+        assert.deepEqual(
+          outcomes.map((o) => o.kind),
+          Array(7).fill('delivered'),
+        );
         assert.equal(most, 2, 'never more than two requests at once');
-        assert.deepEqual(order, attempts.map((a) => a.eventId), 'started in the order they were handed over');
+        assert.deepEqual(
+          order,
+          attempts.map((a) => a.eventId),
+          'started in the order they were handed over',
+        );
       } finally {
         await slow.close();
       }
@@ -118,19 +139,29 @@ void describe('WorkerClient', () => {
     }
   });
 
-  void it('cancelQueued(url) answers that URL\'s waiting attempts as unsent, without a request; running ones finish', async () => {
+  void it("cancelQueued(url) answers that URL's waiting attempts as unsent, without a request; running ones finish", async () => {
     const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 1 });
     try {
       const before = rx.requests.length;
       const running = sendOne(s, attempt(rx.urlFor('/hang-cancel')));
       const waiting = [sendOne(s, attempt(rx.urlFor('/hang-cancel'))), sendOne(s, attempt(rx.urlFor('/hang-cancel')))];
       const other = sendOne(s, attempt(rx.urlFor('/other-url')));
-      await waitFor(() => rx.requests.some((r) => r.path === '/hang-cancel'), { timeoutMs: 2_000, message: 'first request not received' });
+      await waitFor(() => rx.requests.some((r) => r.path === '/hang-cancel'), {
+        timeoutMs: 2_000,
+        message: 'first request not received',
+      });
       s.cancelQueued(rx.urlFor('/hang-cancel'));
-      assert.deepEqual((await Promise.all(waiting)).map((o) => o.kind), ['unsent', 'unsent']);
+      assert.deepEqual(
+        (await Promise.all(waiting)).map((o) => o.kind),
+        ['unsent', 'unsent'],
+      );
       assert.equal((await other).kind, 'delivered', 'another URL is not affected');
       assert.equal((await running).kind, 'delivered', 'the running attempt finishes');
-      assert.equal(rx.requests.slice(before).filter((r) => r.path === '/hang-cancel').length, 1, 'only the running attempt was sent');
+      assert.equal(
+        rx.requests.slice(before).filter((r) => r.path === '/hang-cancel').length,
+        1,
+        'only the running attempt was sent',
+      );
     } finally {
       await s.close();
     }
@@ -145,7 +176,11 @@ void describe('WorkerClient', () => {
         order.push(i);
         outcomes[i] = outcome;
         if (order.length === attempts.length) {
-          assert.deepEqual(order, attempts.map((_a, j) => j), 'answered in order');
+          assert.deepEqual(
+            order,
+            attempts.map((_a, j) => j),
+            'answered in order',
+          );
           resolve(outcomes);
         }
       });
@@ -164,10 +199,22 @@ void describe('WorkerClient', () => {
         return req.path === '/c/3' ? { status: 500, body: 'no', delayMs: 15 } : { status: 204, delayMs: 15 };
       });
       try {
-        const ok = await chainOf(s, [1, 2].map((i) => attempt(chainRx.urlFor(`/ok/${i}`))));
-        assert.deepEqual(ok.map((o) => o.kind), ['delivered', 'delivered']);
-        const outcomes = await chainOf(s, [1, 2, 3, 4, 5].map((i) => attempt(chainRx.urlFor(`/c/${i}`))));
-        assert.deepEqual(outcomes.map((o) => o.kind), ['delivered', 'delivered', 'retry', 'unsent', 'unsent']);
+        const ok = await chainOf(
+          s,
+          [1, 2].map((i) => attempt(chainRx.urlFor(`/ok/${i}`))),
+        );
+        assert.deepEqual(
+          ok.map((o) => o.kind),
+          ['delivered', 'delivered'],
+        );
+        const outcomes = await chainOf(
+          s,
+          [1, 2, 3, 4, 5].map((i) => attempt(chainRx.urlFor(`/c/${i}`))),
+        );
+        assert.deepEqual(
+          outcomes.map((o) => o.kind),
+          ['delivered', 'delivered', 'retry', 'unsent', 'unsent'],
+        );
         assert.deepEqual(seen, ['/ok/1', '/ok/2', '/c/1', '/c/2', '/c/3'], 'nothing after the failure was sent');
         assert.equal(most, 1, 'never two requests of a chain at once');
       } finally {
@@ -182,19 +229,33 @@ void describe('WorkerClient', () => {
     const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
     try {
       const before = rx.requests.length;
-      const cancelled = chainOf(s, [1, 2, 3].map(() => attempt(rx.urlFor('/hang-cancel'))));
+      const cancelled = chainOf(
+        s,
+        [1, 2, 3].map(() => attempt(rx.urlFor('/hang-cancel'))),
+      );
       await waitFor(() => rx.requests.length > before, { timeoutMs: 2_000, message: 'first request not received' });
       s.cancelQueued(rx.urlFor('/hang-cancel'));
-      assert.deepEqual((await cancelled).map((o) => o.kind), ['delivered', 'unsent', 'unsent']);
+      assert.deepEqual(
+        (await cancelled).map((o) => o.kind),
+        ['delivered', 'unsent', 'unsent'],
+      );
       assert.equal(rx.requests.length - before, 1, 'only the running request was sent');
 
       const answered: AttemptOutcome[] = [];
-      s.sendInOrder([attempt(rx.urlFor('/ok/x')), attempt(rx.urlFor('/hang')), attempt(rx.urlFor('/ok/y'))], (_i, o) => answered.push(o));
-      await waitFor(() => answered.length === 1 && rx.requests.some((r) => r.path === '/hang'), { timeoutMs: 2_000, message: 'hung request not received' });
+      s.sendInOrder([attempt(rx.urlFor('/ok/x')), attempt(rx.urlFor('/hang')), attempt(rx.urlFor('/ok/y'))], (_i, o) =>
+        answered.push(o),
+      );
+      await waitFor(() => answered.length === 1 && rx.requests.some((r) => r.path === '/hang'), {
+        timeoutMs: 2_000,
+        message: 'hung request not received',
+      });
       await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
       await waitFor(() => answered.length === 3, { timeoutMs: 2_000, message: 'not every attempt answered' });
       const outcomes = answered;
-      assert.deepEqual(outcomes.map((o) => o.kind), ['delivered', 'retry', 'unsent']);
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ['delivered', 'retry', 'unsent'],
+      );
       assert.equal(outcomes[1]!.kind === 'retry' ? outcomes[1]!.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
     } finally {
       await s.close();

@@ -14,7 +14,13 @@ void describe('renderBody', () => {
   });
 
   void it("'envelope' wraps an agent event with category/code and keeps field order", () => {
-    const stored = JSON.stringify({ event: 'AgentBreak', date: '2026-03-02 14:05:09', agent: 'ana', motive: 'lunch', isBreak: true });
+    const stored = JSON.stringify({
+      event: 'AgentBreak',
+      date: '2026-03-02 14:05:09',
+      agent: 'ana',
+      motive: 'lunch',
+      isBreak: true,
+    });
     assert.equal(
       renderBody('envelope', stored, ID, AT),
       `{"Id":"${ID}","CreationDateUtc":"20260302140509","Category":1,"Code":3,"Event":"AgentBreak",` +
@@ -26,14 +32,35 @@ void describe('renderBody', () => {
     const stored =
       '{"event":"InteractionDisposition","date":"2026-03-02 14:05:09","guid":"g-1","campaign":"c","agent":"a",' +
       '"clientId":"42","dispositionId":7,"l1":"Sale","l2":"","l3":null}';
-    const out = JSON.parse(renderBody('envelope', stored, ID, Date.UTC(1999, 11, 31, 23, 59, 59))) as Record<string, unknown>;
+    const out = JSON.parse(renderBody('envelope', stored, ID, Date.UTC(1999, 11, 31, 23, 59, 59))) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(Object.keys(out), ['Id', 'CreationDateUtc', 'Category', 'Code', 'Event', 'Data']);
     assert.equal(out.CreationDateUtc, '19991231235959');
     assert.equal(out.Category, 4);
     assert.equal(out.Code, 2);
     assert.equal(out.Event, 'InteractionDisposition');
-    assert.deepEqual(Object.keys(out.Data as object), ['guid', 'campaign', 'agent', 'clientId', 'dispositionId', 'l1', 'l2', 'l3']);
-    assert.deepEqual(out.Data, { guid: 'g-1', campaign: 'c', agent: 'a', clientId: '42', dispositionId: 7, l1: 'Sale', l2: '', l3: null });
+    assert.deepEqual(Object.keys(out.Data as object), [
+      'guid',
+      'campaign',
+      'agent',
+      'clientId',
+      'dispositionId',
+      'l1',
+      'l2',
+      'l3',
+    ]);
+    assert.deepEqual(out.Data, {
+      guid: 'g-1',
+      campaign: 'c',
+      agent: 'a',
+      clientId: '42',
+      dispositionId: 7,
+      l1: 'Sale',
+      l2: '',
+      l3: null,
+    });
   });
 
   void it('drops event/date wherever they appear in the stored body', () => {

@@ -2,7 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyAnswer, classifyError, unexpectedFailure, unsendable, type Answer, type Failure } from '../../src/delivery/classify.js';
+import {
+  classifyAnswer,
+  classifyError,
+  unexpectedFailure,
+  unsendable,
+  type Answer,
+  type Failure,
+} from '../../src/delivery/classify.js';
 import { EGRESS_BLOCKED_CODE } from '../../src/delivery/egress-guard.js';
 
 const URL_WITH_SECRETS = 'https://user:pa55word@hooks.example.com/in?token=s3cret-token';
@@ -95,9 +102,15 @@ void describe('classifyAnswer', () => {
       durationMs: 12,
     });
     const relative = classifyAnswer(answer({ status: 307, location: '/v2' }));
-    assert.match(relative.kind === 'dead' ? relative.error.message : '', /\(Location: https:\/\/hooks\.example\.com\/v2\)/);
+    assert.match(
+      relative.kind === 'dead' ? relative.error.message : '',
+      /\(Location: https:\/\/hooks\.example\.com\/v2\)/,
+    );
     const none = classifyAnswer(answer({ status: 302 }));
-    assert.equal(none.kind === 'dead' ? none.error.message : '', 'receiver answered 302 redirect; redirects are not followed, update the webhook URL');
+    assert.equal(
+      none.kind === 'dead' ? none.error.message : '',
+      'receiver answered 302 redirect; redirects are not followed, update the webhook URL',
+    );
   });
 
   void it('the quoted body is one line, at most 200 characters, without the URL secrets or the sent body', () => {
@@ -122,7 +135,10 @@ void describe('classifyError', () => {
     const o = classifyError(failure({ error: coded(EGRESS_BLOCKED_CODE, 'address 169.254.169.254 is link-local') }));
     assert.deepEqual(o, {
       kind: 'dead',
-      error: { code: 'UCW_ERR_DELIVERY_BLOCKED', message: 'https://hooks.example.com/in?[redacted]: not sent, address 169.254.169.254 is link-local' },
+      error: {
+        code: 'UCW_ERR_DELIVERY_BLOCKED',
+        message: 'https://hooks.example.com/in?[redacted]: not sent, address 169.254.169.254 is link-local',
+      },
       durationMs: 7,
     });
   });
@@ -130,12 +146,18 @@ void describe('classifyError', () => {
   void it('our own budget, or an undici timeout, is a retryable timeout', () => {
     assert.deepEqual(classifyError(failure({ abortedByBudget: true, budgetMs: 2500 })), {
       kind: 'retry',
-      error: { code: 'UCW_ERR_DELIVERY_TIMEOUT', message: 'https://hooks.example.com/in?[redacted]: no answer within 2500 ms' },
+      error: {
+        code: 'UCW_ERR_DELIVERY_TIMEOUT',
+        message: 'https://hooks.example.com/in?[redacted]: no answer within 2500 ms',
+      },
       durationMs: 7,
     });
     const o = classifyError(failure({ error: coded('UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error') }));
     assert.equal(o.kind === 'retry' ? o.error.code : '', 'UCW_ERR_DELIVERY_TIMEOUT');
-    assert.equal(messageOf({ error: coded('ETIMEDOUT', 'connect ETIMEDOUT') }), 'https://hooks.example.com/in?[redacted]: timed out (ETIMEDOUT: connect ETIMEDOUT)');
+    assert.equal(
+      messageOf({ error: coded('ETIMEDOUT', 'connect ETIMEDOUT') }),
+      'https://hooks.example.com/in?[redacted]: timed out (ETIMEDOUT: connect ETIMEDOUT)',
+    );
   });
 
   void it('an invalid HTTP response is a retryable network failure', () => {
@@ -148,7 +170,10 @@ void describe('classifyError', () => {
   void it('a failure while the sender closes says so, and is retried', () => {
     assert.deepEqual(classifyError(failure({ closing: true, error: coded('UND_ERR_DESTROYED') })), {
       kind: 'retry',
-      error: { code: 'UCW_ERR_DELIVERY_NETWORK', message: 'https://hooks.example.com/in?[redacted]: not sent, the sender is shutting down' },
+      error: {
+        code: 'UCW_ERR_DELIVERY_NETWORK',
+        message: 'https://hooks.example.com/in?[redacted]: not sent, the sender is shutting down',
+      },
       durationMs: 7,
     });
   });
@@ -159,27 +184,46 @@ void describe('classifyError', () => {
       kind: 'dead',
       error: {
         code: 'UCW_ERR_DELIVERY_REQUEST',
-        message: 'https://hooks.example.com/in?[redacted]: request rejected before sending (UND_ERR_INVALID_ARG: invalid header value)',
+        message:
+          'https://hooks.example.com/in?[redacted]: request rejected before sending (UND_ERR_INVALID_ARG: invalid header value)',
       },
       durationMs: 7,
     });
   });
 
   void it('certificate failures are retried with advice for their kind', () => {
-    assert.match(messageOf({ error: coded('DEPTH_ZERO_SELF_SIGNED_CERT') }), /TLS verification failed, .*not signed by a trusted CA.*--ca-file/);
-    assert.match(messageOf({ error: coded('CERT_HAS_EXPIRED') }), /TLS verification failed, .*expired or not yet valid/);
-    assert.match(messageOf({ error: coded('ERR_TLS_CERT_ALTNAME_INVALID') }), /TLS verification failed, .*does not name this host/);
+    assert.match(
+      messageOf({ error: coded('DEPTH_ZERO_SELF_SIGNED_CERT') }),
+      /TLS verification failed, .*not signed by a trusted CA.*--ca-file/,
+    );
+    assert.match(
+      messageOf({ error: coded('CERT_HAS_EXPIRED') }),
+      /TLS verification failed, .*expired or not yet valid/,
+    );
+    assert.match(
+      messageOf({ error: coded('ERR_TLS_CERT_ALTNAME_INVALID') }),
+      /TLS verification failed, .*does not name this host/,
+    );
     assert.equal(classifyError(failure({ error: coded('CERT_HAS_EXPIRED') })).kind, 'retry');
   });
 
   void it('anything else is a retryable network failure; the code of an AggregateError comes from its parts', () => {
-    const refused = new AggregateError([new Error('no code'), coded('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9')], '');
+    const refused = new AggregateError(
+      [new Error('no code'), coded('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9')],
+      '',
+    );
     assert.deepEqual(classifyError(failure({ error: refused })), {
       kind: 'retry',
-      error: { code: 'UCW_ERR_DELIVERY_NETWORK', message: 'https://hooks.example.com/in?[redacted]: could not reach the receiver (ECONNREFUSED:)' },
+      error: {
+        code: 'UCW_ERR_DELIVERY_NETWORK',
+        message: 'https://hooks.example.com/in?[redacted]: could not reach the receiver (ECONNREFUSED:)',
+      },
       durationMs: 7,
     });
-    assert.equal(messageOf({ error: 'a string' }), 'https://hooks.example.com/in?[redacted]: could not reach the receiver (string: a string)');
+    assert.equal(
+      messageOf({ error: 'a string' }),
+      'https://hooks.example.com/in?[redacted]: could not reach the receiver (string: a string)',
+    );
   });
 
   void it('a message echoing the URL or the sent body is scrubbed', () => {
@@ -197,10 +241,18 @@ void describe('unsendable and unexpectedFailure', () => {
       error: { code: 'UCW_ERR_DELIVERY_REQUEST', message: 'webhook URL x is not a valid http(s) URL' },
       durationMs: 1,
     });
-    assert.deepEqual(unexpectedFailure({ error: new TypeError(`bad ${URL_WITH_SECRETS}`), url: URL_WITH_SECRETS, sentBody: SENT, durationMs: 2 }), {
-      kind: 'retry',
-      error: { code: 'UCW_ERR_DELIVERY_NETWORK', message: 'unexpected send failure: TypeError: bad [redacted]' },
-      durationMs: 2,
-    });
+    assert.deepEqual(
+      unexpectedFailure({
+        error: new TypeError(`bad ${URL_WITH_SECRETS}`),
+        url: URL_WITH_SECRETS,
+        sentBody: SENT,
+        durationMs: 2,
+      }),
+      {
+        kind: 'retry',
+        error: { code: 'UCW_ERR_DELIVERY_NETWORK', message: 'unexpected send failure: TypeError: bad [redacted]' },
+        durationMs: 2,
+      },
+    );
   });
 });

@@ -18,7 +18,8 @@ function configError(sources: ConfigSources, ...parts: string[]): BridgeError {
   }
   assert.ok(caught instanceof BridgeError, `expected a BridgeError, got ${String(caught)}`);
   assert.equal(caught.code, 'UCW_ERR_CONFIG_INVALID');
-  for (const p of parts) assert.ok(caught.message.includes(p), `message lacks ${JSON.stringify(p)}:\n${caught.message}`);
+  for (const p of parts)
+    assert.ok(caught.message.includes(p), `message lacks ${JSON.stringify(p)}:\n${caught.message}`);
   return caught;
 }
 
@@ -96,7 +97,14 @@ void describe('loadConfig', () => {
   void it('precedence: defaults < JSON config file < UCW_* env < CLI', () => {
     const json = file(
       'config.json',
-      JSON.stringify({ mysqlUrl: 'mysql://file@h/', httpPort: 1001, httpHost: '0.0.0.0', logLevel: 'warn', timezone: 'America/Montevideo', maxAttempts: 3 }),
+      JSON.stringify({
+        mysqlUrl: 'mysql://file@h/',
+        httpPort: 1001,
+        httpHost: '0.0.0.0',
+        logLevel: 'warn',
+        timezone: 'America/Montevideo',
+        maxAttempts: 3,
+      }),
     );
     const cfg = loadConfig({
       configFile: json,
@@ -159,7 +167,11 @@ void describe('loadConfig', () => {
   void it('splits array options from env on commas, trimming and dropping empties', () => {
     const cfg = loadConfig({
       cli: {},
-      env: { UCW_MYSQL_URL: URL, UCW_SIGNING_SECRET: 'whsec_new, whsec_old,,', UCW_ENVELOPE_URL_PREFIX: 'https://a.example/' },
+      env: {
+        UCW_MYSQL_URL: URL,
+        UCW_SIGNING_SECRET: 'whsec_new, whsec_old,,',
+        UCW_ENVELOPE_URL_PREFIX: 'https://a.example/',
+      },
     });
     assert.deepEqual(cfg.signingSecret, ['whsec_new', 'whsec_old']);
     assert.deepEqual(cfg.envelopeUrlPrefix, ['https://a.example/']);
@@ -169,7 +181,10 @@ void describe('loadConfig', () => {
     const env = { UCW_MYSQL_URL: URL, UCW_SIGNING_SECRET: 'whsec_env' };
     assert.deepEqual(loadConfig({ cli: { signingSecret: ['s1', 's2'] }, env }).signingSecret, ['s1', 's2']);
     assert.deepEqual(loadConfig({ cli: { signingSecret: 's1' }, env }).signingSecret, ['s1']);
-    assert.deepEqual(loadConfig({ cli: { envelopeUrlPrefix: ['https://x/', 'https://y/'] }, env }).envelopeUrlPrefix, ['https://x/', 'https://y/']);
+    assert.deepEqual(loadConfig({ cli: { envelopeUrlPrefix: ['https://x/', 'https://y/'] }, env }).envelopeUrlPrefix, [
+      'https://x/',
+      'https://y/',
+    ]);
     assert.deepEqual(loadConfig({ cli: { signingSecret: [] }, env }).signingSecret, ['whsec_env']);
   });
 
@@ -192,11 +207,25 @@ void describe('loadConfig', () => {
     const DAY_MS = 24 * 3_600_000;
     for (const key of ['gonePauseMs', 'maxRetryAfterMs', 'retryMaxMs', 'retryBaseMs', 'maxAgeMs'] as const) {
       assert.equal(loadConfig({ cli: { [key]: 30 * DAY_MS }, env: base })[key], 30 * DAY_MS);
-      configError({ cli: { [key]: 30 * DAY_MS + 1 }, env: base }, `--${flagName(key)} (${envName(key)})`, 'must be at most 2592000000 ms (30 days)');
+      configError(
+        { cli: { [key]: 30 * DAY_MS + 1 }, env: base },
+        `--${flagName(key)} (${envName(key)})`,
+        'must be at most 2592000000 ms (30 days)',
+      );
     }
-    for (const key of ['connectTimeoutMs', 'requestTimeoutMs', 'reconnectMinMs', 'reconnectMaxMs', 'shutdownGraceMs'] as const) {
+    for (const key of [
+      'connectTimeoutMs',
+      'requestTimeoutMs',
+      'reconnectMinMs',
+      'reconnectMaxMs',
+      'shutdownGraceMs',
+    ] as const) {
       assert.equal(loadConfig({ cli: { [key]: 2 ** 31 - 1 }, env: base })[key], 2 ** 31 - 1);
-      configError({ cli: { [key]: 2 ** 31 }, env: base }, `--${flagName(key)} (${envName(key)})`, 'must be at most 2147483647 ms');
+      configError(
+        { cli: { [key]: 2 ** 31 }, env: base },
+        `--${flagName(key)} (${envName(key)})`,
+        'must be at most 2147483647 ms',
+      );
     }
   });
 
@@ -223,16 +252,25 @@ void describe('loadConfig', () => {
   });
 
   void it('rejects unknown keys, a missing file, a non-object file and invalid file syntax', () => {
-    configError({ configFile: file('unknown.json', JSON.stringify({ mysqlUrl: URL, httpPrt: 1 })), cli: {}, env: {} }, 'httpPrt');
+    configError(
+      { configFile: file('unknown.json', JSON.stringify({ mysqlUrl: URL, httpPrt: 1 })), cli: {}, env: {} },
+      'httpPrt',
+    );
     configError({ configFile: join(dir, 'missing.yaml'), cli: {}, env: {} }, 'missing.yaml');
     configError({ configFile: file('list.yaml', '- a\n- b\n'), cli: {}, env: {} }, 'must hold an object');
     configError({ configFile: file('empty.yaml', ''), cli: {}, env: {} }, 'must hold an object');
     configError({ configFile: file('broken.json', '{ "mysqlUrl": '), cli: {}, env: {} }, 'broken.json');
-    configError({ configFile: file('types.yaml', `mysqlUrl: ${URL}\nhttpPort: "9000"\n`), cli: {}, env: {} }, '--http-port (UCW_HTTP_PORT)');
+    configError(
+      { configFile: file('types.yaml', `mysqlUrl: ${URL}\nhttpPort: "9000"\n`), cli: {}, env: {} },
+      '--http-port (UCW_HTTP_PORT)',
+    );
   });
 
   void it('ignores env vars outside the UCW_ options', () => {
-    const cfg = loadConfig({ cli: {}, env: { UCW_MYSQL_URL: URL, HTTP_PORT: '1', UCW_NOT_AN_OPTION: 'x', ucw_http_port: '2' } });
+    const cfg = loadConfig({
+      cli: {},
+      env: { UCW_MYSQL_URL: URL, HTTP_PORT: '1', UCW_NOT_AN_OPTION: 'x', ucw_http_port: '2' },
+    });
     assert.equal(cfg.httpPort, 9464);
   });
 

@@ -125,7 +125,19 @@ void describe('egress guard: classifyAddress', () => {
   });
 
   void it('non-addresses are not classified', () => {
-    for (const s of ['localhost', 'example.com', '', '1.2.3', '256.1.1.1', '1.2.3.4.5', ':::1', 'fe80::1::2', '12345::1', '[::1', '0x7f.0.0.1']) {
+    for (const s of [
+      'localhost',
+      'example.com',
+      '',
+      '1.2.3',
+      '256.1.1.1',
+      '1.2.3.4.5',
+      ':::1',
+      'fe80::1::2',
+      '12345::1',
+      '[::1',
+      '0x7f.0.0.1',
+    ]) {
       assert.equal(classifyAddress(s), undefined, s);
     }
   });
@@ -151,7 +163,10 @@ void describe('egress guard: checkLiteralHost', () => {
     assert.ok(err instanceof EgressBlockedError);
     assert.equal(err.code, 'UCW_EGRESS_BLOCKED');
     assert.equal(err.addressClass, 'cloud-metadata');
-    assert.match(err.message, /^destination 169\.254\.169\.254 is a cloud metadata address; such addresses are never delivered to/);
+    assert.match(
+      err.message,
+      /^destination 169\.254\.169\.254 is a cloud metadata address; such addresses are never delivered to/,
+    );
     assert.equal(checkLiteralHost('168.63.129.16', DEFAULT)?.addressClass, 'cloud-metadata');
     assert.equal(checkLiteralHost('0.0.0.0', DEFAULT)?.addressClass, 'unspecified');
     assert.equal(checkLiteralHost('[::]', DEFAULT)?.addressClass, 'unspecified');
@@ -171,30 +186,47 @@ void describe('egress guard: checkLiteralHost', () => {
 });
 
 void describe('egress guard: guarded lookup', () => {
-  const fake = (table: Record<string, ResolvedAddress[]>): Resolver & { calls: Array<{ host: string; family: number | undefined }> } => {
+  const fake = (
+    table: Record<string, ResolvedAddress[]>,
+  ): Resolver & { calls: Array<{ host: string; family: number | undefined }> } => {
     const calls: Array<{ host: string; family: number | undefined }> = [];
     const r: Resolver = (host, options, cb) => {
       calls.push({ host, family: options.family });
       const addrs = table[host];
       setImmediate(() => {
         if (!addrs) cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' }), []);
-        else cb(null, addrs.filter((a) => options.family === undefined || a.family === options.family));
+        else
+          cb(
+            null,
+            addrs.filter((a) => options.family === undefined || a.family === options.family),
+          );
       });
     };
     return Object.assign(r, { calls });
   };
   const table = {
-    'public.test': [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }],
+    'public.test': [
+      { address: '93.184.216.34', family: 4 },
+      { address: '2606:2800:220:1::1', family: 6 },
+    ],
     'metadata.test': [{ address: '169.254.169.254', family: 4 }],
-    'rebind.test': [{ address: '93.184.216.34', family: 4 }, { address: '::ffff:169.254.169.254', family: 6 }],
-    'local.test': [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }],
+    'rebind.test': [
+      { address: '93.184.216.34', family: 4 },
+      { address: '::ffff:169.254.169.254', family: 6 },
+    ],
+    'local.test': [
+      { address: '127.0.0.1', family: 4 },
+      { address: '::1', family: 6 },
+    ],
     'empty.test': [],
   };
 
   type Result = { err: NodeJS.ErrnoException | null; address: unknown; family: number | undefined };
   const run = (policy: EgressPolicy, host: string, options: Record<string, unknown>): Promise<Result> =>
     new Promise((resolve) => {
-      createGuardedLookup(policy, fake(table))(host, options, (err, address, family) => resolve({ err, address, family }));
+      createGuardedLookup(policy, fake(table))(host, options, (err, address, family) =>
+        resolve({ err, address, family }),
+      );
     });
 
   void it('answers like dns.lookup: one address, or all of them with all: true', async () => {
@@ -233,7 +265,9 @@ void describe('egress guard: guarded lookup', () => {
 
   void it('the real resolver refuses localhost with blockPrivateNetworks (no fake)', async () => {
     const r = await new Promise<Result>((resolve) =>
-      createGuardedLookup(STRICT)('localhost', { all: true }, (err, address, family) => resolve({ err, address, family })),
+      createGuardedLookup(STRICT)('localhost', { all: true }, (err, address, family) =>
+        resolve({ err, address, family }),
+      ),
     );
     assert.ok(r.err instanceof EgressBlockedError, String(r.err));
     assert.equal(r.err.addressClass, 'loopback');

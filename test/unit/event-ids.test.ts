@@ -26,11 +26,27 @@ const URL = 'http://127.0.0.1:9/hook';
 let logId = 0;
 function agentLogin(agent: string): Row {
   logId += 1;
-  return { id: logId, time: '2026-03-02 14:05:09.000', callid: '', queuename: '', agent, event: 'AGENTLOGIN', data1: null, data2: null, data3: null, data4: null, data5: null };
+  return {
+    id: logId,
+    time: '2026-03-02 14:05:09.000',
+    callid: '',
+    queuename: '',
+    agent,
+    event: 'AGENTLOGIN',
+    data1: null,
+    data2: null,
+    data3: null,
+    data4: null,
+    data5: null,
+  };
 }
 
 /** A listener that is never started: the test hands it events as zongji would. */
-function listenerFor(from: { file: string; pos: number }, handler: (tx: SourceTransaction) => Promise<void>, maxQueuedRows = 400) {
+function listenerFor(
+  from: { file: string; pos: number },
+  handler: (tx: SourceTransaction) => Promise<void>,
+  maxQueuedRows = 400,
+) {
   const listener = new BinlogListener({
     conn: { host: '127.0.0.1', port: 1, user: 'x', password: 'x' } as never,
     serverId: 91_002,
@@ -89,7 +105,13 @@ function pipeline(dir: string, from = { file: FILE, pos: 4 }, maxQueuedRows = 40
 /** One transaction of `n` AGENTLOGIN rows in rows events of 10, all at position 0, then its XID. */
 function bigTransaction(gtid: string, n: number, commitPos: number): AnyBinlogEvent[] {
   const events = [mariadbGtid(gtid, commitPos - 5_000)];
-  for (let i = 0; i < n; i += 10) events.push(writeRows(QUEUE_LOG, Array.from({ length: Math.min(10, n - i) }, (_, k) => agentLogin(`agent${i + k}`))));
+  for (let i = 0; i < n; i += 10)
+    events.push(
+      writeRows(
+        QUEUE_LOG,
+        Array.from({ length: Math.min(10, n - i) }, (_, k) => agentLogin(`agent${i + k}`)),
+      ),
+    );
   events.push(xid(commitPos));
   return events;
 }

@@ -41,7 +41,10 @@ void describe('buildHeaders', () => {
   });
 
   void it('writes milliseconds in ce-time only when non-zero', () => {
-    assert.equal(buildHeaders({ ...BASE, occurredAtMs: BASE.occurredAtMs + 120 })['ce-time'], '2026-03-02T14:05:09.120Z');
+    assert.equal(
+      buildHeaders({ ...BASE, occurredAtMs: BASE.occurredAtMs + 120 })['ce-time'],
+      '2026-03-02T14:05:09.120Z',
+    );
     assert.equal(buildHeaders({ ...BASE, occurredAtMs: BASE.occurredAtMs + 7 })['ce-time'], '2026-03-02T14:05:09.007Z');
     assert.equal(buildHeaders({ ...BASE, occurredAtMs: 0 })['ce-time'], '1970-01-01T00:00:00Z');
   });

@@ -14,7 +14,9 @@ void describe('node flags', () => {
     assert.ok(m, `unexpected first line of src/cli.ts: ${shebang}`);
     const flags = m[1]!.split(' ');
     assert.ok(
-      ['--max-semi-space-size=4', '--heap-growing-percent=25', '--v8-pool-size=1', '--single-threaded-gc'].every((f) => flags.includes(f)),
+      ['--max-semi-space-size=4', '--heap-growing-percent=25', '--v8-pool-size=1', '--single-threaded-gc'].every((f) =>
+        flags.includes(f),
+      ),
       flags.join(' '),
     );
     const dockerfile = readFileSync(new URL('docker/Dockerfile', root), 'utf8');

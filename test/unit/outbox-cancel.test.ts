@@ -33,8 +33,12 @@ void describe('Outbox cancellation', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  void it('discardPending(url) cancels that URL\'s pending deliveries only and returns how many', () => {
-    const created = outbox.commit({ events: [ev('1', 'AgentLog', [A, B]), ev('2', 'AgentBreak', [A]), ev('3', 'AgentLog', [B])], mirror: [], checkpoint: { file: 'binlog.000001', pos: 100 } });
+  void it("discardPending(url) cancels that URL's pending deliveries only and returns how many", () => {
+    const created = outbox.commit({
+      events: [ev('1', 'AgentLog', [A, B]), ev('2', 'AgentBreak', [A]), ev('3', 'AgentLog', [B])],
+      mirror: [],
+      checkpoint: { file: 'binlog.000001', pos: 100 },
+    });
     outbox.markDelivered(created.find((d) => d.eventId === '2')!.id, 200, 0);
     assert.equal(outbox.discardPending(A), 1);
     assert.equal(outbox.discardPending(A), 0);
@@ -47,7 +51,11 @@ void describe('Outbox cancellation', () => {
   });
 
   void it('cancelPending(url, events, keepIds) spares other events and the ids kept (in flight)', () => {
-    const created = outbox.commit({ events: [ev('1', 'AgentLog', [A]), ev('2', 'AgentLog', [A]), ev('3', 'AgentBreak', [A])], mirror: [], checkpoint: { file: 'binlog.000001', pos: 200 } });
+    const created = outbox.commit({
+      events: [ev('1', 'AgentLog', [A]), ev('2', 'AgentLog', [A]), ev('3', 'AgentBreak', [A])],
+      mirror: [],
+      checkpoint: { file: 'binlog.000001', pos: 200 },
+    });
     const [first, second, third] = created;
     assert.equal(outbox.cancelPending(A, ['AgentLog'], [first!.id], 'why'), 1);
     assert.equal(outbox.delivery(first!.id)!.status, DeliveryStatus.pending);
@@ -57,7 +65,11 @@ void describe('Outbox cancellation', () => {
   });
 
   void it('prune() removes cancelled deliveries past retention as it does delivered ones', () => {
-    outbox.commit({ events: [ev('1', 'AgentLog', [A]), ev('2', 'AgentLog', [B])], mirror: [], checkpoint: { file: 'binlog.000001', pos: 300 } });
+    outbox.commit({
+      events: [ev('1', 'AgentLog', [A]), ev('2', 'AgentLog', [B])],
+      mirror: [],
+      checkpoint: { file: 'binlog.000001', pos: 300 },
+    });
     assert.equal(outbox.discardPending(A), 1);
     assert.equal(outbox.prune(Date.now() + 1, 100), 1);
     assert.equal(outbox.cancelledCount(), 0);

@@ -57,10 +57,15 @@ void describe('Outbox v3 and Pruner', () => {
     o.close();
     raw((db) => {
       assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
-      assert.equal(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'deliveries_done'").pluck().get(), 'CREATE INDEX deliveries_done ON deliveries (updated_at_ms) WHERE status IN (1, 4)');
+      assert.equal(
+        db.prepare("SELECT sql FROM sqlite_master WHERE name = 'deliveries_done'").pluck().get(),
+        'CREATE INDEX deliveries_done ON deliveries (updated_at_ms) WHERE status IN (1, 4)',
+      );
       // The plan of a prune batch seeks that index instead of scanning the table.
       const plan = db
-        .prepare('EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE status IN (1, 4) AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?')
+        .prepare(
+          'EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE status IN (1, 4) AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?',
+        )
         .all(0, 1) as Array<{ detail: string }>;
       assert.match(plan.map((p) => p.detail).join('; '), /USING (COVERING )?INDEX deliveries_done/);
     });
@@ -70,7 +75,11 @@ void describe('Outbox v3 and Pruner', () => {
   void it('migrates a v2 store: rows kept, delivered index added, rewritten once for incremental vacuum (logged)', () => {
     const o = open();
     const [d1] = o.commit({ events: [event('a', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });
-    o.commit({ events: [event('b', 2)], mirror: [{ table: 'ccdata.users', pk: 'u', row: { username: 'u' } }], checkpoint: { file: 'binlog.000001', pos: 2 } });
+    o.commit({
+      events: [event('b', 2)],
+      mirror: [{ table: 'ccdata.users', pk: 'u', row: { username: 'u' } }],
+      checkpoint: { file: 'binlog.000001', pos: 2 },
+    });
     o.markDelivered(d1!.id, 200, clock);
     o.close();
     opened.length = 0;
@@ -111,12 +120,23 @@ void describe('Outbox v3 and Pruner', () => {
     const ro = new Outbox({ stateDir: dir, synchronous: 'normal', readonly: true });
     opened.push(ro);
     assert.deepEqual(ro.counts(), { pending: 1, delivered: 0, dead: 0 });
-    assert.equal(raw((db) => db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()), '2');
+    assert.equal(
+      raw((db) => db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()),
+      '2',
+    );
   });
 
   void it('prunes in batches of batchRows past retention only, then vacuums until no free page is left', async () => {
     const o = open();
-    const created = Array.from({ length: 25 }, (_, i) => o.commit({ events: [event(`e${i}`, i + 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: i + 1 } })[0]!);
+    const created = Array.from(
+      { length: 25 },
+      (_, i) =>
+        o.commit({
+          events: [event(`e${i}`, i + 1)],
+          mirror: [],
+          checkpoint: { file: 'binlog.000001', pos: i + 1 },
+        })[0]!,
+    );
     for (const d of created.slice(0, 20)) o.markDelivered(d.id, 200, clock);
     clock = T0 + 30 * HOUR;
     o.markDelivered(created[20]!.id, 200, clock);
@@ -133,7 +153,15 @@ void describe('Outbox v3 and Pruner', () => {
       },
       vacuumStep: (pages: number) => o.vacuumStep(pages),
     };
-    const pruner = new Pruner({ outbox: counting, retentionMs: 24 * HOUR, intervalMs: HOUR, now: () => clock, logger: silent, batchRows: 6, vacuumPages: 4 });
+    const pruner = new Pruner({
+      outbox: counting,
+      retentionMs: 24 * HOUR,
+      intervalMs: HOUR,
+      now: () => clock,
+      logger: silent,
+      batchRows: 6,
+      vacuumPages: 4,
+    });
     const result = await pruner.runOnce();
     assert.deepEqual(batches, [6, 6, 6, 2]);
     assert.deepEqual(result, { pruned: 20, freePages: 0 });

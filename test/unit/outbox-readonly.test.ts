@@ -39,7 +39,10 @@ void describe('Outbox, read-only', () => {
   const rawStaged = (): number => {
     const db = new Database(file(), { readonly: true });
     try {
-      return db.prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.staged}`).pluck().get() as number;
+      return db
+        .prepare(`SELECT COUNT(*) FROM deliveries WHERE status = ${DeliveryStatus.staged}`)
+        .pluck()
+        .get() as number;
     } finally {
       db.close();
     }
@@ -53,26 +56,37 @@ void describe('Outbox, read-only', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  void it('leaves a running writer\'s staged rows alone and reads what it commits', () => {
+  void it("leaves a running writer's staged rows alone and reads what it commits", () => {
     const writer = open(false);
     writer.commit({ events: [event('c1', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });
-    const [dead] = writer.commit({ events: [event('d1', 2)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 2 } });
+    const [dead] = writer.commit({
+      events: [event('d1', 2)],
+      mirror: [],
+      checkpoint: { file: 'binlog.000001', pos: 2 },
+    });
     writer.markDead(dead!.id, 500, 'boom', T0);
     writer.flushOutcomes();
     writer.stage([event('s1', 3), event('s2', 3)]);
 
     const reader = open(true);
-    assert.deepEqual(reader.deadLetters(10).map((d) => d.eventId), ['d1']);
+    assert.deepEqual(
+      reader.deadLetters(10).map((d) => d.eventId),
+      ['d1'],
+    );
     assert.deepEqual(reader.counts(), { pending: 1, delivered: 0, dead: 1 });
     reader.close();
     assert.equal(rawStaged(), 2, 'the staged part of the open transaction is still there');
 
-    const promoted = writer.commit({ events: [event('s3', 4)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 4 } });
+    const promoted = writer.commit({
+      events: [event('s3', 4)],
+      mirror: [],
+      checkpoint: { file: 'binlog.000001', pos: 4 },
+    });
     assert.equal(promoted.length, 1);
     assert.deepEqual(open(true).counts(), { pending: 4, delivered: 0, dead: 1 });
   });
 
-  void it('writes nothing to a stopped bridge\'s store, staged rows included, and refuses to write', () => {
+  void it("writes nothing to a stopped bridge's store, staged rows included, and refuses to write", () => {
     const writer = open(false);
     writer.commit({ events: [event('c1', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });
     writer.stage([event('s1', 2)]);
@@ -82,7 +96,10 @@ void describe('Outbox, read-only', () => {
 
     const reader = open(true);
     assert.deepEqual(reader.counts(), { pending: 1, delivered: 0, dead: 0 });
-    assert.throws(() => reader.requeueDead(), (err: unknown) => (err as { code?: string }).code === 'SQLITE_READONLY');
+    assert.throws(
+      () => reader.requeueDead(),
+      (err: unknown) => (err as { code?: string }).code === 'SQLITE_READONLY',
+    );
     reader.close();
     assert.equal(fingerprint(), before, 'outbox.sqlite unchanged (mtime, size, content)');
     assert.equal(rawStaged(), 1);
@@ -96,7 +113,8 @@ void describe('Outbox, read-only', () => {
     const before = fingerprint();
     assert.throws(
       () => open(true),
-      (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN' && /schema version 1/.test(err.message),
+      (err: unknown) =>
+        err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN' && /schema version 1/.test(err.message),
     );
     assert.equal(fingerprint(), before);
 

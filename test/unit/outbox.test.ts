@@ -81,7 +81,11 @@ void describe('Outbox', () => {
       batch(
         [
           event('e1', ['https://a.example/', 'https://b.example/']),
-          event('e2', ['https://a.example/'], { name: 'FinishInteraction', orderKey: 'guid:g-1', body: '{"event":"FinishInteraction"}' }),
+          event('e2', ['https://a.example/'], {
+            name: 'FinishInteraction',
+            orderKey: 'guid:g-1',
+            body: '{"event":"FinishInteraction"}',
+          }),
         ],
         4_100,
       ),
@@ -119,7 +123,8 @@ void describe('Outbox', () => {
 
   void it('stores the body byte for byte (utf8mb4 included)', () => {
     const o = open();
-    const body = '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"mgarcía","motive":"Almuerzo 🍔","isBreak":true}';
+    const body =
+      '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"mgarcía","motive":"Almuerzo 🍔","isBreak":true}';
     const [c] = o.commit(batch([event('e-utf', ['https://a.example/'], { name: 'AgentBreak', body })], 10));
     assert.equal(o.delivery(c!.id)?.body, body);
   });
@@ -141,16 +146,33 @@ void describe('Outbox', () => {
   void it('staged parts of a transaction are invisible until commit() promotes them with the checkpoint', () => {
     const o = open();
     o.commit(batch([], 4_000));
-    const staged = o.stage([event('p1', ['https://a.example/']), event('p2', ['https://a.example/', 'https://b.example/'])]);
-    assert.deepEqual([...staged], [['https://a.example/', 2], ['https://b.example/', 1]], 'staged deliveries counted per URL');
+    const staged = o.stage([
+      event('p1', ['https://a.example/']),
+      event('p2', ['https://a.example/', 'https://b.example/']),
+    ]);
+    assert.deepEqual(
+      [...staged],
+      [
+        ['https://a.example/', 2],
+        ['https://b.example/', 1],
+      ],
+      'staged deliveries counted per URL',
+    );
     assert.deepEqual(pendingIds(o), [], 'staged deliveries are not pending');
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_000 }, 'staging does not move the checkpoint');
     const last = o.commit(batch([event('p3', ['https://a.example/'])], 4_500));
     assert.equal(last.length, 1);
     const a = o.pendingPage('https://a.example/', 0, 10);
-    assert.deepEqual(a.map((d) => d.eventId), ['p1', 'p2', 'p3'], 'staged first, then the commit, in id order');
+    assert.deepEqual(
+      a.map((d) => d.eventId),
+      ['p1', 'p2', 'p3'],
+      'staged first, then the commit, in id order',
+    );
     assert.equal(a[2]!.id, last[0]!.id);
-    assert.deepEqual(o.pendingPage('https://b.example/', 0, 10).map((d) => d.eventId), ['p2']);
+    assert.deepEqual(
+      o.pendingPage('https://b.example/', 0, 10).map((d) => d.eventId),
+      ['p2'],
+    );
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 4_500 });
   });
 
@@ -189,7 +211,9 @@ void describe('Outbox', () => {
     const circular: Record<string, unknown> = { username: 'x' };
     circular.self = circular;
     assert.throws(() =>
-      o.commit(batch([event('e1', ['https://a.example/'])], 2_000, [{ table: 'ccdata.users', pk: 'x', row: circular }])),
+      o.commit(
+        batch([event('e1', ['https://a.example/'])], 2_000, [{ table: 'ccdata.users', pk: 'x', row: circular }]),
+      ),
     );
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 1_000 });
     assert.deepEqual(o.counts(), { pending: 0, delivered: 0, dead: 0 });
@@ -219,9 +243,16 @@ void describe('Outbox', () => {
     o = open();
     assert.deepEqual(o.mirrorRows('ccdata.users'), [{ username: 'jdoe', phone: '2001', name: 'Jane Q. Doe' }]);
     assert.deepEqual(o.mirrorRows('ccdata.webhooks'), [{ id: '1', event: 'AgentLog', url: 'https://a.example/' }]);
-    o.commit(batch([], 300, [{ table: 'ccdata.users', pk: 'ana', row: { username: 'ana', phone: Buffer.from('2002'), name: 'Ana 😀' } }]));
+    o.commit(
+      batch([], 300, [
+        { table: 'ccdata.users', pk: 'ana', row: { username: 'ana', phone: Buffer.from('2002'), name: 'Ana 😀' } },
+      ]),
+    );
     const users = o.mirrorRows('ccdata.users');
-    assert.deepEqual(users.find((r) => r.username === 'ana'), { username: 'ana', phone: '2002', name: 'Ana 😀' });
+    assert.deepEqual(
+      users.find((r) => r.username === 'ana'),
+      { username: 'ana', phone: '2002', name: 'Ana 😀' },
+    );
     assert.equal(users.length, 2);
   });
 
@@ -259,8 +290,14 @@ void describe('Outbox', () => {
     const b = o.commit(batch([event('e2', ['https://a.example/'], { orderKey: 'agent:ana' })], 2));
     const c = o.commit(batch([event('e3', ['https://b.example/'], { orderKey: 'guid:g' })], 3));
     const all = [...a, ...b, ...c];
-    assert.deepEqual([...o.pendingByUrl()].sort(), [['https://a.example/', 2], ['https://b.example/', 2]]);
-    assert.deepEqual(pendingIds(o), all.map((d) => d.id).sort((x, y) => x - y));
+    assert.deepEqual([...o.pendingByUrl()].sort(), [
+      ['https://a.example/', 2],
+      ['https://b.example/', 2],
+    ]);
+    assert.deepEqual(
+      pendingIds(o),
+      all.map((d) => d.id).sort((x, y) => x - y),
+    );
     // A page carries everything an attempt needs, exactly as commit() returned it.
     assert.deepEqual(o.pendingPage('https://b.example/', 0, 10), [all[1], all[3]]);
     assert.deepEqual(o.pendingPage('https://b.example/', all[1]!.id, 10), [all[3]], 'after an id');
@@ -312,8 +349,26 @@ void describe('Outbox', () => {
     o.markDelivered(ds[2]!.id, 200, T0 + 4);
 
     assert.deepEqual(o.deadLetters(10), [
-      { id: ds[0]!.id, url: 'https://a/', eventId: 'e1', eventName: 'AgentBreak', attempts: 2, lastStatus: 500, lastError: 'HTTP 500', updatedAtMs: T0 + 20 },
-      { id: ds[1]!.id, url: 'https://b/', eventId: 'e1', eventName: 'AgentBreak', attempts: 1, lastStatus: null, lastError: 'timeout', updatedAtMs: T0 + 20 },
+      {
+        id: ds[0]!.id,
+        url: 'https://a/',
+        eventId: 'e1',
+        eventName: 'AgentBreak',
+        attempts: 2,
+        lastStatus: 500,
+        lastError: 'HTTP 500',
+        updatedAtMs: T0 + 20,
+      },
+      {
+        id: ds[1]!.id,
+        url: 'https://b/',
+        eventId: 'e1',
+        eventName: 'AgentBreak',
+        attempts: 1,
+        lastStatus: null,
+        lastError: 'timeout',
+        updatedAtMs: T0 + 20,
+      },
     ]);
     assert.equal(o.deadLetters(1).length, 1);
 
@@ -383,17 +438,33 @@ void describe('Outbox', () => {
     const o = open();
     assert.equal(o.getMeta('schema_version'), '3');
     assert.deepEqual(o.checkpoint(), { file: 'binlog.000001', pos: 900 });
-    assert.deepEqual(o.pendingPage('https://a.example/', 0, 10).map((d) => d.eventId), ['old']);
+    assert.deepEqual(
+      o.pendingPage('https://a.example/', 0, 10).map((d) => d.eventId),
+      ['old'],
+    );
     o.commit(batch([event('new', ['https://a.example/'])], 1_000));
     assert.deepEqual(o.backlog(), { pending: 2, dead: 0 });
     o.close();
     const check = new Database(join(dir, OUTBOX_FILE), { readonly: true });
-    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_%' ORDER BY name").pluck().all();
+    const indexes = check
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'deliveries_%' ORDER BY name")
+      .pluck()
+      .all();
     check.close();
-    assert.deepEqual(indexes, ['deliveries_by_event', 'deliveries_dead', 'deliveries_done', 'deliveries_pending', 'deliveries_staged']);
+    assert.deepEqual(indexes, [
+      'deliveries_by_event',
+      'deliveries_dead',
+      'deliveries_done',
+      'deliveries_pending',
+      'deliveries_staged',
+    ]);
     const again = open();
     assert.equal(again.delivery(1)?.eventId, 'old', 'the delivery keeps its id');
-    assert.equal(again.commit(batch([event('new', ['https://a.example/'])], 1_000)).length, 0, 'copied events are still deduplicated');
+    assert.equal(
+      again.commit(batch([event('new', ['https://a.example/'])], 1_000)).length,
+      0,
+      'copied events are still deduplicated',
+    );
   });
 
   void it('refuses a state directory written by another schema version', () => {
@@ -402,7 +473,8 @@ void describe('Outbox', () => {
     o.close();
     assert.throws(
       () => open(),
-      (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN' && /schema version 99/.test(err.message),
+      (err: unknown) =>
+        err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN' && /schema version 99/.test(err.message),
     );
   });
 

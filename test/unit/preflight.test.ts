@@ -15,8 +15,14 @@ void test('writePrivileges finds what lets a user change the source, and nothing
     'GRANT SELECT ON `ccrepo`.* TO `ucw_bridge`@`%`',
   ];
   assert.deepEqual(writePrivileges(readOnly), []);
-  assert.deepEqual(writePrivileges(['GRANT ALL PRIVILEGES ON *.* TO `admin`@`%` WITH GRANT OPTION']), ['ALL PRIVILEGES ON *.*', 'GRANT OPTION ON *.*']);
-  assert.deepEqual(writePrivileges(['GRANT SELECT, INSERT, UPDATE ON `ccrepo`.* TO `x`@`%`']), ['INSERT ON `ccrepo`.*', 'UPDATE ON `ccrepo`.*']);
+  assert.deepEqual(writePrivileges(['GRANT ALL PRIVILEGES ON *.* TO `admin`@`%` WITH GRANT OPTION']), [
+    'ALL PRIVILEGES ON *.*',
+    'GRANT OPTION ON *.*',
+  ]);
+  assert.deepEqual(writePrivileges(['GRANT SELECT, INSERT, UPDATE ON `ccrepo`.* TO `x`@`%`']), [
+    'INSERT ON `ccrepo`.*',
+    'UPDATE ON `ccrepo`.*',
+  ]);
   assert.deepEqual(writePrivileges(['GRANT PROXY ON ``@`%` TO `root`@`localhost`']), []);
 });
 
@@ -48,22 +54,28 @@ void describe('preflight: binlog settings zongji cannot read', () => {
   });
 
   void it('refuses binlog_transaction_compression=ON with UCW_ERR_SOURCE_BINLOG_COMPRESSION and the SET GLOBAL', async () => {
-    await assert.rejects(preflight(fakeDb({ ...MYSQL_8_4, binlogTransactionCompression: '1' }), silent), (e: BridgeError) => {
-      assert.equal(e.code, 'UCW_ERR_SOURCE_BINLOG_COMPRESSION');
-      assert.equal(e.retryable, false);
-      assert.match(e.message, /binlog_transaction_compression is ON on db\.example:3306/);
-      assert.match(e.hint ?? '', /SET GLOBAL binlog_transaction_compression = OFF/);
-      return true;
-    });
+    await assert.rejects(
+      preflight(fakeDb({ ...MYSQL_8_4, binlogTransactionCompression: '1' }), silent),
+      (e: BridgeError) => {
+        assert.equal(e.code, 'UCW_ERR_SOURCE_BINLOG_COMPRESSION');
+        assert.equal(e.retryable, false);
+        assert.match(e.message, /binlog_transaction_compression is ON on db\.example:3306/);
+        assert.match(e.hint ?? '', /SET GLOBAL binlog_transaction_compression = OFF/);
+        return true;
+      },
+    );
   });
 
   void it('refuses binlog_row_value_options=PARTIAL_JSON with UCW_ERR_SOURCE_PARTIAL_JSON and the SET GLOBAL', async () => {
-    await assert.rejects(preflight(fakeDb({ ...MYSQL_8_4, binlogRowValueOptions: 'PARTIAL_JSON' }), silent), (e: BridgeError) => {
-      assert.equal(e.code, 'UCW_ERR_SOURCE_PARTIAL_JSON');
-      assert.equal(e.retryable, false);
-      assert.match(e.hint ?? '', /SET GLOBAL binlog_row_value_options = ''/);
-      return true;
-    });
+    await assert.rejects(
+      preflight(fakeDb({ ...MYSQL_8_4, binlogRowValueOptions: 'PARTIAL_JSON' }), silent),
+      (e: BridgeError) => {
+        assert.equal(e.code, 'UCW_ERR_SOURCE_PARTIAL_JSON');
+        assert.equal(e.retryable, false);
+        assert.match(e.hint ?? '', /SET GLOBAL binlog_row_value_options = ''/);
+        return true;
+      },
+    );
   });
 });
 
@@ -76,16 +88,19 @@ void describe('writePrivileges: what can change the server, as SHOW GRANTS lists
       'BINLOG ADMIN ON *.*',
     ]);
     // MySQL 8 lists dynamic privileges in a GRANT of their own, without spaces.
-    assert.deepEqual(writePrivileges(['GRANT BINLOG_ADMIN,REPLICATION_SLAVE_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `u`@`%`']), [
-      'BINLOG_ADMIN ON *.*',
-      'REPLICATION_SLAVE_ADMIN ON *.*',
-      'SYSTEM_VARIABLES_ADMIN ON *.*',
-    ]);
+    assert.deepEqual(
+      writePrivileges(['GRANT BINLOG_ADMIN,REPLICATION_SLAVE_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `u`@`%`']),
+      ['BINLOG_ADMIN ON *.*', 'REPLICATION_SLAVE_ADMIN ON *.*', 'SYSTEM_VARIABLES_ADMIN ON *.*'],
+    );
   });
 
   void it('column privileges and WITH GRANT OPTION', () => {
-    assert.deepEqual(writePrivileges(['GRANT SELECT (`a`, `b`), UPDATE (`c`) ON `db`.`t` TO `u`@`%`']), ['UPDATE ON `db`.`t`']);
-    assert.deepEqual(writePrivileges(['GRANT SELECT ON `ccdata`.* TO `u`@`%` WITH GRANT OPTION']), ['GRANT OPTION ON `ccdata`.*']);
+    assert.deepEqual(writePrivileges(['GRANT SELECT (`a`, `b`), UPDATE (`c`) ON `db`.`t` TO `u`@`%`']), [
+      'UPDATE ON `db`.`t`',
+    ]);
+    assert.deepEqual(writePrivileges(['GRANT SELECT ON `ccdata`.* TO `u`@`%` WITH GRANT OPTION']), [
+      'GRANT OPTION ON `ccdata`.*',
+    ]);
   });
 
   void it('the read-only grants of README "Grants" (MariaDB and MySQL) give none', () => {

@@ -9,7 +9,13 @@ const NAME_COLUMN = 24;
 
 void describe('formatEventLine', () => {
   void it('AgentBreak: agent and motive, on and off', () => {
-    const on = formatEventLine({ event: 'AgentBreak', date: '2026-03-02 14:05:09', agent: 'jdoe', motive: 'Lunch', isBreak: true });
+    const on = formatEventLine({
+      event: 'AgentBreak',
+      date: '2026-03-02 14:05:09',
+      agent: 'jdoe',
+      motive: 'Lunch',
+      isBreak: true,
+    });
     assert.equal(on, `${'AgentBreak'.padEnd(NAME_COLUMN)}jdoe      on break (Lunch)`);
     const off = formatEventLine({ event: 'AgentBreak', agent: 'jdoe', motive: 'Coffee ☕', isBreak: false });
     assert.equal(off, `${'AgentBreak'.padEnd(NAME_COLUMN)}jdoe      back from break (Coffee ☕)`);
@@ -32,7 +38,10 @@ void describe('formatEventLine', () => {
       callerIdNum: '59891234567',
       campaign: 'Sales<-',
     });
-    assert.equal(line, `${'AgentRingNoAnswer'.padEnd(NAME_COLUMN)}jperez    did not answer 59891234567 on Sales<- (ext 2001, José Pérez)`);
+    assert.equal(
+      line,
+      `${'AgentRingNoAnswer'.padEnd(NAME_COLUMN)}jperez    did not answer 59891234567 on Sales<- (ext 2001, José Pérez)`,
+    );
   });
 
   void it('FinishInteraction: channel column, guid, agent and a readable duration', () => {
@@ -71,7 +80,10 @@ void describe('formatEventLine', () => {
       formatEventLine(body),
       `${'InteractionDisposition'.padEnd(NAME_COLUMN)}Sale > Closed > Paid (id 3) guid=g-2 agent=- client=59891234567`,
     );
-    assert.match(formatEventLine({ ...body, l2: 'Not interested', l1: 'No sale', l3: null }), /No sale > Not interested \(id 3\)/);
+    assert.match(
+      formatEventLine({ ...body, l2: 'Not interested', l1: 'No sale', l3: null }),
+      /No sale > Not interested \(id 3\)/,
+    );
   });
 
   void it('envelope bodies print like flat uContact bodies', () => {

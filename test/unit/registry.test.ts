@@ -43,8 +43,14 @@ void describe('urlProblem', () => {
     assert.equal(urlProblem('ftp://files.example/x'), 'url scheme ftp: is not http or https');
     assert.equal(urlProblem('not a url'), 'url is not a valid absolute URL');
     assert.equal(urlProblem('/relative/path'), 'url is not a valid absolute URL');
-    assert.equal(urlProblem('https://user:pass@receiver.example/'), 'url carries credentials (user:password@); use a signing secret instead');
-    assert.equal(urlProblem('https://token@receiver.example/'), 'url carries credentials (user:password@); use a signing secret instead');
+    assert.equal(
+      urlProblem('https://user:pass@receiver.example/'),
+      'url carries credentials (user:password@); use a signing secret instead',
+    );
+    assert.equal(
+      urlProblem('https://token@receiver.example/'),
+      'url carries credentials (user:password@); use a signing secret instead',
+    );
     const long = `https://receiver.example/${'a'.repeat(MAX_URL_LENGTH)}`;
     assert.equal(urlProblem(long), `url is ${long.length} characters long (limit ${MAX_URL_LENGTH})`);
     const justFits = `https://r.example/${'a'.repeat(MAX_URL_LENGTH - 'https://r.example/'.length)}`;
@@ -63,7 +69,12 @@ void describe('Registry', () => {
   });
 
   void it('an empty, blank or NULL url means not registered (even with an unknown event)', () => {
-    const { reg, problems } = registry([hook(1, 'AgentLog', null), hook(2, 'AgentLog', '   '), hook(3, 'Nope', ''), hook(4, 'Nope', null)]);
+    const { reg, problems } = registry([
+      hook(1, 'AgentLog', null),
+      hook(2, 'AgentLog', '   '),
+      hook(3, 'Nope', ''),
+      hook(4, 'Nope', null),
+    ]);
     assert.equal(reg.size, 0);
     assert.deepEqual(reg.urlsFor('AgentLog'), []);
     assert.deepEqual(problems, []);
@@ -77,7 +88,11 @@ void describe('Registry', () => {
       hook(10, 'AgentLog', 'http://b.example/log'),
       hook(9, 'AgentLog', 'https://c.example/log'),
     ]);
-    assert.deepEqual(reg.urlsFor('AgentLog'), ['https://a.example/log', 'https://c.example/log', 'http://b.example/log']);
+    assert.deepEqual(reg.urlsFor('AgentLog'), [
+      'https://a.example/log',
+      'https://c.example/log',
+      'http://b.example/log',
+    ]);
     assert.deepEqual(reg.urlsFor('AgentBreak'), ['https://a.example/break']);
     assert.deepEqual(reg.urlsFor('FinishInteraction'), []);
     assert.equal(reg.size, 4);
@@ -85,11 +100,21 @@ void describe('Registry', () => {
   });
 
   void it('a duplicate (event, url) is delivered once and reported once', () => {
-    const { reg, problems } = registry([hook(1, 'AgentLog', 'https://a.example/x'), hook(2, 'AgentLog', 'https://a.example/x'), hook(3, 'AgentBreak', 'https://a.example/x')]);
+    const { reg, problems } = registry([
+      hook(1, 'AgentLog', 'https://a.example/x'),
+      hook(2, 'AgentLog', 'https://a.example/x'),
+      hook(3, 'AgentBreak', 'https://a.example/x'),
+    ]);
     assert.deepEqual(reg.urlsFor('AgentLog'), ['https://a.example/x']);
     assert.deepEqual(reg.urlsFor('AgentBreak'), ['https://a.example/x']);
     assert.equal(reg.size, 2);
-    assert.deepEqual(problems, [{ rowId: '2', code: 'UCW_ERR_REGISTRY_BAD_ROW', reason: 'duplicate of row 1 (same event and url); delivered once' }]);
+    assert.deepEqual(problems, [
+      {
+        rowId: '2',
+        code: 'UCW_ERR_REGISTRY_BAD_ROW',
+        reason: 'duplicate of row 1 (same event and url); delivered once',
+      },
+    ]);
     // Unrelated changes do not repeat the report.
     set(reg, hook(4, 'FinishInteraction', 'https://f.example/'));
     set(reg, hook(4, 'FinishInteraction', 'https://g.example/'));
@@ -153,7 +178,10 @@ void describe('Registry', () => {
   void it('an update changing the primary key moves the row', () => {
     const { reg } = registry([hook(1, 'AgentLog', 'https://a.example/')]);
     reg.apply(hook(1, 'AgentLog', 'https://a.example/'), hook(7, 'AgentLog', 'https://a.example/'));
-    assert.deepEqual([...reg.entries()].map(([pk]) => pk), ['7']);
+    assert.deepEqual(
+      [...reg.entries()].map(([pk]) => pk),
+      ['7'],
+    );
     assert.deepEqual(reg.urlsFor('AgentLog'), ['https://a.example/']);
   });
 
@@ -176,13 +204,18 @@ void describe('Registry', () => {
     assert.equal(problems.length, 1);
     set(reg, hook(1, 'AgentLog', 'mailto:ops@example.com'));
     assert.deepEqual(reg.urlsFor('AgentLog'), []);
-    assert.deepEqual(problems.slice(1), [{ rowId: '1', code: 'UCW_ERR_REGISTRY_BAD_ROW', reason: 'url scheme mailto: is not http or https' }]);
+    assert.deepEqual(problems.slice(1), [
+      { rowId: '1', code: 'UCW_ERR_REGISTRY_BAD_ROW', reason: 'url scheme mailto: is not http or https' },
+    ]);
   });
 
   void it('a bad row that turns bad in another way is reported with the new reason', () => {
     const { reg, problems } = registry([hook(1, 'AgentLog', 'ftp://a.example/')]);
     set(reg, hook(1, 'AgentLog', 'https://u:p@a.example/'));
-    assert.deepEqual(problems.map((p) => p.rowId), ['1', '1']);
+    assert.deepEqual(
+      problems.map((p) => p.rowId),
+      ['1', '1'],
+    );
     assert.match(problems[1]!.reason, /credentials/);
   });
 
@@ -193,6 +226,10 @@ void describe('Registry', () => {
       { id: 2, event: 'AgentLog', url: Buffer.from('https://two.example/') },
       { id: null, event: 'AgentLog', url: 'https://no-key.example/' },
     ]);
-    assert.deepEqual(reg.urlsFor('AgentLog'), ['https://two.example/', 'https://nine.example/', 'https://ten.example/']);
+    assert.deepEqual(reg.urlsFor('AgentLog'), [
+      'https://two.example/',
+      'https://nine.example/',
+      'https://ten.example/',
+    ]);
   });
 });

@@ -27,9 +27,18 @@ void describe('nextAttemptAt', () => {
 
   void it('never collapses to 0 and stays within bounds for a misbehaving random()', () => {
     assert.equal(backoffDelayMs({ ...POLICY, baseDelayMs: 1 }, 1, low), 1);
-    assert.equal(backoffDelayMs(POLICY, 1, () => -5), 500);
-    assert.equal(backoffDelayMs(POLICY, 1, () => 7), 1000);
-    assert.equal(backoffDelayMs(POLICY, 1, () => 0.5), 750);
+    assert.equal(
+      backoffDelayMs(POLICY, 1, () => -5),
+      500,
+    );
+    assert.equal(
+      backoffDelayMs(POLICY, 1, () => 7),
+      1000,
+    );
+    assert.equal(
+      backoffDelayMs(POLICY, 1, () => 0.5),
+      750,
+    );
   });
 
   void it('caps huge attempt numbers at maxDelayMs', () => {
@@ -55,7 +64,10 @@ void describe('nextAttemptAt', () => {
     const base = { policy: { ...POLICY, maxAttempts: 3 }, firstAttemptAtMs: T0, nowMs: T0, random: low };
     assert.equal(nextAttemptAt({ ...base, attempt: 2 }).kind, 'retry');
     assert.deepEqual(nextAttemptAt({ ...base, attempt: 3 }), { kind: 'exhausted', reason: 'attempts' });
-    assert.deepEqual(nextAttemptAt({ ...base, attempt: 4, retryAfterMs: 0 }), { kind: 'exhausted', reason: 'attempts' });
+    assert.deepEqual(nextAttemptAt({ ...base, attempt: 4, retryAfterMs: 0 }), {
+      kind: 'exhausted',
+      reason: 'attempts',
+    });
   });
 
   void it('is exhausted by age when the next attempt would land after firstAttempt + maxAge', () => {
@@ -97,8 +109,21 @@ void describe('parseRetryAfter', () => {
   });
 
   void it('returns undefined for absent or garbage values', () => {
-    for (const v of [undefined, '', '   ', '-1', '1.5', 'soon', '2 seconds', '0x10', 'Mon, 31 Feb 2026 14:05:39 GMT',
-      'Mon, 02 Foo 2026 14:05:39 GMT', 'Mon, 02 Mar 2026 25:05:39 GMT', '2026-03-02T14:05:39Z', 'Mon, 02 Mar 2026 14:05:39 UTC']) {
+    for (const v of [
+      undefined,
+      '',
+      '   ',
+      '-1',
+      '1.5',
+      'soon',
+      '2 seconds',
+      '0x10',
+      'Mon, 31 Feb 2026 14:05:39 GMT',
+      'Mon, 02 Foo 2026 14:05:39 GMT',
+      'Mon, 02 Mar 2026 25:05:39 GMT',
+      '2026-03-02T14:05:39Z',
+      'Mon, 02 Mar 2026 14:05:39 UTC',
+    ]) {
       assert.equal(parseRetryAfter(v, NOW), undefined, `value ${JSON.stringify(v)}`);
     }
   });

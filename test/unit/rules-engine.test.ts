@@ -25,7 +25,13 @@ interface ChangeOpts {
   timestampMs?: number;
 }
 
-function change(kind: ChangeKind, table: string, before: Row | null, after: Row | null, opts: ChangeOpts = {}): RowChange {
+function change(
+  kind: ChangeKind,
+  table: string,
+  before: Row | null,
+  after: Row | null,
+  opts: ChangeOpts = {},
+): RowChange {
   const [schema, name] = table.split('.') as [string, string];
   nextPos += 100;
   return {
@@ -41,7 +47,8 @@ function change(kind: ChangeKind, table: string, before: Row | null, after: Row 
 }
 
 const ins = (table: string, after: Row, opts?: ChangeOpts): RowChange => change('insert', table, null, after, opts);
-const upd = (table: string, before: Row, after: Row, opts?: ChangeOpts): RowChange => change('update', table, before, after, opts);
+const upd = (table: string, before: Row, after: Row, opts?: ChangeOpts): RowChange =>
+  change('update', table, before, after, opts);
 const del = (table: string, before: Row, opts?: ChangeOpts): RowChange => change('delete', table, before, null, opts);
 
 const USERS = 'ccdata.users';
@@ -55,7 +62,10 @@ function user(username: string, phone: string | null, name: string | null): Row 
 
 let queueLogId = 0;
 /** A queue_log_repo row with the reference columns. */
-function qlog(event: string, fields: Partial<Record<'time' | 'callid' | 'queuename' | 'agent' | 'data1' | 'data2', string | null>>): Row {
+function qlog(
+  event: string,
+  fields: Partial<Record<'time' | 'callid' | 'queuename' | 'agent' | 'data1' | 'data2', string | null>>,
+): Row {
   queueLogId += 1;
   return {
     id: queueLogId,
@@ -166,7 +176,9 @@ void describe('RulesEngine (default rules): AgentLog', () => {
     const e = engine();
     const ev = one(
       e,
-      ins(QUEUE_LOG, qlog('AGENTLOGIN', { agent: 'jdoe', time: '2026-03-02 14:05:09.987' }), { timestampMs: Date.UTC(2026, 2, 2, 20, 0, 0) }),
+      ins(QUEUE_LOG, qlog('AGENTLOGIN', { agent: 'jdoe', time: '2026-03-02 14:05:09.987' }), {
+        timestampMs: Date.UTC(2026, 2, 2, 20, 0, 0),
+      }),
     );
     assert.equal(ev.body, '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"jdoe","isLogin":true}');
     assert.equal(ev.occurredAtMs, Date.UTC(2026, 2, 2, 14, 5, 9, 987));
@@ -198,18 +210,33 @@ void describe('RulesEngine (default rules): AgentLog', () => {
 void describe('RulesEngine (default rules): AgentBreak', () => {
   void it('PAUSE is isBreak true with the motive from data1', () => {
     const e = engine();
-    const ev = one(e, ins(QUEUE_LOG, qlog('PAUSE', { agent: 'jdoe', data1: 'Lunch', time: '2026-03-02 12:00:00.250' })));
-    assert.equal(ev.body, '{"event":"AgentBreak","date":"2026-03-02 12:00:00","agent":"jdoe","motive":"Lunch","isBreak":true}');
+    const ev = one(
+      e,
+      ins(QUEUE_LOG, qlog('PAUSE', { agent: 'jdoe', data1: 'Lunch', time: '2026-03-02 12:00:00.250' })),
+    );
+    assert.equal(
+      ev.body,
+      '{"event":"AgentBreak","date":"2026-03-02 12:00:00","agent":"jdoe","motive":"Lunch","isBreak":true}',
+    );
     assert.equal(ev.orderKey, 'agent:jdoe');
     assert.equal(ev.ruleId, 'agent_break');
   });
 
   void it('UNPAUSE is isBreak false; a NULL data1 is a JSON null motive (never omitted)', () => {
     const e = engine();
-    const ev = one(e, ins(QUEUE_LOG, qlog('UNPAUSE', { agent: 'SIP/2001', data1: 'Lunch', time: '2026-03-02 12:45:00.000' })));
-    assert.equal(ev.body, '{"event":"AgentBreak","date":"2026-03-02 12:45:00","agent":"jdoe","motive":"Lunch","isBreak":false}');
+    const ev = one(
+      e,
+      ins(QUEUE_LOG, qlog('UNPAUSE', { agent: 'SIP/2001', data1: 'Lunch', time: '2026-03-02 12:45:00.000' })),
+    );
+    assert.equal(
+      ev.body,
+      '{"event":"AgentBreak","date":"2026-03-02 12:45:00","agent":"jdoe","motive":"Lunch","isBreak":false}',
+    );
     const noMotive = one(e, ins(QUEUE_LOG, qlog('UNPAUSE', { agent: 'jdoe', data1: null })));
-    assert.equal(noMotive.body, '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"jdoe","motive":null,"isBreak":false}');
+    assert.equal(
+      noMotive.body,
+      '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"jdoe","motive":null,"isBreak":false}',
+    );
   });
 
   void it('passes utf8mb4 text (accents, emoji, quotes) through exactly, also from a Buffer column value', () => {
@@ -221,18 +248,30 @@ void describe('RulesEngine (default rules): AgentBreak', () => {
       '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"mgarcia","motive":"Almuerzo 🍔 café \\"rápido\\" ñ","isBreak":true}',
     );
     assert.equal((JSON.parse(ev.body) as { motive: string }).motive, motive);
-    const fromBuffer = one(e, ins(QUEUE_LOG, { ...qlog('PAUSE', { agent: 'jdoe' }), data1: Buffer.from('Baño 🚻', 'utf8') }));
-    assert.equal(fromBuffer.body, '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"jdoe","motive":"Baño 🚻","isBreak":true}');
+    const fromBuffer = one(
+      e,
+      ins(QUEUE_LOG, { ...qlog('PAUSE', { agent: 'jdoe' }), data1: Buffer.from('Baño 🚻', 'utf8') }),
+    );
+    assert.equal(
+      fromBuffer.body,
+      '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"jdoe","motive":"Baño 🚻","isBreak":true}',
+    );
   });
 });
 
 void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
   void it('resolves SIP/2001 to username, phone and full name, and callerIdNum from the ENTERQUEUE row of the callid', () => {
     const e = engine();
-    assert.deepEqual(run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: '1709.42', queuename: 'Sales<-', data2: '59891234567' }))), []);
+    assert.deepEqual(
+      run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: '1709.42', queuename: 'Sales<-', data2: '59891234567' }))),
+      [],
+    );
     const ev = one(
       e,
-      ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: '1709.42', queuename: 'Sales<-', agent: 'SIP/2001', data1: '15000' })),
+      ins(
+        QUEUE_LOG,
+        qlog('RINGNOANSWER', { callid: '1709.42', queuename: 'Sales<-', agent: 'SIP/2001', data1: '15000' }),
+      ),
     );
     assert.equal(
       ev.body,
@@ -247,14 +286,23 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-7', queuename: 'Support<-', data2: '099123456' })));
     const expected =
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":"099123456","campaign":"Support<-"}';
-    assert.equal(one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-7', queuename: 'Support<-', agent: 'PJSIP/2001' }))).body, expected);
-    assert.equal(one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-7', queuename: 'Support<-', agent: 'jdoe' }))).body, expected);
+    assert.equal(
+      one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-7', queuename: 'Support<-', agent: 'PJSIP/2001' }))).body,
+      expected,
+    );
+    assert.equal(
+      one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-7', queuename: 'Support<-', agent: 'jdoe' }))).body,
+      expected,
+    );
   });
 
   void it('passes a utf8mb4 full name through exactly', () => {
     const e = engine();
     run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-8', data2: '42' })));
-    const ev = one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-8', queuename: 'Ventas<-', agent: 'SIP/2002' })));
+    const ev = one(
+      e,
+      ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-8', queuename: 'Ventas<-', agent: 'SIP/2002' })),
+    );
     assert.equal(
       ev.body,
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"mgarcia","agentNumber":"2002","agentFullName":"María José Núñez 😀","callerIdNum":"42","campaign":"Ventas<-"}',
@@ -313,7 +361,10 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     assert.throws(() => e.evaluate(c, noRuleErrors), MemoryMiss);
     run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-9', data2: '111' })));
     run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-9', data2: '222' })));
-    assert.match(one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-9', agent: 'jdoe' }))).body, /"callerIdNum":"222",/);
+    assert.match(
+      one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-9', agent: 'jdoe' }))).body,
+      /"callerIdNum":"222",/,
+    );
   });
 
   void it('an empty callid gives callerIdNum null without a fetch', () => {
@@ -331,7 +382,10 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"SIP/9999","agentNumber":null,"agentFullName":null,"callerIdNum":"555","campaign":"Sales<-"}',
     );
     assert.equal(ev.orderKey, 'agent:SIP/9999');
-    const byName = one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-u', queuename: 'Sales<-', agent: 'nobody' })));
+    const byName = one(
+      e,
+      ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-u', queuename: 'Sales<-', agent: 'nobody' })),
+    );
     assert.equal(
       byName.body,
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"nobody","agentNumber":null,"agentFullName":null,"callerIdNum":"555","campaign":"Sales<-"}',
@@ -339,7 +393,9 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
   });
 
   void it('with fallbackQuery off a miss is null instead of a MemoryMiss', () => {
-    const input = structuredClone(DEFAULT_RULES) as RulesFileInput & { memories: Record<string, { fallbackQuery?: boolean }> };
+    const input = structuredClone(DEFAULT_RULES) as RulesFileInput & {
+      memories: Record<string, { fallbackQuery?: boolean }>;
+    };
     input.memories.callerByCallid!.fallbackQuery = false;
     const e = new RulesEngine(validateRules(input, 'test rules'), 'UTC');
     e.observe(ins(USERS, user('jdoe', '2001', 'Jane Doe')));
@@ -349,7 +405,8 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
 });
 
 void describe('RulesEngine (default rules): directory changes', () => {
-  const ring = (agent: string): RowChange => ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-d', queuename: 'Sales<-', agent }));
+  const ring = (agent: string): RowChange =>
+    ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-d', queuename: 'Sales<-', agent }));
 
   void it('a renamed user is reflected from that change on', () => {
     const e = engine();
@@ -378,8 +435,10 @@ void describe('RulesEngine (default rules): directory changes', () => {
       one(e, ring('SIP/2001')).body,
       '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"SIP/2001","agentNumber":null,"agentFullName":null,"callerIdNum":"1","campaign":"Sales<-"}',
     );
-    assert.equal(one(e, ins(QUEUE_LOG, qlog('AGENTLOGOFF', { agent: 'jdoe' }))).body,
-      '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"jdoe","isLogin":false}');
+    assert.equal(
+      one(e, ins(QUEUE_LOG, qlog('AGENTLOGOFF', { agent: 'jdoe' }))).body,
+      '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"jdoe","isLogin":false}',
+    );
   });
 
   void it('a shared extension stays with its first holder when that holder is updated, and passes on when it is deleted', () => {
@@ -407,7 +466,10 @@ void describe('RulesEngine (default rules): directory changes', () => {
     run(e, ins(DISPOSITIONS, disposition(30, 31, 'A')));
     run(e, ins(DISPOSITIONS, disposition(31, 30, 'B')));
     const leg = interaction({ finished: 1, end_date: '2026-03-02 14:05:09' });
-    assert.match(one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 30 })).body, /"dispositionId":30,"l1":"B","l2":"A","l3":null\}$/);
+    assert.match(
+      one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 30 })).body,
+      /"dispositionId":30,"l1":"B","l2":"A","l3":null\}$/,
+    );
   });
 
   void it('exposes the directories and watched tables', () => {
@@ -453,7 +515,10 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
     assert.deepEqual(run(e, upd(INTERACTIONS, webchat, { ...webchat, data: '{"note":"x"}' })), []);
     const telephonyDisposed = { ...ended, disposition_id: 6 };
     const events = run(e, upd(INTERACTIONS, ended, telephonyDisposed));
-    assert.deepEqual(events.map((ev) => ev.name), ['InteractionDisposition']);
+    assert.deepEqual(
+      events.map((ev) => ev.name),
+      ['InteractionDisposition'],
+    );
     // finished 1 -> 0 (reopened) is not a finish either, nor is a delete.
     assert.deepEqual(run(e, upd(INTERACTIONS, webchat, { ...webchat, finished: 0 })), []);
     assert.deepEqual(run(e, del(INTERACTIONS, webchat)), []);
@@ -461,7 +526,13 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
 
   void it('NULL agent and clientId are JSON null, never omitted', () => {
     const e = engine();
-    const s = interaction({ guid: 'g-4', channel: 'webchat', agent: null, clientId: null, start_date: '2026-03-02 09:00:00' });
+    const s = interaction({
+      guid: 'g-4',
+      channel: 'webchat',
+      agent: null,
+      clientId: null,
+      start_date: '2026-03-02 09:00:00',
+    });
     const ev = one(e, upd(INTERACTIONS, s, { ...s, end_date: '2026-03-02 09:00:59', finished: 1 }));
     assert.equal(
       ev.body,
@@ -471,9 +542,22 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
 
   void it('counts whole seconds across days and for zero-length legs', () => {
     const e = engine();
-    const long = interaction({ guid: 'g-5', start_date: '2026-03-01 23:59:30', end_date: '2026-03-02 01:00:00', finished: 1 });
-    assert.match(one(e, ins(INTERACTIONS, long)).body, /"startDate":"2026-03-01 23:59:30","endDate":"2026-03-02 01:00:00","duration":3630\}$/);
-    const zero = interaction({ guid: 'g-6', start_date: '2026-03-02 10:00:00', end_date: '2026-03-02 10:00:00', finished: 1 });
+    const long = interaction({
+      guid: 'g-5',
+      start_date: '2026-03-01 23:59:30',
+      end_date: '2026-03-02 01:00:00',
+      finished: 1,
+    });
+    assert.match(
+      one(e, ins(INTERACTIONS, long)).body,
+      /"startDate":"2026-03-01 23:59:30","endDate":"2026-03-02 01:00:00","duration":3630\}$/,
+    );
+    const zero = interaction({
+      guid: 'g-6',
+      start_date: '2026-03-02 10:00:00',
+      end_date: '2026-03-02 10:00:00',
+      finished: 1,
+    });
     assert.match(one(e, ins(INTERACTIONS, zero)).body, /"duration":0\}$/);
   });
 
@@ -497,8 +581,14 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
       '{"event":"FinishInteraction","date":"2026-03-02 16:20:30","guid":"g-8","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-02 14:00:00","endDate":null,"duration":null}',
     );
     assert.equal(ev.occurredAtMs, ts);
-    const zero = one(e, upd(INTERACTIONS, s, { ...s, end_date: '0000-00-00 00:00:00', finished: 1 }, { timestampMs: ts }));
-    assert.match(zero.body, /^\{"event":"FinishInteraction","date":"2026-03-02 16:20:30",.*"endDate":null,"duration":null\}$/);
+    const zero = one(
+      e,
+      upd(INTERACTIONS, s, { ...s, end_date: '0000-00-00 00:00:00', finished: 1 }, { timestampMs: ts }),
+    );
+    assert.match(
+      zero.body,
+      /^\{"event":"FinishInteraction","date":"2026-03-02 16:20:30",.*"endDate":null,"duration":null\}$/,
+    );
   });
 });
 
@@ -535,7 +625,10 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
     const e = engine();
     const c = ins(INTERACTIONS, { ...leg, disposition_id: 2 });
     const events = run(e, c);
-    assert.deepEqual(events.map((ev) => ev.name), ['FinishInteraction', 'InteractionDisposition']);
+    assert.deepEqual(
+      events.map((ev) => ev.name),
+      ['FinishInteraction', 'InteractionDisposition'],
+    );
     assert.equal(
       events[1]!.body,
       '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}',
@@ -544,7 +637,10 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
     assert.notEqual(events[0]!.id, events[1]!.id);
     assert.equal(events[0]!.orderKey, events[1]!.orderKey);
     const notFinished = run(e, ins(INTERACTIONS, { ...leg, finished: 0, end_date: null, disposition_id: 1 }));
-    assert.deepEqual(notFinished.map((ev) => ev.name), ['InteractionDisposition']);
+    assert.deepEqual(
+      notFinished.map((ev) => ev.name),
+      ['InteractionDisposition'],
+    );
   });
 
   void it('does not fire when a disposition changes from one value to another, is cleared, or is unchanged', () => {
@@ -561,11 +657,7 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
     for (const channel of ['webchat', 'sms', 'email', 'whatsapp', 'TELEPHONY']) {
       const l = { ...leg, channel };
       assert.deepEqual(run(e, upd(INTERACTIONS, l, { ...l, disposition_id: 3 })), [], channel);
-      assert.deepEqual(
-        run(e, ins(INTERACTIONS, { ...l, finished: 0, disposition_id: 3 })),
-        [],
-        `${channel} insert`,
-      );
+      assert.deepEqual(run(e, ins(INTERACTIONS, { ...l, finished: 0, disposition_id: 3 })), [], `${channel} insert`);
     }
   });
 
@@ -582,13 +674,22 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
     const e = engine();
     run(e, upd(DISPOSITIONS, disposition(2, 1, 'Closed'), disposition(2, 1, 'Cerrada ✅')));
     run(e, ins(DISPOSITIONS, disposition(7, 6, 'Fax')));
-    assert.match(one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 })).body, /"l1":"Sale","l2":"Cerrada ✅","l3":"Card"\}$/);
-    assert.match(one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 7 })).body, /"dispositionId":7,"l1":"Wrong number","l2":"Fax","l3":null\}$/);
+    assert.match(
+      one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 })).body,
+      /"l1":"Sale","l2":"Cerrada ✅","l3":"Card"\}$/,
+    );
+    assert.match(
+      one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 7 })).body,
+      /"dispositionId":7,"l1":"Wrong number","l2":"Fax","l3":null\}$/,
+    );
   });
 
   void it('uses the binlog timestamp shifted to the output zone (America/Montevideo)', () => {
     const e = engine('America/Montevideo');
-    const ev = one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 }, { timestampMs: Date.UTC(2026, 2, 2, 14, 6, 1, 999) }));
+    const ev = one(
+      e,
+      upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 }, { timestampMs: Date.UTC(2026, 2, 2, 14, 6, 1, 999) }),
+    );
     assert.match(ev.body, /^\{"event":"InteractionDisposition","date":"2026-03-02 11:06:01","guid":"g-d",/);
   });
 });
@@ -606,9 +707,18 @@ void describe('RulesEngine (default rules): event ids', () => {
 
   void it('is stable across releases: pinned value for gtid:0-1-4242 ccrepo.queue_log_repo #3 agent_log', () => {
     // Receivers deduplicate by this id: changing the namespace or the name layout breaks them.
-    const c = { tx: { id: 'gtid:0-1-4242', start: { file: FILE, pos: 9000 } }, schema: 'ccrepo', table: 'queue_log_repo', ordinal: 3 };
+    const c = {
+      tx: { id: 'gtid:0-1-4242', start: { file: FILE, pos: 9000 } },
+      schema: 'ccrepo',
+      table: 'queue_log_repo',
+      ordinal: 3,
+    };
     assert.equal(eventIdFor(c, 'agent_log'), PINNED_ID);
-    assert.equal(eventIdFor({ ...c, tx: { ...c.tx, start: { file: 'binlog.000009', pos: 4 } } }, 'agent_log'), PINNED_ID, 'the start position is not part of it');
+    assert.equal(
+      eventIdFor({ ...c, tx: { ...c.tx, start: { file: 'binlog.000009', pos: 4 } } }, 'agent_log'),
+      PINNED_ID,
+      'the start position is not part of it',
+    );
   });
 
   void it('is deterministic: the same change gives the same id in another engine instance', () => {
@@ -629,7 +739,12 @@ void describe('RulesEngine (default rules): event ids', () => {
       one(e, ins(QUEUE_LOG, row, { txId: `pos:${FILE}:5000`, ordinal: 0 })).id,
     ];
     assert.equal(new Set(ids).size, ids.length);
-    const c = { tx: { id: 'gtid:0-1-5000', start: { file: FILE, pos: 1 } }, schema: 'ccrepo', table: 'queue_log_repo', ordinal: 0 };
+    const c = {
+      tx: { id: 'gtid:0-1-5000', start: { file: FILE, pos: 1 } },
+      schema: 'ccrepo',
+      table: 'queue_log_repo',
+      ordinal: 0,
+    };
     assert.equal(base, eventIdFor(c, 'agent_log'));
     assert.notEqual(eventIdFor(c, 'agent_log'), eventIdFor(c, 'agent_break'));
     assert.notEqual(eventIdFor(c, 'agent_log'), eventIdFor({ ...c, schema: 'ccdata', table: 'users' }, 'agent_log'));
@@ -738,12 +853,16 @@ void describe('RulesEngine: rules-language features beyond the defaults', () => 
     assert.equal(log(''), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":false}');
     assert.equal(log(null), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"ana","isLogin":null}');
     assert.equal(log(true, 42), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"42","isLogin":true}');
-    assert.equal(log(Buffer.from('1'), 7n), '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"7","isLogin":true}');
+    assert.equal(
+      log(Buffer.from('1'), 7n),
+      '{"event":"AgentLog","date":"2026-03-02 14:10:00","agent":"7","isLogin":true}',
+    );
     assert.deepEqual(e.evaluate(ins('ccrepo.custom', { kind: 'skip', who: 'a', flag: 1 }), noRuleErrors), []);
     assert.deepEqual(e.evaluate(ins('ccrepo.custom', { kind: 0, who: 'a', flag: 1 }), noRuleErrors), []);
 
     const finish = (d: unknown): string | undefined =>
-      e.evaluate(ins('ccrepo.custom2', { g: 'g', n: 598, s: '2026-03-02 10:00:00', e: 'garbage', d }), noRuleErrors)[0]?.body;
+      e.evaluate(ins('ccrepo.custom2', { g: 'g', n: 598, s: '2026-03-02 10:00:00', e: 'garbage', d }), noRuleErrors)[0]
+        ?.body;
     const prefix =
       '{"event":"FinishInteraction","date":"2026-03-02 14:10:00","guid":"g","campaign":"Fixed<-","agent":null,"channel":"sms","clientId":"598","startDate":"2026-03-02 10:00:00","endDate":null,';
     assert.equal(finish('12'), `${prefix}"duration":12}`);

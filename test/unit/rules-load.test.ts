@@ -14,10 +14,21 @@ function minimal(): Record<string, unknown> {
     version: 1,
     registry: { table: 'ccdata.webhooks', key: 'id', eventColumn: 'event', urlColumn: 'url' },
     directories: {
-      users: { table: 'ccdata.users', key: 'username', match: [{ column: 'username' }, { column: 'phone', pattern: '^SIP/(\\d+)$' }] },
+      users: {
+        table: 'ccdata.users',
+        key: 'username',
+        match: [{ column: 'username' }, { column: 'phone', pattern: '^SIP/(\\d+)$' }],
+      },
       tree: { table: 'ccdata.dispositions', key: 'id', parent: { column: 'parentId', root: 0 } },
     },
-    memories: { caller: { table: 'ccrepo.queue_log_repo', when: { column: 'event', eq: 'ENTERQUEUE' }, key: 'callid', value: 'data2' } },
+    memories: {
+      caller: {
+        table: 'ccrepo.queue_log_repo',
+        when: { column: 'event', eq: 'ENTERQUEUE' },
+        key: 'callid',
+        value: 'data2',
+      },
+    },
     rules: [
       {
         id: 'log',
@@ -50,12 +61,14 @@ function throwsCode(fn: () => unknown, code: ErrorCode, ...parts: string[]): Bri
   }
   assert.ok(caught instanceof BridgeError, `expected a BridgeError, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
-  for (const p of parts) assert.ok(caught.message.includes(p), `message lacks ${JSON.stringify(p)}:\n${caught.message}`);
+  for (const p of parts)
+    assert.ok(caught.message.includes(p), `message lacks ${JSON.stringify(p)}:\n${caught.message}`);
   assert.equal(typeof caught.hint, 'string');
   return caught;
 }
 
-const invalid = (raw: unknown, ...parts: string[]): BridgeError => throwsCode(() => validateRules(raw, 'my-rules.yaml'), 'UCW_ERR_RULES_INVALID', 'my-rules.yaml', ...parts);
+const invalid = (raw: unknown, ...parts: string[]): BridgeError =>
+  throwsCode(() => validateRules(raw, 'my-rules.yaml'), 'UCW_ERR_RULES_INVALID', 'my-rules.yaml', ...parts);
 
 void describe('validateRules: accepted input', () => {
   void it('accepts the shipped defaults, covering all five events with unique ids', () => {
@@ -208,7 +221,9 @@ void describe('validateRules: UCW_ERR_RULES_INVALID with a path', () => {
     });
     invalid(fin, 'rules[1].fields.duration', 'boolean source', 'number');
     // ...and the same rule is fine with a number source.
-    (((fin.rules as Json[])[1]!.fields as Json).duration = { secondsBetween: [{ column: 'start_date' }, { column: 'end_date' }] });
+    ((fin.rules as Json[])[1]!.fields as Json).duration = {
+      secondsBetween: [{ column: 'start_date' }, { column: 'end_date' }],
+    };
     assert.equal(validateRules(fin, 'x').rules.length, 2);
   });
 
@@ -230,7 +245,12 @@ void describe('validateRules: UCW_ERR_RULES_INVALID with a path', () => {
 
   void it('a lookup of an undefined directory (also nested in a coalesce and in `date`)', () => {
     const raw = minimal();
-    fields0(raw).agent = { coalesce: [{ lookup: { directory: 'agents', key: { column: 'agent' }, column: 'username' } }, { column: 'agent' }] };
+    fields0(raw).agent = {
+      coalesce: [
+        { lookup: { directory: 'agents', key: { column: 'agent' }, column: 'username' } },
+        { column: 'agent' },
+      ],
+    };
     invalid(raw, 'rules[0].fields.agent.coalesce[0].lookup.directory', 'no directory "agents"', 'users, tree');
 
     const d = minimal();
@@ -254,7 +274,11 @@ void describe('validateRules: UCW_ERR_RULES_INVALID with a path', () => {
 
     const nested = minimal();
     fields0(nested).agent = {
-      lookup: { directory: 'users', key: { remembered: { memory: 'nope', key: { column: 'callid' } } }, column: 'username' },
+      lookup: {
+        directory: 'users',
+        key: { remembered: { memory: 'nope', key: { column: 'callid' } } },
+        column: 'username',
+      },
     };
     invalid(nested, 'rules[0].fields.agent.lookup.key.remembered.memory', 'no memory "nope"');
   });
@@ -296,10 +320,22 @@ void describe('validateRules: UCW_ERR_RULES_INVALID with a path', () => {
       ['empty on', (r) => (rule0(r).on = []), 'rules[0].on'],
       ['no rules', (r) => (r.rules = []), 'rules'],
       ['two operators', (r) => (rule0(r).when = { column: 'event', eq: 'A', ne: 'B' }), 'rules[0].when'],
-      ['bad json path', (r) => (fields0(r).agent = { json: { column: 'data', path: 'agent.name' } }), 'rules[0].fields.agent'],
-      ['memory when with two operators', (r) => (((r.memories as Json).caller as Json).when = { column: 'event', eq: 'A', in: ['B'] }), 'memories.caller.when'],
+      [
+        'bad json path',
+        (r) => (fields0(r).agent = { json: { column: 'data', path: 'agent.name' } }),
+        'rules[0].fields.agent',
+      ],
+      [
+        'memory when with two operators',
+        (r) => (((r.memories as Json).caller as Json).when = { column: 'event', eq: 'A', in: ['B'] }),
+        'memories.caller.when',
+      ],
       ['unknown directory key', (r) => (((r.directories as Json).users as Json).cache = true), 'directories.users'],
-      ['registry table mirrored as a directory', (r) => (((r.directories as Json).users as Json).table = 'ccdata.webhooks'), 'directories.users.table'],
+      [
+        'registry table mirrored as a directory',
+        (r) => (((r.directories as Json).users as Json).table = 'ccdata.webhooks'),
+        'directories.users.table',
+      ],
       ['empty orderKey', (r) => (rule0(r).orderKey = ''), 'rules[0].orderKey'],
     ];
     for (const [name, mutate, path] of cases) {

@@ -52,27 +52,34 @@ void describe('secret files', () => {
     const path = secretFile('signing', 'whsec_bmV3LXNlY3JldA==\nwhsec_b2xkLXNlY3JldA==\n\n', 0o600);
     const cfg = loadConfig({ cli: { mysqlUrl: URL }, env: { UCW_SIGNING_SECRET_FILE: path } });
     assert.deepEqual(cfg.signingSecret, ['whsec_bmV3LXNlY3JldA==', 'whsec_b2xkLXNlY3JldA==']);
-    assert.deepEqual(loadConfig({ cli: { mysqlUrl: URL, signingSecretFile: path }, env: {} }).signingSecret, cfg.signingSecret);
+    assert.deepEqual(
+      loadConfig({ cli: { mysqlUrl: URL, signingSecretFile: path }, env: {} }).signingSecret,
+      cfg.signingSecret,
+    );
   });
 
   // Kubernetes mounts a secret volume root-owned and, with a pod fsGroup, adds group read for that
   // group: 0400 becomes 0440 and the bridge can read it only through its supplementary group.
   const root = process.getuid?.() === 0;
-  void it('accepts a group-readable file it reads only through its group (Kubernetes fsGroup), with a warning', { skip: !root && 'needs root to chown' }, () => {
-    const path = secretFile('url-fsgroup', `${URL}\n`, 0o440);
-    const group = process.getgroups!()[0]!;
-    chownSync(path, 4321, group);
-    const warnings: unknown[] = [];
-    const cfg = loadConfig({ cli: {}, env: { UCW_MYSQL_URL_FILE: path }, onWarning: (w) => warnings.push(w) });
-    assert.equal(cfg.mysqlUrl, URL);
-    assert.deepEqual(warnings, [{ code: 'UCW_WARN_SECRET_FILE_GROUP', path, mode: '0440', group }]);
-    // The same mode on a file the bridge's user owns is refused: the group adds readers, not access.
-    chownSync(path, process.getuid!(), group);
-    assert.equal(refusal({ cli: {}, env: { UCW_MYSQL_URL_FILE: path } }).code, 'UCW_ERR_CONFIG_SECRET_FILE');
-    // A group the bridge is not in: refused.
-    chownSync(path, 4321, 54321);
-    assert.equal(refusal({ cli: {}, env: { UCW_MYSQL_URL_FILE: path } }).code, 'UCW_ERR_CONFIG_SECRET_FILE');
-  });
+  void it(
+    'accepts a group-readable file it reads only through its group (Kubernetes fsGroup), with a warning',
+    { skip: !root && 'needs root to chown' },
+    () => {
+      const path = secretFile('url-fsgroup', `${URL}\n`, 0o440);
+      const group = process.getgroups!()[0]!;
+      chownSync(path, 4321, group);
+      const warnings: unknown[] = [];
+      const cfg = loadConfig({ cli: {}, env: { UCW_MYSQL_URL_FILE: path }, onWarning: (w) => warnings.push(w) });
+      assert.equal(cfg.mysqlUrl, URL);
+      assert.deepEqual(warnings, [{ code: 'UCW_WARN_SECRET_FILE_GROUP', path, mode: '0440', group }]);
+      // The same mode on a file the bridge's user owns is refused: the group adds readers, not access.
+      chownSync(path, process.getuid!(), group);
+      assert.equal(refusal({ cli: {}, env: { UCW_MYSQL_URL_FILE: path } }).code, 'UCW_ERR_CONFIG_SECRET_FILE');
+      // A group the bridge is not in: refused.
+      chownSync(path, 4321, 54321);
+      assert.equal(refusal({ cli: {}, env: { UCW_MYSQL_URL_FILE: path } }).code, 'UCW_ERR_CONFIG_SECRET_FILE');
+    },
+  );
 
   void it('refuses a group- or world-readable file with a hint, never printing its content', () => {
     for (const mode of [0o644, 0o640, 0o604, 0o444]) {
@@ -83,7 +90,10 @@ void describe('secret files', () => {
       assert.ok(err.message.includes(`0${mode.toString(8)}`), err.message);
       assert.match(err.hint ?? '', /chmod 600/);
       assert.match(err.hint ?? '', /defaultMode: 0400/);
-      assert.ok(!JSON.stringify({ m: err.message, h: err.hint, d: err.details }).includes('s3cret-pw'), 'content leaked');
+      assert.ok(
+        !JSON.stringify({ m: err.message, h: err.hint, d: err.details }).includes('s3cret-pw'),
+        'content leaked',
+      );
     }
     const signing = secretFile('signing-644', 'whsec_dG9wLXNlY3JldA==\n', 0o644);
     const err = refusal({ cli: { mysqlUrl: URL, signingSecretFile: signing }, env: {} });

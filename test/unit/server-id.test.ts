@@ -33,7 +33,10 @@ void describe('replicaServerId', () => {
   void it('an explicit --server-id wins and leaves the stored one alone', () => {
     const meta = new Map<string, string>();
     const store = { getMeta: (k: string) => meta.get(k), setMeta: (k: string, v: string) => void meta.set(k, v) };
-    assert.equal(replicaServerId(undefined, store, log, () => DERIVED_SERVER_ID_MIN + 7), DERIVED_SERVER_ID_MIN + 7);
+    assert.equal(
+      replicaServerId(undefined, store, log, () => DERIVED_SERVER_ID_MIN + 7),
+      DERIVED_SERVER_ID_MIN + 7,
+    );
     assert.equal(replicaServerId(48_151, store, log), 48_151);
     assert.equal(replicaServerId(undefined, store, log), DERIVED_SERVER_ID_MIN + 7);
   });

@@ -24,10 +24,7 @@ void describe('createSigner', () => {
     const key = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
     const signer = createSigner([`whsec_${key.toString('base64')}`]);
     const body = '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"ana","isLogin":true}';
-    assert.equal(
-      signer?.sign('0b8f-id', 1772460309, body),
-      `v1,${hmac(key, `0b8f-id.1772460309.${body}`)}`,
-    );
+    assert.equal(signer?.sign('0b8f-id', 1772460309, body), `v1,${hmac(key, `0b8f-id.1772460309.${body}`)}`);
   });
 
   void it('uses the UTF-8 bytes of a secret without the whsec_ prefix', () => {
@@ -45,7 +42,10 @@ void describe('createSigner', () => {
   void it('emits one space-separated v1 entry per secret, in configuration order (key rotation)', () => {
     const signer = createSigner(['whsec_c2VjcmV0LWtleQ==', 'second']);
     const parts = signer?.sign('id', 10, 'x').split(' ');
-    assert.deepEqual(parts, [`v1,${hmac(Buffer.from('secret-key'), 'id.10.x')}`, `v1,${hmac(Buffer.from('second'), 'id.10.x')}`]);
+    assert.deepEqual(parts, [
+      `v1,${hmac(Buffer.from('secret-key'), 'id.10.x')}`,
+      `v1,${hmac(Buffer.from('second'), 'id.10.x')}`,
+    ]);
   });
 
   void it('covers the body exactly: a one-byte change changes the signature', () => {
@@ -58,11 +58,21 @@ void describe('createSigner', () => {
     assert.throws(
       () => createSigner(['ok', '']),
       (err: unknown) =>
-        err instanceof BridgeError && err.code === 'UCW_ERR_CONFIG_INVALID' && /#2/.test(err.message) && err.hint !== undefined,
+        err instanceof BridgeError &&
+        err.code === 'UCW_ERR_CONFIG_INVALID' &&
+        /#2/.test(err.message) &&
+        err.hint !== undefined,
     );
   });
 
-  for (const bad of ['whsec_', 'whsec_not base64!', 'whsec_abc*def', 'whsec_QUJDRUZHS', 'whsec_QUJD=RUZH', 'whsec_QUJDRUZ=====']) {
+  for (const bad of [
+    'whsec_',
+    'whsec_not base64!',
+    'whsec_abc*def',
+    'whsec_QUJDRUZHS',
+    'whsec_QUJD=RUZH',
+    'whsec_QUJDRUZ=====',
+  ]) {
     void it(`rejects invalid base64 after whsec_ without echoing the secret (${JSON.stringify(bad)})`, () => {
       assert.throws(
         () => createSigner([bad]),

@@ -15,7 +15,10 @@ const PARSE_ERROR_84 = serverError(
   1064,
   "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near 'MASTER STATUS' at line 1",
 );
-const NO_REPLICATION_CLIENT = serverError(1227, 'Access denied; you need (at least one of) the SUPER, REPLICATION CLIENT privilege(s) for this operation');
+const NO_REPLICATION_CLIENT = serverError(
+  1227,
+  'Access denied; you need (at least one of) the SUPER, REPLICATION CLIENT privilege(s) for this operation',
+);
 
 void describe('SourceDb.binlogEnd on MySQL 8.4 (SHOW BINARY LOG STATUS)', () => {
   const db = new SourceDb(parseMysqlUrl('mysql://u:p@127.0.0.1:1/'));
@@ -31,7 +34,9 @@ void describe('SourceDb.binlogEnd on MySQL 8.4 (SHOW BINARY LOG STATUS)', () => 
   };
 
   void it('reads the position from SHOW BINARY LOG STATUS', async () => {
-    const sent = answer(PARSE_ERROR_84, [{ File: 'binlog.000007', Position: 1234, Binlog_Do_DB: '', Binlog_Ignore_DB: '', Executed_Gtid_Set: '' }]);
+    const sent = answer(PARSE_ERROR_84, [
+      { File: 'binlog.000007', Position: 1234, Binlog_Do_DB: '', Binlog_Ignore_DB: '', Executed_Gtid_Set: '' },
+    ]);
     assert.deepEqual(await db.binlogEnd(), { file: 'binlog.000007', pos: 1234 });
     assert.deepEqual(sent, ['SHOW MASTER STATUS', 'SHOW BINARY LOG STATUS']);
   });

@@ -18,7 +18,6 @@ import { defaultRules } from '../../src/rules/load.js';
 import { MARIADB_10_11 } from '../helpers/server-settings.js';
 import { mirrorTablesOf } from '../../src/pipeline/processor.js';
 
-
 /** The source's tables as a snapshot returns them (already projected to the asked columns). */
 const TABLES: Record<string, Row[]> = {
   'ccdata.users': [{ username: 'u1', phone: '2001', name: 'Ana' }],
@@ -65,7 +64,9 @@ function starting(stateDir: string, source: FakeSource, resetToNow = false): Sta
   const outbox = new Outbox({ stateDir, synchronous: 'normal' });
   const mirrorTables = mirrorTablesOf(engine, registry);
   const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = createLogger('info', {
+    write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>),
+  });
   const start = new StartPosition({ db: source, outbox, engine, registry, mirrorTables, resetToNow, logger });
   return { start, outbox, engine, registry, logs };
 }
@@ -106,7 +107,11 @@ void describe('StartPosition', () => {
     const source = new FakeSource();
     const first = starting(dirPath, source);
     await first.start.prepare(MARIADB_10_11);
-    first.outbox.commit({ events: [], mirror: [{ table: 'ccdata.users', pk: 'u2', row: { username: 'u2', phone: '2002', name: 'Bo' } }], checkpoint: { file: 'bin.000001', pos: 4_000 } });
+    first.outbox.commit({
+      events: [],
+      mirror: [{ table: 'ccdata.users', pk: 'u2', row: { username: 'u2', phone: '2002', name: 'Bo' } }],
+      checkpoint: { file: 'bin.000001', pos: 4_000 },
+    });
     first.outbox.close();
 
     source.calls.length = 0;
@@ -114,8 +119,15 @@ void describe('StartPosition', () => {
     const again = starting(dirPath, source);
     assert.deepEqual(await again.start.prepare(MARIADB_10_11), { file: 'bin.000001', pos: 4_000 });
     assert.deepEqual(source.calls, []);
-    assert.deepEqual(again.engine.directoryForTable('ccdata.users')?.resolve('u2'), { username: 'u2', phone: '2002', name: 'Bo' });
-    assert.equal(again.logs.some((l) => l.code === 'UCW_WARN_SOURCE_RESET'), false);
+    assert.deepEqual(again.engine.directoryForTable('ccdata.users')?.resolve('u2'), {
+      username: 'u2',
+      phone: '2002',
+      name: 'Bo',
+    });
+    assert.equal(
+      again.logs.some((l) => l.code === 'UCW_WARN_SOURCE_RESET'),
+      false,
+    );
     again.outbox.close();
   });
 
@@ -129,13 +141,21 @@ void describe('StartPosition', () => {
     const other = starting(dirPath, source);
     await assert.rejects(other.start.prepare({ ...MARIADB_10_11, serverId: 2 }), (e: BridgeError) => {
       assert.equal(e.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN');
-      assert.equal(e.message, "the checkpoint bin.000001:1000 does not belong to this server's binlog: server_id was 1, is 2");
+      assert.equal(
+        e.message,
+        "the checkpoint bin.000001:1000 does not belong to this server's binlog: server_id was 1, is 2",
+      );
       assert.match(e.hint ?? '', /--reset-to-now/);
       return true;
     });
     // Nothing was taken from the other server: same checkpoint, no snapshot.
     assert.deepEqual(other.outbox.checkpoint(), { file: 'bin.000001', pos: 1_000 });
-    assert.deepEqual(source.calls, ['binlogEnd', 'snapshot ccdata.users username,phone,name', 'snapshot ccdata.dispositions id,parentId,value', 'snapshot ccdata.webhooks id,event,url']);
+    assert.deepEqual(source.calls, [
+      'binlogEnd',
+      'snapshot ccdata.users username,phone,name',
+      'snapshot ccdata.dispositions id,parentId,value',
+      'snapshot ccdata.webhooks id,event,url',
+    ]);
     other.outbox.close();
   });
 
@@ -151,7 +171,10 @@ void describe('StartPosition', () => {
     const rebuilt = starting(dirPath, source);
     await assert.rejects(rebuilt.start.prepare(MARIADB_10_11), (e: BridgeError) => {
       assert.equal(e.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN');
-      assert.equal(e.message, "the checkpoint bin.000001:1000 does not belong to this server's binlog: at bin.000001:1000 the server's GTID position was 0-1-42, is 0-1-3");
+      assert.equal(
+        e.message,
+        "the checkpoint bin.000001:1000 does not belong to this server's binlog: at bin.000001:1000 the server's GTID position was 0-1-42, is 0-1-3",
+      );
       return true;
     });
     rebuilt.outbox.close();

@@ -10,7 +10,12 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Outbox, OUTBOX_FILE } from '../../src/outbox/outbox.js';
 
 const mode = (path: string): string => `0${(statSync(path).mode & 0o777).toString(8)}`;
-const modes = (dir: string): Record<string, string> => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, mode(join(dir, f))]));
+const modes = (dir: string): Record<string, string> =>
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, mode(join(dir, f))]),
+  );
 
 void describe('state directory modes', () => {
   let root = '';
@@ -28,7 +33,11 @@ void describe('state directory modes', () => {
     const dir = join(root, 'state');
     const warnings: unknown[] = [];
     // A new store is created private: nothing to tighten, so nothing reported.
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', logger: { info: () => undefined, warn: (obj: unknown) => warnings.push(obj) } });
+    const o = new Outbox({
+      stateDir: dir,
+      synchronous: 'normal',
+      logger: { info: () => undefined, warn: (obj: unknown) => warnings.push(obj) },
+    });
     assert.deepEqual(warnings, []);
     o.commit({ events: [], mirror: [], checkpoint: { file: 'binlog.000001', pos: 4 } });
     assert.equal(mode(dir), '0700');
@@ -59,7 +68,14 @@ void describe('state directory modes', () => {
     assert.equal(mode(join(dir, OUTBOX_FILE)), '0644');
 
     const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', logger: { info: () => undefined, warn: (obj: Record<string, unknown>, msg: string) => warnings.push({ obj, msg }) } as never });
+    const o = new Outbox({
+      stateDir: dir,
+      synchronous: 'normal',
+      logger: {
+        info: () => undefined,
+        warn: (obj: Record<string, unknown>, msg: string) => warnings.push({ obj, msg }),
+      } as never,
+    });
     assert.equal(mode(dir), '0700');
     assert.equal(mode(join(dir, OUTBOX_FILE)), '0600');
     assert.equal(mode(join(dir, `${OUTBOX_FILE}-wal`)), '0600');

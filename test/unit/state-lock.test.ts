@@ -18,7 +18,10 @@ const LOCK_MODULE = join(PROJECT_ROOT, 'src', 'outbox', 'state-lock.ts');
 /** A child process that takes the lock, says so on stdout, and holds it until killed. */
 async function holder(dir: string): Promise<ChildProcess> {
   const script = `import { StateLock } from ${JSON.stringify(LOCK_MODULE)}; StateLock.acquire(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 60_000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   await new Promise<void>((resolve, reject) => {
@@ -29,7 +32,10 @@ async function holder(dir: string): Promise<ChildProcess> {
 }
 
 const isLocked = (pid: number) => (err: unknown) =>
-  err instanceof BridgeError && err.code === 'UCW_ERR_STATE_LOCKED' && err.message.includes(`(pid ${pid})`) && /Stop the bridge/.test(err.hint ?? '');
+  err instanceof BridgeError &&
+  err.code === 'UCW_ERR_STATE_LOCKED' &&
+  err.message.includes(`(pid ${pid})`) &&
+  /Stop the bridge/.test(err.hint ?? '');
 
 void describe('StateLock', () => {
   let dir = '';
@@ -64,7 +70,10 @@ void describe('StateLock', () => {
     const probe = `import { StateLock } from ${JSON.stringify(LOCK_MODULE)}; try { StateLock.acquire(${JSON.stringify(dir)}); console.log('acquired'); } catch (e) { console.log(e.code); }`;
     const tryOnce = (): Promise<string> =>
       new Promise((resolve) => {
-        const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
         let out = '';
         c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
         c.once('close', () => resolve(out.trim()));

@@ -13,7 +13,13 @@ function serverError(errno: number, message: string): Error {
 
 const cases: Array<[string, number, string, string, boolean]> = [
   // [what, errno, message, code, retryable]
-  ['MariaDB 10.11, checkpoint file missing/purged', 1236, 'Could not find first log file name in binary log index file', 'UCW_ERR_SOURCE_BINLOG_GONE', false],
+  [
+    'MariaDB 10.11, checkpoint file missing/purged',
+    1236,
+    'Could not find first log file name in binary log index file',
+    'UCW_ERR_SOURCE_BINLOG_GONE',
+    false,
+  ],
   [
     'MariaDB 10.11, position past the end of the file',
     1236,
@@ -72,19 +78,41 @@ void describe('classifyStreamError', () => {
 
   void it("zongji's column-count mismatch (recorded on the fixture, binlog_row_metadata=MINIMAL) is a drift of that table", () => {
     const e = classifyStreamError(
-      new Error('Table ccrepo.queue_log_repo schema changed between binlog event and metadata fetch: the event has 11 columns, fetched metadata has 10'),
+      new Error(
+        'Table ccrepo.queue_log_repo schema changed between binlog event and metadata fetch: the event has 11 columns, fetched metadata has 10',
+      ),
     );
-    assert.deepEqual([e.code, e.retryable, e.details], ['UCW_ERR_RULES_SCHEMA_DRIFT', true, { table: 'ccrepo.queue_log_repo' }]);
+    assert.deepEqual(
+      [e.code, e.retryable, e.details],
+      ['UCW_ERR_RULES_SCHEMA_DRIFT', true, { table: 'ccrepo.queue_log_repo' }],
+    );
     assert.match(e.hint ?? '', /binlog_row_metadata = FULL/);
   });
 
   void it('a dropped connection is a retryable stream error, and a connection loss (not counted as stuck)', () => {
     // Recorded on the fixture after KILL of the dump thread.
-    const e = classifyStreamError(Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }));
+    const e = classifyStreamError(
+      Object.assign(new Error('Connection lost: The server closed the connection.'), {
+        code: 'PROTOCOL_CONNECTION_LOST',
+        fatal: true,
+      }),
+    );
     assert.deepEqual([e.code, e.retryable, isConnectionLoss(e)], ['UCW_ERR_SOURCE_STREAM', true, true]);
-    assert.equal(isConnectionLoss(classifyStreamError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104 }))), true);
+    assert.equal(
+      isConnectionLoss(
+        classifyStreamError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104 })),
+      ),
+      true,
+    );
     assert.equal(isConnectionLoss(classifyStreamError(serverError(1053, 'Server shutdown in progress'))), true);
-    assert.equal(isConnectionLoss(classifyStreamError(serverError(1236, 'log event entry exceeded max_allowed_packet; Increase max_allowed_packet on master'))), false);
+    assert.equal(
+      isConnectionLoss(
+        classifyStreamError(
+          serverError(1236, 'log event entry exceeded max_allowed_packet; Increase max_allowed_packet on master'),
+        ),
+      ),
+      false,
+    );
     assert.equal(isConnectionLoss(classifyStreamError(new Error('Cannot read properties of undefined'))), false);
   });
 

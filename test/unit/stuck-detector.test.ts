@@ -4,7 +4,9 @@ import { BridgeError } from '../../src/errors.js';
 import { StuckDetector } from '../../src/source/stuck-detector.js';
 
 const AT = { file: 'binlog.000003', pos: 1234 };
-const decodeError = new BridgeError('UCW_ERR_SOURCE_STREAM', 'binlog stream failed: cannot decode', { retryable: true });
+const decodeError = new BridgeError('UCW_ERR_SOURCE_STREAM', 'binlog stream failed: cannot decode', {
+  retryable: true,
+});
 
 void describe('StuckDetector', () => {
   void it('the same error at the same checkpoint 5 times in a row is fatal, with the position', () => {
@@ -25,7 +27,11 @@ void describe('StuckDetector', () => {
     four();
     assert.equal(d.failed({ ...AT, pos: 2000 }, decodeError), undefined, 'the checkpoint moved');
     four();
-    assert.equal(d.failed(AT, new BridgeError('UCW_ERR_SOURCE_QUERY', 'lookup failed', { retryable: true })), undefined, 'another error');
+    assert.equal(
+      d.failed(AT, new BridgeError('UCW_ERR_SOURCE_QUERY', 'lookup failed', { retryable: true })),
+      undefined,
+      'another error',
+    );
     four();
     d.other();
     four();

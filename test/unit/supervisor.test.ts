@@ -55,7 +55,12 @@ function supervise(settings: () => ServerSettings = () => MARIADB_10_11) {
   const fatal: BridgeError[] = [];
   const logs: Array<Record<string, unknown>> = [];
   let prepared = 0;
-  const db: PreflightDb = { conn: CONN, settings: () => Promise.resolve(settings()), grants: () => Promise.resolve([]), roleGrants: () => Promise.resolve([]) };
+  const db: PreflightDb = {
+    conn: CONN,
+    settings: () => Promise.resolve(settings()),
+    grants: () => Promise.resolve([]),
+    roleGrants: () => Promise.resolve([]),
+  };
   const metrics = new Metrics();
   const sup = new SourceSupervisor({
     conn: CONN,
@@ -72,7 +77,9 @@ function supervise(settings: () => ServerSettings = () => MARIADB_10_11) {
     },
     handler: () => Promise.resolve(),
     onFatal: (err) => fatal.push(err),
-    logger: createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
+    logger: createLogger('info', {
+      write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>),
+    }),
     metrics,
     createListener: (opts) => {
       const l = new FakeListener(opts);
@@ -150,7 +157,10 @@ void describe('SourceSupervisor (fake listener, mock timers)', () => {
     s.sup.start();
     await settle();
     s.listeners[0]!.emit('ready');
-    const purged = new BridgeError('UCW_ERR_SOURCE_BINLOG_GONE', 'the binlog file bin.000001 of the checkpoint is gone');
+    const purged = new BridgeError(
+      'UCW_ERR_SOURCE_BINLOG_GONE',
+      'the binlog file bin.000001 of the checkpoint is gone',
+    );
     s.listeners[0]!.emit('error', purged);
     await settle();
     assert.deepEqual(s.fatal, [purged]);

@@ -56,9 +56,24 @@ void describe('parseSourceDatetime: UTC source', () => {
   });
 
   void it('unparsable strings and other types become null', () => {
-    for (const bad of ['', 'now', '2026-3-2 14:05:09', '2026/03/02 14:05:09', '2026-03-02 14:05:09Z', '2026-03-02 14:05:09+00:00', '20260302140509', '2026-03-02 1:05:09',
-      '2026-03-02 14:05:09.', '2026-03-02X14:05:09', '2026-03-02 14-05-09', '2026-03-02 14:05:0a', '2026-03-02 14:05:09.12a',
-      '２０２６-03-02 14:05:09', '2026-03-02 14:05:09 extra', '-026-03-02']) {
+    for (const bad of [
+      '',
+      'now',
+      '2026-3-2 14:05:09',
+      '2026/03/02 14:05:09',
+      '2026-03-02 14:05:09Z',
+      '2026-03-02 14:05:09+00:00',
+      '20260302140509',
+      '2026-03-02 1:05:09',
+      '2026-03-02 14:05:09.',
+      '2026-03-02X14:05:09',
+      '2026-03-02 14-05-09',
+      '2026-03-02 14:05:0a',
+      '2026-03-02 14:05:09.12a',
+      '２０２６-03-02 14:05:09',
+      '2026-03-02 14:05:09 extra',
+      '-026-03-02',
+    ]) {
       assert.equal(parseSourceDatetime(bad, 'UTC'), null, bad);
     }
     assert.equal(parseSourceDatetime(null, 'UTC'), null);
@@ -187,7 +202,9 @@ void describe('formatPayloadDate', () => {
 
 void describe('isValidTimeZone', () => {
   void it('accepts IANA names and UTC, rejects anything else', () => {
-    for (const z of ['UTC', 'Etc/UTC', 'America/Montevideo', 'Europe/Madrid', 'Asia/Kolkata']) assert.equal(isValidTimeZone(z), true, z);
-    for (const z of ['', 'Mars/Olympus_Mons', 'America/Nowhere', 'UTC+3 hours', 'not a zone']) assert.equal(isValidTimeZone(z), false, z);
+    for (const z of ['UTC', 'Etc/UTC', 'America/Montevideo', 'Europe/Madrid', 'Asia/Kolkata'])
+      assert.equal(isValidTimeZone(z), true, z);
+    for (const z of ['', 'Mars/Olympus_Mons', 'America/Nowhere', 'UTC+3 hours', 'not a zone'])
+      assert.equal(isValidTimeZone(z), false, z);
   });
 });

@@ -53,7 +53,16 @@ void describe('worker protocol', () => {
   void it('outcomes come back once each, and a batch starts empty after take()', () => {
     const sent: Array<[number, AttemptOutcome]> = [
       [7, { kind: 'delivered', status: 204, durationMs: 3 }],
-      [8, { kind: 'retry', status: 503, retryAfterMs: 1000, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 503' }, durationMs: 5 }],
+      [
+        8,
+        {
+          kind: 'retry',
+          status: 503,
+          retryAfterMs: 1000,
+          error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 503' },
+          durationMs: 5,
+        },
+      ],
       [9, { kind: 'unsent' }],
       [10, { kind: 'delivered', status: 200, durationMs: 0 }],
     ];

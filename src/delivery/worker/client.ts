@@ -59,7 +59,8 @@ export class WorkerClient implements Sender {
 
   sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
     if (this.closing) {
-      for (let i = 0; i < attempts.length; i++) onOutcome(i, i === 0 ? workerFailure('the sender is shutting down') : UNSENT);
+      for (let i = 0; i < attempts.length; i++)
+        onOutcome(i, i === 0 ? workerFailure('the sender is shutting down') : UNSENT);
       return;
     }
     this.worker ??= this.spawn();

@@ -51,7 +51,7 @@ export function urlOf(t: AttemptTuple): string {
 
 /** Calls `onChain` once per in-order chain of the batch, in batch order. */
 export function forEachChain(batch: readonly AttemptTuple[], onChain: (chain: AttemptTuple[]) => void): void {
-  for (let i = 0; i < batch.length; ) {
+  for (let i = 0; i < batch.length;) {
     const chain = [batch[i]!];
     while (batch[i++]![AT_CHAINED] === 1 && i < batch.length) chain.push(batch[i]!);
     onChain(chain);
