@@ -1,6 +1,6 @@
 // The disk budget over a real store (fake clock): retention yields to --max-outbox-bytes. Delivered
-// and cancelled rows, however recent, are pruned before reading is held; only rows that still have
-// work (pending of a held URL) can hold it.
+// and cancelled rows, however recent, are pruned before reading waits; only rows that still have
+// work (pending of a failing or paused URL) can make it wait.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
 const HOUR = 3_600_000;
 const MAX_BYTES = 2 * 1024 * 1024;
 const BACK = 'https://back.example/hook';
-const HELD = 'https://held.example/hook';
+const STALLED = 'https://stalled.example/hook';
 const RECLAIMED = 'state store at --max-outbox-bytes: delivered and cancelled rows pruned ahead of retention';
 
 interface LogLine {
@@ -100,8 +100,8 @@ void describe('FlowWindow disk budget over a real store', () => {
   void it('a backlog discarded with the bridge stopped: the cancelled rows are pruned at start and reading goes on', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
     const { o, commit, logs, window, pruner } = setup();
-    commit(HELD, 2_000);
-    assert.equal(o.discardPending(HELD), 2_000);
+    commit(STALLED, 2_000);
+    assert.equal(o.discardPending(STALLED), 2_000);
     assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
 
     let done = false;
@@ -117,12 +117,12 @@ void describe('FlowWindow disk budget over a real store', () => {
     await pruner.stop();
   });
 
-  void it('pending rows of a held URL over the budget still hold reading (the delivered ones are pruned, no pending one)', async (t) => {
+  void it('pending rows of a failing or paused URL over the budget still hold reading (the delivered ones are pruned, no pending one)', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
     const { o, commit, logs, metrics, window, pruner } = setup();
     const drained = commit(BACK, 500);
     for (const d of drained) o.markDelivered(d.id, 200, Date.now());
-    commit(HELD, 1_500);
+    commit(STALLED, 1_500);
     o.flushOutcomes();
 
     let done = false;

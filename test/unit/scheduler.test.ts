@@ -308,7 +308,7 @@ void describe('DeliveryScheduler', () => {
     assert.equal(outbox.counts().dead, 0);
   });
 
-  void it('a pause survives a restart: the new dispatcher does not send to the URL before it ends', async () => {
+  void it('a pause survives a restart: the new scheduler does not send to the URL before it ends', async () => {
     const sender = new FakeSender((call, nth) => (call.url === URL_A && call.eventId === 'p1' && nth === 1 ? gone() : delivered()));
     const d1 = make(sender, { gonePauseMs: 400 });
     d1.start();
@@ -383,7 +383,7 @@ void describe('DeliveryScheduler', () => {
     assert.equal(log?.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
   });
 
-  void it('stop() starts nothing more and leaves the rest pending; a new dispatcher delivers it', async () => {
+  void it('stop() starts nothing more and leaves the rest pending; a new scheduler delivers it', async () => {
     let releaseFirst: (() => void) | undefined;
     const sender = new FakeSender(async (call) => {
       if (call.eventId === 's1') {
@@ -414,7 +414,7 @@ void describe('DeliveryScheduler', () => {
     assert.equal(sender.calls.filter((c) => c.eventId === 's2').length, 1);
   });
 
-  void it('holds at most maxBufferedPerUrl deliveries in memory; the rest, staged ones included, are read from the outbox in order', async () => {
+  void it('buffers at most maxBufferedPerUrl deliveries in memory; the rest, staged ones included, are read from the outbox in order', async () => {
     const sender = new FakeSender(async () => {
       await fake.sleep(1);
       return delivered();
@@ -446,27 +446,27 @@ void describe('DeliveryScheduler', () => {
     }
   });
 
-  void it('a URL failing again and again is held as a whole and probed one delivery at a time; other URLs go on', async () => {
+  void it('a URL failing again and again is marked failing as a whole and probed one delivery at a time; other URLs go on', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
     let aDown = true;
     const sender = new FakeSender((call) => (call.url === URL_A && aDown ? serverError() : delivered()));
     const d = make(sender, { concurrencyPerUrl: 8, policy });
     d.start();
-    // 40 keys: without a hold, each key's head would retry on its own schedule.
+    // 40 keys: unless the URL is marked failing, each key's head would retry on its own schedule.
     enqueue(d, ...Array.from({ length: 40 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'no hold');
-    const held = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
-    assert.equal(held.level, 'warn');
-    assert.equal(held.url, URL_A);
+    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
+    const failing = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
+    assert.equal(failing.level, 'warn');
+    assert.equal(failing.url, URL_A);
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 1);
 
-    // While held: a single probe per hold (100, 200, 400, 400 ms), never 8 at a time.
+    // While failing: a single probe per wait (100, 200, 400, 400 ms), never 8 at a time.
     const before = sender.to(URL_A).length;
     enqueue(d, ev('other', 'agent:o', [URL_B]));
     await fake.until(() => sender.to(URL_B).length === 1, 'URL B held back by A');
     await fake.advance(1_000);
     const during = sender.to(URL_A).slice(before);
-    assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a held URL in 1 s`);
+    assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a failing URL in 1 s`);
     assert.ok(during.every((c) => c.concurrentAtStart === 1), 'probes go one at a time');
     assert.equal(logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length, 1, 'warned once per outage');
     assert.equal(outbox.counts().dead, 0);
@@ -477,10 +477,10 @@ void describe('DeliveryScheduler', () => {
     assert.ok(logs.some((l) => l.msg === 'failing URL answered again; delivery resumed'));
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
     assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
-    assert.equal(outbox.counts().delivered, 41, 'every held event delivered, none dropped');
+    assert.equal(outbox.counts().delivered, 41, 'every event of the failing URL delivered, none dropped');
   });
 
-  void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; a hold cancels those it queued', async () => {
+  void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; marking it failing cancels those it queued', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 200, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
     const answers: Array<(o: AttemptOutcome) => void> = [];
     const cancelled: Array<string | undefined> = [];
@@ -494,9 +494,9 @@ void describe('DeliveryScheduler', () => {
     await fake.until(() => answers.length === 6, () => `${answers.length} handed over`);
     await fake.advance(50);
     assert.equal(answers.length, 6, 'no more than 2 running + 4 queued at once');
-    // Five retryable failures in a row hold the URL: what the sender still queues is called back.
+    // Five retryable failures in a row mark the URL failing: what the sender still queues is called back.
     for (const answer of answers.splice(0, 5)) answer(serverError());
-    await fake.until(() => cancelled.includes(URL_A), 'cancelQueued not called on hold');
+    await fake.until(() => cancelled.includes(URL_A), 'cancelQueued not called when the URL was marked failing');
     await stop(d, 100);
     assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
   });
@@ -573,25 +573,25 @@ void describe('DeliveryScheduler', () => {
     assert.equal(row.status, DeliveryStatus.delivered);
   });
 
-  void it('a failing hold that turns into a 410 pause: ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
+  void it('a failing URL that turns paused (410): ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 20, maxDelayMs: 40, maxRetryAfterMs: 1_000 };
     const sender = new FakeSender((_call, nth) => (nth <= FAILURES_TO_FAILING ? serverError() : gone()));
     const d = make(sender, { concurrencyPerUrl: 8, policy, gonePauseMs: 60_000 });
     d.start();
     enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`h${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'no failing hold');
+    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
     await fake.until(() => goneLogs().length === 1, 'the probe got no 410 pause');
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0, 'ucw_urls_failing still counts the paused URL');
     assert.equal(await pausedGauge(), 1);
   });
 
-  void it('a held URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
+  void it('a failing URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
     const sender = new FakeSender((call) => (call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined)));
     const d = make(sender, { concurrencyPerUrl: 8, policy });
     d.start();
     enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'no hold');
+    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
     enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
     assert.equal(d.pending, FAILURES_TO_FAILING + 2);
     assert.equal(win(d).drainable, 1, 'only URL B\'s delivery can drain');
@@ -792,7 +792,7 @@ void describe('DeliveryScheduler', () => {
     });
   });
 
-  void describe('roomFor: the source is held back while every URL is behind', () => {
+  void describe('the flow window holds reading back while every URL is behind', () => {
     /** A sender whose answers the test gives, one call at a time. */
     const manualSender = (): { sender: Sender; answers: Array<(o: AttemptOutcome) => void> } => {
       const answers: Array<(o: AttemptOutcome) => void> = [];
@@ -806,26 +806,26 @@ void describe('DeliveryScheduler', () => {
     const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
     void it('waits while the window is nearly full, goes on once two pages of room are free; a URL with room goes on at once', async () => {
-      // maxHeld 8: pages of 2, so reading stops at 6 held and goes on below 4.
+      // maxBuffered 8: pages of 2, so reading stops at 6 buffered and goes on below 4.
       const { sender, answers } = manualSender();
       const d = make(sender, { maxBufferedPerUrl: 8 });
       d.start();
       enqueue(d, ...Array.from({ length: 5 }, (_, i) => ev(`w${i}`, `agent:${i}`, [URL_A])));
-      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, '5 of 8 held: room');
+      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, '5 of 8 buffered: room');
       enqueue(d, ev('w5', 'agent:5', [URL_A]));
       const wait = win(d).roomFor(new Set([URL_A]));
-      assert.ok(wait, '6 of 8 held: the source waits');
+      assert.ok(wait, '6 of 8 buffered: the source waits');
       assert.equal(win(d).roomFor(new Set([URL_A, URL_B])), undefined, 'URL B holds nothing: reading on is useful');
       const state = settled(wait);
       await fake.until(() => answers.length === 1, 'no attempt');
-      for (let held = 6; held > 4; held--) {
+      for (let buffered = 6; buffered > 4; buffered--) {
         answers.shift()!(delivered());
         await fake.until(() => answers.length === 1 || outbox.counts().pending === 0, 'no next attempt');
         await tick();
-        assert.equal(state.done, false, `still waiting with ${held - 1} held`);
+        assert.equal(state.done, false, `still waiting with ${buffered - 1} buffered`);
       }
       answers.shift()!(delivered());
-      await fake.until(() => state.done, 'the source was not let go at 3 held');
+      await fake.until(() => state.done, 'the source was not let go at 3 buffered');
       assert.equal(win(d).roomFor(new Set([URL_A])), undefined);
     });
 
@@ -850,7 +850,7 @@ void describe('DeliveryScheduler', () => {
       assert.ok(state.done, 'never let go');
     });
 
-    void it('a held URL (failing receiver) never holds the source back: its backlog goes to the outbox', async () => {
+    void it('a failing URL never holds the source back: its backlog goes to the outbox', async () => {
       const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
       const { sender, answers } = manualSender();
       const d = make(sender, { maxBufferedPerUrl: 8, concurrencyPerUrl: 8, policy });
@@ -861,11 +861,11 @@ void describe('DeliveryScheduler', () => {
       const state = settled(wait);
       await fake.until(() => answers.length === 7, () => `${answers.length} attempts`);
       for (const answer of answers.splice(0, 5)) answer(serverError());
-      await fake.until(() => state.done, 'the hold did not let the source go');
-      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, 'held: reading goes on');
+      await fake.until(() => state.done, 'marking the URL failing did not let the source go');
+      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, 'failing: reading goes on');
     });
 
-    void it('releaseSource() and stop() let a waiting source go, and it is not held back again', async () => {
+    void it('release() and stop() let a waiting source go, and it is not held back again', async () => {
       const { sender } = manualSender();
       const d = make(sender, { maxBufferedPerUrl: 4 });
       d.start();
