@@ -6,9 +6,10 @@ import { createRequire } from 'node:module';
 import type { Config } from './config/config.js';
 import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
-import { Dispatcher } from './delivery/dispatcher.js';
+import { DeliveryScheduler } from './delivery/scheduler.js';
+import { FlowWindow } from './delivery/flow-window.js';
 import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
-import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from './delivery/types.js';
+import type { BodyFormat } from './delivery/types.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
@@ -16,7 +17,6 @@ import { Metrics } from './observe/metrics.js';
 import { Outbox } from './outbox/outbox.js';
 import { Pruner } from './outbox/pruner.js';
 import { mirrorTablesOf, TransactionProcessor } from './pipeline/processor.js';
-import { OutboxBudget } from './pipeline/outbox-budget.js';
 import { StartPosition } from './pipeline/start-position.js';
 import { Registry } from './registry/registry.js';
 import { RulesEngine } from './rules/engine.js';
@@ -88,12 +88,28 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
 
     const bodyFormatFor = (url: string): BodyFormat =>
       config.envelopeUrlPrefix.some((p) => url.startsWith(p)) ? 'envelope' : config.bodyFormat;
-    // The scheduler's own Sender type still lists send(), called only on senders without
-    // sendInOrder; until it takes delivery/sender.ts's Sender, a chain of one stands in for it.
-    const send = (a: DeliveryAttempt): Promise<AttemptOutcome> => new Promise((resolve) => sender.sendInOrder([a], (_i, o) => resolve(o)));
-    const dispatcher = new Dispatcher({
+    const pruner = new Pruner({
       outbox,
-      sender: Object.assign(sender, { send }),
+      retentionMs: config.deliveredRetentionHours * 3_600_000,
+      intervalMs: PRUNE_INTERVAL_MS,
+      now: Date.now,
+      logger: logger.child({ component: 'outbox' }),
+    });
+    const sourceLog = logger.child({ component: 'source' });
+    // The one gate on reading: buffered deliveries, --max-outbox-pending and --max-outbox-bytes.
+    const flowWindow = new FlowWindow({
+      store: outbox,
+      maxPending: config.maxOutboxPending,
+      maxBytes: config.maxOutboxBytes,
+      usedBytes: () => outbox.usedBytes(),
+      reclaim: (stillFull) => pruner.reclaim(stillFull),
+      metrics,
+      logger: sourceLog,
+    });
+    const scheduler = new DeliveryScheduler({
+      outbox,
+      sender,
+      window: flowWindow,
       policy: {
         maxAttempts: config.maxAttempts,
         maxAgeMs: config.maxAgeMs,
@@ -108,8 +124,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       logger: logger.child({ component: 'delivery' }),
       gonePauseMs: config.gonePauseMs,
     });
-    dispatcher.start();
-    cleanups.push(() => dispatcher.stop(config.shutdownGraceMs));
+    scheduler.start();
+    cleanups.push(() => scheduler.stop(config.shutdownGraceMs));
 
     const processor = new TransactionProcessor({
       engine,
@@ -119,27 +135,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       db,
       metrics,
       logger: logger.child({ component: 'pipeline' }),
-      onEnqueued: (created, staged) => dispatcher.enqueue(created, staged),
-      onUnregistered: (removed) => dispatcher.cancelRegistrations(removed),
+      onEnqueued: (created, staged) => scheduler.enqueue(created, staged),
+      onUnregistered: (removed) => scheduler.cancelRegistrations(removed),
     });
 
-    const pruner = new Pruner({
-      outbox,
-      retentionMs: config.deliveredRetentionHours * 3_600_000,
-      intervalMs: PRUNE_INTERVAL_MS,
-      now: Date.now,
-      logger: logger.child({ component: 'outbox' }),
-    });
-    const sourceLog = logger.child({ component: 'source' });
-    const budget = new OutboxBudget({
-      maxPending: config.maxOutboxPending,
-      maxBytes: config.maxOutboxBytes,
-      drainable: () => dispatcher.drainablePending,
-      usedBytes: () => outbox.usedBytes(),
-      reclaim: (stillFull) => pruner.reclaim(stillFull),
-      metrics,
-      logger: sourceLog,
-    });
     const startPosition = new StartPosition({
       db,
       outbox,
@@ -180,10 +179,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       reconnectMaxMs: config.reconnectMaxMs,
       prepare,
       handler: async (tx) => {
-        await budget.waitForRoom();
-        // While every receiver is behind, read no faster than they take events (see roomFor).
-        const room = dispatcher.roomFor(registry.urls());
-        if (room) await room;
+        await flowWindow.roomFor(registry.urls());
         await processor.process(tx);
       },
       onFatal: (err) => fail(err),
@@ -206,10 +202,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => health.close());
     supervisor.start();
     cleanups.push(() => supervisor.stop());
-    // Runs before supervisor.stop() (reverse order): a handler waiting for outbox room must not
-    // hold up the stop.
-    cleanups.push(() => budget.stop());
-    cleanups.push(() => dispatcher.releaseSource());
+    // Runs before supervisor.stop() (reverse order): a handler waiting for room must not hold up the stop.
+    cleanups.push(() => flowWindow.release());
 
     pruner.start();
     cleanups.push(() => pruner.stop());

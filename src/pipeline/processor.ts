@@ -117,7 +117,7 @@ export class TransactionProcessor {
     addCounts(metrics, metrics.events, eventsByName);
     if (tx.partial) {
       // A part of a large transaction: stored, but delivered only once its commit is read. Only
-      // counts are kept: the dispatcher reads these deliveries from the store, in bounded pages.
+      // counts are kept: the delivery scheduler pages these deliveries in from the store.
       const staged = (this.openStaged ??= new Map<string, number>());
       for (const [url, n] of outbox.stage(events, mirror)) tally(staged, url, n);
       const enqueuedByName = new Map<string, number>();

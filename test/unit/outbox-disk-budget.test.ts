@@ -1,23 +1,23 @@
 // The disk budget over a real store (fake clock): retention yields to --max-outbox-bytes. Delivered
-// and cancelled rows, however recent, are pruned before reading is held; only rows that still have
-// work (pending of a held URL) can hold it.
+// and cancelled rows, however recent, are pruned before reading waits; only rows that still have
+// work (pending of a failing or paused URL) can make it wait.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { FlowWindow } from '../../src/delivery/flow-window.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { Outbox, type Delivery, type EnqueuedEvent } from '../../src/outbox/outbox.js';
 import { Pruner } from '../../src/outbox/pruner.js';
-import { OutboxBudget } from '../../src/pipeline/outbox-budget.js';
 
 const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
 const HOUR = 3_600_000;
 const MAX_BYTES = 2 * 1024 * 1024;
 const BACK = 'https://back.example/hook';
-const HELD = 'https://held.example/hook';
+const STALLED = 'https://stalled.example/hook';
 const RECLAIMED = 'state store at --max-outbox-bytes: delivered and cancelled rows pruned ahead of retention';
 
 interface LogLine {
@@ -25,7 +25,7 @@ interface LogLine {
   code?: string;
 }
 
-void describe('OutboxBudget over a real store', () => {
+void describe('FlowWindow disk budget over a real store', () => {
   let dir = '';
   let outbox: Outbox | undefined;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'ucw-disk-budget-'))));
@@ -58,16 +58,16 @@ void describe('OutboxBudget over a real store', () => {
     const metrics = new Metrics();
     // Retention of a day: every row below is far younger.
     const pruner = new Pruner({ outbox: o, retentionMs: 24 * HOUR, intervalMs: HOUR, now: () => Date.now(), logger, batchRows: 200 });
-    const budget = new OutboxBudget({
+    const window = new FlowWindow({
+      store: o,
       maxPending: 1_000_000,
       maxBytes: MAX_BYTES,
-      drainable: () => 0,
       usedBytes: () => o.usedBytes(),
       reclaim: (stillFull) => pruner.reclaim(stillFull),
       metrics,
       logger,
     });
-    return { o, commit, logs, metrics, budget, pruner };
+    return { o, commit, logs, metrics, window, pruner };
   };
   const flush = async (): Promise<void> => {
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -76,7 +76,7 @@ void describe('OutboxBudget over a real store', () => {
 
   void it('a receiver came back and drained its backlog: the delivered rows (within retention) are pruned and reading goes on', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-    const { o, commit, logs, budget, pruner } = setup();
+    const { o, commit, logs, window, pruner } = setup();
     const drained = commit(BACK, 2_000);
     t.mock.timers.tick(60_000);
     for (const d of drained) o.markDelivered(d.id, 200, Date.now());
@@ -84,7 +84,7 @@ void describe('OutboxBudget over a real store', () => {
     assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
 
     let done = false;
-    void budget.waitForRoom().then(() => (done = true));
+    void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
     await flush();
     t.mock.timers.tick(100);
     await flush();
@@ -99,13 +99,13 @@ void describe('OutboxBudget over a real store', () => {
 
   void it('a backlog discarded with the bridge stopped: the cancelled rows are pruned at start and reading goes on', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-    const { o, commit, logs, budget, pruner } = setup();
-    commit(HELD, 2_000);
-    assert.equal(o.discardPending(HELD), 2_000);
+    const { o, commit, logs, window, pruner } = setup();
+    commit(STALLED, 2_000);
+    assert.equal(o.discardPending(STALLED), 2_000);
     assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
 
     let done = false;
-    void budget.waitForRoom().then(() => (done = true));
+    void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
     await flush();
     t.mock.timers.tick(100);
     await flush();
@@ -117,16 +117,16 @@ void describe('OutboxBudget over a real store', () => {
     await pruner.stop();
   });
 
-  void it('pending rows of a held URL over the budget still hold reading (the delivered ones are pruned, no pending one)', async (t) => {
+  void it('pending rows of a failing or paused URL over the budget still hold reading (the delivered ones are pruned, no pending one)', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-    const { o, commit, logs, metrics, budget, pruner } = setup();
+    const { o, commit, logs, metrics, window, pruner } = setup();
     const drained = commit(BACK, 500);
     for (const d of drained) o.markDelivered(d.id, 200, Date.now());
-    commit(HELD, 1_500);
+    commit(STALLED, 1_500);
     o.flushOutcomes();
 
     let done = false;
-    void budget.waitForRoom().then(() => (done = true));
+    void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
     await flush();
     t.mock.timers.tick(1_000);
     await flush();
@@ -135,7 +135,7 @@ void describe('OutboxBudget over a real store', () => {
     assert.deepEqual(logs.filter((l) => l.code).map((l) => l.code), ['UCW_WARN_OUTBOX_DISK_FULL']);
     assert.deepEqual(o.counts(), { pending: 1_500, delivered: 0, dead: 0 });
     assert.ok(o.usedBytes() >= MAX_BYTES);
-    budget.stop();
+    window.release();
     t.mock.timers.tick(100);
     await flush();
     assert.equal(done, true);

@@ -1,26 +1,35 @@
-// Dispatcher scheduling against a real Outbox (SQLite in a temp dir) and a scripted fake Sender:
-// 410 Gone pauses a URL (not its events, not other URLs), per-key order, retries, dead letters, and
-// stop() leaving the rest pending. Short pauses and retry delays keep it fast; no fixed sleeps except
-// where the test asserts that nothing happens during a span.
+// DeliveryScheduler against a real state store (SQLite in a temp dir), a scripted fake Sender and a
+// fake clock: 410 Gone pauses a URL (not its events, not other URLs), per-key order, retries, dead
+// letters, failing URLs, the flow window holding reading back, and stop() leaving the rest pending.
+// Time moves only when a test says; the tests of the system clock's long timers use mock timers.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it, type TestContext } from 'node:test';
-import { Dispatcher, FAILURES_TO_HOLD, GONE_PAUSES_META_KEY, MAX_CHAIN, type OutcomeCallback, type Sender } from '../../src/delivery/dispatcher.js';
+import { systemClock, type Clock } from '../../src/delivery/clock.js';
+import { FlowWindow } from '../../src/delivery/flow-window.js';
+import { GONE_PAUSES_META_KEY } from '../../src/delivery/pause-store.js';
 import type { RetryPolicy } from '../../src/delivery/retry-policy.js';
+import { DeliveryScheduler, MAX_CHAIN } from '../../src/delivery/scheduler.js';
+import type { OutcomeCallback, Sender } from '../../src/delivery/sender.js';
 import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.js';
+import { FAILURES_TO_FAILING } from '../../src/delivery/url-health.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { DeliveryStatus, Outbox, type EnqueuedEvent } from '../../src/outbox/outbox.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 const URL_A = 'http://receiver-a.test/hook';
 const URL_B = 'http://receiver-b.test/hook';
 const PAUSE_MS = 300;
 
 const POLICY: RetryPolicy = { maxAttempts: 2, maxAgeMs: 60_000, baseDelayMs: 40, maxDelayMs: 80, maxRetryAfterMs: 1_000 };
+
+/** The clock of the test: a FakeClock, or the system clock under mock timers (its long-timer tests). */
+let fake = new FakeClock();
+let clock: Clock = fake;
 
 interface Call {
   readonly url: string;
@@ -38,6 +47,27 @@ const gone = (): AttemptOutcome => ({ kind: 'gone', status: 410, error: { code: 
 const serverError = (): AttemptOutcome => ({ kind: 'retry', status: 500, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 500' }, durationMs: 1 });
 const badRequest = (): AttemptOutcome => ({ kind: 'dead', status: 400, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 400; not retried' }, durationMs: 1 });
 
+/** A Sender over a one-attempt function, keeping chains in order: the rest unsent after a failure. */
+function inOrder(send: (a: DeliveryAttempt) => Promise<AttemptOutcome>, cancelQueued: (url?: string) => void = () => undefined): Sender {
+  return {
+    sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
+      void (async () => {
+        let broken = false;
+        for (let i = 0; i < attempts.length; i++) {
+          if (broken) {
+            onOutcome(i, { kind: 'unsent' });
+            continue;
+          }
+          const outcome = await send(attempts[i]!);
+          broken = outcome.kind !== 'delivered';
+          onOutcome(i, outcome);
+        }
+      })();
+    },
+    cancelQueued,
+  };
+}
+
 /** Records every call and answers from a script; tracks concurrent calls per URL. */
 class FakeSender implements Sender {
   readonly calls: Call[] = [];
@@ -49,9 +79,9 @@ class FakeSender implements Sender {
 
   constructor(public script: Script) {}
 
-  async send(a: DeliveryAttempt): Promise<AttemptOutcome> {
+  private async send(a: DeliveryAttempt): Promise<AttemptOutcome> {
     const now = (this.current.get(a.url) ?? 0) + 1;
-    const call: Call = { url: a.url, eventId: a.eventId, attempt: a.attempt, atMs: Date.now(), concurrentAtStart: now };
+    const call: Call = { url: a.url, eventId: a.eventId, attempt: a.attempt, atMs: clock.now(), concurrentAtStart: now };
     this.calls.push(call);
     this.current.set(a.url, now);
     this.maxConcurrent.set(a.url, Math.max(now, this.maxConcurrent.get(a.url) ?? 0));
@@ -62,7 +92,7 @@ class FakeSender implements Sender {
     }
   }
 
-  /** Keeps a chain in order as the WorkerSender does: one at a time, the rest unsent after a failure. */
+  /** Keeps a chain in order as the WorkerClient does: one at a time, the rest unsent after a failure. */
   sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
     this.chains.push(attempts.length);
     const chain = { url: attempts[0]!.url, cancelled: false };
@@ -113,34 +143,58 @@ function ev(id: string, orderKey: string, urls: string[]): EnqueuedEvent {
   };
 }
 
-void describe('Dispatcher', () => {
+void describe('DeliveryScheduler', () => {
   let dir = '';
   let outbox: Outbox;
   let logs: LogLine[];
   let metrics: Metrics;
-  const dispatchers: Dispatcher[] = [];
+  const schedulers: DeliveryScheduler[] = [];
+  const windows = new Map<DeliveryScheduler, FlowWindow>();
+  /** The flow window of `d`: the gate on reading. */
+  const win = (d: DeliveryScheduler): FlowWindow => windows.get(d)!;
 
   const make = (
     sender: Sender,
-    over: { concurrencyPerUrl?: number; queuedPerUrl?: number; gonePauseMs?: number; maxHeldPerUrl?: number; policy?: RetryPolicy } = {},
-  ): Dispatcher => {
-    const d = new Dispatcher({
+    over: { concurrencyPerUrl?: number; queuedPerUrl?: number; gonePauseMs?: number; maxBufferedPerUrl?: number; policy?: RetryPolicy } = {},
+  ): DeliveryScheduler => {
+    const logger = createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
+    const window = new FlowWindow({
+      store: outbox,
+      ...(over.maxBufferedPerUrl === undefined ? {} : { maxBufferedPerUrl: over.maxBufferedPerUrl }),
+      maxPending: Infinity,
+      maxBytes: Infinity,
+      usedBytes: () => 0,
+      reclaim: () => Promise.resolve(0),
+      metrics,
+      logger,
+      clock,
+    });
+    const d = new DeliveryScheduler({
       outbox,
       sender,
+      window,
       policy: over.policy ?? POLICY,
-      ...(over.maxHeldPerUrl === undefined ? {} : { maxHeldPerUrl: over.maxHeldPerUrl }),
       concurrencyPerUrl: over.concurrencyPerUrl ?? 1,
       ...(over.queuedPerUrl === undefined ? {} : { queuedPerUrl: over.queuedPerUrl }),
       bodyFormatFor: () => 'ucontact',
       metrics,
-      logger: createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) }),
+      logger,
       gonePauseMs: over.gonePauseMs ?? PAUSE_MS,
+      clock,
     });
-    dispatchers.push(d);
+    schedulers.push(d);
+    windows.set(d, window);
     return d;
   };
+  /** stop(graceMs) with the fake clock running: resolves once stop() does, fails if it never does. */
+  const stop = async (d: DeliveryScheduler, graceMs: number): Promise<void> => {
+    let done = false;
+    const stopped = d.stop(graceMs).then(() => (done = true));
+    await fake.until(() => done, 'stop() did not return within its grace period', graceMs);
+    await stopped;
+  };
   /** Commits the events in one source transaction and hands the new deliveries to `d`. */
-  const enqueue = (d: Dispatcher, ...events: EnqueuedEvent[]): void => {
+  const enqueue = (d: DeliveryScheduler, ...events: EnqueuedEvent[]): void => {
     d.enqueue(outbox.commit({ events, mirror: [], checkpoint: { file: 'binlog.000001', pos: 4 + seq } }));
   };
   const deliveryOf = (eventId: string, url: string) => {
@@ -153,17 +207,19 @@ void describe('Dispatcher', () => {
   };
   const pausedGauge = async (): Promise<number | undefined> => (await metrics.urlsPaused.get()).values[0]?.value;
   const goneLogs = (): LogLine[] => logs.filter((l) => l.code === 'UCW_ERR_DELIVERY_GONE' && l.level === 'error');
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ucw-dispatcher-'));
-    outbox = new Outbox({ stateDir: dir, synchronous: 'normal' });
+    fake = new FakeClock();
+    clock = fake;
+    dir = mkdtempSync(join(tmpdir(), 'ucw-scheduler-'));
+    outbox = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => clock.now() });
     logs = [];
     metrics = new Metrics();
   });
 
   afterEach(async () => {
-    for (const d of dispatchers.splice(0)) await d.stop(1_000);
+    for (const d of schedulers.splice(0)) await stop(d, 1_000);
+    windows.clear();
     outbox.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -178,7 +234,7 @@ void describe('Dispatcher', () => {
     enqueue(d, ev('a3', 'agent:y', [URL_A]));
     enqueue(d, ev('b1', 'agent:z', [URL_B]));
 
-    await waitFor(() => goneLogs().length === 1, { timeoutMs: 2_000, message: 'no 410 log' });
+    await fake.until(() => goneLogs().length === 1, 'no 410 log');
     const pausedAt = sender.to(URL_A)[0]!.atMs;
     assert.equal(await pausedGauge(), 1);
     assert.deepEqual(d.pausedUrls, [URL_A]);
@@ -188,16 +244,16 @@ void describe('Dispatcher', () => {
     assert.equal(first.status, 410);
 
     // URL B is not held back by A's pause.
-    await waitFor(() => sender.to(URL_B).length === 2, { timeoutMs: 1_000, message: 'URL B held back' });
+    await fake.until(() => sender.to(URL_B).length === 2, 'URL B held back');
     // During the pause: no second call of any key to A, and nothing dead or lost.
-    await sleep(PAUSE_MS / 2);
+    await fake.advance(PAUSE_MS / 2);
     assert.equal(sender.to(URL_A).length, 1, 'a request went to a paused URL');
     assert.equal(outbox.counts().dead, 0);
     assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
     assert.equal(deliveryOf('a3', URL_A).status, DeliveryStatus.pending);
 
     // The probe: the head of the key that got the 410, after the pause; it gets 410 again -> paused again.
-    await waitFor(() => goneLogs().length === 2, { timeoutMs: 2_000, message: 'probe did not pause again' });
+    await fake.until(() => goneLogs().length === 2, 'probe did not pause again');
     const probe = sender.to(URL_A)[1]!;
     assert.equal(probe.eventId, 'a1');
     assert.ok(probe.atMs - pausedAt >= PAUSE_MS - 20, `probe after ${probe.atMs - pausedAt} ms`);
@@ -207,7 +263,7 @@ void describe('Dispatcher', () => {
     assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
 
     // Second probe gets 200: the URL resumes and every key drains, in key order.
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     const toA = sender.to(URL_A).map((c) => c.eventId);
     assert.deepEqual(toA.slice(0, 3), ['a1', 'a1', 'a1']);
     assert.ok(toA.indexOf('a2') > 2 && toA.indexOf('a3') > 2, toA.join(','));
@@ -235,14 +291,14 @@ void describe('Dispatcher', () => {
     const d = make(sender, { concurrencyPerUrl: 4 });
     d.start();
     for (let i = 0; i < 8; i++) enqueue(d, ev(`e${i}`, `agent:${i}`, [URL_A]));
-    await waitFor(() => release.length === 4, { timeoutMs: 1_000, message: 'four parallel requests expected' });
+    await fake.until(() => release.length === 4, 'four parallel requests expected');
     for (const r of release.splice(0)) r();
-    await waitFor(() => goneLogs().length === 1, { timeoutMs: 1_000 });
-    await sleep(50);
+    await fake.until(() => goneLogs().length === 1);
+    await fake.advance(50);
     assert.equal(goneLogs().length, 1, 'one report per pause, not per 410');
     assert.equal(sender.calls.length, 4);
     goneUntil = 0;
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     // The probe went alone; after it, the remaining keys went in parallel again.
     assert.equal(sender.calls[4]!.eventId, 'e0', 'the probe is the head of the first key that got the 410');
     assert.equal(sender.calls[4]!.concurrentAtStart, 1);
@@ -252,20 +308,20 @@ void describe('Dispatcher', () => {
     assert.equal(outbox.counts().dead, 0);
   });
 
-  void it('a pause survives a restart: the new dispatcher does not send to the URL before it ends', async () => {
+  void it('a pause survives a restart: the new scheduler does not send to the URL before it ends', async () => {
     const sender = new FakeSender((call, nth) => (call.url === URL_A && call.eventId === 'p1' && nth === 1 ? gone() : delivered()));
     const d1 = make(sender, { gonePauseMs: 400 });
     d1.start();
     enqueue(d1, ev('p1', 'agent:x', [URL_A]), ev('p2', 'agent:y', [URL_A]));
-    await waitFor(() => goneLogs().length === 1, { timeoutMs: 1_000 });
+    await fake.until(() => goneLogs().length === 1);
     const pausedAt = sender.calls[0]!.atMs;
-    await d1.stop(100);
+    await stop(d1, 100);
     assert.ok(outbox.getMeta(GONE_PAUSES_META_KEY)?.includes(URL_A));
 
     const d2 = make(sender, { gonePauseMs: 400 });
     d2.start();
     assert.deepEqual(d2.pausedUrls, [URL_A]);
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000 });
+    await fake.until(() => outbox.counts().pending === 0);
     assert.equal(sender.calls[1]!.eventId, 'p1', 'the probe after the restart is the key that got the 410');
     assert.ok(sender.calls[1]!.atMs - pausedAt >= 380, `sent ${sender.calls[1]!.atMs - pausedAt} ms after the 410`);
     assert.equal(outbox.getMeta(GONE_PAUSES_META_KEY), '{}');
@@ -278,7 +334,7 @@ void describe('Dispatcher', () => {
     enqueue(d, ev('k1-1', 'agent:one', [URL_A]), ev('k2-1', 'agent:two', [URL_A]));
     enqueue(d, ev('k1-2', 'agent:one', [URL_A]));
     enqueue(d, ev('k1-3', 'agent:one', [URL_A]), ev('k2-2', 'agent:two', [URL_A]));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
 
     const ids = sender.calls.map((c) => c.eventId);
     assert.deepEqual(
@@ -302,7 +358,7 @@ void describe('Dispatcher', () => {
     const d = make(sender);
     d.start();
     enqueue(d, ev('x1', 'agent:x', [URL_A]), ev('x2', 'agent:x', [URL_A]));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
+    await fake.until(() => outbox.counts().pending === 0);
     assert.deepEqual(sender.calls.map((c) => c.eventId), ['x1', 'x1', 'x2']);
     const [dead] = outbox.deadLetters(10);
     assert.equal(dead?.eventId, 'x1');
@@ -314,7 +370,7 @@ void describe('Dispatcher', () => {
     const d = make(sender);
     d.start();
     enqueue(d, ev('d1', 'agent:x', [URL_A]), ev('d2', 'agent:x', [URL_A]));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
+    await fake.until(() => outbox.counts().pending === 0);
     assert.deepEqual(sender.calls.map((c) => c.eventId), ['d1', 'd2']);
     const row = deliveryOf('d1', URL_A);
     assert.equal(row.status, DeliveryStatus.dead);
@@ -327,7 +383,7 @@ void describe('Dispatcher', () => {
     assert.equal(log?.code, 'UCW_ERR_DELIVERY_HTTP_STATUS');
   });
 
-  void it('stop() starts nothing more and leaves the rest pending; a new dispatcher delivers it', async () => {
+  void it('stop() starts nothing more and leaves the rest pending; a new scheduler delivers it', async () => {
     let releaseFirst: (() => void) | undefined;
     const sender = new FakeSender(async (call) => {
       if (call.eventId === 's1') {
@@ -340,12 +396,12 @@ void describe('Dispatcher', () => {
     const d = make(sender, { concurrencyPerUrl: 4 });
     d.start();
     enqueue(d, ev('s1', 'agent:s', [URL_A]), ev('s2', 'agent:s', [URL_A]), ev('r1', 'agent:r', [URL_A]));
-    await waitFor(() => releaseFirst !== undefined && sender.calls.some((c) => c.eventId === 'r1'), { timeoutMs: 1_000 });
-    const started = Date.now();
-    await d.stop(50);
-    assert.ok(Date.now() - started < 500, 'stop waits at most the grace period');
+    await fake.until(() => releaseFirst !== undefined && sender.calls.some((c) => c.eventId === 'r1'));
+    const started = clock.now();
+    await stop(d, 50);
+    assert.ok(clock.now() - started < 500, 'stop waits at most the grace period');
     releaseFirst!();
-    await sleep(POLICY.maxDelayMs * 2);
+    await fake.advance(POLICY.maxDelayMs * 2);
     assert.deepEqual(sender.calls.map((c) => c.eventId).sort(), ['r1', 's1'], 'nothing started after stop()');
     assert.equal(deliveryOf('s2', URL_A).status, DeliveryStatus.pending);
     assert.equal(deliveryOf('r1', URL_A).status, DeliveryStatus.pending);
@@ -353,17 +409,17 @@ void describe('Dispatcher', () => {
 
     const d2 = make(sender);
     d2.start();
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000 });
+    await fake.until(() => outbox.counts().pending === 0);
     assert.equal(outbox.counts().dead, 0);
     assert.equal(sender.calls.filter((c) => c.eventId === 's2').length, 1);
   });
 
-  void it('holds at most maxHeldPerUrl deliveries in memory; the rest, staged ones included, are read from the outbox in order', async () => {
+  void it('buffers at most maxBufferedPerUrl deliveries in memory; the rest, staged ones included, are read from the outbox in order', async () => {
     const sender = new FakeSender(async () => {
-      await sleep(1);
+      await fake.sleep(1);
       return delivered();
     });
-    const d = make(sender, { concurrencyPerUrl: 4, maxHeldPerUrl: 5 });
+    const d = make(sender, { concurrencyPerUrl: 4, maxBufferedPerUrl: 5 });
     d.start();
     const keys = ['agent:a', 'agent:b', 'agent:c'];
     const expected = new Map<string, string[]>(keys.map((k) => [k, []]));
@@ -381,7 +437,7 @@ void describe('Dispatcher', () => {
     d.enqueue(outbox.commit({ events: [next(), next()], mirror: [], checkpoint: { file: 'binlog.000001', pos: 99_000 } }), staged);
     assert.equal(d.pending, 92, 'pending counts the store and memory');
 
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 10_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.equal(d.pending, 0);
     assert.equal(sender.calls.length, 92, 'each delivery sent once');
     for (const key of keys) {
@@ -390,58 +446,58 @@ void describe('Dispatcher', () => {
     }
   });
 
-  void it('a URL failing again and again is held as a whole and probed one delivery at a time; other URLs go on', async () => {
+  void it('a URL failing again and again is marked failing as a whole and probed one delivery at a time; other URLs go on', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
     let aDown = true;
     const sender = new FakeSender((call) => (call.url === URL_A && aDown ? serverError() : delivered()));
     const d = make(sender, { concurrencyPerUrl: 8, policy });
     d.start();
-    // 40 keys: without a hold, each key's head would retry on its own schedule.
+    // 40 keys: unless the URL is marked failing, each key's head would retry on its own schedule.
     enqueue(d, ...Array.from({ length: 40 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no hold' });
-    const held = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
-    assert.equal(held.level, 'warn');
-    assert.equal(held.url, URL_A);
+    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
+    const failing = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
+    assert.equal(failing.level, 'warn');
+    assert.equal(failing.url, URL_A);
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 1);
 
-    // While held: a single probe per hold (100, 200, 400, 400 ms), never 8 at a time.
+    // While failing: a single probe per wait (100, 200, 400, 400 ms), never 8 at a time.
     const before = sender.to(URL_A).length;
     enqueue(d, ev('other', 'agent:o', [URL_B]));
-    await waitFor(() => sender.to(URL_B).length === 1, { timeoutMs: 500, message: 'URL B held back by A' });
-    await sleep(1_000);
+    await fake.until(() => sender.to(URL_B).length === 1, 'URL B held back by A');
+    await fake.advance(1_000);
     const during = sender.to(URL_A).slice(before);
-    assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a held URL in 1 s`);
+    assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a failing URL in 1 s`);
     assert.ok(during.every((c) => c.concurrentAtStart === 1), 'probes go one at a time');
     assert.equal(logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length, 1, 'warned once per outage');
     assert.equal(outbox.counts().dead, 0);
 
     // The receiver is back: the next probe succeeds and everything drains at full concurrency.
     aDown = false;
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 5_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.ok(logs.some((l) => l.msg === 'failing URL answered again; delivery resumed'));
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
     assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
-    assert.equal(outbox.counts().delivered, 41, 'every held event delivered, none dropped');
+    assert.equal(outbox.counts().delivered, 41, 'every event of the failing URL delivered, none dropped');
   });
 
-  void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; a hold cancels those it queued', async () => {
+  void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; marking it failing cancels those it queued', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 200, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
     const answers: Array<(o: AttemptOutcome) => void> = [];
     const cancelled: Array<string | undefined> = [];
-    const sender: Sender = {
-      send: () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)),
-      cancelQueued: (url) => void cancelled.push(url),
-    };
+    const sender = inOrder(
+      () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)),
+      (url) => void cancelled.push(url),
+    );
     const d = make(sender, { concurrencyPerUrl: 2, queuedPerUrl: 4, policy });
     d.start();
     enqueue(d, ...Array.from({ length: 20 }, (_, i) => ev(`q${i}`, `agent:${i}`, [URL_A])));
-    await waitFor(() => answers.length === 6, { timeoutMs: 1_000, message: () => `${answers.length} handed over` });
-    await sleep(50);
+    await fake.until(() => answers.length === 6, () => `${answers.length} handed over`);
+    await fake.advance(50);
     assert.equal(answers.length, 6, 'no more than 2 running + 4 queued at once');
-    // Five retryable failures in a row hold the URL: what the sender still queues is called back.
+    // Five retryable failures in a row mark the URL failing: what the sender still queues is called back.
     for (const answer of answers.splice(0, 5)) answer(serverError());
-    await waitFor(() => cancelled.includes(URL_A), { timeoutMs: 1_000, message: 'cancelQueued not called on hold' });
-    await d.stop(100);
+    await fake.until(() => cancelled.includes(URL_A), 'cancelQueued not called when the URL was marked failing');
+    await stop(d, 100);
     assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
   });
 
@@ -451,24 +507,22 @@ void describe('Dispatcher', () => {
     const d = make(chained, { concurrencyPerUrl: 2, queuedPerUrl: 64 });
     d.start();
     enqueue(d, ...ids.map((id) => ev(id, 'agent:c', [URL_A])), ev('o1', 'agent:o', [URL_A]));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.deepEqual(chained.chains, [MAX_CHAIN, 1, 4], 'the key in two chains, the other key on its own');
     assert.deepEqual(chained.calls.map((c) => c.eventId).filter((id) => id.startsWith('c')), ids, 'in commit order');
 
     let running = 0;
     let most = 0;
-    const plain: Sender = {
-      send: async () => {
-        most = Math.max(most, ++running);
-        await sleep(2);
-        running--;
-        return delivered();
-      },
-    };
+    const plain = inOrder(async () => {
+      most = Math.max(most, ++running);
+      await fake.sleep(2);
+      running--;
+      return delivered();
+    });
     const d2 = make(plain, { concurrencyPerUrl: 4, queuedPerUrl: 64 });
     d2.start();
     enqueue(d2, ...Array.from({ length: 6 }, (_, i) => ev(`p${i}`, 'agent:p', [URL_A])));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.equal(most, 1, 'one delivery of the key at a time');
   });
 
@@ -477,7 +531,7 @@ void describe('Dispatcher', () => {
     const d = make(sender, { queuedPerUrl: 8 });
     d.start();
     enqueue(d, ...['f1', 'f2', 'f3', 'f4', 'f5'].map((id) => ev(id, 'agent:f', [URL_A])));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.deepEqual(sender.calls.map((c) => c.eventId), ['f1', 'f2', 'f3', 'f3', 'f4', 'f5']);
     assert.deepEqual(sender.chains, [5, 3], 'the failed one heads the next chain');
     assert.equal(deliveryOf('f3', URL_A).attempts, 2);
@@ -490,11 +544,11 @@ void describe('Dispatcher', () => {
     const d = make(sender, { queuedPerUrl: 8 });
     d.start();
     enqueue(d, ...['g1', 'g2', 'g3', 'g4'].map((id) => ev(id, 'agent:g', [URL_A])));
-    await waitFor(() => goneLogs().length === 1, { timeoutMs: 2_000, message: 'no 410 log' });
-    await sleep(PAUSE_MS / 2);
+    await fake.until(() => goneLogs().length === 1, 'no 410 log');
+    await fake.advance(PAUSE_MS / 2);
     assert.deepEqual(sender.calls.map((c) => c.eventId), ['g1', 'g2'], 'nothing after the 410 during the pause');
     assert.equal(deliveryOf('g3', URL_A).status, DeliveryStatus.pending);
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 3_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.deepEqual(sender.calls.map((c) => c.eventId), ['g1', 'g2', 'g2', 'g3', 'g4']);
     assert.equal(sender.chains.at(-2), 1, 'the probe goes alone');
     assert.deepEqual(d.pausedUrls, []);
@@ -512,46 +566,46 @@ void describe('Dispatcher', () => {
     const d = make(sender);
     d.start();
     enqueue(d, ev('u1', 'agent:u', [URL_A]), ev('u2', 'agent:u', [URL_A]));
-    await waitFor(() => outbox.counts().pending === 0, { timeoutMs: 2_000, message: () => `pending ${outbox.counts().pending}` });
+    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
     assert.deepEqual(sender.to(URL_A).map((c) => c.eventId), ['u1', 'u1', 'u2'], 'u1 again first: order kept');
     const row = deliveryOf('u1', URL_A);
     assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
     assert.equal(row.status, DeliveryStatus.delivered);
   });
 
-  void it('a failing hold that turns into a 410 pause: ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
+  void it('a failing URL that turns paused (410): ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 20, maxDelayMs: 40, maxRetryAfterMs: 1_000 };
-    const sender = new FakeSender((_call, nth) => (nth <= FAILURES_TO_HOLD ? serverError() : gone()));
+    const sender = new FakeSender((_call, nth) => (nth <= FAILURES_TO_FAILING ? serverError() : gone()));
     const d = make(sender, { concurrencyPerUrl: 8, policy, gonePauseMs: 60_000 });
     d.start();
-    enqueue(d, ...Array.from({ length: FAILURES_TO_HOLD }, (_, i) => ev(`h${i}`, `agent:${i}`, [URL_A])));
-    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no failing hold' });
-    await waitFor(() => goneLogs().length === 1, { timeoutMs: 2_000, message: 'the probe got no 410 pause' });
+    enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`h${i}`, `agent:${i}`, [URL_A])));
+    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
+    await fake.until(() => goneLogs().length === 1, 'the probe got no 410 pause');
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0, 'ucw_urls_failing still counts the paused URL');
     assert.equal(await pausedGauge(), 1);
   });
 
-  void it('a held URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
+  void it('a failing URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
     const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
     const sender = new FakeSender((call) => (call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined)));
     const d = make(sender, { concurrencyPerUrl: 8, policy });
     d.start();
-    enqueue(d, ...Array.from({ length: FAILURES_TO_HOLD }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-    await waitFor(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), { timeoutMs: 2_000, message: 'no hold' });
+    enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
     enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
-    assert.equal(d.pending, FAILURES_TO_HOLD + 2);
-    assert.equal(d.drainablePending, 1, 'only URL B\'s delivery can drain');
+    assert.equal(d.pending, FAILURES_TO_FAILING + 2);
+    assert.equal(win(d).drainable, 1, 'only URL B\'s delivery can drain');
   });
 
   void it('cancelRegistrations: pending deliveries of (url, event) cancelled and kept; one in flight is cancelled if not delivered', async () => {
     const calls: Array<{ eventId: string; url: string; answer: (o: AttemptOutcome) => void }> = [];
-    const sender: Sender = { send: (a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })) };
+    const sender = inOrder((a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })));
     const d = make(sender);
     d.start();
     const other = { ...ev('other-event', 'agent:c0', [URL_A]), name: 'AgentBreak' as const };
     enqueue(d, ev('c1', 'agent:c1', [URL_A]), ev('c2', 'agent:c1', [URL_A]), ev('c3', 'agent:c3', [URL_A, URL_B]), other);
     const next = async (url: string): Promise<{ eventId: string; answer: (o: AttemptOutcome) => void }> => {
-      await waitFor(() => calls.some((c) => c.url === url), { timeoutMs: 1_000, message: `nothing sent to ${url}` });
+      await fake.until(() => calls.some((c) => c.url === url), `nothing sent to ${url}`);
       return calls.splice(calls.findIndex((c) => c.url === url), 1)[0]!;
     };
     const c1 = await next(URL_A);
@@ -563,12 +617,12 @@ void describe('Dispatcher', () => {
     assert.equal(deliveryOf('other-event', URL_A).status, DeliveryStatus.pending, 'another event of the URL is kept');
     assert.equal(deliveryOf('c3', URL_B).status, DeliveryStatus.pending, 'another URL is kept');
     c1.answer(serverError());
-    await waitFor(() => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled, { timeoutMs: 1_000, message: 'c1 kept after its registration was removed' });
+    await fake.until(() => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled, 'c1 kept after its registration was removed');
     const rest = await next(URL_A);
     assert.equal(rest.eventId, 'other-event');
     rest.answer(delivered());
     (await next(URL_B)).answer(delivered());
-    await waitFor(() => d.pending === 0, { timeoutMs: 1_000, message: () => `pending ${d.pending}` });
+    await fake.until(() => d.pending === 0, () => `pending ${d.pending}`);
     assert.equal(calls.length, 0, 'a cancelled delivery was sent');
     assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 3);
     const cancelLogs = logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
@@ -586,23 +640,19 @@ void describe('Dispatcher', () => {
     const d = make(sender, { queuedPerUrl: 8 });
     d.start();
     enqueue(d, ev('k1', 'agent:k', [URL_A]), ev('k2', 'agent:k', [URL_A]));
-    await waitFor(() => gate.length === 1, { timeoutMs: 1_000, message: 'k1 not sent' });
+    await fake.until(() => gate.length === 1, 'k1 not sent');
     assert.deepEqual(sender.chains, [2]);
     d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
     gate.shift()!();
-    await waitFor(() => d.pending === 0, { timeoutMs: 1_000, message: () => `pending ${d.pending}` });
+    await fake.until(() => d.pending === 0, () => `pending ${d.pending}`);
     assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.cancelled);
     assert.equal(deliveryOf('k2', URL_A).status, DeliveryStatus.cancelled);
     assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1']);
     assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 2);
   });
 
-  void describe('with a fake clock', () => {
-    /** Lets the fake sender's promises and the dispatcher's callbacks run (they are not timers). */
-    const flush = async (): Promise<void> => {
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-    };
-    /** Moves the fake clock `ms` forward in `steps`, letting the work due at each step run. */
+  void describe('long spans of time', () => {
+    /** Moves the mocked clock `ms` forward in `steps`, letting the work due at each step run. */
     const advance = async (t: TestContext, ms: number, steps = 1): Promise<void> => {
       for (let i = 0; i < steps; i++) {
         t.mock.timers.tick(ms / steps);
@@ -622,11 +672,13 @@ void describe('Dispatcher', () => {
       globalThis.setTimeout = counting as typeof setTimeout;
       return count;
     };
-    /** Starts ahead of the real clock, which the outbox stamps new deliveries with: they are due at once. */
-    const enableFakeClock = (t: TestContext): void => t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() + 60_000 });
+    /** The system clock (safe-timer semantics) under node:test mock timers, for the tests of long timers. */
+    const useSystemClock = (t: TestContext): void => {
+      t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.UTC(2026, 2, 2, 15, 0, 0) });
+      clock = systemClock;
+    };
 
-    void it('410 answers spend neither --max-attempts nor --max-age-ms; a 5xx after the pause is retried', async (t) => {
-      enableFakeClock(t);
+    void it('410 answers spend neither --max-attempts nor --max-age-ms; a 5xx after the pause is retried', async () => {
       // A 1 h pause, answered 410 four times (3 h), then 500, then 200; the budget is 3 attempts in 1 min.
       const policy: RetryPolicy = { maxAttempts: 3, maxAgeMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 2_000, maxRetryAfterMs: 60_000 };
       const sender = new FakeSender((_call, nth) => (nth <= 4 ? gone() : nth === 5 ? serverError() : delivered()));
@@ -634,17 +686,16 @@ void describe('Dispatcher', () => {
       d.start();
       enqueue(d, ev('g1', 'agent:g', [URL_A]));
       await flush();
-      for (let pause = 1; pause <= 4; pause++) await advance(t, HOUR);
+      for (let pause = 1; pause <= 4; pause++) await fake.advance(HOUR);
       assert.equal(sender.calls.length, 5, 'the first call, three probes that got 410, one that got 500');
       assert.equal(deliveryOf('g1', URL_A).status, DeliveryStatus.pending, 'dead-lettered on its first 5xx after the pause');
-      await advance(t, 2_000);
+      await fake.advance(2_000);
       assert.equal(sender.calls.length, 6);
       assert.equal(deliveryOf('g1', URL_A).status, DeliveryStatus.delivered);
       assert.equal(outbox.counts().dead, 0);
     });
 
-    void it('time paused does not count against --max-age-ms of a delivery that failed before the pause', async (t) => {
-      enableFakeClock(t);
+    void it('time paused does not count against --max-age-ms of a delivery that failed before the pause', async () => {
       // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 2 h; after it, k1 gets another 500.
       const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 };
       const sender = new FakeSender((call, nth) => (call.eventId === 'k1' && nth <= 4 ? serverError() : nth === 2 ? gone() : delivered()));
@@ -655,14 +706,13 @@ void describe('Dispatcher', () => {
       enqueue(d, ev('k0', 'agent:k0', [URL_A]));
       await flush();
       assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0']);
-      await advance(t, 2 * HOUR, 4);
-      await advance(t, 2_000, 4);
+      await fake.advance(2 * HOUR);
+      await fake.advance(2_000);
       assert.equal(outbox.counts().dead, 0, 'the 2 h pause ate the 1 min age budget of k1');
       assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
     });
 
-    void it('the age budget a 410 pause did not spend survives a restart: a 5xx after it is retried, not dead-lettered', async (t) => {
-      enableFakeClock(t);
+    void it('the age budget a 410 pause did not spend survives a restart: a 5xx after it is retried, not dead-lettered', async () => {
       // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 30 h (max age 24 h). The
       // probe gets 200, k1 another 500; then a restart, and k1 a third 500.
       const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 };
@@ -673,20 +723,19 @@ void describe('Dispatcher', () => {
       await flush();
       enqueue(d, ev('k0', 'agent:k0', [URL_A]));
       await flush();
-      await advance(t, 30 * HOUR, 30);
+      await fake.advance(30 * HOUR);
       assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0', 'k0', 'k1']);
-      await d.stop(1_000);
+      await stop(d, 1_000);
 
       const d2 = make(sender, { policy, gonePauseMs: 30 * HOUR });
       d2.start();
-      await advance(t, 2_000, 4);
+      await fake.advance(2_000);
       assert.equal(outbox.counts().dead, 0, 'the 30 h pause ate the 24 h age budget of k1 after the restart');
       assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0', 'k0', 'k1', 'k1', 'k1']);
       assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
     });
 
-    void it('cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head\'s retry time', async (t) => {
-      enableFakeClock(t);
+    void it('cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head\'s retry time', async () => {
       // The head's retry is 5-10 min away; the next delivery of its key is another event's.
       const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 600_000, maxDelayMs: 600_000, maxRetryAfterMs: 60_000 };
       const sender = new FakeSender((call) => (call.eventId === 'h1' ? serverError() : delivered()));
@@ -698,16 +747,16 @@ void describe('Dispatcher', () => {
       await flush();
       assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1']);
       d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
-      await advance(t, 1_000);
+      await fake.advance(1_000);
       assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1', 's1'], 'the survivor waited for the dropped head\'s retry time');
       assert.equal(deliveryOf('h1', URL_A).status, DeliveryStatus.cancelled);
       assert.equal(deliveryOf('s1', URL_A).status, DeliveryStatus.delivered);
-      await advance(t, 600_000);
+      await fake.advance(600_000);
       assert.equal(sender.calls.length, 2, 'the dropped head\'s retry timer still fired');
     });
 
     void it('a 30-day 410 pause does not fire early', async (t) => {
-      enableFakeClock(t);
+      useSystemClock(t);
       const DAY = 24 * HOUR;
       const sender = new FakeSender((_call, nth) => (nth === 1 ? gone() : delivered()));
       const d = make(sender, { gonePauseMs: 30 * DAY });
@@ -725,7 +774,7 @@ void describe('Dispatcher', () => {
     });
 
     void it('a Retry-After of 2^31 ms does not loop: the URL is tried again only after it', async (t) => {
-      enableFakeClock(t);
+      useSystemClock(t);
       const asked = 2 ** 31;
       const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 4 * asked, baseDelayMs: 1_000, maxDelayMs: 2_000, maxRetryAfterMs: 2 * asked };
       const later = (): AttemptOutcome => ({ ...serverError(), status: 503, retryAfterMs: asked }) as AttemptOutcome;
@@ -743,11 +792,11 @@ void describe('Dispatcher', () => {
     });
   });
 
-  void describe('roomFor: the source is held back while every URL is behind', () => {
+  void describe('the flow window holds reading back while every URL is behind', () => {
     /** A sender whose answers the test gives, one call at a time. */
     const manualSender = (): { sender: Sender; answers: Array<(o: AttemptOutcome) => void> } => {
       const answers: Array<(o: AttemptOutcome) => void> = [];
-      return { sender: { send: () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)) }, answers };
+      return { sender: inOrder(() => new Promise<AttemptOutcome>((resolve) => answers.push(resolve))), answers };
     };
     const settled = (p: Promise<void>): { done: boolean } => {
       const state = { done: false };
@@ -757,41 +806,41 @@ void describe('Dispatcher', () => {
     const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
     void it('waits while the window is nearly full, goes on once two pages of room are free; a URL with room goes on at once', async () => {
-      // maxHeld 8: pages of 2, so reading stops at 6 held and goes on below 4.
+      // maxBuffered 8: pages of 2, so reading stops at 6 buffered and goes on below 4.
       const { sender, answers } = manualSender();
-      const d = make(sender, { maxHeldPerUrl: 8 });
+      const d = make(sender, { maxBufferedPerUrl: 8 });
       d.start();
       enqueue(d, ...Array.from({ length: 5 }, (_, i) => ev(`w${i}`, `agent:${i}`, [URL_A])));
-      assert.equal(d.roomFor(new Set([URL_A])), undefined, '5 of 8 held: room');
+      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, '5 of 8 buffered: room');
       enqueue(d, ev('w5', 'agent:5', [URL_A]));
-      const wait = d.roomFor(new Set([URL_A]));
-      assert.ok(wait, '6 of 8 held: the source waits');
-      assert.equal(d.roomFor(new Set([URL_A, URL_B])), undefined, 'URL B holds nothing: reading on is useful');
+      const wait = win(d).roomFor(new Set([URL_A]));
+      assert.ok(wait, '6 of 8 buffered: the source waits');
+      assert.equal(win(d).roomFor(new Set([URL_A, URL_B])), undefined, 'URL B holds nothing: reading on is useful');
       const state = settled(wait);
-      await waitFor(() => answers.length === 1, { timeoutMs: 1_000, message: 'no attempt' });
-      for (let held = 6; held > 4; held--) {
+      await fake.until(() => answers.length === 1, 'no attempt');
+      for (let buffered = 6; buffered > 4; buffered--) {
         answers.shift()!(delivered());
-        await waitFor(() => answers.length === 1 || outbox.counts().pending === 0, { timeoutMs: 1_000, message: 'no next attempt' });
+        await fake.until(() => answers.length === 1 || outbox.counts().pending === 0, 'no next attempt');
         await tick();
-        assert.equal(state.done, false, `still waiting with ${held - 1} held`);
+        assert.equal(state.done, false, `still waiting with ${buffered - 1} buffered`);
       }
       answers.shift()!(delivered());
-      await waitFor(() => state.done, { timeoutMs: 1_000, message: 'the source was not let go at 3 held' });
-      assert.equal(d.roomFor(new Set([URL_A])), undefined);
+      await fake.until(() => state.done, 'the source was not let go at 3 buffered');
+      assert.equal(win(d).roomFor(new Set([URL_A])), undefined);
     });
 
     void it('deliveries waiting in the store count as behind until they are read back', async () => {
       const { sender, answers } = manualSender();
-      const d = make(sender, { maxHeldPerUrl: 8 });
+      const d = make(sender, { maxBufferedPerUrl: 8 });
       d.start();
       // 12 events for 8 places: 4 wait in the store.
       enqueue(d, ...Array.from({ length: 12 }, (_, i) => ev(`s${i}`, `agent:${i}`, [URL_A])));
-      const wait = d.roomFor(new Set([URL_A]));
+      const wait = win(d).roomFor(new Set([URL_A]));
       assert.ok(wait);
       const state = settled(wait);
       let answered = 0;
       while (!state.done && answered < 12) {
-        await waitFor(() => answers.length > 0, { timeoutMs: 1_000, message: 'no attempt' });
+        await fake.until(() => answers.length > 0, 'no attempt');
         answers.shift()!(delivered());
         answered++;
         await tick();
@@ -801,39 +850,39 @@ void describe('Dispatcher', () => {
       assert.ok(state.done, 'never let go');
     });
 
-    void it('a held URL (failing receiver) never holds the source back: its backlog goes to the outbox', async () => {
+    void it('a failing URL never holds the source back: its backlog goes to the outbox', async () => {
       const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
       const { sender, answers } = manualSender();
-      const d = make(sender, { maxHeldPerUrl: 8, concurrencyPerUrl: 8, policy });
+      const d = make(sender, { maxBufferedPerUrl: 8, concurrencyPerUrl: 8, policy });
       d.start();
       enqueue(d, ...Array.from({ length: 7 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-      const wait = d.roomFor(new Set([URL_A]));
+      const wait = win(d).roomFor(new Set([URL_A]));
       assert.ok(wait);
       const state = settled(wait);
-      await waitFor(() => answers.length === 7, { timeoutMs: 1_000, message: () => `${answers.length} attempts` });
+      await fake.until(() => answers.length === 7, () => `${answers.length} attempts`);
       for (const answer of answers.splice(0, 5)) answer(serverError());
-      await waitFor(() => state.done, { timeoutMs: 1_000, message: 'the hold did not let the source go' });
-      assert.equal(d.roomFor(new Set([URL_A])), undefined, 'held: reading goes on');
+      await fake.until(() => state.done, 'marking the URL failing did not let the source go');
+      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, 'failing: reading goes on');
     });
 
-    void it('releaseSource() and stop() let a waiting source go, and it is not held back again', async () => {
+    void it('release() and stop() let a waiting source go, and it is not held back again', async () => {
       const { sender } = manualSender();
-      const d = make(sender, { maxHeldPerUrl: 4 });
+      const d = make(sender, { maxBufferedPerUrl: 4 });
       d.start();
       enqueue(d, ...Array.from({ length: 4 }, (_, i) => ev(`r${i}`, `agent:${i}`, [URL_A])));
-      const wait = d.roomFor(new Set([URL_A]));
+      const wait = win(d).roomFor(new Set([URL_A]));
       assert.ok(wait);
-      d.releaseSource();
+      win(d).release();
       await wait;
-      assert.equal(d.roomFor(new Set([URL_A])), undefined);
+      assert.equal(win(d).roomFor(new Set([URL_A])), undefined);
 
-      const d2 = make(sender, { maxHeldPerUrl: 4 });
+      const d2 = make(sender, { maxBufferedPerUrl: 4 });
       d2.start();
-      const wait2 = d2.roomFor(new Set([URL_A]));
+      const wait2 = win(d2).roomFor(new Set([URL_A]));
       assert.ok(wait2, 'the store still holds four pending deliveries of URL A');
       void d2.stop(10);
       await wait2;
-      assert.equal(d2.roomFor(new Set([URL_A])), undefined);
+      assert.equal(win(d2).roomFor(new Set([URL_A])), undefined);
     });
   });
 });
