@@ -59,11 +59,19 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     const engine = new RulesEngine(rules, config.timezone);
     const registryLog = logger.child({ component: 'registry' });
     const registry = new Registry(rules.registry, (p) =>
-      registryLog.error({ code: p.code, rowId: p.rowId, table: rules.registry.table }, `webhooks row skipped: ${p.reason}`),
+      registryLog.error(
+        { code: p.code, rowId: p.rowId, table: rules.registry.table },
+        `webhooks row skipped: ${p.reason}`,
+      ),
     );
     const mirrorTables = mirrorTablesOf(engine, registry);
 
-    const outbox = new Outbox({ stateDir: config.stateDir, synchronous: config.outboxSync, logger: logger.child({ component: 'outbox' }), incrementalVacuum: true });
+    const outbox = new Outbox({
+      stateDir: config.stateDir,
+      synchronous: config.outboxSync,
+      logger: logger.child({ component: 'outbox' }),
+      incrementalVacuum: true,
+    });
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();
@@ -159,7 +167,11 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       registryLoaded = true;
       metrics.registryUrls.set(registry.size);
       sourceLog.info(
-        { position: formatPosition(from), registrations: registry.size, directories: Object.fromEntries([...engine.directories].map(([n, d]) => [n, d.size])) },
+        {
+          position: formatPosition(from),
+          registrations: registry.size,
+          directories: Object.fromEntries([...engine.directories].map(([n, d]) => [n, d.size])),
+        },
         'state loaded; streaming from checkpoint',
       );
       return from;
@@ -183,7 +195,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         await processor.process(tx);
       },
       onFatal: (err) => fail(err),
-      onTableDrift: (table) => (mirrorTables.some((m) => m.table === table) ? undefined : engine.stopRulesOn(table, `rows of ${table} cannot be decoded`)),
+      onTableDrift: (table) =>
+        mirrorTables.some((m) => m.table === table)
+          ? undefined
+          : engine.stopRulesOn(table, `rows of ${table} cannot be decoded`),
       logger: sourceLog,
       metrics,
     });
@@ -209,7 +224,14 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => pruner.stop());
 
     logger.info(
-      { version: VERSION, source: conn.display, stateDir: config.stateDir, httpPort: health.port, rules: config.rules ?? 'default', timezone: config.timezone },
+      {
+        version: VERSION,
+        source: conn.display,
+        stateDir: config.stateDir,
+        httpPort: health.port,
+        rules: config.rules ?? 'default',
+        timezone: config.timezone,
+      },
       'bridge started',
     );
     return { httpPort: health.port, done, stop: cleanup };

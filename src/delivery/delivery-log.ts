@@ -13,12 +13,28 @@ export function deliveryFields(url: string, d: Delivery): Record<string, unknown
 }
 
 /** Logs a health change of `url`; `d`: the delivery that got the 410 of a `paused` action. */
-export function logHealthAction(logger: Logger, action: HealthAction, url: string, pendingForUrl: number, d: Delivery | undefined): void {
+export function logHealthAction(
+  logger: Logger,
+  action: HealthAction,
+  url: string,
+  pendingForUrl: number,
+  d: Delivery | undefined,
+): void {
   switch (action.kind) {
     case 'failing': {
-      const fields = { url: safeUrl(url), code: 'UCW_WARN_DELIVERY_URL_FAILING' satisfies WarningCode, failuresInARow: action.failuresInARow, waitMs: action.waitMs, pendingForUrl };
+      const fields = {
+        url: safeUrl(url),
+        code: 'UCW_WARN_DELIVERY_URL_FAILING' satisfies WarningCode,
+        failuresInARow: action.failuresInARow,
+        waitMs: action.waitMs,
+        pendingForUrl,
+      };
       // Once per outage at warn; the longer waits that follow failed probes only at debug.
-      if (action.firstOfOutage) logger.warn(fields, 'receiver keeps failing: URL marked failing, probed with one delivery at a time; events kept');
+      if (action.firstOfOutage)
+        logger.warn(
+          fields,
+          'receiver keeps failing: URL marked failing, probed with one delivery at a time; events kept',
+        );
       else logger.debug(fields, 'probe failed; the failing URL waits longer before the next probe');
       return;
     }
@@ -36,12 +52,19 @@ export function logHealthAction(logger: Logger, action: HealthAction, url: strin
       );
       return;
     case 'probe':
-      if (action.mode === 'paused') logger.info({ url: safeUrl(url), pendingForUrl }, '410 Gone pause over; probing the URL with one delivery');
-      else logger.debug({ url: safeUrl(url), pendingForUrl }, 'failing URL wait over; probing the URL with one delivery');
+      if (action.mode === 'paused')
+        logger.info({ url: safeUrl(url), pendingForUrl }, '410 Gone pause over; probing the URL with one delivery');
+      else
+        logger.debug({ url: safeUrl(url), pendingForUrl }, 'failing URL wait over; probing the URL with one delivery');
       return;
     case 'resumed':
-      if (action.from === 'paused') logger.info({ url: safeUrl(url), pendingForUrl, reason: action.why }, 'URL resumed after 410 Gone pause');
-      else logger.info({ url: safeUrl(url), pendingForUrl, reason: action.why }, 'failing URL answered again; delivery resumed');
+      if (action.from === 'paused')
+        logger.info({ url: safeUrl(url), pendingForUrl, reason: action.why }, 'URL resumed after 410 Gone pause');
+      else
+        logger.info(
+          { url: safeUrl(url), pendingForUrl, reason: action.why },
+          'failing URL answered again; delivery resumed',
+        );
   }
 }
 

@@ -138,7 +138,11 @@ export class FlowWindow {
    */
   refill(uw: UrlWindow, sink: PageSink, force = false): void {
     if (uw.stalled && !force) return;
-    while (uw.moreInStore && this.maxBuffered - uw.buffered >= (force ? 1 : this.minPage) && (force || sink.readyCount < REFILL_BELOW_READY_KEYS)) {
+    while (
+      uw.moreInStore &&
+      this.maxBuffered - uw.buffered >= (force ? 1 : this.minPage) &&
+      (force || sink.readyCount < REFILL_BELOW_READY_KEYS)
+    ) {
       const want = Math.min(PAGE_SIZE, this.maxBuffered - uw.buffered);
       const page = this.opts.store.pendingPage(uw.url, uw.loadedUpTo, want);
       for (const d of page) this.buffer(uw, d, sink);
@@ -212,7 +216,10 @@ export class FlowWindow {
       why = await this.reclaimIfFull(this.full(true));
     }
     metrics.sourcePaused.set(0);
-    logger.info({ drainable: this.drainable, outboxBytes: this.bytes, pausedMs: this.clock.now() - since }, 'outbox below its limit: binlog reading resumed');
+    logger.info(
+      { drainable: this.drainable, outboxBytes: this.bytes, pausedMs: this.clock.now() - since },
+      'outbox below its limit: binlog reading resumed',
+    );
   }
 
   private poll(): Promise<void> {

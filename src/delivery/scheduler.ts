@@ -74,7 +74,17 @@ export class DeliveryScheduler {
     const { outbox, policy, metrics, logger, sender, window } = opts;
     const pauses = opts.pauses ?? outboxPauseStore(outbox, logger);
     const probe = (ep: Endpoint): void => this.pump(ep);
-    const effects = { clock: this.clock, sender, window, outbox, pauses, metrics, logger, subjects: this.endpoints, probe };
+    const effects = {
+      clock: this.clock,
+      sender,
+      window,
+      outbox,
+      pauses,
+      metrics,
+      logger,
+      subjects: this.endpoints,
+      probe,
+    };
     this.healthEffects = new UrlHealthEffects(effects);
     const onHealth = (ep: Endpoint, a: HealthAction, d: Delivery): void => this.healthEffects.apply(ep, a, d);
     this.outcomes = new OutcomeRecorder({ outbox, policy, metrics, logger, onHealth });

@@ -17,7 +17,13 @@ const FAILING_WAIT_MAX_MS = 10_000;
 
 export type HealthAction =
   /** Marked failing (or failed its probe): wait until `untilMs`; `firstOfOutage` is logged at warn. */
-  | { readonly kind: 'failing'; readonly untilMs: number; readonly waitMs: number; readonly failuresInARow: number; readonly firstOfOutage: boolean }
+  | {
+      readonly kind: 'failing';
+      readonly untilMs: number;
+      readonly waitMs: number;
+      readonly failuresInARow: number;
+      readonly firstOfOutage: boolean;
+    }
   /** Paused after a 410 (or a 410 to its probe): wait until `untilMs`; pauses are to be saved. */
   | { readonly kind: 'paused'; readonly untilMs: number; readonly pauseMs: number }
   /** The wait is over: send one delivery at a time (the probe) until it is answered. */
@@ -58,7 +64,8 @@ export class UrlHealth {
   answered(status: number, success: boolean): HealthAction | undefined {
     this.failStreak = 0;
     this.failingWaits = 0;
-    if (this.mode === 'failing' || (this.mode === 'paused' && success && this.probing)) return this.resume(`probe answered ${status}`);
+    if (this.mode === 'failing' || (this.mode === 'paused' && success && this.probing))
+      return this.resume(`probe answered ${status}`);
     return undefined;
   }
 
@@ -105,7 +112,9 @@ export class UrlHealth {
 
   /** What to save of a pause (undefined unless paused). */
   saved(): SavedPause | undefined {
-    return this.mode === 'paused' ? { untilMs: this.untilMs, probeKey: this.probeKey, sinceMs: this.sinceMs } : undefined;
+    return this.mode === 'paused'
+      ? { untilMs: this.untilMs, probeKey: this.probeKey, sinceMs: this.sinceMs }
+      : undefined;
   }
 
   /** The first attempt time to count the age budget from: a pause so far spends none of it. */
@@ -116,12 +125,22 @@ export class UrlHealth {
   private fail(retryAfterMs: number | undefined, nowMs: number): HealthAction {
     const { policy } = this;
     this.failingWaits++;
-    const backoff = Math.min(FAILING_WAIT_MAX_MS, policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(this.failingWaits - 1, 30));
+    const backoff = Math.min(
+      FAILING_WAIT_MAX_MS,
+      policy.maxDelayMs,
+      policy.baseDelayMs * 2 ** Math.min(this.failingWaits - 1, 30),
+    );
     const waitMs = Math.max(backoff, Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs));
     this.wait('failing', nowMs + waitMs);
     this.probeKey = undefined;
     this.sinceMs = nowMs;
-    return { kind: 'failing', untilMs: this.untilMs, waitMs, failuresInARow: this.failStreak, firstOfOutage: this.failingWaits === 1 };
+    return {
+      kind: 'failing',
+      untilMs: this.untilMs,
+      waitMs,
+      failuresInARow: this.failStreak,
+      firstOfOutage: this.failingWaits === 1,
+    };
   }
 
   private wait(mode: 'failing' | 'paused', untilMs: number): void {

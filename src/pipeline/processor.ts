@@ -24,7 +24,11 @@ export interface MirrorTable {
 
 /** The tables the state store mirrors: each directory the rules use, and the webhook registry. */
 export function mirrorTablesOf(engine: RulesEngine, registry: Registry): MirrorTable[] {
-  const tables: MirrorTable[] = [...engine.directories.values()].map((d) => ({ table: d.table, key: d.keyColumn, columns: d.columns }));
+  const tables: MirrorTable[] = [...engine.directories.values()].map((d) => ({
+    table: d.table,
+    key: d.keyColumn,
+    columns: d.columns,
+  }));
   tables.push({ table: registry.def.table, key: registry.def.key, columns: registry.columns });
   return tables;
 }
@@ -110,7 +114,15 @@ export class TransactionProcessor {
       const source = change.tx.start;
       for (const ev of evaluated) {
         tally(eventsByName, ev.name);
-        events.push({ id: ev.id, name: ev.name, orderKey: ev.orderKey, occurredAtMs: ev.occurredAtMs, body: ev.body, urls: registry.urlsFor(ev.name), source });
+        events.push({
+          id: ev.id,
+          name: ev.name,
+          orderKey: ev.orderKey,
+          occurredAtMs: ev.occurredAtMs,
+          body: ev.body,
+          urls: registry.urlsFor(ev.name),
+          source,
+        });
       }
     }
     addCounts(metrics, metrics.sourceRowChanges, rowsByTable);
@@ -153,17 +165,22 @@ export class TransactionProcessor {
     this.deps.outbox.discardStaged();
   }
 
-
   /** Reports a rule that failed on a change (bound once: it is passed for every row). */
   private readonly onRuleError = (rule: string, err: unknown, change: RowChange): void => {
     const { logger, metrics } = this.deps;
     metrics.ruleErrors.inc({ rule });
     const where = { rule, table: `${change.schema}.${change.table}`, position: formatPosition(change.tx.start) };
     if (err instanceof BridgeError && err.code === 'UCW_ERR_RULES_SCHEMA_DRIFT') {
-      logger.error({ ...where, ...err.details, code: err.code, error: err.message, hint: err.hint }, 'schema drift: rule stopped (fail closed); other rules continue');
+      logger.error(
+        { ...where, ...err.details, code: err.code, error: err.message, hint: err.hint },
+        'schema drift: rule stopped (fail closed); other rules continue',
+      );
       return;
     }
-    logger.error({ ...where, code: 'UCW_ERR_RULES_EVAL', err: describeError(err) }, 'a rule failed on a row change; that event was not produced');
+    logger.error(
+      { ...where, code: 'UCW_ERR_RULES_EVAL', err: describeError(err) },
+      'a rule failed on a row change; that event was not produced',
+    );
   };
 
   /** Evaluates a change again after each remembered value it misses is fetched from the source. */
@@ -178,7 +195,10 @@ export class TransactionProcessor {
         miss = err;
       }
     }
-    throw new BridgeError('UCW_ERR_SOURCE_QUERY', `remembered values kept missing for a row change of the transaction at ${formatPosition(change.tx.start)}`);
+    throw new BridgeError(
+      'UCW_ERR_SOURCE_QUERY',
+      `remembered values kept missing for a row change of the transaction at ${formatPosition(change.tx.start)}`,
+    );
   }
 
   private async fetchRemembered(miss: MemoryMiss): Promise<void> {
@@ -203,7 +223,11 @@ function tally(counts: Map<string, number>, key: string, n = 1): void {
 }
 
 /** Adds counts kept per label value to a labelled counter, one update per value. */
-function addCounts(metrics: Metrics, counter: Metrics['sourceRowChanges'] | Metrics['events'], counts: ReadonlyMap<string, number>): void {
+function addCounts(
+  metrics: Metrics,
+  counter: Metrics['sourceRowChanges'] | Metrics['events'],
+  counts: ReadonlyMap<string, number>,
+): void {
   for (const [value, n] of counts) metrics.child(counter, value).inc(n);
 }
 

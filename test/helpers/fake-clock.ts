@@ -51,13 +51,20 @@ export class FakeClock implements Clock {
   }
 
   /** Runs timers in due order until `cond` holds; fails when none is left or `maxMs` of fake time passed. */
-  async until(cond: () => boolean, message: string | (() => string) = 'condition not met', maxMs = 3_600_000): Promise<void> {
+  async until(
+    cond: () => boolean,
+    message: string | (() => string) = 'condition not met',
+    maxMs = 3_600_000,
+  ): Promise<void> {
     const deadline = this.nowMs + maxMs;
     for (;;) {
       await flush();
       if (cond()) return;
       const next = this.next();
-      if (!next || next.at > deadline) throw new Error(`${typeof message === 'string' ? message : message()} (fake clock at +${maxMs - (deadline - this.nowMs)} ms)`);
+      if (!next || next.at > deadline)
+        throw new Error(
+          `${typeof message === 'string' ? message : message()} (fake clock at +${maxMs - (deadline - this.nowMs)} ms)`,
+        );
       this.fire(next);
     }
   }

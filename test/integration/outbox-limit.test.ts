@@ -27,19 +27,28 @@ void describe('outbox growth limit', () => {
       return { status: 200, delayMs: open ? 0 : 300 };
     });
     await src.tx(setUrl('AgentLog', rx.urlFor('/log')));
-    const bridge = env.startBridge({ args: ['--max-outbox-pending', '20', '--max-queued-rows', '100', '--concurrency-per-url', '1'] });
+    const bridge = env.startBridge({
+      args: ['--max-outbox-pending', '20', '--max-queued-rows', '100', '--concurrency-per-url', '1'],
+    });
     await bridge.waitReady();
     const port = bridge.httpPort();
 
-    for (let i = 0; i < 60; i++) await src.tx(queueLog({ time: `2026-03-02 10:00:${String(i).padStart(2, '0')}.000`, event: 'AGENTLOGIN', agent: `a${i}` }));
+    for (let i = 0; i < 60; i++)
+      await src.tx(
+        queueLog({ time: `2026-03-02 10:00:${String(i).padStart(2, '0')}.000`, event: 'AGENTLOGIN', agent: `a${i}` }),
+      );
     await bridge.waitForLog((l) => l.code === 'UCW_WARN_OUTBOX_FULL', 'outbox full warning');
-    await waitFor(async () => (await metric(port, 'ucw_source_paused')) === 1, { message: 'ucw_source_paused never 1' });
+    await waitFor(async () => (await metric(port, 'ucw_source_paused')) === 1, {
+      message: 'ucw_source_paused never 1',
+    });
     const pending = await metric(port, 'ucw_outbox_pending');
     assert.ok(pending <= 20, `pending ${pending} exceeds the limit`);
 
     open = true;
     await waitFor(() => ok.size === 60, { message: () => `${ok.size}/60 delivered after draining`, timeoutMs: 30_000 });
-    await waitFor(async () => (await metric(port, 'ucw_source_paused')) === 0, { message: 'ucw_source_paused stayed 1' });
+    await waitFor(async () => (await metric(port, 'ucw_source_paused')) === 0, {
+      message: 'ucw_source_paused stayed 1',
+    });
     assert.ok(bridge.logs.some((l) => l.msg === 'outbox below its limit: binlog reading resumed'));
     assert.equal(await bridge.stop(), 0);
   });
@@ -50,7 +59,10 @@ void describe('outbox growth limit', () => {
     await src.tx(setUrl('AgentLog', rx.urlFor('/log2')));
     const bridge = env.startBridge({ args: ['--max-outbox-pending', '5', '--concurrency-per-url', '1'] });
     await bridge.waitReady();
-    for (let i = 0; i < 15; i++) await src.tx(queueLog({ time: `2026-03-02 11:00:${String(i).padStart(2, '0')}.000`, event: 'AGENTLOGIN', agent: `b${i}` }));
+    for (let i = 0; i < 15; i++)
+      await src.tx(
+        queueLog({ time: `2026-03-02 11:00:${String(i).padStart(2, '0')}.000`, event: 'AGENTLOGIN', agent: `b${i}` }),
+      );
     await bridge.waitForLog((l) => l.code === 'UCW_WARN_OUTBOX_FULL', 'outbox full warning');
     assert.equal(await bridge.stop(), 0);
   });

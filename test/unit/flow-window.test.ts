@@ -38,10 +38,11 @@ void describe('FlowWindow: the outbox limits', () => {
     });
     const uw = window.open('https://a.example/hook');
     /** Sets the pending deliveries that can drain (one healthy URL's). */
-    const drainable = (n: number): void => (n > uw.pending ? window.staged(uw, n - uw.pending) : window.cancelled(uw, 0, uw.pending - n));
+    const drainable = (n: number): void =>
+      n > uw.pending ? window.staged(uw, n - uw.pending) : window.cancelled(uw, 0, uw.pending - n);
     return { state, logs, metrics, window, drainable };
   };
-    const gauge = async (g: Metrics['sourcePaused']): Promise<number | undefined> => (await g.get()).values[0]?.value;
+  const gauge = async (g: Metrics['sourcePaused']): Promise<number | undefined> => (await g.get()).values[0]?.value;
 
   void it('waits while the deliveries that can drain reach the limit, and goes on below it', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
@@ -54,7 +55,10 @@ void describe('FlowWindow: the outbox limits', () => {
     await flush();
     assert.equal(done, false);
     assert.equal(await gauge(metrics.sourcePaused), 1);
-    assert.deepEqual(logs.filter((l) => l.code).map((l) => l.code), ['UCW_WARN_OUTBOX_FULL']);
+    assert.deepEqual(
+      logs.filter((l) => l.code).map((l) => l.code),
+      ['UCW_WARN_OUTBOX_FULL'],
+    );
     t.mock.timers.tick(1_000);
     await flush();
     assert.equal(done, false, 'went on at the limit');
@@ -81,7 +85,10 @@ void describe('FlowWindow: the outbox limits', () => {
     await flush();
     assert.equal(done, false);
     assert.equal(await gauge(metrics.outboxBytes), 6_000);
-    assert.deepEqual(logs.filter((l) => l.code).map((l) => l.code), ['UCW_WARN_OUTBOX_DISK_FULL']);
+    assert.deepEqual(
+      logs.filter((l) => l.code).map((l) => l.code),
+      ['UCW_WARN_OUTBOX_DISK_FULL'],
+    );
     state.bytes = 4_500;
     t.mock.timers.tick(100);
     await flush();
@@ -123,7 +130,9 @@ void describe('FlowWindow: buffering and paging', () => {
     const store = {
       pendingPage: (url: string, afterId: number, limit: number): Delivery[] => {
         pages.push({ afterId, limit });
-        return Array.from({ length: rows }, (_, i) => delivery(i + 1, url)).filter((d) => d.id > afterId).slice(0, limit);
+        return Array.from({ length: rows }, (_, i) => delivery(i + 1, url))
+          .filter((d) => d.id > afterId)
+          .slice(0, limit);
       },
     };
     const window = new FlowWindow({

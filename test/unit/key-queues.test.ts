@@ -22,10 +22,15 @@ const delivery = (orderKey: string, eventName: EventName = 'AgentLog', nextAttem
   nextAttemptAtMs,
   firstAttemptAtMs: null,
 });
-const fakeTimer = () => ({ cleared: false, clear() { this.cleared = true; } });
+const fakeTimer = () => ({
+  cleared: false,
+  clear() {
+    this.cleared = true;
+  },
+});
 
 void describe('KeyQueues', () => {
-  void it('keys become ready in the order of their first delivery, each once; a key\'s deliveries stay in commit order', () => {
+  void it("keys become ready in the order of their first delivery, each once; a key's deliveries stay in commit order", () => {
     const q = new KeyQueues();
     const [a1, b1, a2] = [delivery('a'), delivery('b'), delivery('a')];
     for (const d of [a1, b1, a2]) q.add(d);
@@ -58,7 +63,7 @@ void describe('KeyQueues', () => {
     assert.equal(q.nextReady(), kq, 'ready again after its last answer');
   });
 
-  void it('a key waiting for its head\'s retry is ready again when it is due; an emptied key is dropped', () => {
+  void it("a key waiting for its head's retry is ready again when it is due; an emptied key is dropped", () => {
     const q = new KeyQueues();
     const d = delivery('r');
     q.add(d);
@@ -79,7 +84,11 @@ void describe('KeyQueues', () => {
     const q = new KeyQueues();
     for (const k of ['x', 'y', 'z']) q.add(delivery(k));
     assert.equal(q.probeQueue('y', true)?.key, 'y');
-    assert.deepEqual([q.nextReady()?.key, q.nextReady()?.key, q.nextReady()], ['x', 'z', undefined], 'the probe key left the ready FIFO');
+    assert.deepEqual(
+      [q.nextReady()?.key, q.nextReady()?.key, q.nextReady()],
+      ['x', 'z', undefined],
+      'the probe key left the ready FIFO',
+    );
     q.add(delivery('w'));
     assert.equal(q.probeQueue('gone-key', false)?.key, 'w', 'its key has nothing left: another startable key');
     assert.equal(q.probeQueue(undefined, false), undefined, 'no startable key');
@@ -109,6 +118,6 @@ void describe('KeyQueues', () => {
     assert.equal(timer.cleared, true);
     assert.equal(w.timer, undefined);
     assert.equal(q.keys.has('gone'), false);
-    assert.equal(q.nextReady(), w, 'the survivor goes at once, not at the dropped head\'s retry time');
+    assert.equal(q.nextReady(), w, "the survivor goes at once, not at the dropped head's retry time");
   });
 });

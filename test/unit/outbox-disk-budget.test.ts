@@ -57,7 +57,14 @@ void describe('FlowWindow disk budget over a real store', () => {
     const logger = createLogger('info', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
     const metrics = new Metrics();
     // Retention of a day: every row below is far younger.
-    const pruner = new Pruner({ outbox: o, retentionMs: 24 * HOUR, intervalMs: HOUR, now: () => Date.now(), logger, batchRows: 200 });
+    const pruner = new Pruner({
+      outbox: o,
+      retentionMs: 24 * HOUR,
+      intervalMs: HOUR,
+      now: () => Date.now(),
+      logger,
+      batchRows: 200,
+    });
     const window = new FlowWindow({
       store: o,
       maxPending: 1_000_000,
@@ -90,7 +97,10 @@ void describe('FlowWindow disk budget over a real store', () => {
     await flush();
     assert.equal(done, true, 'reading stayed paused on delivered rows');
     // Never paused: no warning, no "resumed" line; only the pruning is told.
-    assert.deepEqual(logs.map((l) => l.msg), [RECLAIMED]);
+    assert.deepEqual(
+      logs.map((l) => l.msg),
+      [RECLAIMED],
+    );
     assert.ok(o.usedBytes() < MAX_BYTES, `store ${o.usedBytes()} bytes after reclaiming`);
     const left = o.counts();
     assert.ok(left.pending === 0 && left.delivered > 0 && left.delivered < 2_000, `left ${JSON.stringify(left)}`);
@@ -110,7 +120,10 @@ void describe('FlowWindow disk budget over a real store', () => {
     t.mock.timers.tick(100);
     await flush();
     assert.equal(done, true, 'reading stayed paused on cancelled rows');
-    assert.deepEqual(logs.map((l) => l.msg), [RECLAIMED]);
+    assert.deepEqual(
+      logs.map((l) => l.msg),
+      [RECLAIMED],
+    );
     // Oldest first, only until there is room: the rest stay for their retention.
     assert.ok(o.cancelledCount() > 0 && o.cancelledCount() < 2_000, `${o.cancelledCount()} cancelled rows left`);
     assert.ok(o.usedBytes() < MAX_BYTES, `store ${o.usedBytes()} bytes after reclaiming`);
@@ -132,7 +145,10 @@ void describe('FlowWindow disk budget over a real store', () => {
     await flush();
     assert.equal(done, false, 'reading went on over the budget');
     assert.equal(await paused(metrics), 1);
-    assert.deepEqual(logs.filter((l) => l.code).map((l) => l.code), ['UCW_WARN_OUTBOX_DISK_FULL']);
+    assert.deepEqual(
+      logs.filter((l) => l.code).map((l) => l.code),
+      ['UCW_WARN_OUTBOX_DISK_FULL'],
+    );
     assert.deepEqual(o.counts(), { pending: 1_500, delivered: 0, dead: 0 });
     assert.ok(o.usedBytes() >= MAX_BYTES);
     window.release();

@@ -23,7 +23,11 @@ void describe('outboxPauseStore', () => {
     outbox.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const store = () => outboxPauseStore(outbox, createLogger('info', { write: (s: string) => void logs.push(JSON.parse(s) as { msg: string }) }));
+  const store = () =>
+    outboxPauseStore(
+      outbox,
+      createLogger('info', { write: (s: string) => void logs.push(JSON.parse(s) as { msg: string }) }),
+    );
 
   void it('loads back what was saved; an empty save clears it', () => {
     const pause = { untilMs: 2_000, probeKey: 'agent:a', sinceMs: 1_000 };
@@ -35,10 +39,16 @@ void describe('outboxPauseStore', () => {
   });
 
   void it('skips entries without a time, tolerates a missing probe key and start, and ignores unreadable JSON with a warning', () => {
-    outbox.setMeta(GONE_PAUSES_META_KEY, JSON.stringify({ a: { untilMs: 5 }, b: { probeKey: 'k' }, c: { untilMs: 'soon' } }));
+    outbox.setMeta(
+      GONE_PAUSES_META_KEY,
+      JSON.stringify({ a: { untilMs: 5 }, b: { probeKey: 'k' }, c: { untilMs: 'soon' } }),
+    );
     assert.deepEqual([...store().load()], [['a', { untilMs: 5, probeKey: undefined, sinceMs: undefined }]]);
     outbox.setMeta(GONE_PAUSES_META_KEY, '{not json');
     assert.equal(store().load().size, 0);
-    assert.deepEqual(logs.map((l) => l.msg), ['cannot read the saved 410 Gone pauses; ignoring them']);
+    assert.deepEqual(
+      logs.map((l) => l.msg),
+      ['cannot read the saved 410 Gone pauses; ignoring them'],
+    );
   });
 });

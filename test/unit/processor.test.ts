@@ -41,7 +41,10 @@ function harness(stateDir: string): Harness {
     { id: 2, event: 'AgentLog', url: LOG_URL },
   ]);
   const outbox = new Outbox({ stateDir, synchronous: 'normal' });
-  outbox.initialize([{ table: 'ccdata.users', rows: [{ pk: 'u7', row: { username: 'u7', phone: '2007', name: 'Ana' } }] }], CHECKPOINT);
+  outbox.initialize(
+    [{ table: 'ccdata.users', rows: [{ pk: 'u7', row: { username: 'u7', phone: '2007', name: 'Ana' } }] }],
+    CHECKPOINT,
+  );
   for (const dir of engine.directories.values()) dir.load(outbox.mirrorRows(dir.table));
   const commits: CommitBatch[] = [];
   const commit = outbox.commit.bind(outbox);
@@ -60,7 +63,9 @@ function harness(stateDir: string): Harness {
     outbox,
     db: { lookupValue: () => Promise.resolve(null) },
     metrics,
-    logger: createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
+    logger: createLogger('info', {
+      write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>),
+    }),
     onEnqueued: (created, staged) => enqueued.push({ created, staged }),
   });
   return { outbox, processor, metrics, commits, enqueued, logs };
@@ -84,9 +89,22 @@ const queueLog = (event: string, agent: string, extra: Row = {}): Row => ({
   data2: null,
   ...extra,
 });
-const ring = (agent = 'SIP/2007'): RowChange => change({ kind: 'insert', schema: 'ccrepo', table: 'queue_log_repo', before: null, after: queueLog('RINGNOANSWER', agent) });
+const ring = (agent = 'SIP/2007'): RowChange =>
+  change({
+    kind: 'insert',
+    schema: 'ccrepo',
+    table: 'queue_log_repo',
+    before: null,
+    after: queueLog('RINGNOANSWER', agent),
+  });
 const rename = (name: string): RowChange =>
-  change({ kind: 'update', schema: 'ccdata', table: 'users', before: { username: 'u7', phone: '2007', name: 'Ana' }, after: { username: 'u7', phone: '2007', name, email: 'u7@example.com' } });
+  change({
+    kind: 'update',
+    schema: 'ccdata',
+    table: 'users',
+    before: { username: 'u7', phone: '2007', name: 'Ana' },
+    after: { username: 'u7', phone: '2007', name, email: 'u7@example.com' },
+  });
 const tx = (changes: RowChange[], partial = false): SourceTransaction => ({
   partial,
   commit: partial ? CHECKPOINT : { file: 'bin.000001', pos: (pos += 100) },
@@ -112,15 +130,23 @@ void describe('TransactionProcessor', () => {
     assert.equal(h.commits.length, 1);
     const [batch] = h.commits;
     assert.deepEqual(batch!.checkpoint, t.commit);
-    assert.deepEqual(batch!.mirror, [{ table: 'ccdata.users', pk: 'u7', row: { username: 'u7', phone: '2007', name: 'Ana Lima' } }]);
-    assert.deepEqual(batch!.events.map((e) => [e.name, e.urls]), [['AgentRingNoAnswer', [RING_URL]]]);
+    assert.deepEqual(batch!.mirror, [
+      { table: 'ccdata.users', pk: 'u7', row: { username: 'u7', phone: '2007', name: 'Ana Lima' } },
+    ]);
+    assert.deepEqual(
+      batch!.events.map((e) => [e.name, e.urls]),
+      [['AgentRingNoAnswer', [RING_URL]]],
+    );
     // The event was built after the mirror change of the same transaction: the new name.
     assert.equal(bodyOf(h.enqueued[0]!.created[0]!).agentFullName, 'Ana Lima');
     assert.deepEqual(h.outbox.checkpoint(), t.commit);
     assert.deepEqual(h.outbox.mirrorRows('ccdata.users'), [{ username: 'u7', phone: '2007', name: 'Ana Lima' }]);
     assert.deepEqual([...h.outbox.pendingByUrl()], [[RING_URL, 1]]);
     assert.equal(h.enqueued.length, 1);
-    assert.deepEqual(h.enqueued[0]!.created.map((d) => d.url), [RING_URL]);
+    assert.deepEqual(
+      h.enqueued[0]!.created.map((d) => d.url),
+      [RING_URL],
+    );
     assert.equal(h.enqueued[0]!.staged, undefined);
 
     // A transaction with no event still commits its checkpoint; nothing to hand to delivery.
@@ -189,19 +215,31 @@ void describe('TransactionProcessor', () => {
         },
       },
     });
-    const login = change({ kind: 'insert', schema: 'ccrepo', table: 'queue_log_repo', before: null, after: queueLog('AGENTLOGIN', 'SIP/2007') });
+    const login = change({
+      kind: 'insert',
+      schema: 'ccrepo',
+      table: 'queue_log_repo',
+      before: null,
+      after: queueLog('AGENTLOGIN', 'SIP/2007'),
+    });
     const t = tx([poisoned, ring(), login]);
     await h.processor.process(t);
 
     assert.equal(h.commits.length, 1);
     assert.deepEqual(h.outbox.checkpoint(), t.commit);
-    assert.deepEqual(h.commits[0]!.events.map((e) => e.name), ['AgentRingNoAnswer', 'AgentLog']);
+    assert.deepEqual(
+      h.commits[0]!.events.map((e) => e.name),
+      ['AgentRingNoAnswer', 'AgentLog'],
+    );
     const failed = h.logs.filter((l) => l.code === 'UCW_ERR_RULES_EVAL');
     assert.deepEqual(
       failed.map((l) => [l.level, l.rule, l.table, (l.err as { message: string }).message]),
       [['error', 'agent_log', 'ccrepo.queue_log_repo', 'boom']],
     );
-    assert.deepEqual((await h.metrics.ruleErrors.get()).values.map((v) => [v.labels.rule, v.value]), [['agent_log', 1]]);
+    assert.deepEqual(
+      (await h.metrics.ruleErrors.get()).values.map((v) => [v.labels.rule, v.value]),
+      [['agent_log', 1]],
+    );
     h.outbox.close();
   });
 });

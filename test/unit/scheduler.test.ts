@@ -25,7 +25,13 @@ const URL_A = 'http://receiver-a.test/hook';
 const URL_B = 'http://receiver-b.test/hook';
 const PAUSE_MS = 300;
 
-const POLICY: RetryPolicy = { maxAttempts: 2, maxAgeMs: 60_000, baseDelayMs: 40, maxDelayMs: 80, maxRetryAfterMs: 1_000 };
+const POLICY: RetryPolicy = {
+  maxAttempts: 2,
+  maxAgeMs: 60_000,
+  baseDelayMs: 40,
+  maxDelayMs: 80,
+  maxRetryAfterMs: 1_000,
+};
 
 /** The clock of the test: a FakeClock, or the system clock under mock timers (its long-timer tests). */
 let fake = new FakeClock();
@@ -43,12 +49,30 @@ interface Call {
 type Script = (call: Call, nthForUrl: number) => AttemptOutcome | Promise<AttemptOutcome>;
 
 const delivered = (status = 200): AttemptOutcome => ({ kind: 'delivered', status, durationMs: 1 });
-const gone = (): AttemptOutcome => ({ kind: 'gone', status: 410, error: { code: 'UCW_ERR_DELIVERY_GONE', message: 'receiver answered 410 Gone' }, durationMs: 1 });
-const serverError = (): AttemptOutcome => ({ kind: 'retry', status: 500, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 500' }, durationMs: 1 });
-const badRequest = (): AttemptOutcome => ({ kind: 'dead', status: 400, error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 400; not retried' }, durationMs: 1 });
+const gone = (): AttemptOutcome => ({
+  kind: 'gone',
+  status: 410,
+  error: { code: 'UCW_ERR_DELIVERY_GONE', message: 'receiver answered 410 Gone' },
+  durationMs: 1,
+});
+const serverError = (): AttemptOutcome => ({
+  kind: 'retry',
+  status: 500,
+  error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 500' },
+  durationMs: 1,
+});
+const badRequest = (): AttemptOutcome => ({
+  kind: 'dead',
+  status: 400,
+  error: { code: 'UCW_ERR_DELIVERY_HTTP_STATUS', message: 'receiver answered 400; not retried' },
+  durationMs: 1,
+});
 
 /** A Sender over a one-attempt function, keeping chains in order: the rest unsent after a failure. */
-function inOrder(send: (a: DeliveryAttempt) => Promise<AttemptOutcome>, cancelQueued: (url?: string) => void = () => undefined): Sender {
+function inOrder(
+  send: (a: DeliveryAttempt) => Promise<AttemptOutcome>,
+  cancelQueued: (url?: string) => void = () => undefined,
+): Sender {
   return {
     sendInOrder(attempts: readonly DeliveryAttempt[], onOutcome: OutcomeCallback): void {
       void (async () => {
@@ -81,7 +105,13 @@ class FakeSender implements Sender {
 
   private async send(a: DeliveryAttempt): Promise<AttemptOutcome> {
     const now = (this.current.get(a.url) ?? 0) + 1;
-    const call: Call = { url: a.url, eventId: a.eventId, attempt: a.attempt, atMs: clock.now(), concurrentAtStart: now };
+    const call: Call = {
+      url: a.url,
+      eventId: a.eventId,
+      attempt: a.attempt,
+      atMs: clock.now(),
+      concurrentAtStart: now,
+    };
     this.calls.push(call);
     this.current.set(a.url, now);
     this.maxConcurrent.set(a.url, Math.max(now, this.maxConcurrent.get(a.url) ?? 0));
@@ -155,7 +185,13 @@ void describe('DeliveryScheduler', () => {
 
   const make = (
     sender: Sender,
-    over: { concurrencyPerUrl?: number; queuedPerUrl?: number; gonePauseMs?: number; maxBufferedPerUrl?: number; policy?: RetryPolicy } = {},
+    over: {
+      concurrencyPerUrl?: number;
+      queuedPerUrl?: number;
+      gonePauseMs?: number;
+      maxBufferedPerUrl?: number;
+      policy?: RetryPolicy;
+    } = {},
   ): DeliveryScheduler => {
     const logger = createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
     const window = new FlowWindow({
@@ -263,7 +299,10 @@ void describe('DeliveryScheduler', () => {
     assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
 
     // Second probe gets 200: the URL resumes and every key drains, in key order.
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
     const toA = sender.to(URL_A).map((c) => c.eventId);
     assert.deepEqual(toA.slice(0, 3), ['a1', 'a1', 'a1']);
     assert.ok(toA.indexOf('a2') > 2 && toA.indexOf('a3') > 2, toA.join(','));
@@ -298,18 +337,26 @@ void describe('DeliveryScheduler', () => {
     assert.equal(goneLogs().length, 1, 'one report per pause, not per 410');
     assert.equal(sender.calls.length, 4);
     goneUntil = 0;
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
     // The probe went alone; after it, the remaining keys went in parallel again.
     assert.equal(sender.calls[4]!.eventId, 'e0', 'the probe is the head of the first key that got the 410');
     assert.equal(sender.calls[4]!.concurrentAtStart, 1);
     assert.ok(sender.calls[4]!.atMs - sender.calls[0]!.atMs >= PAUSE_MS - 20);
     assert.equal(sender.calls.length, 12);
-    assert.ok(Math.max(...sender.calls.slice(5).map((c) => c.concurrentAtStart)) > 1, 'concurrency restored after the resume');
+    assert.ok(
+      Math.max(...sender.calls.slice(5).map((c) => c.concurrentAtStart)) > 1,
+      'concurrency restored after the resume',
+    );
     assert.equal(outbox.counts().dead, 0);
   });
 
   void it('a pause survives a restart: the new scheduler does not send to the URL before it ends', async () => {
-    const sender = new FakeSender((call, nth) => (call.url === URL_A && call.eventId === 'p1' && nth === 1 ? gone() : delivered()));
+    const sender = new FakeSender((call, nth) =>
+      call.url === URL_A && call.eventId === 'p1' && nth === 1 ? gone() : delivered(),
+    );
     const d1 = make(sender, { gonePauseMs: 400 });
     d1.start();
     enqueue(d1, ev('p1', 'agent:x', [URL_A]), ev('p2', 'agent:y', [URL_A]));
@@ -328,13 +375,18 @@ void describe('DeliveryScheduler', () => {
   });
 
   void it('per-key order under a retry; other keys are not held back', async () => {
-    const sender = new FakeSender((call) => (call.eventId === 'k1-1' && call.attempt === 1 ? serverError() : delivered()));
+    const sender = new FakeSender((call) =>
+      call.eventId === 'k1-1' && call.attempt === 1 ? serverError() : delivered(),
+    );
     const d = make(sender, { concurrencyPerUrl: 2 });
     d.start();
     enqueue(d, ev('k1-1', 'agent:one', [URL_A]), ev('k2-1', 'agent:two', [URL_A]));
     enqueue(d, ev('k1-2', 'agent:one', [URL_A]));
     enqueue(d, ev('k1-3', 'agent:one', [URL_A]), ev('k2-2', 'agent:two', [URL_A]));
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
 
     const ids = sender.calls.map((c) => c.eventId);
     assert.deepEqual(
@@ -359,7 +411,10 @@ void describe('DeliveryScheduler', () => {
     d.start();
     enqueue(d, ev('x1', 'agent:x', [URL_A]), ev('x2', 'agent:x', [URL_A]));
     await fake.until(() => outbox.counts().pending === 0);
-    assert.deepEqual(sender.calls.map((c) => c.eventId), ['x1', 'x1', 'x2']);
+    assert.deepEqual(
+      sender.calls.map((c) => c.eventId),
+      ['x1', 'x1', 'x2'],
+    );
     const [dead] = outbox.deadLetters(10);
     assert.equal(dead?.eventId, 'x1');
     assert.match(dead?.lastError ?? '', /^UCW_ERR_DELIVERY_EXHAUSTED: retry budget spent \(attempts\)/);
@@ -371,7 +426,10 @@ void describe('DeliveryScheduler', () => {
     d.start();
     enqueue(d, ev('d1', 'agent:x', [URL_A]), ev('d2', 'agent:x', [URL_A]));
     await fake.until(() => outbox.counts().pending === 0);
-    assert.deepEqual(sender.calls.map((c) => c.eventId), ['d1', 'd2']);
+    assert.deepEqual(
+      sender.calls.map((c) => c.eventId),
+      ['d1', 'd2'],
+    );
     const row = deliveryOf('d1', URL_A);
     assert.equal(row.status, DeliveryStatus.dead);
     assert.equal(row.attempts, 1);
@@ -433,11 +491,18 @@ void describe('DeliveryScheduler', () => {
     // Three commits of 20 (far over the window), then a large transaction: two staged parts and its commit.
     for (let c = 0; c < 3; c++) enqueue(d, ...Array.from({ length: 20 }, () => next()));
     const staged = outbox.stage(Array.from({ length: 15 }, () => next()));
-    for (const [url, count] of outbox.stage(Array.from({ length: 15 }, () => next()))) staged.set(url, (staged.get(url) ?? 0) + count);
-    d.enqueue(outbox.commit({ events: [next(), next()], mirror: [], checkpoint: { file: 'binlog.000001', pos: 99_000 } }), staged);
+    for (const [url, count] of outbox.stage(Array.from({ length: 15 }, () => next())))
+      staged.set(url, (staged.get(url) ?? 0) + count);
+    d.enqueue(
+      outbox.commit({ events: [next(), next()], mirror: [], checkpoint: { file: 'binlog.000001', pos: 99_000 } }),
+      staged,
+    );
     assert.equal(d.pending, 92, 'pending counts the store and memory');
 
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
     assert.equal(d.pending, 0);
     assert.equal(sender.calls.length, 92, 'each delivery sent once');
     for (const key of keys) {
@@ -447,7 +512,13 @@ void describe('DeliveryScheduler', () => {
   });
 
   void it('a URL failing again and again is marked failing as a whole and probed one delivery at a time; other URLs go on', async () => {
-    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 100, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
+    const policy: RetryPolicy = {
+      maxAttempts: 1_000,
+      maxAgeMs: 60_000,
+      baseDelayMs: 100,
+      maxDelayMs: 400,
+      maxRetryAfterMs: 1_000,
+    };
     let aDown = true;
     const sender = new FakeSender((call) => (call.url === URL_A && aDown ? serverError() : delivered()));
     const d = make(sender, { concurrencyPerUrl: 8, policy });
@@ -467,13 +538,23 @@ void describe('DeliveryScheduler', () => {
     await fake.advance(1_000);
     const during = sender.to(URL_A).slice(before);
     assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a failing URL in 1 s`);
-    assert.ok(during.every((c) => c.concurrentAtStart === 1), 'probes go one at a time');
-    assert.equal(logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length, 1, 'warned once per outage');
+    assert.ok(
+      during.every((c) => c.concurrentAtStart === 1),
+      'probes go one at a time',
+    );
+    assert.equal(
+      logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length,
+      1,
+      'warned once per outage',
+    );
     assert.equal(outbox.counts().dead, 0);
 
     // The receiver is back: the next probe succeeds and everything drains at full concurrency.
     aDown = false;
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
     assert.ok(logs.some((l) => l.msg === 'failing URL answered again; delivery resumed'));
     assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
     assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
@@ -481,7 +562,13 @@ void describe('DeliveryScheduler', () => {
   });
 
   void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; marking it failing cancels those it queued', async () => {
-    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 200, maxDelayMs: 400, maxRetryAfterMs: 1_000 };
+    const policy: RetryPolicy = {
+      maxAttempts: 1_000,
+      maxAgeMs: 60_000,
+      baseDelayMs: 200,
+      maxDelayMs: 400,
+      maxRetryAfterMs: 1_000,
+    };
     const answers: Array<(o: AttemptOutcome) => void> = [];
     const cancelled: Array<string | undefined> = [];
     const sender = inOrder(
@@ -491,7 +578,10 @@ void describe('DeliveryScheduler', () => {
     const d = make(sender, { concurrencyPerUrl: 2, queuedPerUrl: 4, policy });
     d.start();
     enqueue(d, ...Array.from({ length: 20 }, (_, i) => ev(`q${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(() => answers.length === 6, () => `${answers.length} handed over`);
+    await fake.until(
+      () => answers.length === 6,
+      () => `${answers.length} handed over`,
+    );
     await fake.advance(50);
     assert.equal(answers.length, 6, 'no more than 2 running + 4 queued at once');
     // Five retryable failures in a row mark the URL failing: what the sender still queues is called back.
@@ -501,15 +591,22 @@ void describe('DeliveryScheduler', () => {
     assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
   });
 
-  void it('a key\'s backlog goes to an in-order sender in chains of at most MAX_CHAIN; a plain sender gets one delivery of a key at a time', async () => {
+  void it("a key's backlog goes to an in-order sender in chains of at most MAX_CHAIN; a plain sender gets one delivery of a key at a time", async () => {
     const ids = Array.from({ length: MAX_CHAIN + 4 }, (_, i) => `c${i + 1}`);
     const chained = new FakeSender(() => delivered());
     const d = make(chained, { concurrencyPerUrl: 2, queuedPerUrl: 64 });
     d.start();
     enqueue(d, ...ids.map((id) => ev(id, 'agent:c', [URL_A])), ev('o1', 'agent:o', [URL_A]));
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
     assert.deepEqual(chained.chains, [MAX_CHAIN, 1, 4], 'the key in two chains, the other key on its own');
-    assert.deepEqual(chained.calls.map((c) => c.eventId).filter((id) => id.startsWith('c')), ids, 'in commit order');
+    assert.deepEqual(
+      chained.calls.map((c) => c.eventId).filter((id) => id.startsWith('c')),
+      ids,
+      'in commit order',
+    );
 
     let running = 0;
     let most = 0;
@@ -522,34 +619,55 @@ void describe('DeliveryScheduler', () => {
     const d2 = make(plain, { concurrencyPerUrl: 4, queuedPerUrl: 64 });
     d2.start();
     enqueue(d2, ...Array.from({ length: 6 }, (_, i) => ev(`p${i}`, 'agent:p', [URL_A])));
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
     assert.equal(most, 1, 'one delivery of the key at a time');
   });
 
   void it('a failure within a chain: the rest come back unsent, unchanged, and follow the retried delivery in order', async () => {
-    const sender = new FakeSender((call) => (call.eventId === 'f3' && call.attempt === 1 ? serverError() : delivered()));
+    const sender = new FakeSender((call) =>
+      call.eventId === 'f3' && call.attempt === 1 ? serverError() : delivered(),
+    );
     const d = make(sender, { queuedPerUrl: 8 });
     d.start();
     enqueue(d, ...['f1', 'f2', 'f3', 'f4', 'f5'].map((id) => ev(id, 'agent:f', [URL_A])));
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
-    assert.deepEqual(sender.calls.map((c) => c.eventId), ['f1', 'f2', 'f3', 'f3', 'f4', 'f5']);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
+    assert.deepEqual(
+      sender.calls.map((c) => c.eventId),
+      ['f1', 'f2', 'f3', 'f3', 'f4', 'f5'],
+    );
     assert.deepEqual(sender.chains, [5, 3], 'the failed one heads the next chain');
     assert.equal(deliveryOf('f3', URL_A).attempts, 2);
     assert.equal(deliveryOf('f4', URL_A).attempts, 1, 'the unsent attempt is not counted');
     assert.equal(outbox.counts().dead, 0);
   });
 
-  void it('a 410 within a chain pauses the URL; the chain\'s rest waits with it and follows the probe in order', async () => {
+  void it("a 410 within a chain pauses the URL; the chain's rest waits with it and follows the probe in order", async () => {
     const sender = new FakeSender((call, nth) => (call.eventId === 'g2' && nth === 2 ? gone() : delivered()));
     const d = make(sender, { queuedPerUrl: 8 });
     d.start();
     enqueue(d, ...['g1', 'g2', 'g3', 'g4'].map((id) => ev(id, 'agent:g', [URL_A])));
     await fake.until(() => goneLogs().length === 1, 'no 410 log');
     await fake.advance(PAUSE_MS / 2);
-    assert.deepEqual(sender.calls.map((c) => c.eventId), ['g1', 'g2'], 'nothing after the 410 during the pause');
+    assert.deepEqual(
+      sender.calls.map((c) => c.eventId),
+      ['g1', 'g2'],
+      'nothing after the 410 during the pause',
+    );
     assert.equal(deliveryOf('g3', URL_A).status, DeliveryStatus.pending);
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
-    assert.deepEqual(sender.calls.map((c) => c.eventId), ['g1', 'g2', 'g2', 'g3', 'g4']);
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
+    assert.deepEqual(
+      sender.calls.map((c) => c.eventId),
+      ['g1', 'g2', 'g2', 'g3', 'g4'],
+    );
     assert.equal(sender.chains.at(-2), 1, 'the probe goes alone');
     assert.deepEqual(d.pausedUrls, []);
   });
@@ -566,15 +684,28 @@ void describe('DeliveryScheduler', () => {
     const d = make(sender);
     d.start();
     enqueue(d, ev('u1', 'agent:u', [URL_A]), ev('u2', 'agent:u', [URL_A]));
-    await fake.until(() => outbox.counts().pending === 0, () => `pending ${outbox.counts().pending}`);
-    assert.deepEqual(sender.to(URL_A).map((c) => c.eventId), ['u1', 'u1', 'u2'], 'u1 again first: order kept');
+    await fake.until(
+      () => outbox.counts().pending === 0,
+      () => `pending ${outbox.counts().pending}`,
+    );
+    assert.deepEqual(
+      sender.to(URL_A).map((c) => c.eventId),
+      ['u1', 'u1', 'u2'],
+      'u1 again first: order kept',
+    );
     const row = deliveryOf('u1', URL_A);
     assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
     assert.equal(row.status, DeliveryStatus.delivered);
   });
 
   void it('a failing URL that turns paused (410): ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
-    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 20, maxDelayMs: 40, maxRetryAfterMs: 1_000 };
+    const policy: RetryPolicy = {
+      maxAttempts: 1_000,
+      maxAgeMs: 60_000,
+      baseDelayMs: 20,
+      maxDelayMs: 40,
+      maxRetryAfterMs: 1_000,
+    };
     const sender = new FakeSender((_call, nth) => (nth <= FAILURES_TO_FAILING ? serverError() : gone()));
     const d = make(sender, { concurrencyPerUrl: 8, policy, gonePauseMs: 60_000 });
     d.start();
@@ -585,28 +716,47 @@ void describe('DeliveryScheduler', () => {
     assert.equal(await pausedGauge(), 1);
   });
 
-  void it('a failing URL\'s pending deliveries are not drainable: the outbox limit counts only what can drain', async () => {
-    const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
-    const sender = new FakeSender((call) => (call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined)));
+  void it("a failing URL's pending deliveries are not drainable: the outbox limit counts only what can drain", async () => {
+    const policy: RetryPolicy = {
+      maxAttempts: 1_000,
+      maxAgeMs: 60_000,
+      baseDelayMs: 5_000,
+      maxDelayMs: 10_000,
+      maxRetryAfterMs: 1_000,
+    };
+    const sender = new FakeSender((call) =>
+      call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined),
+    );
     const d = make(sender, { concurrencyPerUrl: 8, policy });
     d.start();
     enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
     await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
     enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
     assert.equal(d.pending, FAILURES_TO_FAILING + 2);
-    assert.equal(win(d).drainable, 1, 'only URL B\'s delivery can drain');
+    assert.equal(win(d).drainable, 1, "only URL B's delivery can drain");
   });
 
   void it('cancelRegistrations: pending deliveries of (url, event) cancelled and kept; one in flight is cancelled if not delivered', async () => {
     const calls: Array<{ eventId: string; url: string; answer: (o: AttemptOutcome) => void }> = [];
-    const sender = inOrder((a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })));
+    const sender = inOrder(
+      (a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })),
+    );
     const d = make(sender);
     d.start();
     const other = { ...ev('other-event', 'agent:c0', [URL_A]), name: 'AgentBreak' as const };
-    enqueue(d, ev('c1', 'agent:c1', [URL_A]), ev('c2', 'agent:c1', [URL_A]), ev('c3', 'agent:c3', [URL_A, URL_B]), other);
+    enqueue(
+      d,
+      ev('c1', 'agent:c1', [URL_A]),
+      ev('c2', 'agent:c1', [URL_A]),
+      ev('c3', 'agent:c3', [URL_A, URL_B]),
+      other,
+    );
     const next = async (url: string): Promise<{ eventId: string; answer: (o: AttemptOutcome) => void }> => {
       await fake.until(() => calls.some((c) => c.url === url), `nothing sent to ${url}`);
-      return calls.splice(calls.findIndex((c) => c.url === url), 1)[0]!;
+      return calls.splice(
+        calls.findIndex((c) => c.url === url),
+        1,
+      )[0]!;
     };
     const c1 = await next(URL_A);
     assert.equal(c1.eventId, 'c1');
@@ -617,12 +767,18 @@ void describe('DeliveryScheduler', () => {
     assert.equal(deliveryOf('other-event', URL_A).status, DeliveryStatus.pending, 'another event of the URL is kept');
     assert.equal(deliveryOf('c3', URL_B).status, DeliveryStatus.pending, 'another URL is kept');
     c1.answer(serverError());
-    await fake.until(() => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled, 'c1 kept after its registration was removed');
+    await fake.until(
+      () => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled,
+      'c1 kept after its registration was removed',
+    );
     const rest = await next(URL_A);
     assert.equal(rest.eventId, 'other-event');
     rest.answer(delivered());
     (await next(URL_B)).answer(delivered());
-    await fake.until(() => d.pending === 0, () => `pending ${d.pending}`);
+    await fake.until(
+      () => d.pending === 0,
+      () => `pending ${d.pending}`,
+    );
     assert.equal(calls.length, 0, 'a cancelled delivery was sent');
     assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 3);
     const cancelLogs = logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
@@ -644,10 +800,16 @@ void describe('DeliveryScheduler', () => {
     assert.deepEqual(sender.chains, [2]);
     d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
     gate.shift()!();
-    await fake.until(() => d.pending === 0, () => `pending ${d.pending}`);
+    await fake.until(
+      () => d.pending === 0,
+      () => `pending ${d.pending}`,
+    );
     assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.cancelled);
     assert.equal(deliveryOf('k2', URL_A).status, DeliveryStatus.cancelled);
-    assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1']);
+    assert.deepEqual(
+      sender.calls.map((c) => c.eventId),
+      ['k1'],
+    );
     assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 2);
   });
 
@@ -680,7 +842,13 @@ void describe('DeliveryScheduler', () => {
 
     void it('410 answers spend neither --max-attempts nor --max-age-ms; a 5xx after the pause is retried', async () => {
       // A 1 h pause, answered 410 four times (3 h), then 500, then 200; the budget is 3 attempts in 1 min.
-      const policy: RetryPolicy = { maxAttempts: 3, maxAgeMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 2_000, maxRetryAfterMs: 60_000 };
+      const policy: RetryPolicy = {
+        maxAttempts: 3,
+        maxAgeMs: 60_000,
+        baseDelayMs: 1_000,
+        maxDelayMs: 2_000,
+        maxRetryAfterMs: 60_000,
+      };
       const sender = new FakeSender((_call, nth) => (nth <= 4 ? gone() : nth === 5 ? serverError() : delivered()));
       const d = make(sender, { policy, gonePauseMs: HOUR });
       d.start();
@@ -688,7 +856,11 @@ void describe('DeliveryScheduler', () => {
       await flush();
       for (let pause = 1; pause <= 4; pause++) await fake.advance(HOUR);
       assert.equal(sender.calls.length, 5, 'the first call, three probes that got 410, one that got 500');
-      assert.equal(deliveryOf('g1', URL_A).status, DeliveryStatus.pending, 'dead-lettered on its first 5xx after the pause');
+      assert.equal(
+        deliveryOf('g1', URL_A).status,
+        DeliveryStatus.pending,
+        'dead-lettered on its first 5xx after the pause',
+      );
       await fake.advance(2_000);
       assert.equal(sender.calls.length, 6);
       assert.equal(deliveryOf('g1', URL_A).status, DeliveryStatus.delivered);
@@ -697,15 +869,26 @@ void describe('DeliveryScheduler', () => {
 
     void it('time paused does not count against --max-age-ms of a delivery that failed before the pause', async () => {
       // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 2 h; after it, k1 gets another 500.
-      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 };
-      const sender = new FakeSender((call, nth) => (call.eventId === 'k1' && nth <= 4 ? serverError() : nth === 2 ? gone() : delivered()));
+      const policy: RetryPolicy = {
+        maxAttempts: 10,
+        maxAgeMs: 60_000,
+        baseDelayMs: 1_000,
+        maxDelayMs: 1_000,
+        maxRetryAfterMs: 60_000,
+      };
+      const sender = new FakeSender((call, nth) =>
+        call.eventId === 'k1' && nth <= 4 ? serverError() : nth === 2 ? gone() : delivered(),
+      );
       const d = make(sender, { policy, gonePauseMs: 2 * HOUR });
       d.start();
       enqueue(d, ev('k1', 'agent:k1', [URL_A]));
       await flush();
       enqueue(d, ev('k0', 'agent:k0', [URL_A]));
       await flush();
-      assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0']);
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['k1', 'k0'],
+      );
       await fake.advance(2 * HOUR);
       await fake.advance(2_000);
       assert.equal(outbox.counts().dead, 0, 'the 2 h pause ate the 1 min age budget of k1');
@@ -715,8 +898,16 @@ void describe('DeliveryScheduler', () => {
     void it('the age budget a 410 pause did not spend survives a restart: a 5xx after it is retried, not dead-lettered', async () => {
       // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 30 h (max age 24 h). The
       // probe gets 200, k1 another 500; then a restart, and k1 a third 500.
-      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 60_000 };
-      const sender = new FakeSender((call, nth) => (call.eventId === 'k1' && nth <= 5 ? serverError() : nth === 2 ? gone() : delivered()));
+      const policy: RetryPolicy = {
+        maxAttempts: 10,
+        maxAgeMs: 24 * HOUR,
+        baseDelayMs: 1_000,
+        maxDelayMs: 1_000,
+        maxRetryAfterMs: 60_000,
+      };
+      const sender = new FakeSender((call, nth) =>
+        call.eventId === 'k1' && nth <= 5 ? serverError() : nth === 2 ? gone() : delivered(),
+      );
       const d = make(sender, { policy, gonePauseMs: 30 * HOUR });
       d.start();
       enqueue(d, ev('k1', 'agent:k1', [URL_A]));
@@ -724,20 +915,32 @@ void describe('DeliveryScheduler', () => {
       enqueue(d, ev('k0', 'agent:k0', [URL_A]));
       await flush();
       await fake.advance(30 * HOUR);
-      assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0', 'k0', 'k1']);
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['k1', 'k0', 'k0', 'k1'],
+      );
       await stop(d, 1_000);
 
       const d2 = make(sender, { policy, gonePauseMs: 30 * HOUR });
       d2.start();
       await fake.advance(2_000);
       assert.equal(outbox.counts().dead, 0, 'the 30 h pause ate the 24 h age budget of k1 after the restart');
-      assert.deepEqual(sender.calls.map((c) => c.eventId), ['k1', 'k0', 'k0', 'k1', 'k1', 'k1']);
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['k1', 'k0', 'k0', 'k1', 'k1', 'k1'],
+      );
       assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
     });
 
-    void it('cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head\'s retry time', async () => {
+    void it("cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head's retry time", async () => {
       // The head's retry is 5-10 min away; the next delivery of its key is another event's.
-      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * HOUR, baseDelayMs: 600_000, maxDelayMs: 600_000, maxRetryAfterMs: 60_000 };
+      const policy: RetryPolicy = {
+        maxAttempts: 10,
+        maxAgeMs: 24 * HOUR,
+        baseDelayMs: 600_000,
+        maxDelayMs: 600_000,
+        maxRetryAfterMs: 60_000,
+      };
       const sender = new FakeSender((call) => (call.eventId === 'h1' ? serverError() : delivered()));
       const d = make(sender, { policy });
       d.start();
@@ -745,14 +948,21 @@ void describe('DeliveryScheduler', () => {
       await flush();
       enqueue(d, { ...ev('s1', 'agent:h', [URL_A]), name: 'AgentBreak' as const });
       await flush();
-      assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1']);
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['h1'],
+      );
       d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
       await fake.advance(1_000);
-      assert.deepEqual(sender.calls.map((c) => c.eventId), ['h1', 's1'], 'the survivor waited for the dropped head\'s retry time');
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['h1', 's1'],
+        "the survivor waited for the dropped head's retry time",
+      );
       assert.equal(deliveryOf('h1', URL_A).status, DeliveryStatus.cancelled);
       assert.equal(deliveryOf('s1', URL_A).status, DeliveryStatus.delivered);
       await fake.advance(600_000);
-      assert.equal(sender.calls.length, 2, 'the dropped head\'s retry timer still fired');
+      assert.equal(sender.calls.length, 2, "the dropped head's retry timer still fired");
     });
 
     void it('a 30-day 410 pause does not fire early', async (t) => {
@@ -776,7 +986,13 @@ void describe('DeliveryScheduler', () => {
     void it('a Retry-After of 2^31 ms does not loop: the URL is tried again only after it', async (t) => {
       useSystemClock(t);
       const asked = 2 ** 31;
-      const policy: RetryPolicy = { maxAttempts: 10, maxAgeMs: 4 * asked, baseDelayMs: 1_000, maxDelayMs: 2_000, maxRetryAfterMs: 2 * asked };
+      const policy: RetryPolicy = {
+        maxAttempts: 10,
+        maxAgeMs: 4 * asked,
+        baseDelayMs: 1_000,
+        maxDelayMs: 2_000,
+        maxRetryAfterMs: 2 * asked,
+      };
       const later = (): AttemptOutcome => ({ ...serverError(), status: 503, retryAfterMs: asked }) as AttemptOutcome;
       const sender = new FakeSender((_call, nth) => (nth === 1 ? later() : delivered()));
       const d = make(sender, { policy });
@@ -851,7 +1067,13 @@ void describe('DeliveryScheduler', () => {
     });
 
     void it('a failing URL never holds the source back: its backlog goes to the outbox', async () => {
-      const policy: RetryPolicy = { maxAttempts: 1_000, maxAgeMs: 60_000, baseDelayMs: 5_000, maxDelayMs: 10_000, maxRetryAfterMs: 1_000 };
+      const policy: RetryPolicy = {
+        maxAttempts: 1_000,
+        maxAgeMs: 60_000,
+        baseDelayMs: 5_000,
+        maxDelayMs: 10_000,
+        maxRetryAfterMs: 1_000,
+      };
       const { sender, answers } = manualSender();
       const d = make(sender, { maxBufferedPerUrl: 8, concurrencyPerUrl: 8, policy });
       d.start();
@@ -859,7 +1081,10 @@ void describe('DeliveryScheduler', () => {
       const wait = win(d).roomFor(new Set([URL_A]));
       assert.ok(wait);
       const state = settled(wait);
-      await fake.until(() => answers.length === 7, () => `${answers.length} attempts`);
+      await fake.until(
+        () => answers.length === 7,
+        () => `${answers.length} attempts`,
+      );
       for (const answer of answers.splice(0, 5)) answer(serverError());
       await fake.until(() => state.done, 'marking the URL failing did not let the source go');
       assert.equal(win(d).roomFor(new Set([URL_A])), undefined, 'failing: reading goes on');

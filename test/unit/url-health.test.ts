@@ -16,7 +16,13 @@ void describe('UrlHealth', () => {
     for (let i = 1; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined);
     assert.equal(h.answered(200, true), undefined, 'a healthy URL answering changes nothing');
     for (let i = 1; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined);
-    assert.deepEqual(h.failed(undefined, T0), { kind: 'failing', untilMs: T0 + 100, waitMs: 100, failuresInARow: FAILURES_TO_FAILING, firstOfOutage: true });
+    assert.deepEqual(h.failed(undefined, T0), {
+      kind: 'failing',
+      untilMs: T0 + 100,
+      waitMs: 100,
+      failuresInARow: FAILURES_TO_FAILING,
+      firstOfOutage: true,
+    });
     assert.equal(h.mode, 'failing');
     assert.equal(h.stalled, true);
     assert.equal(h.failed(undefined, T0), undefined, 'a failure from before the wait: no new wait');
@@ -38,7 +44,10 @@ void describe('UrlHealth', () => {
     const capped = h.failed(undefined, T0);
     assert.equal(capped?.kind === 'failing' && capped.waitMs, 400);
     const resumed = h.answered(503, false);
-    assert.deepEqual(resumed && { kind: resumed.kind, from: resumed.kind === 'resumed' && resumed.from }, { kind: 'resumed', from: 'failing' });
+    assert.deepEqual(resumed && { kind: resumed.kind, from: resumed.kind === 'resumed' && resumed.from }, {
+      kind: 'resumed',
+      from: 'failing',
+    });
     assert.equal(h.mode, 'healthy');
     for (let i = 1; i < FAILURES_TO_FAILING; i++) h.failed(undefined, T0);
     const next = h.failed(undefined, T0);
@@ -51,14 +60,20 @@ void describe('UrlHealth', () => {
     assert.equal(h.probeKey, 'agent:a');
     assert.equal(h.gone('agent:b', T0 + 5), undefined, 'a 410 already in flight: the same pause');
     assert.equal(h.answered(200, true), undefined, 'a 2xx in flight from before the pause does not end it');
-    for (let i = 0; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined, 'a paused URL is not marked failing');
+    for (let i = 0; i < FAILURES_TO_FAILING; i++)
+      assert.equal(h.failed(undefined, T0), undefined, 'a paused URL is not marked failing');
     assert.deepEqual(h.waitOver(h.epoch), { kind: 'probe', mode: 'paused' });
     assert.equal(h.answered(400, false), undefined, 'a 4xx to the probe leaves it paused');
     const again = h.gone('agent:a', T0 + PAUSE_MS);
     assert.deepEqual(again, { kind: 'paused', untilMs: T0 + 2 * PAUSE_MS, pauseMs: PAUSE_MS });
     assert.equal(h.sinceMs, T0, 'a re-pause keeps when the pause began');
     h.waitOver(h.epoch);
-    assert.deepEqual(h.answered(200, true), { kind: 'resumed', from: 'paused', sinceMs: T0, why: 'probe answered 200' });
+    assert.deepEqual(h.answered(200, true), {
+      kind: 'resumed',
+      from: 'paused',
+      sinceMs: T0,
+      why: 'probe answered 200',
+    });
     assert.equal(h.saved(), undefined);
   });
 
@@ -77,7 +92,12 @@ void describe('UrlHealth', () => {
     over.restore({ untilMs: T0 - 10, probeKey: undefined, sinceMs: undefined }, 'agent:y', T0);
     assert.equal(over.probing, true);
     assert.equal(over.sinceMs, T0, 'no saved start: the pause counts from now');
-    assert.deepEqual(over.nothingToProbe(), { kind: 'resumed', from: 'paused', sinceMs: T0, why: 'nothing left to send' });
+    assert.deepEqual(over.nothingToProbe(), {
+      kind: 'resumed',
+      from: 'paused',
+      sinceMs: T0,
+      why: 'nothing left to send',
+    });
   });
 
   void it('a pause spends no age budget: the first attempt time moves on by the time paused since', () => {
