@@ -47,7 +47,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 function sqlTime(ms: number): string {
   const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+  const date = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return `${date} ${time}.${pad(d.getUTCMilliseconds(), 3)}`;
 }
 
 // ---------- load generation: rows that produce a known number of events, in a realistic mix ----------
@@ -114,11 +116,13 @@ async function writeBatch(c: Connection, b: Batch): Promise<void> {
   await c.beginTransaction();
   if (b.queueLog.length)
     await c.query(
-      `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${b.queueLog.join(',')}`,
+      `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, ` +
+        `agent, event, data1, data2) VALUES ${b.queueLog.join(',')}`,
     );
   if (b.interactions.length) {
     await c.query(
-      `INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ${b.interactions.join(',')}`,
+      `INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, ` +
+        `agent, clientId, disposition_id, finished) VALUES ${b.interactions.join(',')}`,
     );
   }
   await c.commit();
@@ -339,7 +343,8 @@ async function freshEnv(): Promise<Env> {
   await db.exec(REFERENCE_SCHEMA_SQL);
   const rx = await startReceiver();
   await db.exec(`
-    INSERT INTO ccdata.users (username, phone, name) VALUES ${Array.from({ length: 200 }, (_, i) => `('agent${i}','${2000 + i}','Agent ${i}')`).join(',')};
+    INSERT INTO ccdata.users (username, phone, name)
+      VALUES ${Array.from({ length: 200 }, (_, i) => `('agent${i}','${2000 + i}','Agent ${i}')`).join(',')};
     INSERT INTO ccdata.dispositions (id, parentId, value) VALUES (1,0,'Sale'),(2,1,'Closed'),(3,2,'Paid');
     UPDATE ccdata.webhooks SET url = '${rx.url}/hook';`);
   const admin = await mysql.createConnection({ uri: db.adminUrl, charset: 'utf8mb4_general_ci' });
@@ -499,7 +504,9 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
       out.undiciDispatchReqPerS = await undiciDispatchCeiling(env.rx.url, events);
       await env.rx.ctl('reset');
       log(
-        `run ${run}: ceilings zongji ${Math.round(out.zongjiRowsPerS)} rows/s, undici request() ${Math.round(out.undiciReqPerS)} req/s, dispatch() ${Math.round(out.undiciDispatchReqPerS)} req/s`,
+        `run ${run}: ceilings zongji ${Math.round(out.zongjiRowsPerS)} ` +
+          `rows/s, undici request() ${Math.round(out.undiciReqPerS)} ` +
+          `req/s, dispatch() ${Math.round(out.undiciDispatchReqPerS)} req/s`,
       );
     }
 
@@ -518,7 +525,8 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
     sampler.stop();
     await bridge.stop();
     log(
-      `run ${run}: catch-up ${Math.round(out.catchUpEventsPerS)} events/s, peak RSS ${out.catchUpPeakRssMb.toFixed(0)} MB, CPU ${out.catchUpCpuS.toFixed(1)} s (${threads})`,
+      `run ${run}: catch-up ${Math.round(out.catchUpEventsPerS)} events/s, peak ` +
+        `RSS ${out.catchUpPeakRssMb.toFixed(0)} MB, CPU ${out.catchUpCpuS.toFixed(1)} s (${threads})`,
     );
 
     // Start-up with a warm state dir.
@@ -539,7 +547,8 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
           const due = Math.floor(((Date.now() - startAt) * LIVE_RATE) / 1000) + 1 - written;
           if (due > 0) {
             await env.admin.query(
-              `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${liveRows(due, Date.now()).join(',')}`,
+              `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, ` +
+                `event, data1, data2) VALUES ${liveRows(due, Date.now()).join(',')}`,
             );
             written += due;
           }
@@ -566,7 +575,8 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
       out.liveRssMb = live.peakMb();
       live.stop();
       log(
-        `run ${run}: live ${written} events at ${LIVE_RATE}/s: p50 ${out.liveP50} ms, p99 ${out.liveP99} ms, max ${out.liveMax} ms, peak RSS ${out.liveRssMb.toFixed(0)} MB`,
+        `run ${run}: live ${written} events at ${LIVE_RATE}/s: p50 ${out.liveP50} ms, ` +
+          `p99 ${out.liveP99} ms, max ${out.liveMax} ms, peak RSS ${out.liveRssMb.toFixed(0)} MB`,
       );
     }
     await bridge.stop();
@@ -613,7 +623,9 @@ async function oneRun(env: Env, run: number): Promise<Partial<RunResult>> {
       drain.stop();
       await bridge.stop();
       log(
-        `run ${run}: backlog ${blEvents}: enqueued ${Math.round(out.backlogEnqueuePerS)}/s, RSS enqueue ${out.backlogEnqueueRssMb.toFixed(0)} MB, drain ${out.backlogDrainRssMb.toFixed(0)} MB, outbox ${out.backlogOutboxMb.toFixed(0)} MB, drain ${Math.round(out.backlogDrainPerS)}/s`,
+        `run ${run}: backlog ${blEvents}: enqueued ${Math.round(out.backlogEnqueuePerS)}/s, RSS ` +
+          `enqueue ${out.backlogEnqueueRssMb.toFixed(0)} MB, drain ${out.backlogDrainRssMb.toFixed(0)} ` +
+          `MB, outbox ${out.backlogOutboxMb.toFixed(0)} MB, drain ${Math.round(out.backlogDrainPerS)}/s`,
       );
     }
   } finally {

@@ -124,9 +124,12 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(
-      `demo failed: ${isBridgeError(err) ? err.toDisplayString() : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
+    const shown = isBridgeError(err)
+      ? err.toDisplayString()
+      : err instanceof Error
+        ? (err.stack ?? err.message)
+        : String(err);
+    process.stderr.write(`demo failed: ${shown}\n`);
     process.exitCode = 1;
   },
 );

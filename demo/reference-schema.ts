@@ -2,8 +2,9 @@
 // reads files outside the project at run time. docker/init/01-schema.sql holds the same text
 // (a test checks they match). Real installs may differ; the bridge's mapping must stay configurable.
 
-export const REFERENCE_SCHEMA_SQL = `-- Reference uContact schema (ucontact-webhooks): ccdata = configuration, ccrepo = history.
--- Column names follow uContact's public docs and Asterisk's queue_log layout. Times are UTC.
+export const REFERENCE_SCHEMA_SQL =
+  '-- Reference uContact schema (ucontact-webhooks): ccdata = configuration, ccrepo = history.\n' +
+  `-- Column names follow uContact's public docs and Asterisk's queue_log layout. Times are UTC.
 -- Runs on MySQL 5.7/8.x and MariaDB 10.6+; every statement is idempotent except the seed INSERT.
 
 CREATE DATABASE IF NOT EXISTS ccdata DEFAULT CHARACTER SET utf8mb4;

@@ -518,7 +518,8 @@ export class ContactCenterSimulator {
         : `+5989${this.rng.digits(7)}`;
     const startMs = now - this.rng.int(DIGITAL_DURATION_S_MIN, DIGITAL_DURATION_S_MAX) * MS_PER_SECOND;
     await this.pool.execute(
-      `INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, data, contact, clientId, finished)
+      `INSERT INTO ccrepo.interactions (guid, start_date, end_date, ` +
+        `campaign, channel, agent, data, contact, clientId, finished)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
       [
         this.rng.uuid(),
@@ -567,7 +568,8 @@ export class ContactCenterSimulator {
     for (const node of nodes) {
       const isLeaf = !node.children || node.children.length === 0;
       const [res] = await conn.execute<ResultSetHeader>(
-        'INSERT INTO ccdata.dispositions (parentId, value, campaign, channels, validAsFinal, parentIds) VALUES (?, ?, NULL, ?, ?, ?)',
+        'INSERT INTO ccdata.dispositions (parentId, value, campaign, ' +
+          'channels, validAsFinal, parentIds) VALUES (?, ?, NULL, ?, ?, ?)',
         [
           ancestors.at(-1) ?? 0,
           node.value,

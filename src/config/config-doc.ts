@@ -76,16 +76,27 @@ environment variables < command-line flags. \`ucontact-webhooks run --help\` lis
   wait in steps); timeouts set as one Node.js timer are at most 2147483647 ms (about 24.8 days).
 `;
 
-const COMMANDS = `## Other commands
+const COMMANDS =
+  `## Other commands
 
 | command | what it does | while a bridge runs on DIR |
 |---|---|---|
-| \`ucontact-webhooks rules print-default\` | prints the default rules as JSON: the starting point for another schema | safe (no state) |
-| \`ucontact-webhooks rules check [FILE]\` | validates a rules file (or the defaults); exit 0, or every problem and exit 2 | safe (no state) |
-| \`ucontact-webhooks dead-letters list --state-dir DIR\` | dead-lettered deliveries as JSON lines (id, url, event, attempts, last status and error) | safe: opens the store read-only (no migration, no recovery, no write) |
-| \`ucontact-webhooks dead-letters retry --state-dir DIR [--id N ...]\` | gives dead letters a fresh retry budget; the bridge sends them when it next starts | refused with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
-| \`ucontact-webhooks deliveries discard --state-dir DIR --url URL\` | drops a URL's pending backlog on purpose (a receiver gone for good): its deliveries are kept as \`cancelled\` for audit and never sent; other URLs are untouched | refused with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
-| \`ucontact-webhooks run --state-dir DIR\` | the bridge | refused with \`UCW_ERR_STATE_LOCKED\` (exit 1): one bridge per state directory |
+| \`ucontact-webhooks rules print-default\` | prints the default rules ` +
+  `as JSON: the starting point for another schema | safe (no state) |
+| \`ucontact-webhooks rules check [FILE]\` | validates a rules file (or ` +
+  `the defaults); exit 0, or every problem and exit 2 | safe (no state) |
+| \`ucontact-webhooks dead-letters list --state-dir DIR\` | dead-lettered ` +
+  `deliveries as JSON lines (id, url, event, attempts, last status and error) ` +
+  `| safe: opens the store read-only (no migration, no recovery, no write) |
+| \`ucontact-webhooks dead-letters retry --state-dir DIR [--id N ...]\` | gives ` +
+  `dead letters a fresh retry budget; the bridge sends them when it next starts | refused ` +
+  `with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
+| \`ucontact-webhooks deliveries discard --state-dir DIR --url URL\` | drops a ` +
+  `URL's pending backlog on purpose (a receiver gone for good): its deliveries are ` +
+  `kept as \`cancelled\` for audit and never sent; other URLs are untouched | refused ` +
+  `with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
+| \`ucontact-webhooks run --state-dir DIR\` | the bridge | refused ` +
+  `with \`UCW_ERR_STATE_LOCKED\` (exit 1): one bridge per state directory |
 
 Exit codes of \`run\`: 0 after SIGTERM/SIGINT (clean stop), 1 on a fatal error, 2 on invalid
 configuration or rules.

@@ -93,13 +93,16 @@ export const OPTIONS: readonly OptionDef[] = [
     type: 'string',
     secret: true,
     describe:
-      'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; read-only grants suffice); ?socket=/path for a unix socket. Prefer --mysql-url-file or the environment: argv is visible to every local user',
+      'Source server, mysql://USER:PASSWORD@HOST:PORT/ (the bridge user; ' +
+      'read-only grants suffice); ?socket=/path for a unix socket. Prefer ' +
+      '--mysql-url-file or the environment: argv is visible to every local user',
   },
   {
     key: 'mysqlUrlFile',
     type: 'string',
     describe:
-      'File holding the source server URL instead of --mysql-url (trailing newline trimmed), e.g. a Docker/Kubernetes secret; refused when group/world-readable',
+      'File holding the source server URL instead of --mysql-url (trailing newline ' +
+      'trimmed), e.g. a Docker/Kubernetes secret; refused when group/world-readable',
   },
   {
     key: 'stateDir',
@@ -115,20 +118,24 @@ export const OPTIONS: readonly OptionDef[] = [
     key: 'serverId',
     type: 'number',
     describe:
-      'Replica server id the bridge uses on the binlog connection; unique among the servers, replicas and bridges of the source. Unset, each state directory draws one random id in 2147483648-4294967295 once and keeps it (logged at start)',
+      'Replica server id the bridge uses on the binlog connection; unique among the ' +
+      'servers, replicas and bridges of the source. Unset, each state directory draws ' +
+      'one random id in 2147483648-4294967295 once and keeps it (logged at start)',
   },
   {
     key: 'signingSecret',
     type: 'array',
     secret: true,
     describe:
-      'Standard Webhooks signing secret (whsec_<base64> or plain text); repeat for key rotation. Prefer --signing-secret-file or the environment',
+      'Standard Webhooks signing secret (whsec_<base64> or plain text); ' +
+      'repeat for key rotation. Prefer --signing-secret-file or the environment',
   },
   {
     key: 'signingSecretFile',
     type: 'string',
     describe:
-      'File of signing secrets, one a line (several = key rotation, each signs), instead of --signing-secret; must not be group/world-readable',
+      'File of signing secrets, one a line (several = key rotation, each ' +
+      'signs), instead of --signing-secret; must not be group/world-readable',
   },
   { key: 'timezone', type: 'string', describe: 'Time zone of `date` and other times in payloads (IANA name)' },
   { key: 'httpHost', type: 'string', describe: 'Address of the /healthz, /readyz and /metrics endpoint' },
@@ -207,7 +214,8 @@ export const OPTIONS: readonly OptionDef[] = [
     key: 'maxOutboxPending',
     type: 'number',
     describe:
-      'Pause reading the binlog (never drop) while this many deliveries that can drain are pending (those of failing or paused URLs count against --max-outbox-bytes instead); resume below it',
+      'Pause reading the binlog (never drop) while this many deliveries that can drain are pending ' +
+      '(those of failing or paused URLs count against --max-outbox-bytes instead); resume below it',
   },
   {
     key: 'gonePauseMs',
@@ -218,7 +226,8 @@ export const OPTIONS: readonly OptionDef[] = [
     key: 'blockPrivateNetworks',
     type: 'boolean',
     describe:
-      'Also refuse to deliver to private and loopback addresses (link-local, metadata, multicast, reserved and unspecified addresses are always refused)',
+      'Also refuse to deliver to private and loopback addresses (link-local, ' +
+      'metadata, multicast, reserved and unspecified addresses are always refused)',
   },
   {
     key: 'caFile',
@@ -229,13 +238,15 @@ export const OPTIONS: readonly OptionDef[] = [
     key: 'resetToNow',
     type: 'boolean',
     describe:
-      'Start at the current end of the binlog, skipping what the checkpoint had not reached (logged); for a purged or foreign checkpoint',
+      'Start at the current end of the binlog, skipping what the checkpoint ' +
+      'had not reached (logged); for a purged or foreign checkpoint',
   },
   {
     key: 'maxOutboxBytes',
     type: 'number',
     describe:
-      'Pause reading the binlog (never drop) while the outbox store takes this many bytes: the disk budget of the backlogs of failing and paused URLs',
+      'Pause reading the binlog (never drop) while the outbox store takes this ' +
+      'many bytes: the disk budget of the backlogs of failing and paused URLs',
   },
 ];
 

@@ -13,7 +13,9 @@ const SECRET_FILES = [
 ] as const;
 
 const HINT =
-  'Make the file readable by its owner only: `chmod 600 FILE` (or 400); in Kubernetes mount the secret with `defaultMode: 0400` (with a pod fsGroup it becomes 0440, root-owned: accepted, with a warning), in Docker Compose give the secret `mode: 0400`.';
+  'Make the file readable by its owner only: `chmod 600 FILE` (or 400); in Kubernetes ' +
+  'mount the secret with `defaultMode: 0400` (with a pod fsGroup it becomes 0440, ' +
+  'root-owned: accepted, with a warning), in Docker Compose give the secret `mode: 0400`.';
 
 function secretFileError(path: string, why: string): BridgeError {
   return new BridgeError('UCW_ERR_CONFIG_SECRET_FILE', `secret file ${path} ${why}`, { hint: HINT, details: { path } });
@@ -66,7 +68,9 @@ export function resolveSecretFiles(merged: Record<string, unknown>, onWarning?: 
         'UCW_ERR_CONFIG_INVALID',
         `both --${flagName(s.value)} (${envName(s.value)}) and --${flagName(s.file)} (${envName(s.file)}) are given`,
         {
-          hint: `Give the secret once: keep --${flagName(s.file)} and drop --${flagName(s.value)} (argv is visible to every local user).`,
+          hint:
+            `Give the secret once: keep --${flagName(s.file)} and drop ` +
+            `--${flagName(s.value)} (argv is visible to every local user).`,
         },
       );
     }

@@ -229,7 +229,10 @@ function tlsAdvice(code: string): string {
     return "the receiver's certificate does not name this host; fix the certificate or the webhook URL";
   if (TLS_VALIDITY_CODES.has(code))
     return "the receiver's certificate is expired or not yet valid; renew it (and check this machine's clock)";
-  return "the receiver's certificate is not signed by a trusted CA; for a private or self-signed CA pass its certificate with --ca-file";
+  return (
+    "the receiver's certificate is not signed by a trusted CA; for " +
+    'a private or self-signed CA pass its certificate with --ca-file'
+  );
 }
 
 function retry(code: string, message: string, durationMs: number): AttemptOutcome {

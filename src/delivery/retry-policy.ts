@@ -38,7 +38,9 @@ function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
 }
 
-/** Backoff before attempt `attempt + 1`: uniform integer in [ceil(step/2), step], step = min(base*2^(attempt-1), max). */
+/**
+ * Backoff before attempt `attempt + 1`: uniform integer in [ceil(step/2), step], step = min(base*2^(attempt-1), max).
+ */
 export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const exponent = clamp(Math.floor(attempt) - 1, 0, MAX_BACKOFF_EXPONENT);
   const step = Math.floor(Math.min(policy.baseDelayMs * 2 ** exponent, policy.maxDelayMs));
@@ -71,6 +73,7 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 // because it accepts far too much (e.g. "2" parses as the year 2001).
 const IMF_FIXDATE_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 const RFC850_DATE_RE =
+  // eslint-disable-next-line max-len -- one regular expression reads better whole than pieced together
   /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
 const ASCTIME_DATE_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Za-z]{3}) ( \d|\d{2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
 

@@ -41,7 +41,9 @@ function keyOf(secret: string, position: number): Buffer {
       'UCW_ERR_CONFIG_INVALID',
       `signing secret #${position} starts with "${SECRET_PREFIX}" but the rest is not valid base64`,
       {
-        hint: `After "${SECRET_PREFIX}" put the key encoded as standard base64 (A-Z a-z 0-9 + / and = padding), or drop the prefix to use the text itself as the key.`,
+        hint:
+          `After "${SECRET_PREFIX}" put the key encoded as standard base64 (A-Z a-z ` +
+          `0-9 + / and = padding), or drop the prefix to use the text itself as the key.`,
       },
     );
   }

@@ -103,7 +103,8 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
     const hint =
       code === 'EADDRINUSE'
         ? `Port ${opts.port} on ${opts.host} is already in use: choose another --http-port (or 0 for any free port)`
-        : `Check --http-host/--http-port (${opts.host}:${opts.port}): the address must exist on this host and the port be allowed`;
+        : `Check --http-host/--http-port (${opts.host}:${opts.port}): ` +
+          `the address must exist on this host and the port be allowed`;
     throw new BridgeError(
       'UCW_ERR_HTTP_LISTEN',
       `Cannot listen on ${opts.host}:${opts.port}: ${describeError(err).message}`,

@@ -79,7 +79,9 @@ export function openReadonly(path: string, versions: readonly string[]): Db {
         'UCW_ERR_OUTBOX_OPEN',
         `state store ${path} has schema version ${version ?? 'none'}; this command reads ${versions.join(' or ')}`,
         {
-          hint: 'Run this bridge version once on the state directory (it migrates the store), or use the version that wrote it.',
+          hint:
+            'Run this bridge version once on the state directory (it ' +
+            'migrates the store), or use the version that wrote it.',
         },
       );
     }
@@ -88,7 +90,9 @@ export function openReadonly(path: string, versions: readonly string[]): Db {
     db?.close();
     if (err instanceof BridgeError) throw err;
     throw new BridgeError('UCW_ERR_OUTBOX_OPEN', `cannot read the state store ${path}: ${(err as Error).message}`, {
-      hint: 'Check that --state-dir names the state directory of a bridge that has run at least once, and that it is readable.',
+      hint:
+        'Check that --state-dir names the state directory of a ' +
+        'bridge that has run at least once, and that it is readable.',
       cause: err,
     });
   }
@@ -111,7 +115,8 @@ export function switchToIncrementalVacuum(db: Db, logger: StoreLogger | undefine
   } catch (err) {
     logger?.warn(
       { code: 'UCW_WARN_OUTBOX_VACUUM' satisfies WarningCode, bytes, err },
-      'could not rewrite the state store for incremental vacuum; it will not shrink until this succeeds (tried again at the next start)',
+      'could not rewrite the state store for incremental vacuum; it will ' +
+        'not shrink until this succeeds (tried again at the next start)',
     );
     return;
   }

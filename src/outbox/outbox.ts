@@ -148,9 +148,12 @@ ALTER TABLE events RENAME TO events_v1;
 ALTER TABLE deliveries RENAME TO deliveries_v1;
 ${SCHEMA}
 INSERT INTO events (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms)
-  SELECT id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms FROM events_v1 ORDER BY source_file, source_pos;
-INSERT INTO deliveries (id, event_seq, url, status, attempts, next_attempt_at_ms, first_attempt_at_ms, created_at_ms, updated_at_ms, last_status, last_error)
-  SELECT d.id, e.seq, d.url, d.status, d.attempts, d.next_attempt_at_ms, d.first_attempt_at_ms, d.created_at_ms, d.updated_at_ms, d.last_status, d.last_error
+  SELECT id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms
+  FROM events_v1 ORDER BY source_file, source_pos;
+INSERT INTO deliveries (id, event_seq, url, status, attempts, next_attempt_at_ms, first_attempt_at_ms,
+    created_at_ms, updated_at_ms, last_status, last_error)
+  SELECT d.id, e.seq, d.url, d.status, d.attempts, d.next_attempt_at_ms, d.first_attempt_at_ms,
+    d.created_at_ms, d.updated_at_ms, d.last_status, d.last_error
   FROM deliveries_v1 d JOIN events e ON e.id = d.event_id ORDER BY d.id;
 DROP TABLE deliveries_v1;
 DROP TABLE events_v1;
@@ -263,14 +266,17 @@ export class Outbox {
     const db = this.db;
     this.stmts = {
       insertEvent: db.prepare(
-        `INSERT OR IGNORE INTO events (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms)
+        `INSERT OR IGNORE INTO events
+           (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (event_seq, url, status, next_attempt_at_ms, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO deliveries (event_seq, url, status, next_attempt_at_ms, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       upsertMirror: db.prepare(
-        'INSERT INTO mirror_rows (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
+        'INSERT INTO mirror_rows (tbl, pk, row) VALUES (?, ?, ?) ' +
+          'ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
       ),
       deleteMirror: db.prepare('DELETE FROM mirror_rows WHERE tbl = ? AND pk = ?'),
       setMeta: db.prepare(
@@ -284,13 +290,15 @@ export class Outbox {
          FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = ?`,
       ),
       pendingPage: db.prepare(
-        `SELECT d.id, d.url, e.order_key AS orderKey, e.id AS eventId, e.name AS eventName, e.occurred_at_ms AS occurredAtMs,
-                e.body, d.attempts, d.next_attempt_at_ms AS nextAttemptAtMs, d.first_attempt_at_ms AS firstAttemptAtMs
+        `SELECT d.id, d.url, e.order_key AS orderKey, e.id AS eventId, e.name AS eventName,
+                e.occurred_at_ms AS occurredAtMs, e.body, d.attempts, d.next_attempt_at_ms AS nextAttemptAtMs,
+                d.first_attempt_at_ms AS firstAttemptAtMs
          FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.url = ? AND d.status = ${DeliveryStatus.pending} AND d.id > ? ORDER BY d.id LIMIT ?`,
       ),
       markDelivered: db.prepare(
-        `UPDATE deliveries SET status = ${DeliveryStatus.delivered}, attempts = attempts + 1, last_status = ?, last_error = NULL,
+        `UPDATE deliveries SET status = ${DeliveryStatus.delivered}, attempts = attempts + 1, last_status = ?,
+           last_error = NULL,
            first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
       ),
       markRetry: db.prepare(
@@ -298,7 +306,8 @@ export class Outbox {
            first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
       ),
       markDead: db.prepare(
-        `UPDATE deliveries SET status = ${DeliveryStatus.dead}, attempts = attempts + 1, last_status = ?, last_error = ?,
+        `UPDATE deliveries SET status = ${DeliveryStatus.dead}, attempts = attempts + 1, last_status = ?,
+           last_error = ?,
            first_attempt_at_ms = COALESCE(first_attempt_at_ms, ?), updated_at_ms = ? WHERE id = ?`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status'),
@@ -311,7 +320,8 @@ export class Outbox {
          WHERE url = ? AND status = ${DeliveryStatus.pending} AND first_attempt_at_ms IS NOT NULL`,
       ),
       markCancelled: db.prepare(
-        `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ? WHERE id = ? AND status = ${DeliveryStatus.pending}`,
+        `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ?
+         WHERE id = ? AND status = ${DeliveryStatus.pending}`,
       ),
       cancelPending: db.prepare(
         `UPDATE deliveries SET status = ${DeliveryStatus.cancelled}, last_error = ?, updated_at_ms = ?
@@ -368,11 +378,13 @@ export class Outbox {
       }
     };
     const stageMirror = db.prepare(
-      'INSERT INTO mirror_staged (tbl, pk, row) VALUES (?, ?, ?) ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
+      'INSERT INTO mirror_staged (tbl, pk, row) VALUES (?, ?, ?) ' +
+        'ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
     );
     const applyStagedMirror = [
       'DELETE FROM mirror_rows WHERE (tbl, pk) IN (SELECT tbl, pk FROM mirror_staged WHERE row IS NULL)',
-      'INSERT INTO mirror_rows (tbl, pk, row) SELECT tbl, pk, row FROM mirror_staged WHERE row IS NOT NULL ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
+      'INSERT INTO mirror_rows (tbl, pk, row) SELECT tbl, pk, row FROM mirror_staged ' +
+        'WHERE row IS NOT NULL ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
       'DELETE FROM mirror_staged',
     ].map((sql) => db.prepare(sql));
     this.stageTx = this.db.transaction(
@@ -421,7 +433,8 @@ export class Outbox {
       this.db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
       this.db
         .prepare(
-          "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+          "INSERT INTO meta (key, value) VALUES ('schema_version', ?) " +
+            'ON CONFLICT (key) DO UPDATE SET value = excluded.value',
         )
         .run(SCHEMA_VERSION);
     })();
@@ -615,7 +628,8 @@ export class Outbox {
       .prepare(
         `SELECT d.id, d.url, e.id AS eventId, e.name AS eventName, d.attempts, d.last_status AS lastStatus,
                 d.last_error AS lastError, d.updated_at_ms AS updatedAtMs
-         FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = ${DeliveryStatus.dead} ORDER BY d.id LIMIT ?`,
+         FROM deliveries d JOIN events e ON e.seq = d.event_seq 
+         WHERE d.status = ${DeliveryStatus.dead} ORDER BY d.id LIMIT ?`,
       )
       .all(limit) as DeadLetter[];
   }

@@ -140,7 +140,10 @@ export class StartPosition {
         'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN',
         `the checkpoint ${formatPosition(checkpoint)} does not belong to this server's binlog: ${why}`,
         {
-          hint: 'The state directory was written against another server, or the server was rebuilt. Use the state directory that belongs to this server, or start once with --reset-to-now to continue from the current end (the skip is logged).',
+          hint:
+            'The state directory was written against another server, or the server was ' +
+            'rebuilt. Use the state directory that belongs to this server, or start once ' +
+            'with --reset-to-now to continue from the current end (the skip is logged).',
           details: { checkpoint, fingerprint: fp },
         },
       );

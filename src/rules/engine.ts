@@ -267,7 +267,9 @@ export class RulesEngine {
       'UCW_ERR_RULES_SCHEMA_DRIFT',
       `rule ${rule.id} stopped: column ${rule.table}.${column} is gone in the transaction at binlog ${at}`,
       {
-        hint: `The table changed under the rules (ALTER TABLE). Fix the rules file for ${rule.table}.${column} and restart; other rules keep running.`,
+        hint:
+          `The table changed under the rules (ALTER TABLE). Fix the rules file ` +
+          `for ${rule.table}.${column} and restart; other rules keep running.`,
         details: { rule: rule.id, table: rule.table, column, position: at },
       },
     );

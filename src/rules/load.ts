@@ -144,7 +144,8 @@ function semanticProblems(rules: RulesFile): string[] {
       const t = sourceType(src);
       if (!compatible(field.type, t)) {
         problems.push(
-          `${at}.fields.${field.name}: a ${t} source cannot produce the ${field.type} that ${rule.event}.${field.name} must be`,
+          `${at}.fields.${field.name}: a ${t} source cannot produce ` +
+            `the ${field.type} that ${rule.event}.${field.name} must be`,
         );
       }
       checkRefs(src, `${at}.fields.${field.name}`, rules, problems);
@@ -162,7 +163,8 @@ function checkRefs(src: Source, at: string, rules: RulesFile, problems: string[]
     const dir = rules.directories[src.lookup.directory];
     if (!dir) {
       problems.push(
-        `${at}.lookup.directory: no directory "${src.lookup.directory}" (defined: ${Object.keys(rules.directories).join(', ') || 'none'})`,
+        `${at}.lookup.directory: no directory "${src.lookup.directory}" ` +
+          `(defined: ${Object.keys(rules.directories).join(', ') || 'none'})`,
       );
     } else if (src.lookup.level !== undefined && !dir.parent) {
       problems.push(
@@ -173,7 +175,8 @@ function checkRefs(src: Source, at: string, rules: RulesFile, problems: string[]
   } else if ('remembered' in src) {
     if (!rules.memories[src.remembered.memory]) {
       problems.push(
-        `${at}.remembered.memory: no memory "${src.remembered.memory}" (defined: ${Object.keys(rules.memories).join(', ') || 'none'})`,
+        `${at}.remembered.memory: no memory "${src.remembered.memory}" ` +
+          `(defined: ${Object.keys(rules.memories).join(', ') || 'none'})`,
       );
     }
     checkRefs(src.remembered.key, `${at}.remembered.key`, rules, problems);

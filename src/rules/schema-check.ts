@@ -15,7 +15,8 @@ function schemaProblems(
     const have = live.get(table);
     if (!have) {
       problems.push(
-        `table ${table} does not exist, or the bridge user cannot see it (GRANT SELECT ON ${table.split('.')[0]}.* TO the bridge user)`,
+        `table ${table} does not exist, or the bridge user cannot see ` +
+          `it (GRANT SELECT ON ${table.split('.')[0]}.* TO the bridge user)`,
       );
       continue;
     }
@@ -35,7 +36,9 @@ export async function checkRulesAgainstSchema(
       'UCW_ERR_RULES_SCHEMA',
       `the rules do not match the source schema:\n  - ${problems.join('\n  - ')}`,
       {
-        hint: 'Fix the table and column names in the rules file (`ucontact-webhooks rules print-default` shows the defaults), or grant SELECT on the tables.',
+        hint:
+          'Fix the table and column names in the rules file (`ucontact-webhooks ' +
+          'rules print-default` shows the defaults), or grant SELECT on the tables.',
         details: { problems },
       },
     );

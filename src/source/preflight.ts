@@ -44,7 +44,9 @@ export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSet
       'UCW_ERR_SOURCE_BINLOG_COMPRESSION',
       `binlog_transaction_compression is ON on ${db.conn.display}; the bridge cannot read compressed transactions`,
       {
-        hint: 'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions written while it was ON stay unreadable (see docs/errors.md, UCW_ERR_SOURCE_STUCK).',
+        hint:
+          'SET GLOBAL binlog_transaction_compression = OFF (and in the server config). Transactions ' +
+          'written while it was ON stay unreadable (see docs/errors.md, UCW_ERR_SOURCE_STUCK).',
       },
     );
   }
@@ -63,7 +65,8 @@ export async function preflight(db: PreflightDb, log: Logger): Promise<ServerSet
         code: 'UCW_WARN_SOURCE_ROW_METADATA' satisfies WarningCode,
         binlogRowMetadata: s.binlogRowMetadata ?? 'unsupported',
       },
-      'binlog_row_metadata is not FULL: column names are read from INFORMATION_SCHEMA (needs SELECT) and an ALTER TABLE can be misread; SET GLOBAL binlog_row_metadata = FULL is recommended',
+      'binlog_row_metadata is not FULL: column names are read from INFORMATION_SCHEMA (needs SELECT) ' +
+        'and an ALTER TABLE can be misread; SET GLOBAL binlog_row_metadata = FULL is recommended',
     );
   }
   await warnIfWritable(db, log);
@@ -146,7 +149,9 @@ async function warnIfWritable(db: PreflightDb, log: Logger): Promise<void> {
   if (writable.length > 0) {
     log.warn(
       { code: 'UCW_WARN_SOURCE_WRITABLE' satisfies WarningCode, privileges: writable },
-      'the bridge user could change the source (directly or through a role); it never does, but least privilege says it should not be able to: use a user with only REPLICATION SLAVE, BINLOG MONITOR/REPLICATION CLIENT and SELECT (README "Grants")',
+      'the bridge user could change the source (directly or through a role); it never ' +
+        'does, but least privilege says it should not be able to: use a user with only ' +
+        'REPLICATION SLAVE, BINLOG MONITOR/REPLICATION CLIENT and SELECT (README "Grants")',
     );
   }
 }

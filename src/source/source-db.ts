@@ -46,14 +46,18 @@ export function connectionError(err: unknown, display: string): BridgeError {
   const code = (err as { code?: unknown } | null)?.code;
   if (errno(err) === ER.ACCESS_DENIED) {
     return new BridgeError('UCW_ERR_SOURCE_AUTH', `the source server ${display} refused the user or password`, {
-      hint: 'Check the user and password in --mysql-url; mysql2 needs mysql_native_password or caching_sha2_password accounts.',
+      hint:
+        'Check the user and password in --mysql-url; mysql2 needs ' +
+        'mysql_native_password or caching_sha2_password accounts.',
       retryable: true,
       cause: err,
     });
   }
   const reason = typeof code === 'string' ? code : (err as Error).message;
   return new BridgeError('UCW_ERR_SOURCE_CONNECT', `cannot reach the source server ${display} (${reason})`, {
-    hint: 'Check host and port in --mysql-url and that the server accepts connections from this machine; the bridge keeps retrying.',
+    hint:
+      'Check host and port in --mysql-url and that the server accepts ' +
+      'connections from this machine; the bridge keeps retrying.',
     retryable: true,
     cause: err,
   });
@@ -106,7 +110,8 @@ export class SourceDb {
 
   async settings(): Promise<ServerSettings> {
     const [r] = await this.rows(
-      'SELECT VERSION() AS version, @@server_id AS server_id, @@log_bin AS log_bin, @@binlog_format AS binlog_format, @@binlog_row_image AS binlog_row_image',
+      'SELECT VERSION() AS version, @@server_id AS server_id, @@log_bin AS log_bin, ' +
+        '@@binlog_format AS binlog_format, @@binlog_row_image AS binlog_row_image',
     );
     const metadata = await this.optionalVariable('binlog_row_metadata');
     const serverUuid = await this.optionalVariable('server_uuid');
@@ -265,7 +270,9 @@ export class SourceDb {
       params.push(...q.filter.values);
     }
     const order = q.orderBy ? ` ORDER BY ${ident(q.orderBy)} DESC` : '';
-    const sql = `SELECT ${ident(q.valueColumn)} AS v FROM ${qualified(q.table)} WHERE ${where.join(' AND ')}${order} LIMIT 1`;
+    const sql =
+      `SELECT ${ident(q.valueColumn)} AS v FROM ${qualified(q.table)} ` +
+      `WHERE ${where.join(' AND ')}${order} LIMIT 1`;
     try {
       const rows = await this.rows(sql, params);
       return rows[0]?.v ?? null;
@@ -287,7 +294,9 @@ function grantsError(err: unknown): unknown {
       'UCW_ERR_SOURCE_GRANTS',
       'the bridge user lacks BINLOG MONITOR (MariaDB) / REPLICATION CLIENT (MySQL), needed to read the binlog position',
       {
-        hint: 'GRANT BINLOG MONITOR ON *.* (MariaDB) or GRANT REPLICATION CLIENT ON *.* (MySQL) TO the bridge user (see README "Grants"); the bridge keeps retrying.',
+        hint:
+          'GRANT BINLOG MONITOR ON *.* (MariaDB) or GRANT REPLICATION CLIENT ON *.* ' +
+          '(MySQL) TO the bridge user (see README "Grants"); the bridge keeps retrying.',
         retryable: true,
         cause: err,
       },

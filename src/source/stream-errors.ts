@@ -42,7 +42,10 @@ function tableDrift(table: string, message: string, err: unknown): BridgeError {
     'UCW_ERR_RULES_SCHEMA_DRIFT',
     `rows of ${table} in the binlog cannot be decoded with its current columns: ${message}`,
     {
-      hint: `A column of ${table} was dropped after rows the bridge had not read yet, and with binlog_row_metadata other than FULL the binlog does not name its columns. Fix the rules for the new ${table}, SET GLOBAL binlog_row_metadata = FULL, and restart.`,
+      hint:
+        `A column of ${table} was dropped after rows the bridge had not read yet, and with ` +
+        `binlog_row_metadata other than FULL the binlog does not name its columns. Fix the ` +
+        `rules for the new ${table}, SET GLOBAL binlog_row_metadata = FULL, and restart.`,
       retryable: true,
       details: { table },
       cause: err,
@@ -73,7 +76,10 @@ function binlogReadError(message: string, err: unknown): BridgeError {
       'UCW_ERR_SOURCE_BINLOG_GONE',
       `the server cannot send the binlog from the checkpoint: ${message}`,
       {
-        hint: 'The binlog file was purged (or the server was replaced) while the bridge was behind; the events in between are no longer on the server. Start once with --reset-to-now to continue from the current end (the skipped amount is logged), and keep binlogs longer than any outage.',
+        hint:
+          'The binlog file was purged (or the server was replaced) while the bridge was behind; the ' +
+          'events in between are no longer on the server. Start once with --reset-to-now to continue from ' +
+          'the current end (the skipped amount is logged), and keep binlogs longer than any outage.',
         cause: err,
       },
     );
@@ -86,7 +92,10 @@ function serverIdClash(message: string, err: unknown): BridgeError {
     'UCW_ERR_SOURCE_SERVER_ID_CLASH',
     `another replica connected with this bridge's server id, and the server dropped this stream: ${message}`,
     {
-      hint: 'Every replica and bridge of a server needs its own server id: give this bridge a --server-id no other server, replica or bridge uses (or leave it unset: each state directory then draws its own). Nothing was skipped; restart once the clash is resolved.',
+      hint:
+        'Every replica and bridge of a server needs its own server id: give this bridge a ' +
+        '--server-id no other server, replica or bridge uses (or leave it unset: each state ' +
+        'directory then draws its own). Nothing was skipped; restart once the clash is resolved.',
       cause: err,
     },
   );

@@ -29,9 +29,13 @@ export class StuckDetector {
     const at = `${from.file}:${from.pos}`;
     return new BridgeError(
       'UCW_ERR_SOURCE_STUCK',
-      `the binlog stream failed ${this.repeats} times in a row from checkpoint ${at} with the same error (${err.code}: ${err.message})`,
+      `the binlog stream failed ${this.repeats} times in a row from ` +
+        `checkpoint ${at} with the same error (${err.code}: ${err.message})`,
       {
-        hint: 'Retrying from the same position cannot help: the binlog after it holds something the bridge cannot read or process (see docs/errors.md, UCW_ERR_SOURCE_STUCK). Nothing was skipped; fix the cause and restart.',
+        hint:
+          'Retrying from the same position cannot help: the binlog after it holds ' +
+          'something the bridge cannot read or process (see docs/errors.md, ' +
+          'UCW_ERR_SOURCE_STUCK). Nothing was skipped; fix the cause and restart.',
         details: { position: at, repeated: err.code },
         cause: err,
       },

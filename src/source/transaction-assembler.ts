@@ -147,9 +147,12 @@ export class TransactionAssembler {
     if (keep < open.handedOver) {
       throw new BridgeError(
         'UCW_ERR_SOURCE_ROLLBACK_IN_PART',
-        `a transaction rolled back rows already handed over in parts, at binlog ${this.file}:${pos} (transaction from ${this.file}:${open.start.pos})`,
+        `a transaction rolled back rows already handed over in parts, at ` +
+          `binlog ${this.file}:${pos} (transaction from ${this.file}:${open.start.pos})`,
         {
-          hint: `Nothing of it was delivered. Raise --max-queued-rows to at least 4 times the transaction's rows on watched tables (a part is a quarter of it), so it is held whole, and restart.`,
+          hint:
+            `Nothing of it was delivered. Raise --max-queued-rows to at least 4 times the transaction's ` +
+            `rows on watched tables (a part is a quarter of it), so it is held whole, and restart.`,
           details: {
             position: `${this.file}:${pos}`,
             transactionStart: `${open.start.file}:${open.start.pos}`,
@@ -173,9 +176,13 @@ export class TransactionAssembler {
     const at = `${this.file}:${ev.nextPosition}`;
     throw new BridgeError(
       'UCW_ERR_SOURCE_XA_UNSUPPORTED',
-      `an XA transaction changed ${rows} row(s) of watched tables (XA PREPARE at binlog ${at}); the bridge does not deliver XA transactions`,
+      `an XA transaction changed ${rows} row(s) of watched tables (XA ` +
+        `PREPARE at binlog ${at}); the bridge does not deliver XA transactions`,
       {
-        hint: 'Nothing of it was delivered: whether it commits is decided later (XA COMMIT or XA ROLLBACK). Stop using two-phase XA on watched tables (XA COMMIT ... ONE PHASE is fine); to go past this one, start once with --reset-to-now, which skips everything up to the current end of the binlog.',
+        hint:
+          'Nothing of it was delivered: whether it commits is decided later (XA COMMIT or XA ROLLBACK). ' +
+          'Stop using two-phase XA on watched tables (XA COMMIT ... ONE PHASE is fine); to go past this ' +
+          'one, start once with --reset-to-now, which skips everything up to the current end of the binlog.',
         details: { position: at, transactionStart: `${open!.start.file}:${open!.start.pos}` },
       },
     );

@@ -70,45 +70,49 @@ async function allRowsRead(bridge: BridgeProcess, total: number): Promise<void> 
 void describe('faults: a 100,000-row transaction on a directory table', () => {
   const env = useIntegrationEnv();
 
-  void test('staged in the store; killed mid-way nothing is applied; after the commit the directory is right', async (t) => {
-    const { src, rx } = env;
-    await src.reset();
-    await src.admin.query(
-      `INSERT INTO ccdata.users (username, phone, name) SELECT CONCAT('u', seq), CAST(100000 + seq AS CHAR), CONCAT('User ', seq) FROM ccdata.seq_1_to_${USERS}`,
-    );
-    await src.tx(setUrl('AgentRingNoAnswer', rx.urlFor('/ring')));
-    rx.clear();
-    const stateDir = src.stateDir();
-    const first = env.startBridge({ stateDir, args: ARGS });
-    await first.waitReady();
+  void test(
+    'staged in the store; killed mid-way nothing is ' + 'applied; after the commit the directory is right',
+    async (t) => {
+      const { src, rx } = env;
+      await src.reset();
+      await src.admin.query(
+        `INSERT INTO ccdata.users (username, phone, name) SELECT CONCAT('u', seq), ` +
+          `CAST(100000 + seq AS CHAR), CONCAT('User ', seq) FROM ccdata.seq_1_to_${USERS}`,
+      );
+      await src.tx(setUrl('AgentRingNoAnswer', rx.urlFor('/ring')));
+      rx.clear();
+      const stateDir = src.stateDir();
+      const first = env.startBridge({ stateDir, args: ARGS });
+      await first.waitReady();
 
-    await src.admin.query("UPDATE ccdata.users SET name = CONCAT('Renamed ', username)");
-    const seen = await waitFor(
-      async () => {
-        const n = await metric(first.httpPort(), 'ucw_source_row_changes_total', USER_ROWS);
-        return n >= 5_000 ? n : undefined;
-      },
-      { intervalMs: 5, message: 'no part was processed' },
-    );
-    assert.equal(await first.kill(), null);
-    assert.ok(seen < USERS, `the whole transaction was processed before the kill (${seen} rows)`);
-    const killed = storeCounts(stateDir, 'Renamed ');
-    t.diagnostic(
-      `killed after ${seen} of ${USERS} rows: ${killed.staged} mirror changes staged, ${killed.named} applied`,
-    );
-    assert.equal(killed.named, 0, 'a mirror change of an uncommitted transaction reached mirror_rows');
-    assert.ok(killed.staged > 0, 'the mirror changes read so far were not staged in the store');
+      await src.admin.query("UPDATE ccdata.users SET name = CONCAT('Renamed ', username)");
+      const seen = await waitFor(
+        async () => {
+          const n = await metric(first.httpPort(), 'ucw_source_row_changes_total', USER_ROWS);
+          return n >= 5_000 ? n : undefined;
+        },
+        { intervalMs: 5, message: 'no part was processed' },
+      );
+      assert.equal(await first.kill(), null);
+      assert.ok(seen < USERS, `the whole transaction was processed before the kill (${seen} rows)`);
+      const killed = storeCounts(stateDir, 'Renamed ');
+      t.diagnostic(
+        `killed after ${seen} of ${USERS} rows: ${killed.staged} mirror changes staged, ${killed.named} applied`,
+      );
+      assert.equal(killed.named, 0, 'a mirror change of an uncommitted transaction reached mirror_rows');
+      assert.ok(killed.staged > 0, 'the mirror changes read so far were not staged in the store');
 
-    const restarted = env.startBridge({ stateDir, args: ARGS });
-    await restarted.waitReady();
-    await allRowsRead(restarted, USERS);
-    assert.equal(await fullNameOf(src, rx, 'SIP/177777'), 'Renamed u77777');
+      const restarted = env.startBridge({ stateDir, args: ARGS });
+      await restarted.waitReady();
+      await allRowsRead(restarted, USERS);
+      assert.equal(await fullNameOf(src, rx, 'SIP/177777'), 'Renamed u77777');
 
-    // The same again, uninterrupted.
-    await src.admin.query("UPDATE ccdata.users SET name = CONCAT('Again ', username)");
-    await allRowsRead(restarted, 2 * USERS);
-    assert.equal(await fullNameOf(src, rx, 'u123'), 'Again u123');
-    assert.equal(await restarted.stop(), 0);
-    assert.deepEqual(storeCounts(stateDir, 'Again '), { named: USERS, users: USERS, staged: 0 });
-  });
+      // The same again, uninterrupted.
+      await src.admin.query("UPDATE ccdata.users SET name = CONCAT('Again ', username)");
+      await allRowsRead(restarted, 2 * USERS);
+      assert.equal(await fullNameOf(src, rx, 'u123'), 'Again u123');
+      assert.equal(await restarted.stop(), 0);
+      assert.deepEqual(storeCounts(stateDir, 'Again '), { named: USERS, users: USERS, staged: 0 });
+    },
+  );
 });

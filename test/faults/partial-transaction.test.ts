@@ -16,55 +16,59 @@ const ARGS = ['--log-level', 'info', '--max-queued-rows', '400'];
 void describe('faults: SIGKILL while a large transaction is staged in parts', () => {
   const env = useIntegrationEnv();
 
-  void test(`${ROWS} rows in one transaction, killed mid-way: nothing early, nothing lost, nothing twice`, async (t) => {
-    const { src, rx } = env;
-    const ledger = new Ledger('/parts');
-    rx.setResponder(ledger.responder());
-    await src.tx(setUrl('AgentLog', rx.urlFor('/parts')), setUrl('AgentBreak', rx.urlFor('/parts')));
-    const stateDir = src.stateDir();
-    const first = env.startBridge({ stateDir, args: ARGS });
-    await first.waitReady();
-    const port = first.httpPort();
+  void test(
+    `${ROWS} rows in one transaction, killed mid-way: ` + `nothing early, nothing lost, nothing twice`,
+    async (t) => {
+      const { src, rx } = env;
+      const ledger = new Ledger('/parts');
+      rx.setResponder(ledger.responder());
+      await src.tx(setUrl('AgentLog', rx.urlFor('/parts')), setUrl('AgentBreak', rx.urlFor('/parts')));
+      const stateDir = src.stateDir();
+      const first = env.startBridge({ stateDir, args: ARGS });
+      await first.waitReady();
+      const port = first.httpPort();
 
-    const writer = new Writer(src.db.adminUrl, ledger);
-    assert.equal(
-      await writer.tx(
-        new Traffic().rows(ROWS, (i) => `agent${i % 200}`),
-        { statements: 10 },
-      ),
-      'committed',
-    );
-    await writer.close();
+      const writer = new Writer(src.db.adminUrl, ledger);
+      assert.equal(
+        await writer.tx(
+          new Traffic().rows(ROWS, (i) => `agent${i % 200}`),
+          { statements: 10 },
+        ),
+        'committed',
+      );
+      await writer.close();
 
-    // Kill once some parts are processed but before the commit is: staged, not yet deliverable.
-    const seen = await waitFor(
-      async () => {
-        const n = await metric(port, 'ucw_source_row_changes_total', '{table="ccrepo.queue_log_repo"}');
-        return n >= 1_000 ? n : undefined;
-      },
-      { intervalMs: 5, message: 'no part was processed' },
-    );
-    assert.equal(await first.kill(), null);
-    assert.ok(
-      seen < ROWS,
-      `the whole transaction was processed before the kill (${seen} rows): the test did not hit a staged state`,
-    );
-    assert.equal(rx.requests.length, 0, 'a part of an uncommitted transaction was delivered');
+      // Kill once some parts are processed but before the commit is: staged, not yet deliverable.
+      const seen = await waitFor(
+        async () => {
+          const n = await metric(port, 'ucw_source_row_changes_total', '{table="ccrepo.queue_log_repo"}');
+          return n >= 1_000 ? n : undefined;
+        },
+        { intervalMs: 5, message: 'no part was processed' },
+      );
+      assert.equal(await first.kill(), null);
+      assert.ok(
+        seen < ROWS,
+        `the whole transaction was processed before the kill (${seen} rows): the test did not hit a staged state`,
+      );
+      assert.equal(rx.requests.length, 0, 'a part of an uncommitted transaction was delivered');
 
-    const second = env.startBridge({ stateDir, args: ARGS });
-    await waitFor(() => ledger.delivered === ROWS, {
-      message: () => `${ledger.delivered}/${ROWS} delivered after restart`,
-      timeoutMs: 60_000,
-    });
-    t.diagnostic(
-      `killed after ${seen} of ${ROWS} rows were processed; after restart ${ledger.delivered} delivered, ${ledger.duplicates} duplicates`,
-    );
-    ledger.assertAllInOrder();
-    assert.equal(ledger.duplicates, 0, 'nothing was delivered twice');
-    assert.equal(
-      await metric(second.httpPort(), 'ucw_events_enqueued_total'),
-      ROWS,
-      'enqueued exactly once after the restart',
-    );
-  });
+      const second = env.startBridge({ stateDir, args: ARGS });
+      await waitFor(() => ledger.delivered === ROWS, {
+        message: () => `${ledger.delivered}/${ROWS} delivered after restart`,
+        timeoutMs: 60_000,
+      });
+      t.diagnostic(
+        `killed after ${seen} of ${ROWS} rows were processed; after ` +
+          `restart ${ledger.delivered} delivered, ${ledger.duplicates} duplicates`,
+      );
+      ledger.assertAllInOrder();
+      assert.equal(ledger.duplicates, 0, 'nothing was delivered twice');
+      assert.equal(
+        await metric(second.httpPort(), 'ucw_events_enqueued_total'),
+        ROWS,
+        'enqueued exactly once after the restart',
+      );
+    },
+  );
 });

@@ -110,9 +110,12 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
   stalled.assertAllInOrder();
   assert.equal(healthy.duplicates, 0, 'the healthy URL got each event once');
   const figures =
-    `stalled-url (${stall}): ${healthy.committed.length} events to each URL over ${STALL_MS} ms; healthy latency p50 ${p50} ms, max ${max} ms; ` +
+    `stalled-url (${stall}): ${healthy.committed.length} events to each ` +
+    `URL over ${STALL_MS} ms; healthy latency p50 ${p50} ms, max ${max} ms; ` +
     `stalled backlog ${backlog} drained ${drainedMs} ms after recovery, in per-agent order; ` +
-    `${stalledFailures.length} failed attempts to the stalled URL (${String(stalledFailures[0]?.code)}), ${healthyFailures.length} to the healthy URL${healthyFailures[0] ? ` (first: ${String(healthyFailures[0].error)})` : ''}`;
+    `${stalledFailures.length} failed attempts to the stalled URL ` +
+    `(${String(stalledFailures[0]?.code)}), ${healthyFailures.length} to the healthy ` +
+    `URL${healthyFailures[0] ? ` (first: ${String(healthyFailures[0].error)})` : ''}`;
   t.diagnostic(figures);
   console.log(figures);
   assert.ok(

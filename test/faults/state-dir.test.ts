@@ -18,124 +18,134 @@ const AGENTS = 200;
 void describe('faults: state directory shared with offline commands', () => {
   const env = useIntegrationEnv();
 
-  void test(`a ${ROWS}-row transaction staged in parts while \`dead-letters list\` runs again and again: every event delivered`, async () => {
-    const { src, rx } = env;
-    await src.reset();
-    const ledger = new Ledger('/staged');
-    rx.setResponder(ledger.responder());
-    await src.tx(setUrl('AgentLog', rx.urlFor('/staged')), setUrl('AgentBreak', rx.urlFor('/staged')));
-    const stateDir = src.stateDir();
-    // Parts of 100 rows: the transaction is staged in 200 parts before its commit is read.
-    const bridge = env.startBridge({ stateDir, args: ['--log-level', 'info', '--max-queued-rows', '400'] });
-    await bridge.waitReady();
+  void test(
+    `a ${ROWS}-row transaction staged in parts while \`dead-letters ` +
+      `list\` runs again and again: every event delivered`,
+    async () => {
+      const { src, rx } = env;
+      await src.reset();
+      const ledger = new Ledger('/staged');
+      rx.setResponder(ledger.responder());
+      await src.tx(setUrl('AgentLog', rx.urlFor('/staged')), setUrl('AgentBreak', rx.urlFor('/staged')));
+      const stateDir = src.stateDir();
+      // Parts of 100 rows: the transaction is staged in 200 parts before its commit is read.
+      const bridge = env.startBridge({ stateDir, args: ['--log-level', 'info', '--max-queued-rows', '400'] });
+      await bridge.waitReady();
 
-    let lists = 0;
-    let listing = true;
-    const failures: string[] = [];
-    const lister = (async () => {
-      while (listing) {
-        const r = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
-        lists++;
-        if (r.code !== 0) failures.push(`exit ${r.code}: ${r.stderr.slice(0, 300)}`);
+      let lists = 0;
+      let listing = true;
+      const failures: string[] = [];
+      const lister = (async () => {
+        while (listing) {
+          const r = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
+          lists++;
+          if (r.code !== 0) failures.push(`exit ${r.code}: ${r.stderr.slice(0, 300)}`);
+        }
+      })();
+
+      const writer = new Writer(src.db.adminUrl, ledger);
+      const rows = new Traffic().rows(ROWS, (i) => `agent${i % AGENTS}`);
+      assert.equal(await writer.tx(rows, { statements: 20 }), 'committed');
+      await writer.close();
+      try {
+        await whileAlive(
+          bridge,
+          waitFor(() => ledger.complete(), {
+            timeoutMs: 40_000,
+            intervalMs: 250,
+            message: () => `${ledger.delivered}/${ROWS} delivered while \`dead-letters list\` ran ${lists} times`,
+          }),
+        );
+      } finally {
+        listing = false;
+        await lister;
       }
-    })();
+      console.log(`state-dir: ${ROWS} rows delivered while \`dead-letters list\` ran ${lists} times`);
+      assert.ok(lists >= 3, `dead-letters list ran only ${lists} times`);
+      assert.deepEqual(failures, []);
+      ledger.assertAllInOrder();
+      assert.equal(ledger.duplicates, 0);
+      await bridge.stop();
+    },
+  );
 
-    const writer = new Writer(src.db.adminUrl, ledger);
-    const rows = new Traffic().rows(ROWS, (i) => `agent${i % AGENTS}`);
-    assert.equal(await writer.tx(rows, { statements: 20 }), 'committed');
-    await writer.close();
-    try {
-      await whileAlive(
-        bridge,
-        waitFor(() => ledger.complete(), {
-          timeoutMs: 40_000,
-          intervalMs: 250,
-          message: () => `${ledger.delivered}/${ROWS} delivered while \`dead-letters list\` ran ${lists} times`,
-        }),
+  void test(
+    'a second `run` on the same state directory stops at ' + 'once with UCW_ERR_STATE_LOCKED; the first keeps running',
+    async () => {
+      const { src } = env;
+      const stateDir = src.stateDir();
+      const first = env.startBridge({ stateDir });
+      await first.waitReady();
+      const startedAt = Date.now();
+      const second = env.startBridge({ stateDir });
+      const code = await second.exited;
+      const ms = Date.now() - startedAt;
+      assert.equal(code, 1);
+      // Process start-up included; nothing waits on a busy timeout or a retry.
+      assert.ok(ms < 5_000, `the second bridge took ${ms} ms to stop`);
+      const stderr = second.stderr.join('');
+      assert.match(stderr, /UCW_ERR_STATE_LOCKED/);
+      assert.ok(stderr.includes(stateDir), `the error names the directory: ${stderr}`);
+      assert.ok(stderr.includes(`pid ${first.pid}`), `the error names the holder's pid: ${stderr}`);
+      assert.equal(
+        second.logs.some((l) => l.msg === 'bridge started'),
+        false,
       );
-    } finally {
-      listing = false;
-      await lister;
-    }
-    console.log(`state-dir: ${ROWS} rows delivered while \`dead-letters list\` ran ${lists} times`);
-    assert.ok(lists >= 3, `dead-letters list ran only ${lists} times`);
-    assert.deepEqual(failures, []);
-    ledger.assertAllInOrder();
-    assert.equal(ledger.duplicates, 0);
-    await bridge.stop();
-  });
+      // The first bridge still answers and still holds the directory.
+      await first.waitReady();
+      assert.equal(
+        first.logs.some((l) => l.msg === 'stopped'),
+        false,
+      );
+      const third = await runCli(['run', '--mysql-url', src.db.bridgeUrl, '--state-dir', stateDir, '--http-port', '0']);
+      assert.equal(third.code, 1);
+      assert.match(third.stderr, /UCW_ERR_STATE_LOCKED/);
+      assert.equal(await first.stop(), 0);
+    },
+  );
 
-  void test('a second `run` on the same state directory stops at once with UCW_ERR_STATE_LOCKED; the first keeps running', async () => {
-    const { src } = env;
-    const stateDir = src.stateDir();
-    const first = env.startBridge({ stateDir });
-    await first.waitReady();
-    const startedAt = Date.now();
-    const second = env.startBridge({ stateDir });
-    const code = await second.exited;
-    const ms = Date.now() - startedAt;
-    assert.equal(code, 1);
-    // Process start-up included; nothing waits on a busy timeout or a retry.
-    assert.ok(ms < 5_000, `the second bridge took ${ms} ms to stop`);
-    const stderr = second.stderr.join('');
-    assert.match(stderr, /UCW_ERR_STATE_LOCKED/);
-    assert.ok(stderr.includes(stateDir), `the error names the directory: ${stderr}`);
-    assert.ok(stderr.includes(`pid ${first.pid}`), `the error names the holder's pid: ${stderr}`);
-    assert.equal(
-      second.logs.some((l) => l.msg === 'bridge started'),
-      false,
-    );
-    // The first bridge still answers and still holds the directory.
-    await first.waitReady();
-    assert.equal(
-      first.logs.some((l) => l.msg === 'stopped'),
-      false,
-    );
-    const third = await runCli(['run', '--mysql-url', src.db.bridgeUrl, '--state-dir', stateDir, '--http-port', '0']);
-    assert.equal(third.code, 1);
-    assert.match(third.stderr, /UCW_ERR_STATE_LOCKED/);
-    assert.equal(await first.stop(), 0);
-  });
+  void test(
+    '`dead-letters retry` refuses while the bridge runs ' + '(the store unchanged) and works once it stopped',
+    async () => {
+      const { src, rx } = env;
+      await src.reset();
+      const stateDir = src.stateDir();
+      rx.setResponder(() => ({ status: 500 }));
+      await src.tx(setUrl('AgentLog', rx.urlFor('/dead')));
+      const bridge = env.startBridge({ stateDir, args: ['--max-attempts', '1'] });
+      await bridge.waitReady();
+      const writer = new Writer(src.db.adminUrl, new Ledger('/dead'));
+      assert.equal(
+        await writer.tx(new Traffic().rows(2, () => 'agentd').filter((r) => r.event === 'AGENTLOGIN')),
+        'committed',
+      );
+      await writer.close();
+      const listed = await waitFor(async () => {
+        const r = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
+        return r.code === 0 && r.stdout.trim() !== '' ? r.stdout.trim().split('\n') : undefined;
+      });
+      assert.equal(listed.length, 1);
 
-  void test('`dead-letters retry` refuses while the bridge runs (the store unchanged) and works once it stopped', async () => {
-    const { src, rx } = env;
-    await src.reset();
-    const stateDir = src.stateDir();
-    rx.setResponder(() => ({ status: 500 }));
-    await src.tx(setUrl('AgentLog', rx.urlFor('/dead')));
-    const bridge = env.startBridge({ stateDir, args: ['--max-attempts', '1'] });
-    await bridge.waitReady();
-    const writer = new Writer(src.db.adminUrl, new Ledger('/dead'));
-    assert.equal(
-      await writer.tx(new Traffic().rows(2, () => 'agentd').filter((r) => r.event === 'AGENTLOGIN')),
-      'committed',
-    );
-    await writer.close();
-    const listed = await waitFor(async () => {
-      const r = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
-      return r.code === 0 && r.stdout.trim() !== '' ? r.stdout.trim().split('\n') : undefined;
-    });
-    assert.equal(listed.length, 1);
+      const refused = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /UCW_ERR_STATE_LOCKED/);
+      assert.match(refused.stderr, /stop the bridge/i);
+      assert.equal(refused.stdout, '');
+      const raw = new Database(join(stateDir, 'outbox.sqlite'), { readonly: true });
+      assert.equal(
+        raw.prepare('SELECT COUNT(*) FROM deliveries WHERE status = 2').pluck().get(),
+        1,
+        'still dead-lettered',
+      );
+      raw.close();
 
-    const refused = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /UCW_ERR_STATE_LOCKED/);
-    assert.match(refused.stderr, /stop the bridge/i);
-    assert.equal(refused.stdout, '');
-    const raw = new Database(join(stateDir, 'outbox.sqlite'), { readonly: true });
-    assert.equal(
-      raw.prepare('SELECT COUNT(*) FROM deliveries WHERE status = 2').pluck().get(),
-      1,
-      'still dead-lettered',
-    );
-    raw.close();
-
-    assert.equal(await bridge.stop(), 0);
-    const retried = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
-    assert.equal(retried.code, 0, retried.stderr);
-    assert.equal(retried.stdout, 'requeued 1 deliveries\n');
-    const after = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
-    assert.equal(after.code, 0, after.stderr);
-    assert.equal(after.stdout, '');
-  });
+      assert.equal(await bridge.stop(), 0);
+      const retried = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.equal(retried.stdout, 'requeued 1 deliveries\n');
+      const after = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
+      assert.equal(after.code, 0, after.stderr);
+      assert.equal(after.stdout, '');
+    },
+  );
 });

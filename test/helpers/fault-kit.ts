@@ -322,7 +322,8 @@ export class Ledger {
     assert.equal(
       missing.length,
       0,
-      `${this.name}: ${missing.length}/${this.committed.length} committed events never delivered, e.g. ${JSON.stringify(missing.slice(0, 5))}`,
+      `${this.name}: ${missing.length}/${this.committed.length} committed ` +
+        `events never delivered, e.g. ${JSON.stringify(missing.slice(0, 5))}`,
     );
     assert.equal(this.firstArrivals.length, this.committed.length, `${this.name}: more distinct events than committed`);
     const commitOrder = groupSeqs(this.committed);
@@ -366,7 +367,9 @@ export async function readyz(port: number): Promise<number> {
   }
 }
 
-/** Sum of a metric's samples in /metrics whose labels include `labels` (e.g. '{outcome="retry"}' -> 'outcome="retry"'). */
+/**
+ * Sum of a metric's samples in /metrics whose labels include `labels` (e.g. '{outcome="retry"}' -> 'outcome="retry"').
+ */
 export async function metric(port: number, name: string, labels = ''): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
   const text = await res.text();

@@ -73,7 +73,8 @@ export function queueLog(row: {
   data2?: string | null;
 }): [string, unknown[]] {
   return [
-    'INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, ' +
+      'agent, event, data1, data2) VALUES (?, ?, ?, ?, ?, ?, ?)',
     [row.time, row.callid ?? '', row.queuename ?? '', row.agent ?? '', row.event, row.data1 ?? null, row.data2 ?? null],
   ];
 }

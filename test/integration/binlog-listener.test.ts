@@ -61,7 +61,8 @@ void describe('BinlogListener: transactions in parts', () => {
   /** One multi-row INSERT of `n` queue_log rows (the server splits it into rows events of ~8 KB). */
   const insertRows = (n: number): Promise<void> =>
     src.tx([
-      `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, data2) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(',')}`,
+      `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event, data1, ` +
+        `data2) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(',')}`,
       Array.from({ length: n }, (_, i) => [
         '2026-03-02 14:00:00.000',
         '',
@@ -166,64 +167,76 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
     return { txs: txs.filter((tx) => !tx.changes.some((c) => c.after?.agent === 'marker')), errors, end };
   };
   const insertOne = (agent: string): string =>
-    `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event) VALUES ('2026-03-02 14:00:00.000', '', '', '${agent}', 'AGENTLOGIN')`;
+    `INSERT INTO ccrepo.queue_log_repo (time, callid, queuename, agent, event) ` +
+    `VALUES ('2026-03-02 14:00:00.000', '', '', '${agent}', 'AGENTLOGIN')`;
   /** Hand-overs that carry rows, as [partial, agents, resume point]. */
   const withRows = (s: Seen): Array<[boolean, string[], string]> =>
     s.txs
       .filter((tx) => tx.changes.length > 0)
       .map((tx) => [tx.partial, tx.changes.map((c) => String(c.after?.agent)), `${tx.commit.file}:${tx.commit.pos}`]);
 
-  void it('SAVEPOINT / ROLLBACK TO SAVEPOINT: one transaction, handed over once at its commit, without the rolled-back row', async () => {
-    const s = await run([
-      'BEGIN',
-      insertOne('sp1'),
-      'SAVEPOINT s',
-      insertOne('sp2'),
-      'ROLLBACK TO SAVEPOINT s',
-      insertOne('sp3'),
-      'COMMIT',
-    ]);
-    assert.deepEqual(s.errors, []);
-    assert.deepEqual(withRows(s), [[false, ['sp1', 'sp3'], s.end]]);
-    assert.deepEqual(
-      s.txs.map((tx) => `${tx.commit.file}:${tx.commit.pos}`),
-      [s.end],
-      'no resume point inside the transaction',
-    );
-  });
+  void it(
+    'SAVEPOINT / ROLLBACK TO SAVEPOINT: one transaction, ' +
+      'handed over once at its commit, without the rolled-back row',
+    async () => {
+      const s = await run([
+        'BEGIN',
+        insertOne('sp1'),
+        'SAVEPOINT s',
+        insertOne('sp2'),
+        'ROLLBACK TO SAVEPOINT s',
+        insertOne('sp3'),
+        'COMMIT',
+      ]);
+      assert.deepEqual(s.errors, []);
+      assert.deepEqual(withRows(s), [[false, ['sp1', 'sp3'], s.end]]);
+      assert.deepEqual(
+        s.txs.map((tx) => `${tx.commit.file}:${tx.commit.pos}`),
+        [s.end],
+        'no resume point inside the transaction',
+      );
+    },
+  );
 
-  void it('with a non-transactional table in it, the rows rolled back to the savepoint are in the binlog and not handed over', async () => {
-    const s = await run([
-      'BEGIN',
-      insertOne('m1'),
-      'SAVEPOINT s',
-      insertOne('m2'),
-      'INSERT INTO ccrepo.scratch_myisam VALUES ()',
-      insertOne('m3'),
-      'ROLLBACK TO SAVEPOINT s',
-      insertOne('m4'),
-      'COMMIT',
-    ]);
-    assert.deepEqual(s.errors, []);
-    assert.deepEqual(withRows(s), [[false, ['m1', 'm4'], s.end]]);
-  });
+  void it(
+    'with a non-transactional table in it, the rows rolled ' +
+      'back to the savepoint are in the binlog and not handed over',
+    async () => {
+      const s = await run([
+        'BEGIN',
+        insertOne('m1'),
+        'SAVEPOINT s',
+        insertOne('m2'),
+        'INSERT INTO ccrepo.scratch_myisam VALUES ()',
+        insertOne('m3'),
+        'ROLLBACK TO SAVEPOINT s',
+        insertOne('m4'),
+        'COMMIT',
+      ]);
+      assert.deepEqual(s.errors, []);
+      assert.deepEqual(withRows(s), [[false, ['m1', 'm4'], s.end]]);
+    },
+  );
 
   for (const outcome of ['COMMIT', 'ROLLBACK']) {
-    void it(`XA PREPARE then XA ${outcome} on a watched table: a fatal coded error, its rows never handed over`, async () => {
-      const s = await run([
-        `XA START 'x${outcome}'`,
-        insertOne('xa1'),
-        `XA END 'x${outcome}'`,
-        `XA PREPARE 'x${outcome}'`,
-        `XA ${outcome} 'x${outcome}'`,
-      ]);
-      assert.deepEqual(
-        s.errors.map((e) => [e.code, e.retryable]),
-        [['UCW_ERR_SOURCE_XA_UNSUPPORTED', false]],
-      );
-      assert.match(s.errors[0]!.message, /XA PREPARE at binlog \S+:\d+/);
-      assert.deepEqual(withRows(s), []);
-    });
+    void it(
+      `XA PREPARE then XA ${outcome} on a watched table: ` + `a fatal coded error, its rows never handed over`,
+      async () => {
+        const s = await run([
+          `XA START 'x${outcome}'`,
+          insertOne('xa1'),
+          `XA END 'x${outcome}'`,
+          `XA PREPARE 'x${outcome}'`,
+          `XA ${outcome} 'x${outcome}'`,
+        ]);
+        assert.deepEqual(
+          s.errors.map((e) => [e.code, e.retryable]),
+          [['UCW_ERR_SOURCE_XA_UNSUPPORTED', false]],
+        );
+        assert.match(s.errors[0]!.message, /XA PREPARE at binlog \S+:\d+/);
+        assert.deepEqual(withRows(s), []);
+      },
+    );
   }
 
   void it('XA on a table that is not watched does not stop the stream', async () => {

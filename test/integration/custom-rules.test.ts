@@ -25,7 +25,8 @@ CREATE TABLE cc2.ganchos (gid INT AUTO_INCREMENT PRIMARY KEY, evento VARCHAR(64)
 GRANT SELECT ON cc2.* TO 'ucw_bridge'@'%';
 `;
 
-const RULES_YAML = `
+const RULES_YAML =
+  `
 version: 1
 sourceTimezone: America/Montevideo
 registry: { table: cc2.ganchos, key: gid, eventColumn: evento, urlColumn: destino }
@@ -53,7 +54,8 @@ rules:
     date: { column: ts }
     orderKey: agent
     fields:
-      agent: { coalesce: [ { lookup: { directory: agentes, key: { column: quien }, column: login } }, { column: quien } ] }
+      agent: { coalesce: [ { lookup: { directory: agentes, ` +
+  `key: { column: quien }, column: login } }, { column: quien } ] }
       isLogin: { test: { column: tipo, eq: ENTRADA } }
   - id: pausa
     event: AgentBreak
@@ -145,16 +147,20 @@ void describe('custom rules on another schema', () => {
 
     await src.tx("INSERT INTO cc2.actividad (ts, quien, tipo) VALUES ('2026-03-02 09:00:00', 'EXT-301', 'ENTRADA')");
     await src.tx(
-      `INSERT INTO cc2.actividad (ts, quien, tipo, detalle) VALUES ('2026-03-02 09:30:00', 'ana', 'PAUSA', '{"motivo":{"texto":"Almuerzo 🍲"}}')`,
+      `INSERT INTO cc2.actividad (ts, quien, tipo, detalle) VALUES ('2026-03-02 ` +
+        `09:30:00', 'ana', 'PAUSA', '{"motivo":{"texto":"Almuerzo 🍲"}}')`,
     );
     await src.tx(
-      "INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ('2026-03-02 10:00:00', '59897777777', 'ENTRA', 'L1')",
+      'INSERT INTO cc2.actividad (ts, quien, tipo, llamada) ' +
+        "VALUES ('2026-03-02 10:00:00', '59897777777', 'ENTRA', 'L1')",
     );
     await src.tx(
-      "INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ('2026-03-02 10:00:20', 'EXT-301', 'NOCONTESTA', 'L1')",
+      'INSERT INTO cc2.actividad (ts, quien, tipo, llamada) VALUES ' +
+        "('2026-03-02 10:00:20', 'EXT-301', 'NOCONTESTA', 'L1')",
     );
     await src.tx(
-      "INSERT INTO cc2.contactos VALUES ('u1', 'whatsapp', 'Ventas', 'ana', '59897777777', '2026-03-02 10:01:00', NULL, 'ABIERTO', NULL)",
+      "INSERT INTO cc2.contactos VALUES ('u1', 'whatsapp', 'Ventas', " +
+        "'ana', '59897777777', '2026-03-02 10:01:00', NULL, 'ABIERTO', NULL)",
     );
     await src.tx("UPDATE cc2.contactos SET fin = '2026-03-02 10:02:40', estado = 'CERRADO' WHERE uid = 'u1'");
     await src.tx("UPDATE cc2.contactos SET tip = 11 WHERE uid = 'u1'");
@@ -173,16 +179,20 @@ void describe('custom rules on another schema', () => {
     );
     assert.equal(
       byEvent.AgentRingNoAnswer,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 13:00:20","agent":"ana","agentNumber":"301","agentFullName":"Ana Núñez","callerIdNum":"59897777777","campaign":"Ventas<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 13:00:20","agent":"ana","agentNumber":"301",' +
+        '"agentFullName":"Ana Núñez","callerIdNum":"59897777777","campaign":"Ventas<-"}',
     );
     assert.equal(
       byEvent.FinishInteraction,
-      '{"event":"FinishInteraction","date":"2026-03-02 13:02:40","guid":"u1","campaign":"Ventas","agent":"ana","channel":"whatsapp","clientId":"59897777777","startDate":"2026-03-02 13:01:00","endDate":"2026-03-02 13:02:40","duration":100}',
+      '{"event":"FinishInteraction","date":"2026-03-02 13:02:40","guid":"u1",' +
+        '"campaign":"Ventas","agent":"ana","channel":"whatsapp","clientId":"59897777777",' +
+        '"startDate":"2026-03-02 13:01:00","endDate":"2026-03-02 13:02:40","duration":100}',
     );
     const dispo = JSON.parse(byEvent.InteractionDisposition!) as { date: string };
     assert.equal(
       byEvent.InteractionDisposition,
-      `{"event":"InteractionDisposition","date":"${dispo.date}","guid":"u1","campaign":"Ventas","agent":"ana","clientId":"59897777777","dispositionId":11,"l1":"Venta","l2":"Contado","l3":null}`,
+      `{"event":"InteractionDisposition","date":"${dispo.date}","guid":"u1","campaign":"Ventas",` +
+        `"agent":"ana","clientId":"59897777777","dispositionId":11,"l1":"Venta","l2":"Contado","l3":null}`,
     );
     assert.equal(rx.requests.length, 5);
   });

@@ -91,14 +91,17 @@ void describe('delivery guards (CLI)', () => {
     assert.equal(await bridge.stop(), 0);
   });
 
-  void test('an unreadable --ca-file: start-up fails with UCW_ERR_CONFIG_INVALID (exit 2) naming the option', async () => {
-    const missing = join(src.stateDir(), 'no-such-ca.pem');
-    const bridge = env.startBridge({ args: ['--ca-file', missing] });
-    assert.equal(await bridge.exited, 2);
-    const stderr = bridge.stderr.join('');
-    assert.match(
-      stderr,
-      /UCW_ERR_CONFIG_INVALID: --ca-file \(UCW_CA_FILE\): .*no-such-ca\.pem: cannot be read \(ENOENT\)/,
-    );
-  });
+  void test(
+    'an unreadable --ca-file: start-up fails with ' + 'UCW_ERR_CONFIG_INVALID (exit 2) naming the option',
+    async () => {
+      const missing = join(src.stateDir(), 'no-such-ca.pem');
+      const bridge = env.startBridge({ args: ['--ca-file', missing] });
+      assert.equal(await bridge.exited, 2);
+      const stderr = bridge.stderr.join('');
+      assert.match(
+        stderr,
+        /UCW_ERR_CONFIG_INVALID: --ca-file \(UCW_CA_FILE\): .*no-such-ca\.pem: cannot be read \(ENOENT\)/,
+      );
+    },
+  );
 });

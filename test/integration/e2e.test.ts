@@ -21,8 +21,10 @@ void describe('end to end: reference schema -> five events', () => {
     const { src, rx } = env;
     // State that exists before the bridge starts: read from the snapshot, not the binlog.
     await src.tx(
-      "INSERT INTO ccdata.users (username, phone, name) VALUES ('jdoe', '2001', 'Jane Doe'), ('jperez', '2002', 'José Pérez 😀')",
-      "INSERT INTO ccdata.dispositions (id, parentId, value) VALUES (1, 0, 'Sale'), (2, 1, 'Closed'), (3, 2, 'Paid'), (4, 0, 'No sale')",
+      'INSERT INTO ccdata.users (username, phone, name) VALUES ' +
+        "('jdoe', '2001', 'Jane Doe'), ('jperez', '2002', 'José Pérez 😀')",
+      'INSERT INTO ccdata.dispositions (id, parentId, value) VALUES (1, ' +
+        "0, 'Sale'), (2, 1, 'Closed'), (3, 2, 'Paid'), (4, 0, 'No sale')",
       setUrl('AgentRingNoAnswer', rx.urlFor('/ring')),
       setUrl('AgentLog', rx.urlFor('/log')),
       setUrl('AgentBreak', rx.urlFor('/break')),
@@ -77,7 +79,8 @@ void describe('end to end: reference schema -> five events', () => {
     await src.tx(queueLog({ time: '2026-03-02 18:00:00.000', event: 'AGENTLOGOFF', agent: 'jdoe' }));
     // A telephony leg: started, finished, dispositioned, then touched again (no second finish).
     await src.tx([
-      "INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, finished) VALUES ('g1', '2026-03-02 14:30:00', 'Sales<-', 'telephony', 'jdoe', '59891234567', 0)",
+      'INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, ' +
+        "finished) VALUES ('g1', '2026-03-02 14:30:00', 'Sales<-', 'telephony', 'jdoe', '59891234567', 0)",
       [],
     ]);
     await src.tx("UPDATE ccrepo.interactions SET end_date = '2026-03-02 14:32:05', finished = 1 WHERE guid = 'g1'");
@@ -85,16 +88,22 @@ void describe('end to end: reference schema -> five events', () => {
     await src.tx(`UPDATE ccrepo.interactions SET data = '{"note":"follow up"}' WHERE guid = 'g1'`);
     // A webchat inserted finished, with NULL agent and client, and a disposition (not telephony: no event).
     await src.tx(
-      "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ('g2', '2026-03-02 15:00:00', '2026-03-02 15:03:30', 'Chat<-', 'webchat', NULL, NULL, 2, 1)",
+      'INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, ' +
+        "channel, agent, clientId, disposition_id, finished) VALUES ('g2', '2026-03-02 " +
+        "15:00:00', '2026-03-02 15:03:30', 'Chat<-', 'webchat', NULL, NULL, 2, 1)",
     );
     // A telephony leg inserted with a level-2 disposition and not finished.
     await src.tx(
-      "INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, disposition_id, finished) VALUES ('g3', '2026-03-02 16:00:00', 'Sales<-', 'telephony', 'jperez', '59892222222', 2, 0)",
+      'INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, ' +
+        "agent, clientId, disposition_id, finished) VALUES ('g3', '2026-03-02 " +
+        "16:00:00', 'Sales<-', 'telephony', 'jperez', '59892222222', 2, 0)",
     );
     // A leg finished with a zero end date (non-strict sql_mode): the payload carries null, no crash.
     await src.tx(
       "SET SESSION sql_mode = ''",
-      "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, clientId, finished) VALUES ('g4', '2026-03-02 17:00:00', '0000-00-00 00:00:00', 'Sales<-', 'sms', 'jdoe', '59893333333', 1)",
+      'INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, ' +
+        "channel, agent, clientId, finished) VALUES ('g4', '2026-03-02 17:00:00', " +
+        "'0000-00-00 00:00:00', 'Sales<-', 'sms', 'jdoe', '59893333333', 1)",
     );
     // Marker: once it has arrived, every earlier transaction has been processed (commit order).
     await src.tx(queueLog({ time: '2026-03-02 19:00:00.000', event: 'AGENTLOGIN', agent: 'marker' }));
@@ -106,8 +115,10 @@ void describe('end to end: reference schema -> five events', () => {
 
     const bodies = (path: string): string[] => rx.requests.filter((r) => r.path === path).map((r) => r.body);
     assert.deepEqual(bodies('/ring').sort(), [
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":"59891234567","campaign":"Sales<-"}',
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:30","agent":"mlopez","agentNumber":"2003","agentFullName":"María López","callerIdNum":"59899000111","campaign":"Support<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001",' +
+        '"agentFullName":"Jane Doe","callerIdNum":"59891234567","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:30","agent":"mlopez","agentNumber":"2003",' +
+        '"agentFullName":"María López","callerIdNum":"59899000111","campaign":"Support<-"}',
     ]);
     // Order is promised per agent (and per interaction), not across them.
     assert.deepEqual(
@@ -131,11 +142,17 @@ void describe('end to end: reference schema -> five events', () => {
     const zeroDate = (JSON.parse(zero) as { date: string }).date;
     assert.equal(
       zero,
-      `{"event":"FinishInteraction","date":"${zeroDate}","guid":"g4","campaign":"Sales<-","agent":"jdoe","channel":"sms","clientId":"59893333333","startDate":"2026-03-02 17:00:00","endDate":null,"duration":null}`,
+      `{"event":"FinishInteraction","date":"${zeroDate}","guid":"g4",` +
+        `"campaign":"Sales<-","agent":"jdoe","channel":"sms","clientId":"59893333333",` +
+        `"startDate":"2026-03-02 17:00:00","endDate":null,"duration":null}`,
     );
     assert.deepEqual(finishes.filter((b) => b !== zero).sort(), [
-      '{"event":"FinishInteraction","date":"2026-03-02 14:32:05","guid":"g1","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-02 14:30:00","endDate":"2026-03-02 14:32:05","duration":125}',
-      '{"event":"FinishInteraction","date":"2026-03-02 15:03:30","guid":"g2","campaign":"Chat<-","agent":null,"channel":"webchat","clientId":null,"startDate":"2026-03-02 15:00:00","endDate":"2026-03-02 15:03:30","duration":210}',
+      '{"event":"FinishInteraction","date":"2026-03-02 14:32:05","guid":"g1",' +
+        '"campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567",' +
+        '"startDate":"2026-03-02 14:30:00","endDate":"2026-03-02 14:32:05","duration":125}',
+      '{"event":"FinishInteraction","date":"2026-03-02 15:03:30","guid":"g2",' +
+        '"campaign":"Chat<-","agent":null,"channel":"webchat","clientId":null,' +
+        '"startDate":"2026-03-02 15:00:00","endDate":"2026-03-02 15:03:30","duration":210}',
     ]);
     // InteractionDisposition has no time column in the default rules: its date is the commit time.
     const dispo = rx.requests.filter((r) => r.path === '/dispo');
@@ -151,8 +168,10 @@ void describe('end to end: reference schema -> five events', () => {
     assert.deepEqual(
       dispo.map((r) => r.body).sort(),
       [
-        `{"event":"InteractionDisposition","date":"${dates[0]}","guid":"g1","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":3,"l1":"Sale","l2":"Closed","l3":"Paid"}`,
-        `{"event":"InteractionDisposition","date":"${dates[1]}","guid":"g3","campaign":"Sales<-","agent":"jperez","clientId":"59892222222","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}`,
+        `{"event":"InteractionDisposition","date":"${dates[0]}","guid":"g1","campaign":"Sales<-",` +
+          `"agent":"jdoe","clientId":"59891234567","dispositionId":3,"l1":"Sale","l2":"Closed","l3":"Paid"}`,
+        `{"event":"InteractionDisposition","date":"${dates[1]}","guid":"g3","campaign":"Sales<-",` +
+          `"agent":"jperez","clientId":"59892222222","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}`,
       ].sort(),
     );
     assert.equal(rx.requests.length, 12, 'no event may arrive twice or unexpectedly');

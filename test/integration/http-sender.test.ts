@@ -460,41 +460,48 @@ void describe('HttpSender', () => {
     assert.equal(outcome.kind === 'gone' ? outcome.error.code : '', 'UCW_ERR_DELIVERY_GONE');
   });
 
-  void it('egress guard: a link-local / metadata IP literal is dead-lettered BLOCKED without any connection', async () => {
-    const before = spy.hosts.length;
-    for (const [url, address] of [
-      ['http://169.254.169.254/latest/meta-data/?token=abc', '169.254.169.254'],
-      ['https://169.254.169.254/', '169.254.169.254'],
-      ['http://[::ffff:169.254.169.254]:8080/', '::ffff:a9fe:a9fe'],
-      ['http://169.254.10.1/', '169.254.10.1'],
-      ['http://[fe80::1]/', 'fe80::1'],
-    ] as const) {
-      const d = assertDead(await sender.send(attemptTo(url)));
-      assert.equal(d.error.code, 'UCW_ERR_DELIVERY_BLOCKED', url);
-      assert.equal(d.status, undefined);
-      assert.ok(d.error.message.includes(`not sent, destination ${address} is a `), d.error.message);
-      assert.match(d.error.message, /(cloud metadata|link-local) address/);
-      assert.ok(!d.error.message.includes('abc'), d.error.message);
-    }
-    assert.deepEqual(spy.hosts.slice(before), [], 'net/tls.connect must not even be called for a refused literal');
-  });
+  void it(
+    'egress guard: a link-local / metadata IP literal ' + 'is dead-lettered BLOCKED without any connection',
+    async () => {
+      const before = spy.hosts.length;
+      for (const [url, address] of [
+        ['http://169.254.169.254/latest/meta-data/?token=abc', '169.254.169.254'],
+        ['https://169.254.169.254/', '169.254.169.254'],
+        ['http://[::ffff:169.254.169.254]:8080/', '::ffff:a9fe:a9fe'],
+        ['http://169.254.10.1/', '169.254.10.1'],
+        ['http://[fe80::1]/', 'fe80::1'],
+      ] as const) {
+        const d = assertDead(await sender.send(attemptTo(url)));
+        assert.equal(d.error.code, 'UCW_ERR_DELIVERY_BLOCKED', url);
+        assert.equal(d.status, undefined);
+        assert.ok(d.error.message.includes(`not sent, destination ${address} is a `), d.error.message);
+        assert.match(d.error.message, /(cloud metadata|link-local) address/);
+        assert.ok(!d.error.message.includes('abc'), d.error.message);
+      }
+      assert.deepEqual(spy.hosts.slice(before), [], 'net/tls.connect must not even be called for a refused literal');
+    },
+  );
 
-  void it('egress guard with blockPrivateNetworks: localhost (after DNS) and 127.0.0.1 are refused, the server sees nothing', async () => {
-    const server = await httpServer((_req, res) => res.writeHead(200).end());
-    const strict = otherSender({ blockPrivateNetworks: true });
-    for (const origin of ['http://localhost', 'https://localhost', `http://${HOST}`, 'http://[::1]']) {
-      const host = new URL(origin).hostname;
-      const d = assertDead(await strict.send(attemptTo(`${origin}:${server.port}/`)));
-      assert.equal(d.error.code, 'UCW_ERR_DELIVERY_BLOCKED', origin);
-      assert.match(d.error.message, /a loopback address .*--block-private-networks/);
-      if (host === 'localhost') assert.match(d.error.message, /destination localhost resolves to (127\.0\.0\.1|::1)/);
-    }
-    assert.equal(server.connections(), 0);
-    assert.equal(server.requests.length, 0);
-    // The default policy delivers to the same server by name.
-    assert.equal((await sender.send(attemptTo(`http://localhost:${server.port}/`))).kind, 'delivered');
-    assert.equal(server.requests.length, 1);
-  });
+  void it(
+    'egress guard with blockPrivateNetworks: localhost (after ' +
+      'DNS) and 127.0.0.1 are refused, the server sees nothing',
+    async () => {
+      const server = await httpServer((_req, res) => res.writeHead(200).end());
+      const strict = otherSender({ blockPrivateNetworks: true });
+      for (const origin of ['http://localhost', 'https://localhost', `http://${HOST}`, 'http://[::1]']) {
+        const host = new URL(origin).hostname;
+        const d = assertDead(await strict.send(attemptTo(`${origin}:${server.port}/`)));
+        assert.equal(d.error.code, 'UCW_ERR_DELIVERY_BLOCKED', origin);
+        assert.match(d.error.message, /a loopback address .*--block-private-networks/);
+        if (host === 'localhost') assert.match(d.error.message, /destination localhost resolves to (127\.0\.0\.1|::1)/);
+      }
+      assert.equal(server.connections(), 0);
+      assert.equal(server.requests.length, 0);
+      // The default policy delivers to the same server by name.
+      assert.equal((await sender.send(attemptTo(`http://localhost:${server.port}/`))).kind, 'delivered');
+      assert.equal(server.requests.length, 1);
+    },
+  );
 
   void describe('TLS', { skip: HAS_OPENSSL ? false : 'the openssl CLI is not installed' }, () => {
     let dir = '';
@@ -523,13 +530,16 @@ void describe('HttpSender', () => {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    void it('a certificate from an unknown CA: retry NETWORK saying TLS verification failed and pointing at --ca-file', async () => {
-      const r = assertRetry(await sender.send(attemptTo(`https://${HOST}:${port}/secure`)));
-      assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
-      assert.match(r.error.message, /TLS verification failed/);
-      assert.match(r.error.message, /--ca-file/);
-      assert.deepEqual(received, []);
-    });
+    void it(
+      'a certificate from an unknown CA: retry NETWORK saying ' + 'TLS verification failed and pointing at --ca-file',
+      async () => {
+        const r = assertRetry(await sender.send(attemptTo(`https://${HOST}:${port}/secure`)));
+        assert.equal(r.error.code, 'UCW_ERR_DELIVERY_NETWORK');
+        assert.match(r.error.message, /TLS verification failed/);
+        assert.match(r.error.message, /--ca-file/);
+        assert.deepEqual(received, []);
+      },
+    );
 
     void it('with --ca-file naming that CA: delivered (system CAs still trusted alongside)', async () => {
       const trusting = otherSender({ caFile: pki.caFile });
@@ -538,28 +548,31 @@ void describe('HttpSender', () => {
       assert.deepEqual(received, ['/secure']);
     });
 
-    void it('an unreadable or invalid --ca-file fails construction with UCW_ERR_CONFIG_INVALID naming the option', () => {
-      const garbage = join(dir, 'garbage.pem');
-      writeFileSync(garbage, 'not a certificate\n');
-      const broken = join(dir, 'broken.pem');
-      writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
-      for (const [file, why] of [
-        [join(dir, 'missing.pem'), /cannot be read \(ENOENT\)/],
-        [dir, /cannot be read \(EISDIR\)/],
-        [garbage, /no PEM certificate/],
-        [broken, /not a valid X\.509 certificate/],
-      ] as const) {
-        assert.throws(
-          () => new HttpSender({ ...SENDER_OPTIONS, caFile: file }),
-          (err: unknown) =>
-            err instanceof BridgeError &&
-            err.code === 'UCW_ERR_CONFIG_INVALID' &&
-            err.message.startsWith('--ca-file (UCW_CA_FILE): ') &&
-            why.test(err.message),
-          file,
-        );
-      }
-    });
+    void it(
+      'an unreadable or invalid --ca-file fails construction ' + 'with UCW_ERR_CONFIG_INVALID naming the option',
+      () => {
+        const garbage = join(dir, 'garbage.pem');
+        writeFileSync(garbage, 'not a certificate\n');
+        const broken = join(dir, 'broken.pem');
+        writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+        for (const [file, why] of [
+          [join(dir, 'missing.pem'), /cannot be read \(ENOENT\)/],
+          [dir, /cannot be read \(EISDIR\)/],
+          [garbage, /no PEM certificate/],
+          [broken, /not a valid X\.509 certificate/],
+        ] as const) {
+          assert.throws(
+            () => new HttpSender({ ...SENDER_OPTIONS, caFile: file }),
+            (err: unknown) =>
+              err instanceof BridgeError &&
+              err.code === 'UCW_ERR_CONFIG_INVALID' &&
+              err.message.startsWith('--ca-file (UCW_CA_FILE): ') &&
+              why.test(err.message),
+            file,
+          );
+        }
+      },
+    );
   });
 
   void it('a URL that is not http(s): dead without any network activity', async () => {

@@ -68,41 +68,47 @@ async function ringNoAnswer(src: SourceFixture, rx: Receiver, agents: readonly s
 void describe('the store keeps only the columns the rules read', () => {
   const env = useIntegrationEnv();
 
-  void test('snapshot and binlog rows of users are stored without password_hash; events use the directory', async () => {
-    const { src, rx } = env;
-    await src.reset();
-    await src.admin.query('ALTER TABLE ccdata.users ADD COLUMN IF NOT EXISTS password_hash VARCHAR(100) NULL');
-    await src.tx(
-      "INSERT INTO ccdata.users (username, phone, name, email, password_hash) VALUES ('jdoe', '2001', 'Jane Doe', 'j@example.com', 'HASH-jdoe-1')",
-      setUrl('AgentRingNoAnswer', rx.urlFor('/ring')),
-    );
-    rx.clear();
-    const stateDir = src.stateDir();
-    const bridge = env.startBridge({ stateDir });
-    await bridge.waitReady();
-    await src.tx(
-      "INSERT INTO ccdata.users (username, phone, name, password_hash) VALUES ('mlopez', '2003', 'María López', 'HASH-mlopez-1')",
-      "UPDATE ccdata.users SET name = 'Jane Q. Doe', password_hash = 'HASH-jdoe-2' WHERE username = 'jdoe'",
-    );
-    assert.deepEqual(await ringNoAnswer(src, rx, ['SIP/2001', 'mlopez']), [
-      'jdoe|2001|Jane Q. Doe',
-      'mlopez|2003|María López',
-    ]);
-    assert.equal(await bridge.stop(), 0);
-    const rows = mirrorRows(stateDir);
-    assert.deepEqual(
-      rows.filter((r) => r.tbl === 'ccdata.users').map((r) => r.pk),
-      ['jdoe', 'mlopez'],
-    );
-    assertNoHashes(rows);
-  });
+  void test(
+    'snapshot and binlog rows of users are stored ' + 'without password_hash; events use the directory',
+    async () => {
+      const { src, rx } = env;
+      await src.reset();
+      await src.admin.query('ALTER TABLE ccdata.users ADD COLUMN IF NOT EXISTS password_hash VARCHAR(100) NULL');
+      await src.tx(
+        'INSERT INTO ccdata.users (username, phone, name, email, password_hash) ' +
+          "VALUES ('jdoe', '2001', 'Jane Doe', 'j@example.com', 'HASH-jdoe-1')",
+        setUrl('AgentRingNoAnswer', rx.urlFor('/ring')),
+      );
+      rx.clear();
+      const stateDir = src.stateDir();
+      const bridge = env.startBridge({ stateDir });
+      await bridge.waitReady();
+      await src.tx(
+        'INSERT INTO ccdata.users (username, phone, name, password_hash) ' +
+          "VALUES ('mlopez', '2003', 'María López', 'HASH-mlopez-1')",
+        "UPDATE ccdata.users SET name = 'Jane Q. Doe', password_hash = 'HASH-jdoe-2' WHERE username = 'jdoe'",
+      );
+      assert.deepEqual(await ringNoAnswer(src, rx, ['SIP/2001', 'mlopez']), [
+        'jdoe|2001|Jane Q. Doe',
+        'mlopez|2003|María López',
+      ]);
+      assert.equal(await bridge.stop(), 0);
+      const rows = mirrorRows(stateDir);
+      assert.deepEqual(
+        rows.filter((r) => r.tbl === 'ccdata.users').map((r) => r.pk),
+        ['jdoe', 'mlopez'],
+      );
+      assertNoHashes(rows);
+    },
+  );
 
   void test('a store holding whole rows (older bridge) is reduced on start, once', async () => {
     const { src, rx } = env;
     await src.reset();
     await src.admin.query('ALTER TABLE ccdata.users ADD COLUMN IF NOT EXISTS password_hash VARCHAR(100) NULL');
     await src.tx(
-      "INSERT INTO ccdata.users (username, phone, name, password_hash) VALUES ('ana', '301', 'Ana Núñez', 'HASH-ana-1')",
+      'INSERT INTO ccdata.users (username, phone, name, ' +
+        "password_hash) VALUES ('ana', '301', 'Ana Núñez', 'HASH-ana-1')",
       setUrl('AgentRingNoAnswer', rx.urlFor('/ring')),
     );
     rx.clear();
@@ -113,7 +119,8 @@ void describe('the store keeps only the columns the rules read', () => {
     // What an older bridge wrote: whole rows, a column no rule reads included.
     const db = new Database(join(stateDir, OUTBOX_FILE));
     db.prepare(
-      "UPDATE mirror_rows SET row = json_set(row, '$.password_hash', 'HASH-legacy', '$.email', 'a@example.com') WHERE tbl = 'ccdata.users'",
+      "UPDATE mirror_rows SET row = json_set(row, '$.password_hash', " +
+        "'HASH-legacy', '$.email', 'a@example.com') WHERE tbl = 'ccdata.users'",
     ).run();
     db.prepare(
       "UPDATE mirror_rows SET row = json_set(row, '$.description', 'legacy') WHERE tbl = 'ccdata.webhooks'",

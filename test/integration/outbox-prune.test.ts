@@ -31,7 +31,8 @@ function seed(path: string): void {
        SELECT i, printf('old-%08d', i), 'AgentLog', 'agent:' || (i % 500), ?, ?, 'binlog.000001', i, ? FROM n`,
     ).run(ROWS, T0, BODY, T0);
     db.prepare(
-      `INSERT INTO deliveries (event_seq, url, status, attempts, next_attempt_at_ms, first_attempt_at_ms, created_at_ms, updated_at_ms, last_status)
+      `INSERT INTO deliveries (event_seq, url, status, attempts, next_attempt_at_ms, first_attempt_at_ms,
+        created_at_ms, updated_at_ms, last_status)
        SELECT seq, ?, 1, 1, ?, ?, ?, ?, 200 FROM events ORDER BY seq`,
     ).run(URL, T0, T0, T0, T0);
   })();
@@ -51,79 +52,86 @@ void describe('outbox: pruning while streaming', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ucw-prune-load-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  void test(`pruning ${ROWS.toLocaleString('en')} delivered rows while commits go on keeps event-loop delay < ${MAX_DELAY_MS} ms`, async (t) => {
-    const now = T0 + 48 * HOUR;
-    const outbox = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => now });
-    t.after(() => outbox.close());
-    const file = join(dir, OUTBOX_FILE);
-    const seeded = performance.now();
-    seed(file);
-    const seedMs = Math.round(performance.now() - seeded);
-    assert.deepEqual(outbox.counts(), { pending: 0, delivered: ROWS, dead: 0 });
-    const sizeBefore = bytesOf(file);
+  void test(
+    `pruning ${ROWS.toLocaleString('en')} delivered rows while ` +
+      `commits go on keeps event-loop delay < ${MAX_DELAY_MS} ms`,
+    async (t) => {
+      const now = T0 + 48 * HOUR;
+      const outbox = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => now });
+      t.after(() => outbox.close());
+      const file = join(dir, OUTBOX_FILE);
+      const seeded = performance.now();
+      seed(file);
+      const seedMs = Math.round(performance.now() - seeded);
+      assert.deepEqual(outbox.counts(), { pending: 0, delivered: ROWS, dead: 0 });
+      const sizeBefore = bytesOf(file);
 
-    // "Streaming": a source transaction of 10 events committed on every turn of the event loop. The
-    // longest gap between two of its turns is a second measure of the delay (it also sees one long
-    // block, which the histogram records only at its next tick).
-    let streaming = true;
-    let committed = 0;
-    let maxGapMs = 0;
-    const stream = (async () => {
-      let last = performance.now();
-      for (let tx = 0; streaming; tx++) {
-        const events: EnqueuedEvent[] = Array.from({ length: 10 }, (_, i) => ({
-          id: `live-${tx}-${i}`,
-          name: 'AgentLog',
-          orderKey: `agent:${i}`,
-          occurredAtMs: now,
-          body: BODY,
-          urls: [URL],
-          source: { file: 'binlog.000002', pos: tx * 10 + i + 4 },
-        }));
-        committed += outbox.commit({
-          events,
-          mirror: [],
-          checkpoint: { file: 'binlog.000002', pos: tx * 10 + 14 },
-        }).length;
-        await turn();
-        const at = performance.now();
-        maxGapMs = Math.max(maxGapMs, at - last);
-        last = at;
-      }
-    })();
+      // "Streaming": a source transaction of 10 events committed on every turn of the event loop. The
+      // longest gap between two of its turns is a second measure of the delay (it also sees one long
+      // block, which the histogram records only at its next tick).
+      let streaming = true;
+      let committed = 0;
+      let maxGapMs = 0;
+      const stream = (async () => {
+        let last = performance.now();
+        for (let tx = 0; streaming; tx++) {
+          const events: EnqueuedEvent[] = Array.from({ length: 10 }, (_, i) => ({
+            id: `live-${tx}-${i}`,
+            name: 'AgentLog',
+            orderKey: `agent:${i}`,
+            occurredAtMs: now,
+            body: BODY,
+            urls: [URL],
+            source: { file: 'binlog.000002', pos: tx * 10 + i + 4 },
+          }));
+          committed += outbox.commit({
+            events,
+            mirror: [],
+            checkpoint: { file: 'binlog.000002', pos: tx * 10 + 14 },
+          }).length;
+          await turn();
+          const at = performance.now();
+          maxGapMs = Math.max(maxGapMs, at - last);
+          last = at;
+        }
+      })();
 
-    const pruner = new Pruner({
-      outbox,
-      retentionMs: 24 * HOUR,
-      intervalMs: HOUR,
-      now: () => now,
-      logger: { info: () => undefined, warn: () => undefined },
-    });
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
-    const started = performance.now();
-    const result = await pruner.runOnce();
-    const pruneMs = Math.round(performance.now() - started);
-    delay.disable();
-    streaming = false;
-    await stream;
-    await pruner.stop();
+      const pruner = new Pruner({
+        outbox,
+        retentionMs: 24 * HOUR,
+        intervalMs: HOUR,
+        now: () => now,
+        logger: { info: () => undefined, warn: () => undefined },
+      });
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      const started = performance.now();
+      const result = await pruner.runOnce();
+      const pruneMs = Math.round(performance.now() - started);
+      delay.disable();
+      streaming = false;
+      await stream;
+      await pruner.stop();
 
-    const maxMs = delay.max / 1e6;
-    const sizeAfter = bytesOf(file);
-    const figures =
-      `outbox-prune: seeded ${ROWS} delivered rows in ${seedMs} ms; pruned ${result.pruned} in ${pruneMs} ms (vacuum included) ` +
-      `while ${committed} deliveries were committed; longest gap between commits ${maxGapMs.toFixed(1)} ms; event-loop delay max ${maxMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, ` +
-      `mean ${(delay.mean / 1e6).toFixed(1)} ms; file ${(sizeBefore / 1e6).toFixed(0)} MB -> ${(sizeAfter / 1e6).toFixed(0)} MB (WAL ${(bytesOf(`${file}-wal`) / 1e6).toFixed(0)} MB)`;
-    t.diagnostic(figures);
-    console.log(figures);
+      const maxMs = delay.max / 1e6;
+      const sizeAfter = bytesOf(file);
+      const figures =
+        `outbox-prune: seeded ${ROWS} delivered rows in ${seedMs} ms; ` +
+        `pruned ${result.pruned} in ${pruneMs} ms (vacuum included) ` +
+        `while ${committed} deliveries were committed; longest gap between commits ${maxGapMs.toFixed(1)} ` +
+        `ms; event-loop delay max ${maxMs.toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, ` +
+        `mean ${(delay.mean / 1e6).toFixed(1)} ms; file ${(sizeBefore / 1e6).toFixed(0)} MB ` +
+        `-> ${(sizeAfter / 1e6).toFixed(0)} MB (WAL ${(bytesOf(`${file}-wal`) / 1e6).toFixed(0)} MB)`;
+      t.diagnostic(figures);
+      console.log(figures);
 
-    assert.ok(maxMs < MAX_DELAY_MS, `event loop held for ${maxMs.toFixed(1)} ms`);
-    assert.ok(maxGapMs < MAX_DELAY_MS, `commits held up for ${maxGapMs.toFixed(1)} ms`);
-    assert.equal(result.pruned, ROWS);
-    assert.equal(result.freePages, 0, 'every freed page returned to the file system');
-    assert.ok(committed > 0, 'commits went on during the prune');
-    assert.deepEqual(outbox.counts(), { pending: committed, delivered: 0, dead: 0 });
-    assert.ok(sizeAfter < sizeBefore / 4, `file ${sizeAfter} bytes after pruning, ${sizeBefore} before`);
-  });
+      assert.ok(maxMs < MAX_DELAY_MS, `event loop held for ${maxMs.toFixed(1)} ms`);
+      assert.ok(maxGapMs < MAX_DELAY_MS, `commits held up for ${maxGapMs.toFixed(1)} ms`);
+      assert.equal(result.pruned, ROWS);
+      assert.equal(result.freePages, 0, 'every freed page returned to the file system');
+      assert.ok(committed > 0, 'commits went on during the prune');
+      assert.deepEqual(outbox.counts(), { pending: committed, delivered: 0, dead: 0 });
+      assert.ok(sizeAfter < sizeBefore / 4, `file ${sizeAfter} bytes after pruning, ${sizeBefore} before`);
+    },
+  );
 });

@@ -30,43 +30,52 @@ void describe('preflight of the source server', () => {
     });
   }
 
-  void test('a wrong password is retried with UCW_ERR_SOURCE_AUTH and /readyz explains it; the password is never logged', async () => {
-    const url = new URL(env.src.db.bridgeUrl);
-    url.password = 'definitely-wrong-pw';
-    const bridge = env.startBridge({ mysqlUrl: url.toString() });
-    try {
-      await bridge.waitForLog(
-        (l) => l.code === 'UCW_ERR_SOURCE_AUTH' && l.msg === 'source unavailable; reconnecting',
-        'auth retry',
+  void test(
+    'a wrong password is retried with UCW_ERR_SOURCE_AUTH ' + 'and /readyz explains it; the password is never logged',
+    async () => {
+      const url = new URL(env.src.db.bridgeUrl);
+      url.password = 'definitely-wrong-pw';
+      const bridge = env.startBridge({ mysqlUrl: url.toString() });
+      try {
+        await bridge.waitForLog(
+          (l) => l.code === 'UCW_ERR_SOURCE_AUTH' && l.msg === 'source unavailable; reconnecting',
+          'auth retry',
+        );
+        await bridge.waitForLog(
+          (l) => l.msg === 'source unavailable; reconnecting' && l.failures === 2,
+          'second retry',
+        );
+        const res = await fetch(`http://127.0.0.1:${bridge.httpPort()}/readyz`);
+        assert.equal(res.status, 503);
+        assert.match(await res.text(), /UCW_ERR_SOURCE_AUTH/);
+        await waitFor(() => bridge.logs.length > 3);
+        assert.ok(!JSON.stringify(bridge.logs).includes('definitely-wrong-pw'), 'password leaked into logs');
+      } finally {
+        assert.equal(await bridge.stop(), 0);
+      }
+    },
+  );
+
+  void test(
+    'least privilege: a user that could write gets ' + 'UCW_WARN_SOURCE_WRITABLE; the bridge user does not',
+    async () => {
+      const admin = env.startBridge({ mysqlUrl: env.src.db.adminUrl });
+      const warn = await admin.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
+      assert.ok(
+        (warn.privileges as string[]).some((p) => p.startsWith('ALL PRIVILEGES')),
+        JSON.stringify(warn),
       );
-      await bridge.waitForLog((l) => l.msg === 'source unavailable; reconnecting' && l.failures === 2, 'second retry');
-      const res = await fetch(`http://127.0.0.1:${bridge.httpPort()}/readyz`);
-      assert.equal(res.status, 503);
-      assert.match(await res.text(), /UCW_ERR_SOURCE_AUTH/);
-      await waitFor(() => bridge.logs.length > 3);
-      assert.ok(!JSON.stringify(bridge.logs).includes('definitely-wrong-pw'), 'password leaked into logs');
-    } finally {
+      assert.equal(await admin.stop(), 0);
+
+      const bridge = env.startBridge();
+      await bridge.waitReady();
+      assert.ok(
+        !bridge.logs.some((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE'),
+        'the least-privileged user is not warned about',
+      );
       assert.equal(await bridge.stop(), 0);
-    }
-  });
-
-  void test('least privilege: a user that could write gets UCW_WARN_SOURCE_WRITABLE; the bridge user does not', async () => {
-    const admin = env.startBridge({ mysqlUrl: env.src.db.adminUrl });
-    const warn = await admin.waitForLog((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE', 'writable warning');
-    assert.ok(
-      (warn.privileges as string[]).some((p) => p.startsWith('ALL PRIVILEGES')),
-      JSON.stringify(warn),
-    );
-    assert.equal(await admin.stop(), 0);
-
-    const bridge = env.startBridge();
-    await bridge.waitReady();
-    assert.ok(
-      !bridge.logs.some((l) => l.code === 'UCW_WARN_SOURCE_WRITABLE'),
-      'the least-privileged user is not warned about',
-    );
-    assert.equal(await bridge.stop(), 0);
-  });
+    },
+  );
 
   for (const [user, grants, missing] of [
     ['ucw_no_repl', 'BINLOG MONITOR ON *.*', 'REPLICATION SLAVE'],
@@ -74,8 +83,11 @@ void describe('preflight of the source server', () => {
   ] as const) {
     void test(`a user without ${missing} is retried with UCW_ERR_SOURCE_GRANTS and /readyz says so`, async () => {
       const { src } = env;
-      await src.db.exec(`CREATE USER '${user}'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('pw-${user}');
-        GRANT ${grants} TO '${user}'@'%'; GRANT SELECT ON ccdata.* TO '${user}'@'%'; GRANT SELECT ON ccrepo.* TO '${user}'@'%';`);
+      await src.db.exec(
+        `CREATE USER '${user}'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('pw-${user}');
+        GRANT ${grants} TO '${user}'@'%'; GRANT SELECT ON ccdata.* ` +
+          `TO '${user}'@'%'; GRANT SELECT ON ccrepo.* TO '${user}'@'%';`,
+      );
       const url = new URL(src.db.bridgeUrl);
       url.username = user;
       url.password = `pw-${user}`;

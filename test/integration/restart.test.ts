@@ -15,81 +15,89 @@ void describe('restart', () => {
   const env = useIntegrationEnv();
   const spawnBridge = (stateDir: string): BridgeProcess => env.startBridge({ stateDir });
 
-  void test('events written while the bridge is down arrive once, with registrations as of their position', async () => {
-    const { src, rx } = env;
-    const stateDir = src.stateDir();
-    await src.tx(setUrl('AgentLog', rx.urlFor('/before')), setUrl('AgentBreak', rx.urlFor('/break')));
-    let bridge = spawnBridge(stateDir);
-    await bridge.waitReady();
+  void test(
+    'events written while the bridge is down arrive ' + 'once, with registrations as of their position',
+    async () => {
+      const { src, rx } = env;
+      const stateDir = src.stateDir();
+      await src.tx(setUrl('AgentLog', rx.urlFor('/before')), setUrl('AgentBreak', rx.urlFor('/break')));
+      let bridge = spawnBridge(stateDir);
+      await bridge.waitReady();
 
-    for (let i = 0; i < 20; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
-    await waitFor(() => rx.requests.length === 20, { message: () => `${rx.requests.length}/20 before stop` });
-    assert.equal(await bridge.stop(), 0, 'SIGTERM gives exit code 0');
-    assert.ok(bridge.logs.some((l) => l.msg === 'stopped'));
+      for (let i = 0; i < 20; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
+      await waitFor(() => rx.requests.length === 20, { message: () => `${rx.requests.length}/20 before stop` });
+      assert.equal(await bridge.stop(), 0, 'SIGTERM gives exit code 0');
+      assert.ok(bridge.logs.some((l) => l.msg === 'stopped'));
 
-    // While the bridge is down: more events, a registration change in the middle, more events.
-    for (let i = 20; i < 40; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
-    await src.tx(setUrl('AgentLog', rx.urlFor('/after')));
-    for (let i = 40; i < 60; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
-    await src.tx(queueLog({ time: at(61), event: 'PAUSE', agent: 'x', data1: 'r' }));
+      // While the bridge is down: more events, a registration change in the middle, more events.
+      for (let i = 20; i < 40; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
+      await src.tx(setUrl('AgentLog', rx.urlFor('/after')));
+      for (let i = 40; i < 60; i++) await src.tx(queueLog({ time: at(i), event: 'AGENTLOGIN', agent: `agent${i}` }));
+      await src.tx(queueLog({ time: at(61), event: 'PAUSE', agent: 'x', data1: 'r' }));
 
-    bridge = spawnBridge(stateDir);
-    await bridge.waitReady();
-    await waitFor(() => rx.requests.length >= 61, { message: () => `${rx.requests.length}/61 after restart` });
-    for (let i = 60; i < 65; i++) await src.tx(queueLog({ time: at(i + 2), event: 'AGENTLOGIN', agent: `agent${i}` }));
-    await waitFor(() => rx.requests.length >= 66, { message: () => `${rx.requests.length}/66 live after restart` });
+      bridge = spawnBridge(stateDir);
+      await bridge.waitReady();
+      await waitFor(() => rx.requests.length >= 61, { message: () => `${rx.requests.length}/61 after restart` });
+      for (let i = 60; i < 65; i++)
+        await src.tx(queueLog({ time: at(i + 2), event: 'AGENTLOGIN', agent: `agent${i}` }));
+      await waitFor(() => rx.requests.length >= 66, { message: () => `${rx.requests.length}/66 live after restart` });
 
-    const agentsAt = (path: string): string[] =>
-      rx.requests.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as { agent: string }).agent);
-    const range = (a: number, b: number): string[] => Array.from({ length: b - a }, (_, i) => `agent${a + i}`);
-    assert.deepEqual(agentsAt('/before').sort(), range(0, 40).sort());
-    assert.deepEqual(agentsAt('/after').sort(), range(40, 65).sort());
-    const ids = rx.requests.map((r) => r.headers['webhook-id']);
-    assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
-    assert.equal(rx.requests.length, 66);
-  });
+      const agentsAt = (path: string): string[] =>
+        rx.requests.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as { agent: string }).agent);
+      const range = (a: number, b: number): string[] => Array.from({ length: b - a }, (_, i) => `agent${a + i}`);
+      assert.deepEqual(agentsAt('/before').sort(), range(0, 40).sort());
+      assert.deepEqual(agentsAt('/after').sort(), range(40, 65).sort());
+      const ids = rx.requests.map((r) => r.headers['webhook-id']);
+      assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
+      assert.equal(rx.requests.length, 66);
+    },
+  );
 
-  void test('SIGKILL mid-stream with 500s mixed in: every event arrives, duplicates carry the same webhook-id', async () => {
-    const { src, rx } = env;
-    rx.clear();
-    await src.reset();
-    await src.tx(setUrl('AgentLog', rx.urlFor('/crash')));
-    // Every third attempt fails: retries are pending or in flight when the process dies.
-    const delivered = new Set<string>();
-    rx.setResponder((req, nth) => {
-      if (nth % 3 === 0) return { status: 500 };
-      delivered.add(req.headers['webhook-id']!);
-      return { status: 200 };
-    });
-    const stateDir = src.stateDir();
-    let bridge = spawnBridge(stateDir);
-    await bridge.waitReady();
+  void test(
+    'SIGKILL mid-stream with 500s mixed in: every ' + 'event arrives, duplicates carry the same webhook-id',
+    async () => {
+      const { src, rx } = env;
+      rx.clear();
+      await src.reset();
+      await src.tx(setUrl('AgentLog', rx.urlFor('/crash')));
+      // Every third attempt fails: retries are pending or in flight when the process dies.
+      const delivered = new Set<string>();
+      rx.setResponder((req, nth) => {
+        if (nth % 3 === 0) return { status: 500 };
+        delivered.add(req.headers['webhook-id']!);
+        return { status: 200 };
+      });
+      const stateDir = src.stateDir();
+      let bridge = spawnBridge(stateDir);
+      await bridge.waitReady();
 
-    const TOTAL = 600;
-    const rows = Array.from({ length: TOTAL }, (_, i) => `('${at(i)}', 'AGENTLOGIN', 'crash${i % 50}', 'tx${i}')`);
-    const writeTx = (t: number): Promise<void> =>
-      src.tx(
-        `INSERT INTO ccrepo.queue_log_repo (time, event, agent, callid) VALUES ${rows.slice(t * 10, t * 10 + 10).join(', ')}`,
-      );
-    for (let t = 0; t < 30; t++) await writeTx(t);
-    await waitFor(() => rx.requests.length >= 50, { message: 'stream did not start' });
-    assert.equal(await bridge.kill(), null, 'killed by signal');
-    // The second half is written while no bridge runs: only the restarted one can deliver it.
-    for (let t = 30; t < 60; t++) await writeTx(t);
+      const TOTAL = 600;
+      const rows = Array.from({ length: TOTAL }, (_, i) => `('${at(i)}', 'AGENTLOGIN', 'crash${i % 50}', 'tx${i}')`);
+      const writeTx = (t: number): Promise<void> =>
+        src.tx(
+          `INSERT INTO ccrepo.queue_log_repo (time, event, agent, ` +
+            `callid) VALUES ${rows.slice(t * 10, t * 10 + 10).join(', ')}`,
+        );
+      for (let t = 0; t < 30; t++) await writeTx(t);
+      await waitFor(() => rx.requests.length >= 50, { message: 'stream did not start' });
+      assert.equal(await bridge.kill(), null, 'killed by signal');
+      // The second half is written while no bridge runs: only the restarted one can deliver it.
+      for (let t = 30; t < 60; t++) await writeTx(t);
 
-    bridge = spawnBridge(stateDir);
-    await waitFor(() => delivered.size === TOTAL, {
-      message: () => `${delivered.size}/${TOTAL} events delivered`,
-      timeoutMs: 30_000,
-    });
-    await bridge.waitForLog((l) => l.msg === 'bridge started', 'restarted bridge');
-    const bodyById = new Map<string, string>();
-    for (const r of rx.requests) {
-      const id = r.headers['webhook-id']!;
-      const seen = bodyById.get(id);
-      if (seen !== undefined) assert.equal(r.body, seen, 'a duplicate has the same id and the same body');
-      bodyById.set(id, r.body);
-    }
-    assert.equal(new Set(rx.requests.map((r) => r.body)).size, TOTAL, 'each distinct body has exactly one id');
-  });
+      bridge = spawnBridge(stateDir);
+      await waitFor(() => delivered.size === TOTAL, {
+        message: () => `${delivered.size}/${TOTAL} events delivered`,
+        timeoutMs: 30_000,
+      });
+      await bridge.waitForLog((l) => l.msg === 'bridge started', 'restarted bridge');
+      const bodyById = new Map<string, string>();
+      for (const r of rx.requests) {
+        const id = r.headers['webhook-id']!;
+        const seen = bodyById.get(id);
+        if (seen !== undefined) assert.equal(r.body, seen, 'a duplicate has the same id and the same body');
+        bodyById.set(id, r.body);
+      }
+      assert.equal(new Set(rx.requests.map((r) => r.body)).size, TOTAL, 'each distinct body has exactly one id');
+    },
+  );
 });

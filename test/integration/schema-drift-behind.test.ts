@@ -44,7 +44,8 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
       ['2026-03-02 09:20:00.000', 'ana', 'AGENTLOGOFF'],
     ]);
     await src.tx(
-      "INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, finished) VALUES ('g1', '2026-03-02 09:30:00', '2026-03-02 09:31:00', 'Ventas<-', 'telephony', 'ana', 1)",
+      'INSERT INTO ccrepo.interactions (guid, start_date, end_date, campaign, channel, agent, finished) ' +
+        "VALUES ('g1', '2026-03-02 09:30:00', '2026-03-02 09:31:00', 'Ventas<-', 'telephony', 'ana', 1)",
     );
 
     await waitFor(() => rx.requests.some((r) => r.path === '/fin'), {

@@ -185,7 +185,8 @@ void describe('ContactCenterSimulator', () => {
     assert.match(String(span?.['latest']), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
     // Rows are written as things happen: no row is dated before one committed earlier.
     const backwards = await count(
-      `SELECT COUNT(*) AS n FROM ccrepo.queue_log_repo a JOIN ccrepo.queue_log_repo b ON b.id = a.id + 1 WHERE b.time < a.time`,
+      `SELECT COUNT(*) AS n FROM ccrepo.queue_log_repo a JOIN ` +
+        `ccrepo.queue_log_repo b ON b.id = a.id + 1 WHERE b.time < a.time`,
     );
     assert.equal(backwards, 0, 'queue_log_repo times go backwards');
 
@@ -193,7 +194,8 @@ void describe('ContactCenterSimulator', () => {
     // dispositionIds is the path down to it; the caller number is the clientId.
     assert.ok(
       (await count(
-        "SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE channel = 'telephony' AND finished = 1 AND end_date >= start_date",
+        'SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE channel ' +
+          "= 'telephony' AND finished = 1 AND end_date >= start_date",
       )) > 0,
     );
     assert.equal(

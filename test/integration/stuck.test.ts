@@ -57,7 +57,8 @@ void describe('a failure that repeats at the same checkpoint', () => {
     const bridge = env.startBridge({ stateDir, args: ['--rules', rulesPath] });
     await bridge.waitReady();
     await src.db.exec(
-      "REVOKE SELECT ON cc4.* FROM 'ucw_bridge'@'%'; GRANT SELECT ON cc4.llamadas TO 'ucw_bridge'@'%'; GRANT SELECT ON cc4.ganchos TO 'ucw_bridge'@'%'",
+      "REVOKE SELECT ON cc4.* FROM 'ucw_bridge'@'%'; GRANT SELECT ON cc4.llamadas " +
+        "TO 'ucw_bridge'@'%'; GRANT SELECT ON cc4.ganchos TO 'ucw_bridge'@'%'",
     );
     await src.tx("INSERT INTO cc4.llamadas VALUES ('u1', '2026-03-02 10:00:00')");
 

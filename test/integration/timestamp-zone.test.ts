@@ -77,7 +77,9 @@ void describe('TIMESTAMP columns versus time zones', () => {
       });
       assert.equal(
         rx.requests[0]!.body,
-        `{"event":"FinishInteraction","date":"2026-03-02 14:03:30","guid":"${uid}","campaign":"c","agent":"a","channel":"voice","clientId":"x","startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:03:30","duration":210}`,
+        `{"event":"FinishInteraction","date":"2026-03-02 14:03:30","guid":"${uid}",` +
+          `"campaign":"c","agent":"a","channel":"voice","clientId":"x",` +
+          `"startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:03:30","duration":210}`,
       );
       assert.equal(await bridge.stop(), 0);
     });

@@ -55,26 +55,29 @@ void describe('two bridges on one server', () => {
     assert.equal(await plain.stop(), 0);
   });
 
-  void test('two bridges given the same --server-id: the first is dropped and stops with UCW_ERR_SOURCE_SERVER_ID_CLASH', async () => {
-    const first = env.startBridge({ args: ['--server-id', '48151'] });
-    await first.waitReady();
-    const second = env.startBridge({ args: ['--server-id', '48151'] });
-    await second.waitReady();
-    assert.equal(await first.exited, 1);
-    const fatal = first.logs.find((l) => l.level === 'fatal');
-    assert.equal(fatal?.code, 'UCW_ERR_SOURCE_SERVER_ID_CLASH');
-    assert.match(String(fatal?.hint), /--server-id/);
-    assert.doesNotMatch(String(fatal?.hint), /--reset-to-now/);
-    assert.deepEqual(
-      first.logs.filter((l) => l.msg === 'source unavailable; reconnecting'),
-      [],
-    );
-    // The newcomer keeps its stream.
-    await second.waitReady();
-    assert.deepEqual(
-      second.logs.filter((l) => l.msg === 'source unavailable; reconnecting'),
-      [],
-    );
-    assert.equal(await second.stop(), 0);
-  });
+  void test(
+    'two bridges given the same --server-id: the first is ' + 'dropped and stops with UCW_ERR_SOURCE_SERVER_ID_CLASH',
+    async () => {
+      const first = env.startBridge({ args: ['--server-id', '48151'] });
+      await first.waitReady();
+      const second = env.startBridge({ args: ['--server-id', '48151'] });
+      await second.waitReady();
+      assert.equal(await first.exited, 1);
+      const fatal = first.logs.find((l) => l.level === 'fatal');
+      assert.equal(fatal?.code, 'UCW_ERR_SOURCE_SERVER_ID_CLASH');
+      assert.match(String(fatal?.hint), /--server-id/);
+      assert.doesNotMatch(String(fatal?.hint), /--reset-to-now/);
+      assert.deepEqual(
+        first.logs.filter((l) => l.msg === 'source unavailable; reconnecting'),
+        [],
+      );
+      // The newcomer keeps its stream.
+      await second.waitReady();
+      assert.deepEqual(
+        second.logs.filter((l) => l.msg === 'source unavailable; reconnecting'),
+        [],
+      );
+      assert.equal(await second.stop(), 0);
+    },
+  );
 });

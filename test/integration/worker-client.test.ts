@@ -105,67 +105,76 @@ void describe('WorkerClient', () => {
     assert.equal((await sendOne(sender, attempt(rx.urlFor('/after')))).kind, 'delivered');
   });
 
-  void it('runs at most connectionsPerUrl attempts of a URL at once and starts the others, in order, as they finish', async () => {
-    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
-    try {
-      let running = 0;
-      let most = 0;
-      const order: string[] = [];
-      const slow = await startReceiver((req) => {
-        order.push(req.headers['webhook-id'] as string);
-        running++;
-        most = Math.max(most, running);
-        setTimeout(() => running--, 40);
-        return { status: 204, delayMs: 40 };
-      });
+  void it(
+    'runs at most connectionsPerUrl attempts of a URL at ' + 'once and starts the others, in order, as they finish',
+    async () => {
+      const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
       try {
-        const attempts = Array.from({ length: 7 }, () => attempt(slow.urlFor('/lane')));
-        const outcomes = await Promise.all(attempts.map((a) => sendOne(s, a)));
+        let running = 0;
+        let most = 0;
+        const order: string[] = [];
+        const slow = await startReceiver((req) => {
+          order.push(req.headers['webhook-id'] as string);
+          running++;
+          most = Math.max(most, running);
+          setTimeout(() => running--, 40);
+          return { status: 204, delayMs: 40 };
+        });
+        try {
+          const attempts = Array.from({ length: 7 }, () => attempt(slow.urlFor('/lane')));
+          const outcomes = await Promise.all(attempts.map((a) => sendOne(s, a)));
+          assert.deepEqual(
+            outcomes.map((o) => o.kind),
+            Array(7).fill('delivered'),
+          );
+          assert.equal(most, 2, 'never more than two requests at once');
+          assert.deepEqual(
+            order,
+            attempts.map((a) => a.eventId),
+            'started in the order they were handed over',
+          );
+        } finally {
+          await slow.close();
+        }
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  void it(
+    "cancelQueued(url) answers that URL's waiting attempts " + 'as unsent, without a request; running ones finish',
+    async () => {
+      const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 1 });
+      try {
+        const before = rx.requests.length;
+        const running = sendOne(s, attempt(rx.urlFor('/hang-cancel')));
+        const waiting = [
+          sendOne(s, attempt(rx.urlFor('/hang-cancel'))),
+          sendOne(s, attempt(rx.urlFor('/hang-cancel'))),
+        ];
+        const other = sendOne(s, attempt(rx.urlFor('/other-url')));
+        await waitFor(() => rx.requests.some((r) => r.path === '/hang-cancel'), {
+          timeoutMs: 2_000,
+          message: 'first request not received',
+        });
+        s.cancelQueued(rx.urlFor('/hang-cancel'));
         assert.deepEqual(
-          outcomes.map((o) => o.kind),
-          Array(7).fill('delivered'),
+          (await Promise.all(waiting)).map((o) => o.kind),
+          ['unsent', 'unsent'],
         );
-        assert.equal(most, 2, 'never more than two requests at once');
-        assert.deepEqual(
-          order,
-          attempts.map((a) => a.eventId),
-          'started in the order they were handed over',
+        assert.equal((await other).kind, 'delivered', 'another URL is not affected');
+        assert.equal((await running).kind, 'delivered', 'the running attempt finishes');
+        assert.equal(
+          rx.requests.slice(before).filter((r) => r.path === '/hang-cancel').length,
+          1,
+          'only the running attempt was sent',
         );
       } finally {
-        await slow.close();
+        await s.close();
       }
-    } finally {
-      await s.close();
-    }
-  });
-
-  void it("cancelQueued(url) answers that URL's waiting attempts as unsent, without a request; running ones finish", async () => {
-    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 1 });
-    try {
-      const before = rx.requests.length;
-      const running = sendOne(s, attempt(rx.urlFor('/hang-cancel')));
-      const waiting = [sendOne(s, attempt(rx.urlFor('/hang-cancel'))), sendOne(s, attempt(rx.urlFor('/hang-cancel')))];
-      const other = sendOne(s, attempt(rx.urlFor('/other-url')));
-      await waitFor(() => rx.requests.some((r) => r.path === '/hang-cancel'), {
-        timeoutMs: 2_000,
-        message: 'first request not received',
-      });
-      s.cancelQueued(rx.urlFor('/hang-cancel'));
-      assert.deepEqual(
-        (await Promise.all(waiting)).map((o) => o.kind),
-        ['unsent', 'unsent'],
-      );
-      assert.equal((await other).kind, 'delivered', 'another URL is not affected');
-      assert.equal((await running).kind, 'delivered', 'the running attempt finishes');
-      assert.equal(
-        rx.requests.slice(before).filter((r) => r.path === '/hang-cancel').length,
-        1,
-        'only the running attempt was sent',
-      );
-    } finally {
-      await s.close();
-    }
-  });
+    },
+  );
 
   /** Hands `attempts` over as one in-order chain; resolves with their outcomes once all are answered. */
   const chainOf = (s: WorkerClient, attempts: DeliveryAttempt[]): Promise<AttemptOutcome[]> =>
@@ -186,81 +195,90 @@ void describe('WorkerClient', () => {
       });
     });
 
-  void it('sendInOrder: a chain goes one request after another, in order; after a failure the rest come back unsent, unrequested', async () => {
-    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 4 });
-    try {
-      const seen: string[] = [];
-      let running = 0;
-      let most = 0;
-      const chainRx = await startReceiver((req) => {
-        seen.push(req.path);
-        most = Math.max(most, ++running);
-        setTimeout(() => running--, 15);
-        return req.path === '/c/3' ? { status: 500, body: 'no', delayMs: 15 } : { status: 204, delayMs: 15 };
-      });
+  void it(
+    'sendInOrder: a chain goes one request after another, in ' +
+      'order; after a failure the rest come back unsent, unrequested',
+    async () => {
+      const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 4 });
       try {
-        const ok = await chainOf(
+        const seen: string[] = [];
+        let running = 0;
+        let most = 0;
+        const chainRx = await startReceiver((req) => {
+          seen.push(req.path);
+          most = Math.max(most, ++running);
+          setTimeout(() => running--, 15);
+          return req.path === '/c/3' ? { status: 500, body: 'no', delayMs: 15 } : { status: 204, delayMs: 15 };
+        });
+        try {
+          const ok = await chainOf(
+            s,
+            [1, 2].map((i) => attempt(chainRx.urlFor(`/ok/${i}`))),
+          );
+          assert.deepEqual(
+            ok.map((o) => o.kind),
+            ['delivered', 'delivered'],
+          );
+          const outcomes = await chainOf(
+            s,
+            [1, 2, 3, 4, 5].map((i) => attempt(chainRx.urlFor(`/c/${i}`))),
+          );
+          assert.deepEqual(
+            outcomes.map((o) => o.kind),
+            ['delivered', 'delivered', 'retry', 'unsent', 'unsent'],
+          );
+          assert.deepEqual(seen, ['/ok/1', '/ok/2', '/c/1', '/c/2', '/c/3'], 'nothing after the failure was sent');
+          assert.equal(most, 1, 'never two requests of a chain at once');
+        } finally {
+          await chainRx.close();
+        }
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  void it(
+    'cancelQueued stops a running chain after its current request; ' +
+      'a dead worker fails the open head and returns the rest unsent',
+    async () => {
+      const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
+      try {
+        const before = rx.requests.length;
+        const cancelled = chainOf(
           s,
-          [1, 2].map((i) => attempt(chainRx.urlFor(`/ok/${i}`))),
+          [1, 2, 3].map(() => attempt(rx.urlFor('/hang-cancel'))),
         );
+        await waitFor(() => rx.requests.length > before, { timeoutMs: 2_000, message: 'first request not received' });
+        s.cancelQueued(rx.urlFor('/hang-cancel'));
         assert.deepEqual(
-          ok.map((o) => o.kind),
-          ['delivered', 'delivered'],
+          (await cancelled).map((o) => o.kind),
+          ['delivered', 'unsent', 'unsent'],
         );
-        const outcomes = await chainOf(
-          s,
-          [1, 2, 3, 4, 5].map((i) => attempt(chainRx.urlFor(`/c/${i}`))),
+        assert.equal(rx.requests.length - before, 1, 'only the running request was sent');
+
+        const answered: AttemptOutcome[] = [];
+        s.sendInOrder(
+          [attempt(rx.urlFor('/ok/x')), attempt(rx.urlFor('/hang')), attempt(rx.urlFor('/ok/y'))],
+          (_i, o) => answered.push(o),
         );
+        await waitFor(() => answered.length === 1 && rx.requests.some((r) => r.path === '/hang'), {
+          timeoutMs: 2_000,
+          message: 'hung request not received',
+        });
+        await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+        await waitFor(() => answered.length === 3, { timeoutMs: 2_000, message: 'not every attempt answered' });
+        const outcomes = answered;
         assert.deepEqual(
           outcomes.map((o) => o.kind),
-          ['delivered', 'delivered', 'retry', 'unsent', 'unsent'],
+          ['delivered', 'retry', 'unsent'],
         );
-        assert.deepEqual(seen, ['/ok/1', '/ok/2', '/c/1', '/c/2', '/c/3'], 'nothing after the failure was sent');
-        assert.equal(most, 1, 'never two requests of a chain at once');
+        assert.equal(outcomes[1]!.kind === 'retry' ? outcomes[1]!.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
       } finally {
-        await chainRx.close();
+        await s.close();
       }
-    } finally {
-      await s.close();
-    }
-  });
-
-  void it('cancelQueued stops a running chain after its current request; a dead worker fails the open head and returns the rest unsent', async () => {
-    const s = new WorkerClient({ ...OPTIONS, connectionsPerUrl: 2 });
-    try {
-      const before = rx.requests.length;
-      const cancelled = chainOf(
-        s,
-        [1, 2, 3].map(() => attempt(rx.urlFor('/hang-cancel'))),
-      );
-      await waitFor(() => rx.requests.length > before, { timeoutMs: 2_000, message: 'first request not received' });
-      s.cancelQueued(rx.urlFor('/hang-cancel'));
-      assert.deepEqual(
-        (await cancelled).map((o) => o.kind),
-        ['delivered', 'unsent', 'unsent'],
-      );
-      assert.equal(rx.requests.length - before, 1, 'only the running request was sent');
-
-      const answered: AttemptOutcome[] = [];
-      s.sendInOrder([attempt(rx.urlFor('/ok/x')), attempt(rx.urlFor('/hang')), attempt(rx.urlFor('/ok/y'))], (_i, o) =>
-        answered.push(o),
-      );
-      await waitFor(() => answered.length === 1 && rx.requests.some((r) => r.path === '/hang'), {
-        timeoutMs: 2_000,
-        message: 'hung request not received',
-      });
-      await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-      await waitFor(() => answered.length === 3, { timeoutMs: 2_000, message: 'not every attempt answered' });
-      const outcomes = answered;
-      assert.deepEqual(
-        outcomes.map((o) => o.kind),
-        ['delivered', 'retry', 'unsent'],
-      );
-      assert.equal(outcomes[1]!.kind === 'retry' ? outcomes[1]!.error.code : '', 'UCW_ERR_DELIVERY_NETWORK');
-    } finally {
-      await s.close();
-    }
-  });
+    },
+  );
 
   void it('checks its options before starting: a bad secret is a configuration error', () => {
     assert.throws(

@@ -97,7 +97,8 @@ void describe('classifyAnswer', () => {
       error: {
         code: 'UCW_ERR_DELIVERY_HTTP_STATUS',
         message:
-          'receiver answered 301 redirect (Location: https://new.example.com/hook?[redacted]); redirects are not followed, update the webhook URL',
+          'receiver answered 301 redirect (Location: https://new.example.com/hook?[redacted]); ' +
+          'redirects are not followed, update the webhook URL',
       },
       durationMs: 12,
     });
@@ -163,7 +164,8 @@ void describe('classifyError', () => {
   void it('an invalid HTTP response is a retryable network failure', () => {
     assert.equal(
       messageOf({ error: coded('HPE_INVALID_CONSTANT', 'Expected HTTP/') }),
-      'https://hooks.example.com/in?[redacted]: receiver sent an invalid HTTP response (HPE_INVALID_CONSTANT: Expected HTTP/)',
+      'https://hooks.example.com/in?[redacted]: receiver sent an ' +
+        'invalid HTTP response (HPE_INVALID_CONSTANT: Expected HTTP/)',
     );
   });
 
@@ -185,7 +187,8 @@ void describe('classifyError', () => {
       error: {
         code: 'UCW_ERR_DELIVERY_REQUEST',
         message:
-          'https://hooks.example.com/in?[redacted]: request rejected before sending (UND_ERR_INVALID_ARG: invalid header value)',
+          'https://hooks.example.com/in?[redacted]: request rejected ' +
+          'before sending (UND_ERR_INVALID_ARG: invalid header value)',
       },
       durationMs: 7,
     });
@@ -229,7 +232,8 @@ void describe('classifyError', () => {
   void it('a message echoing the URL or the sent body is scrubbed', () => {
     assert.equal(
       messageOf({ error: coded('ECONNRESET', `reset while sending ${SENT} to ${URL_WITH_SECRETS}`) }),
-      'https://hooks.example.com/in?[redacted]: could not reach the receiver (ECONNRESET: reset while sending [request body] to [redacted])',
+      'https://hooks.example.com/in?[redacted]: could not reach the receiver ' +
+        '(ECONNRESET: reset while sending [request body] to [redacted])',
     );
   });
 });

@@ -123,7 +123,8 @@ void describe('loadConfig', () => {
   void it('precedence with a YAML config file (also with a comment first)', () => {
     const yaml = file(
       'config.yaml',
-      '# bridge settings\nmysqlUrl: mysql://yaml@h/\nstateDir: /var/lib/ucw\nsigningSecret:\n  - whsec_a\n  - whsec_b\nbodyFormat: envelope\nheartbeatSeconds: 7\n',
+      '# bridge settings\nmysqlUrl: mysql://yaml@h/\nstateDir: /var/lib/ucw\nsigningSecret:\n  ' +
+        '- whsec_a\n  - whsec_b\nbodyFormat: envelope\nheartbeatSeconds: 7\n',
     );
     const fromFile = loadConfig({ configFile: yaml, env: {}, cli: {} });
     assert.equal(fromFile.mysqlUrl, 'mysql://yaml@h/');
@@ -177,16 +178,19 @@ void describe('loadConfig', () => {
     assert.deepEqual(cfg.envelopeUrlPrefix, ['https://a.example/']);
   });
 
-  void it('takes array options from the CLI as repeated values or a single value; an empty CLI list does not override', () => {
-    const env = { UCW_MYSQL_URL: URL, UCW_SIGNING_SECRET: 'whsec_env' };
-    assert.deepEqual(loadConfig({ cli: { signingSecret: ['s1', 's2'] }, env }).signingSecret, ['s1', 's2']);
-    assert.deepEqual(loadConfig({ cli: { signingSecret: 's1' }, env }).signingSecret, ['s1']);
-    assert.deepEqual(loadConfig({ cli: { envelopeUrlPrefix: ['https://x/', 'https://y/'] }, env }).envelopeUrlPrefix, [
-      'https://x/',
-      'https://y/',
-    ]);
-    assert.deepEqual(loadConfig({ cli: { signingSecret: [] }, env }).signingSecret, ['whsec_env']);
-  });
+  void it(
+    'takes array options from the CLI as repeated values ' + 'or a single value; an empty CLI list does not override',
+    () => {
+      const env = { UCW_MYSQL_URL: URL, UCW_SIGNING_SECRET: 'whsec_env' };
+      assert.deepEqual(loadConfig({ cli: { signingSecret: ['s1', 's2'] }, env }).signingSecret, ['s1', 's2']);
+      assert.deepEqual(loadConfig({ cli: { signingSecret: 's1' }, env }).signingSecret, ['s1']);
+      assert.deepEqual(
+        loadConfig({ cli: { envelopeUrlPrefix: ['https://x/', 'https://y/'] }, env }).envelopeUrlPrefix,
+        ['https://x/', 'https://y/'],
+      );
+      assert.deepEqual(loadConfig({ cli: { signingSecret: [] }, env }).signingSecret, ['whsec_env']);
+    },
+  );
 
   void it('rejects invalid values naming the flag and the env var', () => {
     const base = { UCW_MYSQL_URL: URL };

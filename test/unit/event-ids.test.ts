@@ -146,35 +146,38 @@ void describe('event ids through the processor into a real outbox, rows events a
     assert.equal(new Set(stored.map((d) => d.eventId)).size, 8, 'eight distinct ids');
   });
 
-  void it('a transaction read in parts stores every event once, with the ids of a whole read; a replay adds none', async () => {
-    const rows = 257;
-    const events = bigTransaction('0-1-77', rows, 90_000);
-    const idsOf = (o: Outbox): string[] => o.pendingPage(URL, 0, 1_000).map((d) => d.eventId);
+  void it(
+    'a transaction read in parts stores every event once, ' + 'with the ids of a whole read; a replay adds none',
+    async () => {
+      const rows = 257;
+      const events = bigTransaction('0-1-77', rows, 90_000);
+      const idsOf = (o: Outbox): string[] => o.pendingPage(URL, 0, 1_000).map((d) => d.eventId);
 
-    const whole = pipeline(tempDir(), { file: FILE, pos: 4 }, 100_000);
-    whole.feed(events);
-    await waitFor(() => whole.commits() === 1, { timeoutMs: 5_000 });
-    const wholeIds = idsOf(whole.outbox);
-    whole.outbox.close();
+      const whole = pipeline(tempDir(), { file: FILE, pos: 4 }, 100_000);
+      whole.feed(events);
+      await waitFor(() => whole.commits() === 1, { timeoutMs: 5_000 });
+      const wholeIds = idsOf(whole.outbox);
+      whole.outbox.close();
 
-    const dir = tempDir();
-    const parts = pipeline(dir, { file: FILE, pos: 4 }, 400);
-    parts.feed(events);
-    await waitFor(() => parts.commits() === 1, { timeoutMs: 5_000 });
-    const partIds = idsOf(parts.outbox);
-    assert.equal(parts.created(), rows, 'every row stored (parts of 100, staged, then committed)');
-    parts.outbox.close();
+      const dir = tempDir();
+      const parts = pipeline(dir, { file: FILE, pos: 4 }, 400);
+      parts.feed(events);
+      await waitFor(() => parts.commits() === 1, { timeoutMs: 5_000 });
+      const partIds = idsOf(parts.outbox);
+      assert.equal(parts.created(), rows, 'every row stored (parts of 100, staged, then committed)');
+      parts.outbox.close();
 
-    assert.equal(wholeIds.length, rows);
-    assert.equal(new Set(wholeIds).size, rows, 'ids unique');
-    assert.deepEqual(partIds, wholeIds, 'the same ids, in the same order');
+      assert.equal(wholeIds.length, rows);
+      assert.equal(new Set(wholeIds).size, rows, 'ids unique');
+      assert.deepEqual(partIds, wholeIds, 'the same ids, in the same order');
 
-    // A restart reads the transaction again from the resume point before it: same ids, nothing new.
-    const again = pipeline(dir, { file: FILE, pos: 4 }, 400);
-    again.feed(events);
-    await waitFor(() => again.commits() === 1, { timeoutMs: 5_000 });
-    assert.equal(again.created(), 0, 'a replay creates no delivery');
-    assert.deepEqual(idsOf(again.outbox), wholeIds);
-    again.outbox.close();
-  });
+      // A restart reads the transaction again from the resume point before it: same ids, nothing new.
+      const again = pipeline(dir, { file: FILE, pos: 4 }, 400);
+      again.feed(events);
+      await waitFor(() => again.commits() === 1, { timeoutMs: 5_000 });
+      assert.equal(again.created(), 0, 'a replay creates no delivery');
+      assert.deepEqual(idsOf(again.outbox), wholeIds);
+      again.outbox.close();
+    },
+  );
 });

@@ -64,7 +64,8 @@ void describe('Outbox v3 and Pruner', () => {
       // The plan of a prune batch seeks that index instead of scanning the table.
       const plan = db
         .prepare(
-          'EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE status IN (1, 4) AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?',
+          'EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE status IN ' +
+            '(1, 4) AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?',
         )
         .all(0, 1) as Array<{ detail: string }>;
       assert.match(plan.map((p) => p.detail).join('; '), /USING (COVERING )?INDEX deliveries_done/);
@@ -72,46 +73,49 @@ void describe('Outbox v3 and Pruner', () => {
     assert.equal(open().getMeta('schema_version'), '3');
   });
 
-  void it('migrates a v2 store: rows kept, delivered index added, rewritten once for incremental vacuum (logged)', () => {
-    const o = open();
-    const [d1] = o.commit({ events: [event('a', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });
-    o.commit({
-      events: [event('b', 2)],
-      mirror: [{ table: 'ccdata.users', pk: 'u', row: { username: 'u' } }],
-      checkpoint: { file: 'binlog.000001', pos: 2 },
-    });
-    o.markDelivered(d1!.id, 200, clock);
-    o.close();
-    opened.length = 0;
-    // Back to what v2 wrote: no delivered index, auto_vacuum NONE, version 2.
-    raw((db) => {
-      db.exec("DROP INDEX deliveries_done; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-      db.pragma('auto_vacuum = NONE');
-      db.exec('VACUUM');
-      assert.equal(db.pragma('auto_vacuum', { simple: true }), 0);
-    });
+  void it(
+    'migrates a v2 store: rows kept, delivered index ' + 'added, rewritten once for incremental vacuum (logged)',
+    () => {
+      const o = open();
+      const [d1] = o.commit({ events: [event('a', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });
+      o.commit({
+        events: [event('b', 2)],
+        mirror: [{ table: 'ccdata.users', pk: 'u', row: { username: 'u' } }],
+        checkpoint: { file: 'binlog.000001', pos: 2 },
+      });
+      o.markDelivered(d1!.id, 200, clock);
+      o.close();
+      opened.length = 0;
+      // Back to what v2 wrote: no delivered index, auto_vacuum NONE, version 2.
+      raw((db) => {
+        db.exec("DROP INDEX deliveries_done; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+        db.pragma('auto_vacuum = NONE');
+        db.exec('VACUUM');
+        assert.equal(db.pragma('auto_vacuum', { simple: true }), 0);
+      });
 
-    const infos: string[] = [];
-    // An offline command's open migrates but leaves the one-time VACUUM to `run`.
-    open({ info: (_o: unknown, msg: string) => void infos.push(msg), warn: silent.warn } as never, false).close();
-    opened.length = 0;
-    assert.equal(infos.length, 0, infos.join('; '));
-    raw((db) => assert.equal(db.pragma('auto_vacuum', { simple: true }), 0));
-    const m = open({ info: (_o: unknown, msg: string) => void infos.push(msg), warn: silent.warn } as never);
-    assert.equal(m.getMeta('schema_version'), '3');
-    assert.deepEqual(m.checkpoint(), { file: 'binlog.000001', pos: 2 });
-    assert.deepEqual(m.counts(), { pending: 1, delivered: 1, dead: 0 });
-    assert.deepEqual(m.mirrorRows('ccdata.users'), [{ username: 'u' }]);
-    assert.deepEqual(infos, ['state store rewritten once for incremental vacuum']);
-    m.close();
-    raw((db) => {
-      assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
-      assert.equal(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries_done'").pluck().get(), 1);
-    });
-    infos.length = 0;
-    open({ info: (_o: unknown, msg: string) => void infos.push(msg), warn: silent.warn } as never);
-    assert.deepEqual(infos, [], 'rewritten once only');
-  });
+      const infos: string[] = [];
+      // An offline command's open migrates but leaves the one-time VACUUM to `run`.
+      open({ info: (_o: unknown, msg: string) => void infos.push(msg), warn: silent.warn } as never, false).close();
+      opened.length = 0;
+      assert.equal(infos.length, 0, infos.join('; '));
+      raw((db) => assert.equal(db.pragma('auto_vacuum', { simple: true }), 0));
+      const m = open({ info: (_o: unknown, msg: string) => void infos.push(msg), warn: silent.warn } as never);
+      assert.equal(m.getMeta('schema_version'), '3');
+      assert.deepEqual(m.checkpoint(), { file: 'binlog.000001', pos: 2 });
+      assert.deepEqual(m.counts(), { pending: 1, delivered: 1, dead: 0 });
+      assert.deepEqual(m.mirrorRows('ccdata.users'), [{ username: 'u' }]);
+      assert.deepEqual(infos, ['state store rewritten once for incremental vacuum']);
+      m.close();
+      raw((db) => {
+        assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
+        assert.equal(db.prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries_done'").pluck().get(), 1);
+      });
+      infos.length = 0;
+      open({ info: (_o: unknown, msg: string) => void infos.push(msg), warn: silent.warn } as never);
+      assert.deepEqual(infos, [], 'rewritten once only');
+    },
+  );
 
   void it('a read-only open reads a v2 store beside it as it is', () => {
     open().commit({ events: [event('a', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });

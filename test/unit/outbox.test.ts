@@ -284,32 +284,36 @@ void describe('Outbox', () => {
     assert.deepEqual(o.counts(), { pending: 1, delivered: 0, dead: 0 });
   });
 
-  void it('pendingByUrl() and pendingPage() list pending deliveries per URL in enqueue order, skipping delivered and dead', () => {
-    const o = open();
-    const a = o.commit(batch([event('e1', ['https://a.example/', 'https://b.example/'])], 1));
-    const b = o.commit(batch([event('e2', ['https://a.example/'], { orderKey: 'agent:ana' })], 2));
-    const c = o.commit(batch([event('e3', ['https://b.example/'], { orderKey: 'guid:g' })], 3));
-    const all = [...a, ...b, ...c];
-    assert.deepEqual([...o.pendingByUrl()].sort(), [
-      ['https://a.example/', 2],
-      ['https://b.example/', 2],
-    ]);
-    assert.deepEqual(
-      pendingIds(o),
-      all.map((d) => d.id).sort((x, y) => x - y),
-    );
-    // A page carries everything an attempt needs, exactly as commit() returned it.
-    assert.deepEqual(o.pendingPage('https://b.example/', 0, 10), [all[1], all[3]]);
-    assert.deepEqual(o.pendingPage('https://b.example/', all[1]!.id, 10), [all[3]], 'after an id');
-    assert.deepEqual(o.pendingPage('https://a.example/', 0, 1), [all[0]], 'limited');
-    o.markDelivered(all[0]!.id, 200, T0);
-    o.markDead(all[2]!.id, 500, 'boom', T0);
-    o.markRetry(all[1]!.id, T0 + 60_000, 503, 'busy', T0);
-    assert.deepEqual(pendingIds(o), [all[1]!.id, all[3]!.id]);
-    assert.deepEqual(o.backlog(), { pending: 2, dead: 1 });
-    const retried = o.pendingPage('https://b.example/', 0, 1)[0]!;
-    assert.deepEqual([retried.attempts, retried.nextAttemptAtMs, retried.firstAttemptAtMs], [1, T0 + 60_000, T0]);
-  });
+  void it(
+    'pendingByUrl() and pendingPage() list pending deliveries ' +
+      'per URL in enqueue order, skipping delivered and dead',
+    () => {
+      const o = open();
+      const a = o.commit(batch([event('e1', ['https://a.example/', 'https://b.example/'])], 1));
+      const b = o.commit(batch([event('e2', ['https://a.example/'], { orderKey: 'agent:ana' })], 2));
+      const c = o.commit(batch([event('e3', ['https://b.example/'], { orderKey: 'guid:g' })], 3));
+      const all = [...a, ...b, ...c];
+      assert.deepEqual([...o.pendingByUrl()].sort(), [
+        ['https://a.example/', 2],
+        ['https://b.example/', 2],
+      ]);
+      assert.deepEqual(
+        pendingIds(o),
+        all.map((d) => d.id).sort((x, y) => x - y),
+      );
+      // A page carries everything an attempt needs, exactly as commit() returned it.
+      assert.deepEqual(o.pendingPage('https://b.example/', 0, 10), [all[1], all[3]]);
+      assert.deepEqual(o.pendingPage('https://b.example/', all[1]!.id, 10), [all[3]], 'after an id');
+      assert.deepEqual(o.pendingPage('https://a.example/', 0, 1), [all[0]], 'limited');
+      o.markDelivered(all[0]!.id, 200, T0);
+      o.markDead(all[2]!.id, 500, 'boom', T0);
+      o.markRetry(all[1]!.id, T0 + 60_000, 503, 'busy', T0);
+      assert.deepEqual(pendingIds(o), [all[1]!.id, all[3]!.id]);
+      assert.deepEqual(o.backlog(), { pending: 2, dead: 1 });
+      const retried = o.pendingPage('https://b.example/', 0, 1)[0]!;
+      assert.deepEqual([retried.attempts, retried.nextAttemptAtMs, retried.firstAttemptAtMs], [1, T0 + 60_000, T0]);
+    },
+  );
 
   void it('markRetry / markDelivered / markDead update attempts, times and counts()', () => {
     const o = open();
@@ -422,16 +426,20 @@ void describe('Outbox', () => {
     const raw = new Database(join(dir, OUTBOX_FILE));
     raw.exec(`
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-      CREATE TABLE mirror_rows (tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (tbl, pk)) WITHOUT ROWID;
-      CREATE TABLE events (id TEXT PRIMARY KEY, name TEXT NOT NULL, order_key TEXT NOT NULL, occurred_at_ms INTEGER NOT NULL,
-        body TEXT NOT NULL, source_file TEXT NOT NULL, source_pos INTEGER NOT NULL, created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL REFERENCES events(id), url TEXT NOT NULL,
-        order_key TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms INTEGER NOT NULL,
-        first_attempt_at_ms INTEGER, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, last_status INTEGER, last_error TEXT,
+      CREATE TABLE mirror_rows (tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (tbl, pk))
+        WITHOUT ROWID;
+      CREATE TABLE events (id TEXT PRIMARY KEY, name TEXT NOT NULL, order_key TEXT NOT NULL,
+        occurred_at_ms INTEGER NOT NULL, body TEXT NOT NULL, source_file TEXT NOT NULL, source_pos INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL REFERENCES events(id),
+        url TEXT NOT NULL, order_key TEXT NOT NULL, status INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms INTEGER NOT NULL, first_attempt_at_ms INTEGER,
+        created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, last_status INTEGER, last_error TEXT,
         UNIQUE (event_id, url));
       CREATE INDEX deliveries_by_status ON deliveries (status, id);
       INSERT INTO meta VALUES ('schema_version', '1'), ('checkpoint', '{"file":"binlog.000001","pos":900}');
-      INSERT INTO events VALUES ('old', 'AgentLog', 'agent:jdoe', ${T0}, '{"event":"AgentLog"}', 'binlog.000001', 800, ${T0});
+      INSERT INTO events VALUES ('old', 'AgentLog', 'agent:jdoe', ${T0}, '{"event":"AgentLog"}', 'binlog.000001',
+        800, ${T0});
       INSERT INTO deliveries (event_id, url, order_key, next_attempt_at_ms, created_at_ms, updated_at_ms)
         VALUES ('old', 'https://a.example/', 'agent:jdoe', ${T0}, ${T0}, ${T0});`);
     raw.close();

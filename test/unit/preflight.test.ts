@@ -53,46 +53,55 @@ void describe('preflight: binlog settings zongji cannot read', () => {
     assert.equal((await preflight(fakeDb(MYSQL_8_4), silent)).version, '8.4.3');
   });
 
-  void it('refuses binlog_transaction_compression=ON with UCW_ERR_SOURCE_BINLOG_COMPRESSION and the SET GLOBAL', async () => {
-    await assert.rejects(
-      preflight(fakeDb({ ...MYSQL_8_4, binlogTransactionCompression: '1' }), silent),
-      (e: BridgeError) => {
-        assert.equal(e.code, 'UCW_ERR_SOURCE_BINLOG_COMPRESSION');
-        assert.equal(e.retryable, false);
-        assert.match(e.message, /binlog_transaction_compression is ON on db\.example:3306/);
-        assert.match(e.hint ?? '', /SET GLOBAL binlog_transaction_compression = OFF/);
-        return true;
-      },
-    );
-  });
+  void it(
+    'refuses binlog_transaction_compression=ON with ' + 'UCW_ERR_SOURCE_BINLOG_COMPRESSION and the SET GLOBAL',
+    async () => {
+      await assert.rejects(
+        preflight(fakeDb({ ...MYSQL_8_4, binlogTransactionCompression: '1' }), silent),
+        (e: BridgeError) => {
+          assert.equal(e.code, 'UCW_ERR_SOURCE_BINLOG_COMPRESSION');
+          assert.equal(e.retryable, false);
+          assert.match(e.message, /binlog_transaction_compression is ON on db\.example:3306/);
+          assert.match(e.hint ?? '', /SET GLOBAL binlog_transaction_compression = OFF/);
+          return true;
+        },
+      );
+    },
+  );
 
-  void it('refuses binlog_row_value_options=PARTIAL_JSON with UCW_ERR_SOURCE_PARTIAL_JSON and the SET GLOBAL', async () => {
-    await assert.rejects(
-      preflight(fakeDb({ ...MYSQL_8_4, binlogRowValueOptions: 'PARTIAL_JSON' }), silent),
-      (e: BridgeError) => {
-        assert.equal(e.code, 'UCW_ERR_SOURCE_PARTIAL_JSON');
-        assert.equal(e.retryable, false);
-        assert.match(e.hint ?? '', /SET GLOBAL binlog_row_value_options = ''/);
-        return true;
-      },
-    );
-  });
+  void it(
+    'refuses binlog_row_value_options=PARTIAL_JSON ' + 'with UCW_ERR_SOURCE_PARTIAL_JSON and the SET GLOBAL',
+    async () => {
+      await assert.rejects(
+        preflight(fakeDb({ ...MYSQL_8_4, binlogRowValueOptions: 'PARTIAL_JSON' }), silent),
+        (e: BridgeError) => {
+          assert.equal(e.code, 'UCW_ERR_SOURCE_PARTIAL_JSON');
+          assert.equal(e.retryable, false);
+          assert.match(e.hint ?? '', /SET GLOBAL binlog_row_value_options = ''/);
+          return true;
+        },
+      );
+    },
+  );
 });
 
 void describe('writePrivileges: what can change the server, as SHOW GRANTS lists it', () => {
-  void it('server-changing privileges beyond table writes (recorded: MariaDB 10.11 role with a default role set)', () => {
-    assert.deepEqual(writePrivileges(['GRANT RELOAD, FILE, CREATE USER, BINLOG ADMIN ON *.* TO `ucw_writer`']), [
-      'RELOAD ON *.*',
-      'FILE ON *.*',
-      'CREATE USER ON *.*',
-      'BINLOG ADMIN ON *.*',
-    ]);
-    // MySQL 8 lists dynamic privileges in a GRANT of their own, without spaces.
-    assert.deepEqual(
-      writePrivileges(['GRANT BINLOG_ADMIN,REPLICATION_SLAVE_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `u`@`%`']),
-      ['BINLOG_ADMIN ON *.*', 'REPLICATION_SLAVE_ADMIN ON *.*', 'SYSTEM_VARIABLES_ADMIN ON *.*'],
-    );
-  });
+  void it(
+    'server-changing privileges beyond table writes ' + '(recorded: MariaDB 10.11 role with a default role set)',
+    () => {
+      assert.deepEqual(writePrivileges(['GRANT RELOAD, FILE, CREATE USER, BINLOG ADMIN ON *.* TO `ucw_writer`']), [
+        'RELOAD ON *.*',
+        'FILE ON *.*',
+        'CREATE USER ON *.*',
+        'BINLOG ADMIN ON *.*',
+      ]);
+      // MySQL 8 lists dynamic privileges in a GRANT of their own, without spaces.
+      assert.deepEqual(
+        writePrivileges(['GRANT BINLOG_ADMIN,REPLICATION_SLAVE_ADMIN,SYSTEM_VARIABLES_ADMIN ON *.* TO `u`@`%`']),
+        ['BINLOG_ADMIN ON *.*', 'REPLICATION_SLAVE_ADMIN ON *.*', 'SYSTEM_VARIABLES_ADMIN ON *.*'],
+      );
+    },
+  );
 
   void it('column privileges and WITH GRANT OPTION', () => {
     assert.deepEqual(writePrivileges(['GRANT SELECT (`a`, `b`), UPDATE (`c`) ON `db`.`t` TO `u`@`%`']), [
@@ -134,7 +143,8 @@ void describe('preflight: privileges granted through roles', () => {
     const userGrants = [
       'GRANT `ucw_writer` TO `u1`@`%`',
       'GRANT `ucw_other` TO `u1`@`%`',
-      "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `u1`@`%` IDENTIFIED BY PASSWORD '*2B602296A79E0A8784ACC5C88D92E46588CCA3C3'",
+      'GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `u1`@`%` ' +
+        "IDENTIFIED BY PASSWORD '*2B602296A79E0A8784ACC5C88D92E46588CCA3C3'",
       'GRANT RELOAD, FILE, CREATE USER, BINLOG ADMIN ON *.* TO `ucw_writer`',
       'GRANT INSERT, UPDATE ON `ccrepo_x`.* TO `ucw_writer`',
       'SET DEFAULT ROLE `ucw_writer` FOR `u1`@`%`',

@@ -40,7 +40,8 @@ void describe('formatEventLine', () => {
     });
     assert.equal(
       line,
-      `${'AgentRingNoAnswer'.padEnd(NAME_COLUMN)}jperez    did not answer 59891234567 on Sales<- (ext 2001, José Pérez)`,
+      `${'AgentRingNoAnswer'.padEnd(NAME_COLUMN)}jperez    did ` +
+        `not answer 59891234567 on Sales<- (ext 2001, José Pérez)`,
     );
   });
 
@@ -118,7 +119,8 @@ void describe('formatCounts', () => {
   void it('lists the five events in canonical order with zeros, then extras, then the total', () => {
     assert.equal(
       formatCounts({ AgentBreak: 2, FinishInteraction: 10, Zeta: 1, Alpha: 4 }),
-      'AgentRingNoAnswer=0  AgentLog=0  AgentBreak=2  FinishInteraction=10  InteractionDisposition=0  Alpha=4  Zeta=1  total=17',
+      'AgentRingNoAnswer=0  AgentLog=0  AgentBreak=2  FinishInteraction=10  ' +
+        'InteractionDisposition=0  Alpha=4  Zeta=1  total=17',
     );
   });
 

@@ -172,17 +172,20 @@ void describe('RulesEngine (default rules): AgentLog', () => {
     assert.equal(pjsip.body, '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"mgarcia","isLogin":false}');
   });
 
-  void it('takes `date` from the time column with milliseconds dropped (not rounded), not from the binlog timestamp', () => {
-    const e = engine();
-    const ev = one(
-      e,
-      ins(QUEUE_LOG, qlog('AGENTLOGIN', { agent: 'jdoe', time: '2026-03-02 14:05:09.987' }), {
-        timestampMs: Date.UTC(2026, 2, 2, 20, 0, 0),
-      }),
-    );
-    assert.equal(ev.body, '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"jdoe","isLogin":true}');
-    assert.equal(ev.occurredAtMs, Date.UTC(2026, 2, 2, 14, 5, 9, 987));
-  });
+  void it(
+    'takes `date` from the time column with milliseconds ' + 'dropped (not rounded), not from the binlog timestamp',
+    () => {
+      const e = engine();
+      const ev = one(
+        e,
+        ins(QUEUE_LOG, qlog('AGENTLOGIN', { agent: 'jdoe', time: '2026-03-02 14:05:09.987' }), {
+          timestampMs: Date.UTC(2026, 2, 2, 20, 0, 0),
+        }),
+      );
+      assert.equal(ev.body, '{"event":"AgentLog","date":"2026-03-02 14:05:09","agent":"jdoe","isLogin":true}');
+      assert.equal(ev.occurredAtMs, Date.UTC(2026, 2, 2, 14, 5, 9, 987));
+    },
+  );
 
   void it('writes `date` in the output zone: America/Montevideo is UTC-3', () => {
     const e = engine('America/Montevideo');
@@ -245,7 +248,8 @@ void describe('RulesEngine (default rules): AgentBreak', () => {
     const ev = one(e, ins(QUEUE_LOG, qlog('PAUSE', { agent: 'PJSIP/2002', data1: motive })));
     assert.equal(
       ev.body,
-      '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"mgarcia","motive":"Almuerzo 🍔 café \\"rápido\\" ñ","isBreak":true}',
+      '{"event":"AgentBreak","date":"2026-03-02 14:05:09","agent":"mgarcia",' +
+        '"motive":"Almuerzo 🍔 café \\"rápido\\" ñ","isBreak":true}',
     );
     assert.equal((JSON.parse(ev.body) as { motive: string }).motive, motive);
     const fromBuffer = one(
@@ -260,32 +264,37 @@ void describe('RulesEngine (default rules): AgentBreak', () => {
 });
 
 void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
-  void it('resolves SIP/2001 to username, phone and full name, and callerIdNum from the ENTERQUEUE row of the callid', () => {
-    const e = engine();
-    assert.deepEqual(
-      run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: '1709.42', queuename: 'Sales<-', data2: '59891234567' }))),
-      [],
-    );
-    const ev = one(
-      e,
-      ins(
-        QUEUE_LOG,
-        qlog('RINGNOANSWER', { callid: '1709.42', queuename: 'Sales<-', agent: 'SIP/2001', data1: '15000' }),
-      ),
-    );
-    assert.equal(
-      ev.body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":"59891234567","campaign":"Sales<-"}',
-    );
-    assert.equal(ev.orderKey, 'agent:jdoe');
-    assert.equal(ev.ruleId, 'agent_ring_no_answer');
-  });
+  void it(
+    'resolves SIP/2001 to username, phone and full name, ' + 'and callerIdNum from the ENTERQUEUE row of the callid',
+    () => {
+      const e = engine();
+      assert.deepEqual(
+        run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: '1709.42', queuename: 'Sales<-', data2: '59891234567' }))),
+        [],
+      );
+      const ev = one(
+        e,
+        ins(
+          QUEUE_LOG,
+          qlog('RINGNOANSWER', { callid: '1709.42', queuename: 'Sales<-', agent: 'SIP/2001', data1: '15000' }),
+        ),
+      );
+      assert.equal(
+        ev.body,
+        '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001",' +
+          '"agentFullName":"Jane Doe","callerIdNum":"59891234567","campaign":"Sales<-"}',
+      );
+      assert.equal(ev.orderKey, 'agent:jdoe');
+      assert.equal(ev.ruleId, 'agent_ring_no_answer');
+    },
+  );
 
   void it('resolves PJSIP/2001 and a plain username the same way', () => {
     const e = engine();
     run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-7', queuename: 'Support<-', data2: '099123456' })));
     const expected =
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":"099123456","campaign":"Support<-"}';
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001",' +
+      '"agentFullName":"Jane Doe","callerIdNum":"099123456","campaign":"Support<-"}';
     assert.equal(
       one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-7', queuename: 'Support<-', agent: 'PJSIP/2001' }))).body,
       expected,
@@ -305,7 +314,8 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     );
     assert.equal(
       ev.body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"mgarcia","agentNumber":"2002","agentFullName":"María José Núñez 😀","callerIdNum":"42","campaign":"Ventas<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"mgarcia","agentNumber":"2002",' +
+        '"agentFullName":"María José Núñez 😀","callerIdNum":"42","campaign":"Ventas<-"}',
     );
   });
 
@@ -331,7 +341,8 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     const [ev] = e.evaluate(c, noRuleErrors);
     assert.equal(
       ev?.body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":"59899000111","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001",' +
+        '"agentFullName":"Jane Doe","callerIdNum":"59899000111","campaign":"Sales<-"}',
     );
   });
 
@@ -342,7 +353,8 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     assert.throws(() => e.evaluate(c, noRuleErrors), MemoryMiss);
     e.remember('callerByCallid', 'c-none', null);
     assert.deepEqual(bodies(e.evaluate(c, noRuleErrors)), [
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":null,"campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe",' +
+        '"agentNumber":"2001","agentFullName":"Jane Doe","callerIdNum":null,"campaign":"Sales<-"}',
     ]);
   });
 
@@ -379,7 +391,8 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     const ev = one(e, ins(QUEUE_LOG, qlog('RINGNOANSWER', { callid: 'c-u', queuename: 'Sales<-', agent: 'SIP/9999' })));
     assert.equal(
       ev.body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"SIP/9999","agentNumber":null,"agentFullName":null,"callerIdNum":"555","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"SIP/9999",' +
+        '"agentNumber":null,"agentFullName":null,"callerIdNum":"555","campaign":"Sales<-"}',
     );
     assert.equal(ev.orderKey, 'agent:SIP/9999');
     const byName = one(
@@ -388,7 +401,8 @@ void describe('RulesEngine (default rules): AgentRingNoAnswer', () => {
     );
     assert.equal(
       byName.body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"nobody","agentNumber":null,"agentFullName":null,"callerIdNum":"555","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"nobody",' +
+        '"agentNumber":null,"agentFullName":null,"callerIdNum":"555","campaign":"Sales<-"}',
     );
   });
 
@@ -415,7 +429,8 @@ void describe('RulesEngine (default rules): directory changes', () => {
     run(e, upd(USERS, user('jdoe', '2001', 'Jane Doe'), user('jdoe', '2001', 'Jane Q. Doe')));
     assert.equal(
       one(e, ring('SIP/2001')).body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Q. Doe","callerIdNum":"1","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"jdoe",' +
+        '"agentNumber":"2001","agentFullName":"Jane Q. Doe","callerIdNum":"1","campaign":"Sales<-"}',
     );
   });
 
@@ -433,7 +448,8 @@ void describe('RulesEngine (default rules): directory changes', () => {
     run(e, del(USERS, user('jdoe', '2001', 'Jane Doe')));
     assert.equal(
       one(e, ring('SIP/2001')).body,
-      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"SIP/2001","agentNumber":null,"agentFullName":null,"callerIdNum":"1","campaign":"Sales<-"}',
+      '{"event":"AgentRingNoAnswer","date":"2026-03-02 14:05:09","agent":"SIP/2001",' +
+        '"agentNumber":null,"agentFullName":null,"callerIdNum":"1","campaign":"Sales<-"}',
     );
     assert.equal(
       one(e, ins(QUEUE_LOG, qlog('AGENTLOGOFF', { agent: 'jdoe' }))).body,
@@ -441,17 +457,20 @@ void describe('RulesEngine (default rules): directory changes', () => {
     );
   });
 
-  void it('a shared extension stays with its first holder when that holder is updated, and passes on when it is deleted', () => {
-    const e = engine();
-    run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-d', data2: '1' })));
-    run(e, ins(USERS, user('hotdesk', '2001', 'Hot Desk')));
-    assert.match(one(e, ring('SIP/2001')).body, /"agent":"jdoe",/);
-    // Renaming the first holder must not hand its extension to the other user.
-    run(e, upd(USERS, user('jdoe', '2001', 'Jane Doe'), user('jdoe', '2001', 'Jane Q. Doe')));
-    assert.match(one(e, ring('SIP/2001')).body, /"agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Q. Doe"/);
-    run(e, del(USERS, user('jdoe', '2001', 'Jane Q. Doe')));
-    assert.match(one(e, ring('SIP/2001')).body, /"agent":"hotdesk","agentNumber":"2001","agentFullName":"Hot Desk"/);
-  });
+  void it(
+    'a shared extension stays with its first holder when ' + 'that holder is updated, and passes on when it is deleted',
+    () => {
+      const e = engine();
+      run(e, ins(QUEUE_LOG, qlog('ENTERQUEUE', { callid: 'c-d', data2: '1' })));
+      run(e, ins(USERS, user('hotdesk', '2001', 'Hot Desk')));
+      assert.match(one(e, ring('SIP/2001')).body, /"agent":"jdoe",/);
+      // Renaming the first holder must not hand its extension to the other user.
+      run(e, upd(USERS, user('jdoe', '2001', 'Jane Doe'), user('jdoe', '2001', 'Jane Q. Doe')));
+      assert.match(one(e, ring('SIP/2001')).body, /"agent":"jdoe","agentNumber":"2001","agentFullName":"Jane Q. Doe"/);
+      run(e, del(USERS, user('jdoe', '2001', 'Jane Q. Doe')));
+      assert.match(one(e, ring('SIP/2001')).body, /"agent":"hotdesk","agentNumber":"2001","agentFullName":"Hot Desk"/);
+    },
+  );
 
   void it('a renamed username (primary key update) resolves under the new name only', () => {
     const e = engine();
@@ -492,7 +511,9 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
     const ev = one(e, upd(INTERACTIONS, started, ended, { timestampMs: Date.UTC(2026, 2, 2, 15, 0, 0) }));
     assert.equal(
       ev.body,
-      '{"event":"FinishInteraction","date":"2026-03-02 14:05:09","guid":"g-1","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:05:09","duration":309}',
+      '{"event":"FinishInteraction","date":"2026-03-02 14:05:09","guid":"g-1",' +
+        '"campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567",' +
+        '"startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:05:09","duration":309}',
     );
     assert.equal(ev.orderKey, 'guid:g-1');
     assert.equal(ev.ruleId, 'finish_interaction');
@@ -504,7 +525,9 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
     const ev = one(e, ins(INTERACTIONS, { ...ended, guid: 'g-2', channel: 'email', clientId: 'ana@example.com' }));
     assert.equal(
       ev.body,
-      '{"event":"FinishInteraction","date":"2026-03-02 14:05:09","guid":"g-2","campaign":"Sales<-","agent":"jdoe","channel":"email","clientId":"ana@example.com","startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:05:09","duration":309}',
+      '{"event":"FinishInteraction","date":"2026-03-02 14:05:09","guid":"g-2",' +
+        '"campaign":"Sales<-","agent":"jdoe","channel":"email","clientId":"ana@example.com",' +
+        '"startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:05:09","duration":309}',
     );
     assert.deepEqual(run(e, ins(INTERACTIONS, { ...started, guid: 'g-3' })), []);
   });
@@ -536,7 +559,9 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
     const ev = one(e, upd(INTERACTIONS, s, { ...s, end_date: '2026-03-02 09:00:59', finished: 1 }));
     assert.equal(
       ev.body,
-      '{"event":"FinishInteraction","date":"2026-03-02 09:00:59","guid":"g-4","campaign":"Sales<-","agent":null,"channel":"webchat","clientId":null,"startDate":"2026-03-02 09:00:00","endDate":"2026-03-02 09:00:59","duration":59}',
+      '{"event":"FinishInteraction","date":"2026-03-02 09:00:59","guid":"g-4",' +
+        '"campaign":"Sales<-","agent":null,"channel":"webchat","clientId":null,' +
+        '"startDate":"2026-03-02 09:00:00","endDate":"2026-03-02 09:00:59","duration":59}',
     );
   });
 
@@ -567,7 +592,9 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
     const ev = one(e, upd(INTERACTIONS, s, { ...s, end_date: '2026-03-02 03:30:00', finished: 1 }));
     assert.equal(
       ev.body,
-      '{"event":"FinishInteraction","date":"2026-03-02 00:30:00","guid":"g-7","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-01 23:00:00","endDate":"2026-03-02 00:30:00","duration":5400}',
+      '{"event":"FinishInteraction","date":"2026-03-02 00:30:00","guid":"g-7",' +
+        '"campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567",' +
+        '"startDate":"2026-03-01 23:00:00","endDate":"2026-03-02 00:30:00","duration":5400}',
     );
   });
 
@@ -578,7 +605,9 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
     const ev = one(e, upd(INTERACTIONS, s, { ...s, end_date: null, finished: 1 }, { timestampMs: ts }));
     assert.equal(
       ev.body,
-      '{"event":"FinishInteraction","date":"2026-03-02 16:20:30","guid":"g-8","campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567","startDate":"2026-03-02 14:00:00","endDate":null,"duration":null}',
+      '{"event":"FinishInteraction","date":"2026-03-02 16:20:30","guid":"g-8",' +
+        '"campaign":"Sales<-","agent":"jdoe","channel":"telephony","clientId":"59891234567",' +
+        '"startDate":"2026-03-02 14:00:00","endDate":null,"duration":null}',
     );
     assert.equal(ev.occurredAtMs, ts);
     const zero = one(
@@ -595,53 +624,63 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
 void describe('RulesEngine (default rules): InteractionDisposition', () => {
   const leg = interaction({ id: 20, guid: 'g-d', finished: 1, end_date: '2026-03-02 14:05:09' });
 
-  void it('fires on disposition_id NULL -> value for telephony with l1/l2/l3 from the tree and the binlog time as date', () => {
-    const e = engine();
-    const ts = Date.UTC(2026, 2, 2, 14, 6, 1, 0);
-    const ev = one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 }, { timestampMs: ts }));
-    assert.equal(
-      ev.body,
-      '{"event":"InteractionDisposition","date":"2026-03-02 14:06:01","guid":"g-d","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":3,"l1":"Sale","l2":"Closed","l3":"Card"}',
-    );
-    assert.equal(ev.orderKey, 'guid:g-d');
-    assert.equal(ev.ruleId, 'interaction_disposition');
-    assert.equal(ev.occurredAtMs, ts);
-  });
+  void it(
+    'fires on disposition_id NULL -> value for telephony ' + 'with l1/l2/l3 from the tree and the binlog time as date',
+    () => {
+      const e = engine();
+      const ts = Date.UTC(2026, 2, 2, 14, 6, 1, 0);
+      const ev = one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 }, { timestampMs: ts }));
+      assert.equal(
+        ev.body,
+        '{"event":"InteractionDisposition","date":"2026-03-02 14:06:01","guid":"g-d","campaign":"Sales<-",' +
+          '"agent":"jdoe","clientId":"59891234567","dispositionId":3,"l1":"Sale","l2":"Closed","l3":"Card"}',
+      );
+      assert.equal(ev.orderKey, 'guid:g-d');
+      assert.equal(ev.ruleId, 'interaction_disposition');
+      assert.equal(ev.occurredAtMs, ts);
+    },
+  );
 
   void it('fires on disposition_id 0 -> value; a 2-level leaf has l3 null and a 1-level leaf l2 and l3 null', () => {
     const e = engine();
     const zero = { ...leg, disposition_id: 0 };
     assert.equal(
       one(e, upd(INTERACTIONS, zero, { ...zero, disposition_id: 5 })).body,
-      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":5,"l1":"No sale","l2":"Price","l3":null}',
+      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-",' +
+        '"agent":"jdoe","clientId":"59891234567","dispositionId":5,"l1":"No sale","l2":"Price","l3":null}',
     );
     assert.equal(
       one(e, upd(INTERACTIONS, leg, { ...leg, disposition_id: 6 })).body,
-      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":6,"l1":"Wrong number","l2":null,"l3":null}',
+      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-",' +
+        '"agent":"jdoe","clientId":"59891234567","dispositionId":6,"l1":"Wrong number","l2":null,"l3":null}',
     );
   });
 
-  void it('fires on an insert that already carries a disposition (together with FinishInteraction when finished)', () => {
-    const e = engine();
-    const c = ins(INTERACTIONS, { ...leg, disposition_id: 2 });
-    const events = run(e, c);
-    assert.deepEqual(
-      events.map((ev) => ev.name),
-      ['FinishInteraction', 'InteractionDisposition'],
-    );
-    assert.equal(
-      events[1]!.body,
-      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-","agent":"jdoe","clientId":"59891234567","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}',
-    );
-    // Two events of one row change: different ids (the rule is part of the id), same order key.
-    assert.notEqual(events[0]!.id, events[1]!.id);
-    assert.equal(events[0]!.orderKey, events[1]!.orderKey);
-    const notFinished = run(e, ins(INTERACTIONS, { ...leg, finished: 0, end_date: null, disposition_id: 1 }));
-    assert.deepEqual(
-      notFinished.map((ev) => ev.name),
-      ['InteractionDisposition'],
-    );
-  });
+  void it(
+    'fires on an insert that already carries a disposition ' + '(together with FinishInteraction when finished)',
+    () => {
+      const e = engine();
+      const c = ins(INTERACTIONS, { ...leg, disposition_id: 2 });
+      const events = run(e, c);
+      assert.deepEqual(
+        events.map((ev) => ev.name),
+        ['FinishInteraction', 'InteractionDisposition'],
+      );
+      assert.equal(
+        events[1]!.body,
+        '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-",' +
+          '"agent":"jdoe","clientId":"59891234567","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}',
+      );
+      // Two events of one row change: different ids (the rule is part of the id), same order key.
+      assert.notEqual(events[0]!.id, events[1]!.id);
+      assert.equal(events[0]!.orderKey, events[1]!.orderKey);
+      const notFinished = run(e, ins(INTERACTIONS, { ...leg, finished: 0, end_date: null, disposition_id: 1 }));
+      assert.deepEqual(
+        notFinished.map((ev) => ev.name),
+        ['InteractionDisposition'],
+      );
+    },
+  );
 
   void it('does not fire when a disposition changes from one value to another, is cleared, or is unchanged', () => {
     const e = engine();
@@ -666,7 +705,8 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
     const l = { ...leg, agent: null, clientId: null };
     assert.equal(
       one(e, upd(INTERACTIONS, l, { ...l, disposition_id: 99 })).body,
-      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-","agent":null,"clientId":null,"dispositionId":99,"l1":null,"l2":null,"l3":null}',
+      '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-",' +
+        '"agent":null,"clientId":null,"dispositionId":99,"l1":null,"l2":null,"l3":null}',
     );
   });
 
@@ -768,7 +808,9 @@ void describe('RulesEngine: rule errors', () => {
   });
 });
 
-/** RFC 4122 UUIDv5 of "gtid:0-1-4242:ccrepo.queue_log_repo:3:agent_log" in the project namespace (= Python uuid.uuid5). */
+/**
+ * RFC 4122 UUIDv5 of "gtid:0-1-4242:ccrepo.queue_log_repo:3:agent_log" in the project namespace (= Python uuid.uuid5).
+ */
 const PINNED_ID = 'de34fb76-92df-54bf-9041-c281632c9e43';
 
 void describe('RulesEngine: rules-language features beyond the defaults', () => {
@@ -864,7 +906,8 @@ void describe('RulesEngine: rules-language features beyond the defaults', () => 
       e.evaluate(ins('ccrepo.custom2', { g: 'g', n: 598, s: '2026-03-02 10:00:00', e: 'garbage', d }), noRuleErrors)[0]
         ?.body;
     const prefix =
-      '{"event":"FinishInteraction","date":"2026-03-02 14:10:00","guid":"g","campaign":"Fixed<-","agent":null,"channel":"sms","clientId":"598","startDate":"2026-03-02 10:00:00","endDate":null,';
+      '{"event":"FinishInteraction","date":"2026-03-02 14:10:00","guid":"g","campaign":"Fixed<-",' +
+      '"agent":null,"channel":"sms","clientId":"598","startDate":"2026-03-02 10:00:00","endDate":null,';
     assert.equal(finish('12'), `${prefix}"duration":12}`);
     assert.equal(finish(7), `${prefix}"duration":7}`);
     assert.equal(finish('abc'), `${prefix}"duration":null}`);

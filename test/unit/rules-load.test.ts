@@ -109,7 +109,9 @@ void describe('parseRules: JSON and YAML', () => {
 
   void it('accepts YAML flow style that starts like JSON but is not JSON', () => {
     const m = minimal();
-    const flow = `{version: 1, registry: ${JSON.stringify(m.registry)}, directories: ${JSON.stringify(m.directories)}, memories: ${JSON.stringify(m.memories)}, rules: ${JSON.stringify(m.rules)}}`;
+    const flow =
+      `{version: 1, registry: ${JSON.stringify(m.registry)}, directories: ${JSON.stringify(m.directories)}, ` +
+      `memories: ${JSON.stringify(m.memories)}, rules: ${JSON.stringify(m.rules)}}`;
     assert.throws(() => JSON.parse(flow));
     assert.equal(parseRules(flow, 'rules.yaml').rules.length, (m.rules as unknown[]).length);
   });

@@ -13,7 +13,8 @@ function serverError(errno: number, message: string): Error {
 
 const PARSE_ERROR_84 = serverError(
   1064,
-  "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near 'MASTER STATUS' at line 1",
+  'You have an error in your SQL syntax; check the manual that corresponds to your ' +
+    "MySQL server version for the right syntax to use near 'MASTER STATUS' at line 1",
 );
 const NO_REPLICATION_CLIENT = serverError(
   1227,

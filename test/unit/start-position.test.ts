@@ -173,43 +173,47 @@ void describe('StartPosition', () => {
       assert.equal(e.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN');
       assert.equal(
         e.message,
-        "the checkpoint bin.000001:1000 does not belong to this server's binlog: at bin.000001:1000 the server's GTID position was 0-1-42, is 0-1-3",
+        "the checkpoint bin.000001:1000 does not belong to this server's binlog: " +
+          "at bin.000001:1000 the server's GTID position was 0-1-42, is 0-1-3",
       );
       return true;
     });
     rebuilt.outbox.close();
   });
 
-  void it('--reset-to-now: starts at the current end, logs the skipped bytes, and only on its first prepare', async () => {
-    const dirPath = stateDir();
-    const source = new FakeSource();
-    const first = starting(dirPath, source);
-    await first.start.prepare(MARIADB_10_11);
-    first.outbox.commit({ events: [], mirror: [], checkpoint: { file: 'bin.000001', pos: 600 } });
-    first.outbox.close();
+  void it(
+    '--reset-to-now: starts at the current end, logs ' + 'the skipped bytes, and only on its first prepare',
+    async () => {
+      const dirPath = stateDir();
+      const source = new FakeSource();
+      const first = starting(dirPath, source);
+      await first.start.prepare(MARIADB_10_11);
+      first.outbox.commit({ events: [], mirror: [], checkpoint: { file: 'bin.000001', pos: 600 } });
+      first.outbox.close();
 
-    source.end = { file: 'bin.000003', pos: 250 };
-    source.files = [
-      { file: 'bin.000001', size: 1_000 },
-      { file: 'bin.000002', size: 5_000 },
-      { file: 'bin.000003', size: 250 },
-    ];
-    const reset = starting(dirPath, source, true);
-    assert.deepEqual(await reset.start.prepare(MARIADB_10_11), { file: 'bin.000003', pos: 250 });
-    const warned = reset.logs.filter((l) => l.code === 'UCW_WARN_SOURCE_RESET');
-    assert.equal(warned.length, 1);
-    // The rest of bin.000001 (400), all of bin.000002 (5,000) and the start of bin.000003 (250).
-    assert.deepEqual(
-      { level: warned[0]!.level, from: warned[0]!.from, to: warned[0]!.to, skippedBytes: warned[0]!.skippedBytes },
-      { level: 'warn', from: 'bin.000001:600', to: 'bin.000003:250', skippedBytes: 5_650 },
-    );
-    assert.deepEqual(reset.outbox.checkpoint(), { file: 'bin.000003', pos: 250 });
+      source.end = { file: 'bin.000003', pos: 250 };
+      source.files = [
+        { file: 'bin.000001', size: 1_000 },
+        { file: 'bin.000002', size: 5_000 },
+        { file: 'bin.000003', size: 250 },
+      ];
+      const reset = starting(dirPath, source, true);
+      assert.deepEqual(await reset.start.prepare(MARIADB_10_11), { file: 'bin.000003', pos: 250 });
+      const warned = reset.logs.filter((l) => l.code === 'UCW_WARN_SOURCE_RESET');
+      assert.equal(warned.length, 1);
+      // The rest of bin.000001 (400), all of bin.000002 (5,000) and the start of bin.000003 (250).
+      assert.deepEqual(
+        { level: warned[0]!.level, from: warned[0]!.from, to: warned[0]!.to, skippedBytes: warned[0]!.skippedBytes },
+        { level: 'warn', from: 'bin.000001:600', to: 'bin.000003:250', skippedBytes: 5_650 },
+      );
+      assert.deepEqual(reset.outbox.checkpoint(), { file: 'bin.000003', pos: 250 });
 
-    // A reconnect of the same run resumes from the checkpoint: the reset is not repeated.
-    reset.outbox.commit({ events: [], mirror: [], checkpoint: { file: 'bin.000003', pos: 900 } });
-    source.end = { file: 'bin.000004', pos: 100 };
-    assert.deepEqual(await reset.start.prepare(MARIADB_10_11), { file: 'bin.000003', pos: 900 });
-    assert.equal(reset.logs.filter((l) => l.code === 'UCW_WARN_SOURCE_RESET').length, 1);
-    reset.outbox.close();
-  });
+      // A reconnect of the same run resumes from the checkpoint: the reset is not repeated.
+      reset.outbox.commit({ events: [], mirror: [], checkpoint: { file: 'bin.000003', pos: 900 } });
+      source.end = { file: 'bin.000004', pos: 100 };
+      assert.deepEqual(await reset.start.prepare(MARIADB_10_11), { file: 'bin.000003', pos: 900 });
+      assert.equal(reset.logs.filter((l) => l.code === 'UCW_WARN_SOURCE_RESET').length, 1);
+      reset.outbox.close();
+    },
+  );
 });

@@ -17,7 +17,9 @@ const LOCK_MODULE = join(PROJECT_ROOT, 'src', 'outbox', 'state-lock.ts');
 
 /** A child process that takes the lock, says so on stdout, and holds it until killed. */
 async function holder(dir: string): Promise<ChildProcess> {
-  const script = `import { StateLock } from ${JSON.stringify(LOCK_MODULE)}; StateLock.acquire(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 60_000);`;
+  const script =
+    `import { StateLock } from ${JSON.stringify(LOCK_MODULE)}; ` +
+    `StateLock.acquire(${JSON.stringify(dir)}); console.log('locked'); setInterval(() => {}, 60_000);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,7 +69,9 @@ void describe('StateLock', () => {
     const b = new Outbox({ stateDir: dir, synchronous: 'normal' });
     a.close();
     // Still held by b: another process is refused.
-    const probe = `import { StateLock } from ${JSON.stringify(LOCK_MODULE)}; try { StateLock.acquire(${JSON.stringify(dir)}); console.log('acquired'); } catch (e) { console.log(e.code); }`;
+    const probe =
+      `import { StateLock } from ${JSON.stringify(LOCK_MODULE)}; try { ` +
+      `StateLock.acquire(${JSON.stringify(dir)}); console.log('acquired'); } catch (e) { console.log(e.code); }`;
     const tryOnce = (): Promise<string> =>
       new Promise((resolve) => {
         const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {

@@ -23,42 +23,53 @@ const cases: Array<[string, number, string, string, boolean]> = [
   [
     'MariaDB 10.11, position past the end of the file',
     1236,
-    "Client requested master to start replication from impossible position; the first event 'binlog.000001' at 99999999, the last event read from 'binlog.000001' at 4, the last byte read from 'binlog.000001' at 4.",
+    "Client requested master to start replication from impossible position; the first event 'binlog.000001' " +
+      "at 99999999, the last event read from 'binlog.000001' at 4, the last byte read from 'binlog.000001' at 4.",
     'UCW_ERR_SOURCE_BINLOG_GONE',
     false,
   ],
   [
     'MySQL 8, GTID source purged',
     1236,
-    "Cannot replicate because the source purged required binary logs. Replicate the missing transactions from elsewhere, or provision a new replica from backup. Consider increasing the source's binary log expiration period. The GTID set sent by the replica is '', and the missing transactions are '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-8'",
+    'Cannot replicate because the source purged required binary logs. Replicate the ' +
+      'missing transactions from elsewhere, or provision a new replica from backup. Consider ' +
+      "increasing the source's binary log expiration period. The GTID set sent by the replica " +
+      "is '', and the missing transactions are '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-8'",
     'UCW_ERR_SOURCE_BINLOG_GONE',
     false,
   ],
   [
     'MariaDB 10.11, another replica with the same server id (errno 4052, recorded on the fixture)',
     4052,
-    "A slave with the same server_uuid/server_id is already connected; the first event 'binlog.000001' at 325, the last event read from 'binlog.000001' at 256, the last byte read from 'binlog.000001' at 325.",
+    "A slave with the same server_uuid/server_id is already connected; the first event 'binlog.000001' at " +
+      "325, the last event read from 'binlog.000001' at 256, the last byte read from 'binlog.000001' at 325.",
     'UCW_ERR_SOURCE_SERVER_ID_CLASH',
     false,
   ],
   [
     'MySQL 8, another replica with the same server id',
     1236,
-    "A replica with the same server_uuid/server_id as this replica has connected to the source; the first event 'binlog.000017' at 4, the last event read from './binlog.000017' at 96475, the last byte read from './binlog.000017' at 96475.",
+    'A replica with the same server_uuid/server_id as this replica has connected ' +
+      "to the source; the first event 'binlog.000017' at 4, the last event read from " +
+      "'./binlog.000017' at 96475, the last byte read from './binlog.000017' at 96475.",
     'UCW_ERR_SOURCE_SERVER_ID_CLASH',
     false,
   ],
   [
     'MySQL 5.7, another slave with the same server id',
     1236,
-    "A slave with the same server_uuid/server_id as this slave has connected to the master; the first event 'mysql-bin.000001' at 4, the last event read from './mysql-bin.000001' at 1045, the last byte read from './mysql-bin.000001' at 1045.",
+    'A slave with the same server_uuid/server_id as this slave has connected to the ' +
+      "master; the first event 'mysql-bin.000001' at 4, the last event read from " +
+      "'./mysql-bin.000001' at 1045, the last byte read from './mysql-bin.000001' at 1045.",
     'UCW_ERR_SOURCE_SERVER_ID_CLASH',
     false,
   ],
   [
     'any other 1236 (oversized event): retried, never "purged"',
     1236,
-    "log event entry exceeded max_allowed_packet; Increase max_allowed_packet on master; the first event 'binlog.000003' at 4, the last event read from 'binlog.000003' at 1234, the last byte read from 'binlog.000003' at 1253.",
+    'log event entry exceeded max_allowed_packet; Increase max_allowed_packet ' +
+      "on master; the first event 'binlog.000003' at 4, the last event read from " +
+      "'binlog.000003' at 1234, the last byte read from 'binlog.000003' at 1253.",
     'UCW_ERR_SOURCE_STREAM',
     true,
   ],
@@ -76,18 +87,23 @@ void describe('classifyStreamError', () => {
     });
   }
 
-  void it("zongji's column-count mismatch (recorded on the fixture, binlog_row_metadata=MINIMAL) is a drift of that table", () => {
-    const e = classifyStreamError(
-      new Error(
-        'Table ccrepo.queue_log_repo schema changed between binlog event and metadata fetch: the event has 11 columns, fetched metadata has 10',
-      ),
-    );
-    assert.deepEqual(
-      [e.code, e.retryable, e.details],
-      ['UCW_ERR_RULES_SCHEMA_DRIFT', true, { table: 'ccrepo.queue_log_repo' }],
-    );
-    assert.match(e.hint ?? '', /binlog_row_metadata = FULL/);
-  });
+  void it(
+    "zongji's column-count mismatch (recorded on the fixture, " +
+      'binlog_row_metadata=MINIMAL) is a drift of that table',
+    () => {
+      const e = classifyStreamError(
+        new Error(
+          'Table ccrepo.queue_log_repo schema changed between binlog event and ' +
+            'metadata fetch: the event has 11 columns, fetched metadata has 10',
+        ),
+      );
+      assert.deepEqual(
+        [e.code, e.retryable, e.details],
+        ['UCW_ERR_RULES_SCHEMA_DRIFT', true, { table: 'ccrepo.queue_log_repo' }],
+      );
+      assert.match(e.hint ?? '', /binlog_row_metadata = FULL/);
+    },
+  );
 
   void it('a dropped connection is a retryable stream error, and a connection loss (not counted as stuck)', () => {
     // Recorded on the fixture after KILL of the dump thread.

@@ -7,7 +7,9 @@ import type { EventName } from '../../domain/events.js';
 import type { HttpSenderOptions } from '../http-sender.js';
 import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from '../types.js';
 
-/** HttpSender options that can cross a thread (the worker's workerData): the signer is rebuilt from its secrets there. */
+/**
+ * HttpSender options that can cross a thread (the worker's workerData): the signer is rebuilt from its secrets there.
+ */
 export type WorkerOptions = Omit<HttpSenderOptions, 'signer' | 'now'> & { readonly signingSecrets: readonly string[] };
 
 /** One attempt on the wire: its fields sit at the AT_* indexes below. */
