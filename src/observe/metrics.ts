@@ -164,7 +164,9 @@ export class Metrics {
 
     this.deliveriesCancelled = new Counter({
       name: 'ucw_deliveries_cancelled_total',
-      help: 'Pending deliveries cancelled (registration removed or URL changed); kept in the outbox with status cancelled',
+      help:
+        'Pending deliveries cancelled (registration removed or ' +
+        'URL changed); kept in the outbox with status cancelled',
       registers,
     });
     this.outboxBytes = new Gauge({

@@ -69,31 +69,35 @@ void describe('FlowWindow: the outbox limits', () => {
     assert.equal(await gauge(metrics.sourcePaused), 0);
   });
 
-  void it('waits while the store is at --max-outbox-bytes (coded UCW_WARN_OUTBOX_DISK_FULL), reading its size once per BYTES_CHECK_MS', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
-    const { state, logs, metrics, window } = setup(10, 5_000);
-    state.bytes = 4_000;
-    for (let i = 0; i < 50; i++) await Promise.resolve(window.roomFor(NONE));
-    assert.equal(state.bytesReads, 1, 'the size is read once per BYTES_CHECK_MS, not per transaction');
-    assert.equal(await gauge(metrics.outboxBytes), 4_000);
-    state.bytes = 6_000;
-    await Promise.resolve(window.roomFor(NONE));
-    assert.equal(state.bytesReads, 1);
-    t.mock.timers.tick(BYTES_CHECK_MS);
-    let done = false;
-    void Promise.resolve(window.roomFor(NONE)).then(() => (done = true));
-    await flush();
-    assert.equal(done, false);
-    assert.equal(await gauge(metrics.outboxBytes), 6_000);
-    assert.deepEqual(
-      logs.filter((l) => l.code).map((l) => l.code),
-      ['UCW_WARN_OUTBOX_DISK_FULL'],
-    );
-    state.bytes = 4_500;
-    t.mock.timers.tick(100);
-    await flush();
-    assert.equal(done, true);
-  });
+  void it(
+    'waits while the store is at --max-outbox-bytes (coded ' +
+      'UCW_WARN_OUTBOX_DISK_FULL), reading its size once per BYTES_CHECK_MS',
+    async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+      const { state, logs, metrics, window } = setup(10, 5_000);
+      state.bytes = 4_000;
+      for (let i = 0; i < 50; i++) await Promise.resolve(window.roomFor(NONE));
+      assert.equal(state.bytesReads, 1, 'the size is read once per BYTES_CHECK_MS, not per transaction');
+      assert.equal(await gauge(metrics.outboxBytes), 4_000);
+      state.bytes = 6_000;
+      await Promise.resolve(window.roomFor(NONE));
+      assert.equal(state.bytesReads, 1);
+      t.mock.timers.tick(BYTES_CHECK_MS);
+      let done = false;
+      void Promise.resolve(window.roomFor(NONE)).then(() => (done = true));
+      await flush();
+      assert.equal(done, false);
+      assert.equal(await gauge(metrics.outboxBytes), 6_000);
+      assert.deepEqual(
+        logs.filter((l) => l.code).map((l) => l.code),
+        ['UCW_WARN_OUTBOX_DISK_FULL'],
+      );
+      state.bytes = 4_500;
+      t.mock.timers.tick(100);
+      await flush();
+      assert.equal(done, true);
+    },
+  );
 
   void it('stop() lets a waiting source go', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
@@ -150,78 +154,93 @@ void describe('FlowWindow: buffering and paging', () => {
     return { window, pages, buffered, sink };
   };
 
-  void it('pages the store in id order, a page at a time, never more than the buffer holds, never for less than a quarter of it', () => {
-    const { window, pages, buffered, sink } = setup(12, 8);
-    window.restore(12, new Map([[URL, 12]]), () => sink);
-    const uw = window.open(URL);
-    assert.deepEqual(buffered, [1, 2, 3, 4, 5, 6, 7, 8]);
-    assert.deepEqual(pages, [{ afterId: 0, limit: 8 }]);
-    window.finished(uw);
-    window.refill(uw, sink);
-    assert.equal(pages.length, 1, 'a page read for one free place');
-    window.finished(uw);
-    window.refill(uw, sink);
-    assert.deepEqual(pages.at(-1), { afterId: 8, limit: 2 });
-    assert.deepEqual(buffered.slice(8), [9, 10]);
-    for (let i = 0; i < 4; i++) window.finished(uw);
-    window.refill(uw, sink);
-    assert.deepEqual(buffered.slice(10), [11, 12]);
-    assert.equal(uw.moreInStore, false, 'a short page: the store holds no more');
-    assert.equal(window.pending, 6);
-  });
+  void it(
+    'pages the store in id order, a page at a time, never more ' +
+      'than the buffer holds, never for less than a quarter of it',
+    () => {
+      const { window, pages, buffered, sink } = setup(12, 8);
+      window.restore(12, new Map([[URL, 12]]), () => sink);
+      const uw = window.open(URL);
+      assert.deepEqual(buffered, [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(pages, [{ afterId: 0, limit: 8 }]);
+      window.finished(uw);
+      window.refill(uw, sink);
+      assert.equal(pages.length, 1, 'a page read for one free place');
+      window.finished(uw);
+      window.refill(uw, sink);
+      assert.deepEqual(pages.at(-1), { afterId: 8, limit: 2 });
+      assert.deepEqual(buffered.slice(8), [9, 10]);
+      for (let i = 0; i < 4; i++) window.finished(uw);
+      window.refill(uw, sink);
+      assert.deepEqual(buffered.slice(10), [11, 12]);
+      assert.equal(uw.moreInStore, false, 'a short page: the store holds no more');
+      assert.equal(window.pending, 6);
+    },
+  );
 
-  void it('a committed delivery is buffered, unless older ones wait in the store, the buffer is full or the URL is failing or paused', () => {
-    const { window, buffered, sink } = setup(0, 2);
-    const uw = window.open(URL);
-    window.committed(uw, delivery(1), sink);
-    window.committed(uw, delivery(2), sink);
-    window.committed(uw, delivery(3), sink);
-    assert.deepEqual(buffered, [1, 2]);
-    assert.equal(uw.moreInStore, true);
-    const other = window.open(OTHER);
-    window.setStalled(other, true);
-    window.committed(other, delivery(4, OTHER), sink);
-    assert.deepEqual(buffered, [1, 2], 'a failing or paused URL buffers nothing new');
-    assert.equal(window.pending, 4);
-    assert.equal(window.drainable, 3, 'a failing or paused URL drains nothing');
-  });
+  void it(
+    'a committed delivery is buffered, unless older ones wait in ' +
+      'the store, the buffer is full or the URL is failing or paused',
+    () => {
+      const { window, buffered, sink } = setup(0, 2);
+      const uw = window.open(URL);
+      window.committed(uw, delivery(1), sink);
+      window.committed(uw, delivery(2), sink);
+      window.committed(uw, delivery(3), sink);
+      assert.deepEqual(buffered, [1, 2]);
+      assert.equal(uw.moreInStore, true);
+      const other = window.open(OTHER);
+      window.setStalled(other, true);
+      window.committed(other, delivery(4, OTHER), sink);
+      assert.deepEqual(buffered, [1, 2], 'a failing or paused URL buffers nothing new');
+      assert.equal(window.pending, 4);
+      assert.equal(window.drainable, 3, 'a failing or paused URL drains nothing');
+    },
+  );
 
-  void it('reading waits while every URL is behind, and goes on once one has two pages of room (hysteresis)', async () => {
-    // maxBuffered 8: pages of 2, so reading stops at 6 buffered and goes on below 4.
-    const { window, sink } = setup(0, 8);
-    const uw = window.open(URL);
-    for (let id = 1; id <= 5; id++) window.committed(uw, delivery(id), sink);
-    assert.equal(window.roomFor(new Set([URL])), undefined, '5 of 8 buffered: room');
-    window.committed(uw, delivery(6), sink);
-    const wait = window.roomFor(new Set([URL]));
-    assert.ok(wait, '6 of 8 buffered: reading waits');
-    assert.equal(window.roomFor(new Set([URL, OTHER])), undefined, 'another URL has room');
-    let done = false;
-    void wait.then(() => (done = true));
-    for (let left = 5; left >= 4; left--) {
+  void it(
+    'reading waits while every URL is behind, and goes ' + 'on once one has two pages of room (hysteresis)',
+    async () => {
+      // maxBuffered 8: pages of 2, so reading stops at 6 buffered and goes on below 4.
+      const { window, sink } = setup(0, 8);
+      const uw = window.open(URL);
+      for (let id = 1; id <= 5; id++) window.committed(uw, delivery(id), sink);
+      assert.equal(window.roomFor(new Set([URL])), undefined, '5 of 8 buffered: room');
+      window.committed(uw, delivery(6), sink);
+      const wait = window.roomFor(new Set([URL]));
+      assert.ok(wait, '6 of 8 buffered: reading waits');
+      assert.equal(window.roomFor(new Set([URL, OTHER])), undefined, 'another URL has room');
+      let done = false;
+      void wait.then(() => (done = true));
+      for (let left = 5; left >= 4; left--) {
+        window.finished(uw);
+        await flush();
+        assert.equal(done, false, `still waiting with ${left} buffered`);
+      }
       window.finished(uw);
       await flush();
-      assert.equal(done, false, `still waiting with ${left} buffered`);
-    }
-    window.finished(uw);
-    await flush();
-    assert.equal(done, true, 'not let go at 3 buffered');
-  });
+      assert.equal(done, true, 'not let go at 3 buffered');
+    },
+  );
 
-  void it('a URL turning failing or paused lets waiting reading go: its backlog goes to the store; release() is for good', async () => {
-    const { window, sink } = setup(0, 4);
-    const uw = window.open(URL);
-    for (let id = 1; id <= 4; id++) window.committed(uw, delivery(id), sink);
-    const wait = window.roomFor(new Set([URL]));
-    assert.ok(wait);
-    let done = false;
-    void wait.then(() => (done = true));
-    window.setStalled(uw, true);
-    await flush();
-    assert.equal(done, true);
-    window.setStalled(uw, false);
-    assert.ok(window.roomFor(new Set([URL])), 'healthy again and behind: reading waits');
-    window.release();
-    assert.equal(window.roomFor(new Set([URL])), undefined);
-  });
+  void it(
+    'a URL turning failing or paused lets waiting reading ' +
+      'go: its backlog goes to the store; release() is for good',
+    async () => {
+      const { window, sink } = setup(0, 4);
+      const uw = window.open(URL);
+      for (let id = 1; id <= 4; id++) window.committed(uw, delivery(id), sink);
+      const wait = window.roomFor(new Set([URL]));
+      assert.ok(wait);
+      let done = false;
+      void wait.then(() => (done = true));
+      window.setStalled(uw, true);
+      await flush();
+      assert.equal(done, true);
+      window.setStalled(uw, false);
+      assert.ok(window.roomFor(new Set([URL])), 'healthy again and behind: reading waits');
+      window.release();
+      assert.equal(window.roomFor(new Set([URL])), undefined);
+    },
+  );
 });

@@ -30,38 +30,44 @@ const fakeTimer = () => ({
 });
 
 void describe('KeyQueues', () => {
-  void it("keys become ready in the order of their first delivery, each once; a key's deliveries stay in commit order", () => {
-    const q = new KeyQueues();
-    const [a1, b1, a2] = [delivery('a'), delivery('b'), delivery('a')];
-    for (const d of [a1, b1, a2]) q.add(d);
-    assert.equal(q.readyCount, 2);
-    const a = q.nextReady()!;
-    assert.equal(a.key, 'a');
-    assert.deepEqual(a.items, [a1, a2]);
-    assert.equal(q.nextReady()!.key, 'b');
-    assert.equal(q.nextReady(), undefined);
-  });
+  void it(
+    'keys become ready in the order of their first delivery, ' + "each once; a key's deliveries stay in commit order",
+    () => {
+      const q = new KeyQueues();
+      const [a1, b1, a2] = [delivery('a'), delivery('b'), delivery('a')];
+      for (const d of [a1, b1, a2]) q.add(d);
+      assert.equal(q.readyCount, 2);
+      const a = q.nextReady()!;
+      assert.equal(a.key, 'a');
+      assert.deepEqual(a.items, [a1, a2]);
+      assert.equal(q.nextReady()!.key, 'b');
+      assert.equal(q.nextReady(), undefined);
+    },
+  );
 
-  void it('a chain takes the due deliveries from the head, at most `max`; the key is busy until its last answer', () => {
-    const q = new KeyQueues();
-    const ds = [delivery('k'), delivery('k'), delivery('k', 'AgentLog', T0 + 5), delivery('k')];
-    for (const d of ds) q.add(d);
-    const kq = q.nextReady()!;
-    assert.equal(q.chainLength(kq, 16, T0), 2, 'stops at the first delivery not due yet');
-    assert.equal(q.chainLength(kq, 16, T0 + 5), 4);
-    assert.equal(q.chainLength(kq, 3, T0 + 5), 3);
-    kq.sent = 2;
-    assert.equal(isBusy(kq), true);
-    q.add(delivery('k'));
-    assert.equal(q.readyCount, 0, 'a busy key is not ready');
-    assert.equal(q.finish(kq, ds[0]!), true);
-    q.release(kq);
-    assert.equal(q.readyCount, 0, 'still answering its chain');
-    assert.equal(q.finish(kq, ds[1]!), true);
-    assert.equal(q.finish(kq, ds[1]!), false, 'finished once');
-    q.release(kq);
-    assert.equal(q.nextReady(), kq, 'ready again after its last answer');
-  });
+  void it(
+    'a chain takes the due deliveries from the head, at ' + 'most `max`; the key is busy until its last answer',
+    () => {
+      const q = new KeyQueues();
+      const ds = [delivery('k'), delivery('k'), delivery('k', 'AgentLog', T0 + 5), delivery('k')];
+      for (const d of ds) q.add(d);
+      const kq = q.nextReady()!;
+      assert.equal(q.chainLength(kq, 16, T0), 2, 'stops at the first delivery not due yet');
+      assert.equal(q.chainLength(kq, 16, T0 + 5), 4);
+      assert.equal(q.chainLength(kq, 3, T0 + 5), 3);
+      kq.sent = 2;
+      assert.equal(isBusy(kq), true);
+      q.add(delivery('k'));
+      assert.equal(q.readyCount, 0, 'a busy key is not ready');
+      assert.equal(q.finish(kq, ds[0]!), true);
+      q.release(kq);
+      assert.equal(q.readyCount, 0, 'still answering its chain');
+      assert.equal(q.finish(kq, ds[1]!), true);
+      assert.equal(q.finish(kq, ds[1]!), false, 'finished once');
+      q.release(kq);
+      assert.equal(q.nextReady(), kq, 'ready again after its last answer');
+    },
+  );
 
   void it("a key waiting for its head's retry is ready again when it is due; an emptied key is dropped", () => {
     const q = new KeyQueues();
@@ -95,29 +101,33 @@ void describe('KeyQueues', () => {
     assert.equal(q.probeQueue(undefined, true)?.key, 'x', 'paused: the first key at all');
   });
 
-  void it('drop() removes the deliveries of the events given, keeps a chain in flight, and frees a key whose head waited for a retry', () => {
-    const q = new KeyQueues();
-    const inFlight = delivery('c');
-    const behind = delivery('c');
-    const other = delivery('c', 'AgentBreak');
-    const waiting = delivery('w');
-    const survivor = delivery('w', 'AgentBreak');
-    const alone = delivery('gone');
-    for (const d of [inFlight, behind, other, waiting, survivor, alone]) q.add(d);
-    const c = q.nextReady()!;
-    c.sent = 1;
-    const w = q.nextReady()!;
-    const timer = fakeTimer();
-    w.timer = timer;
-    q.nextReady();
-    const { dropped, inFlight: ids } = q.drop(['AgentLog']);
-    assert.equal(dropped, 3, 'behind, the waiting head and the one alone');
-    assert.deepEqual(ids, [inFlight.id]);
-    assert.deepEqual(c.items, [inFlight, other]);
-    assert.deepEqual(w.items, [survivor]);
-    assert.equal(timer.cleared, true);
-    assert.equal(w.timer, undefined);
-    assert.equal(q.keys.has('gone'), false);
-    assert.equal(q.nextReady(), w, "the survivor goes at once, not at the dropped head's retry time");
-  });
+  void it(
+    'drop() removes the deliveries of the events given, keeps a ' +
+      'chain in flight, and frees a key whose head waited for a retry',
+    () => {
+      const q = new KeyQueues();
+      const inFlight = delivery('c');
+      const behind = delivery('c');
+      const other = delivery('c', 'AgentBreak');
+      const waiting = delivery('w');
+      const survivor = delivery('w', 'AgentBreak');
+      const alone = delivery('gone');
+      for (const d of [inFlight, behind, other, waiting, survivor, alone]) q.add(d);
+      const c = q.nextReady()!;
+      c.sent = 1;
+      const w = q.nextReady()!;
+      const timer = fakeTimer();
+      w.timer = timer;
+      q.nextReady();
+      const { dropped, inFlight: ids } = q.drop(['AgentLog']);
+      assert.equal(dropped, 3, 'behind, the waiting head and the one alone');
+      assert.deepEqual(ids, [inFlight.id]);
+      assert.deepEqual(c.items, [inFlight, other]);
+      assert.deepEqual(w.items, [survivor]);
+      assert.equal(timer.cleared, true);
+      assert.equal(w.timer, undefined);
+      assert.equal(q.keys.has('gone'), false);
+      assert.equal(q.nextReady(), w, "the survivor goes at once, not at the dropped head's retry time");
+    },
+  );
 });

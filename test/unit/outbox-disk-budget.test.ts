@@ -81,80 +81,91 @@ void describe('FlowWindow disk budget over a real store', () => {
   };
   const paused = async (m: Metrics): Promise<number | undefined> => (await m.sourcePaused.get()).values[0]?.value;
 
-  void it('a receiver came back and drained its backlog: the delivered rows (within retention) are pruned and reading goes on', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-    const { o, commit, logs, window, pruner } = setup();
-    const drained = commit(BACK, 2_000);
-    t.mock.timers.tick(60_000);
-    for (const d of drained) o.markDelivered(d.id, 200, Date.now());
-    o.flushOutcomes();
-    assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
+  void it(
+    'a receiver came back and drained its backlog: the delivered ' +
+      'rows (within retention) are pruned and reading goes on',
+    async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+      const { o, commit, logs, window, pruner } = setup();
+      const drained = commit(BACK, 2_000);
+      t.mock.timers.tick(60_000);
+      for (const d of drained) o.markDelivered(d.id, 200, Date.now());
+      o.flushOutcomes();
+      assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
 
-    let done = false;
-    void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
-    await flush();
-    t.mock.timers.tick(100);
-    await flush();
-    assert.equal(done, true, 'reading stayed paused on delivered rows');
-    // Never paused: no warning, no "resumed" line; only the pruning is told.
-    assert.deepEqual(
-      logs.map((l) => l.msg),
-      [RECLAIMED],
-    );
-    assert.ok(o.usedBytes() < MAX_BYTES, `store ${o.usedBytes()} bytes after reclaiming`);
-    const left = o.counts();
-    assert.ok(left.pending === 0 && left.delivered > 0 && left.delivered < 2_000, `left ${JSON.stringify(left)}`);
-    await pruner.stop();
-  });
+      let done = false;
+      void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
+      await flush();
+      t.mock.timers.tick(100);
+      await flush();
+      assert.equal(done, true, 'reading stayed paused on delivered rows');
+      // Never paused: no warning, no "resumed" line; only the pruning is told.
+      assert.deepEqual(
+        logs.map((l) => l.msg),
+        [RECLAIMED],
+      );
+      assert.ok(o.usedBytes() < MAX_BYTES, `store ${o.usedBytes()} bytes after reclaiming`);
+      const left = o.counts();
+      assert.ok(left.pending === 0 && left.delivered > 0 && left.delivered < 2_000, `left ${JSON.stringify(left)}`);
+      await pruner.stop();
+    },
+  );
 
-  void it('a backlog discarded with the bridge stopped: the cancelled rows are pruned at start and reading goes on', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-    const { o, commit, logs, window, pruner } = setup();
-    commit(STALLED, 2_000);
-    assert.equal(o.discardPending(STALLED), 2_000);
-    assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
+  void it(
+    'a backlog discarded with the bridge stopped: the ' + 'cancelled rows are pruned at start and reading goes on',
+    async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+      const { o, commit, logs, window, pruner } = setup();
+      commit(STALLED, 2_000);
+      assert.equal(o.discardPending(STALLED), 2_000);
+      assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
 
-    let done = false;
-    void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
-    await flush();
-    t.mock.timers.tick(100);
-    await flush();
-    assert.equal(done, true, 'reading stayed paused on cancelled rows');
-    assert.deepEqual(
-      logs.map((l) => l.msg),
-      [RECLAIMED],
-    );
-    // Oldest first, only until there is room: the rest stay for their retention.
-    assert.ok(o.cancelledCount() > 0 && o.cancelledCount() < 2_000, `${o.cancelledCount()} cancelled rows left`);
-    assert.ok(o.usedBytes() < MAX_BYTES, `store ${o.usedBytes()} bytes after reclaiming`);
-    await pruner.stop();
-  });
+      let done = false;
+      void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
+      await flush();
+      t.mock.timers.tick(100);
+      await flush();
+      assert.equal(done, true, 'reading stayed paused on cancelled rows');
+      assert.deepEqual(
+        logs.map((l) => l.msg),
+        [RECLAIMED],
+      );
+      // Oldest first, only until there is room: the rest stay for their retention.
+      assert.ok(o.cancelledCount() > 0 && o.cancelledCount() < 2_000, `${o.cancelledCount()} cancelled rows left`);
+      assert.ok(o.usedBytes() < MAX_BYTES, `store ${o.usedBytes()} bytes after reclaiming`);
+      await pruner.stop();
+    },
+  );
 
-  void it('pending rows of a failing or paused URL over the budget still hold reading (the delivered ones are pruned, no pending one)', async (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
-    const { o, commit, logs, metrics, window, pruner } = setup();
-    const drained = commit(BACK, 500);
-    for (const d of drained) o.markDelivered(d.id, 200, Date.now());
-    commit(STALLED, 1_500);
-    o.flushOutcomes();
+  void it(
+    'pending rows of a failing or paused URL over the budget still ' +
+      'hold reading (the delivered ones are pruned, no pending one)',
+    async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
+      const { o, commit, logs, metrics, window, pruner } = setup();
+      const drained = commit(BACK, 500);
+      for (const d of drained) o.markDelivered(d.id, 200, Date.now());
+      commit(STALLED, 1_500);
+      o.flushOutcomes();
 
-    let done = false;
-    void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
-    await flush();
-    t.mock.timers.tick(1_000);
-    await flush();
-    assert.equal(done, false, 'reading went on over the budget');
-    assert.equal(await paused(metrics), 1);
-    assert.deepEqual(
-      logs.filter((l) => l.code).map((l) => l.code),
-      ['UCW_WARN_OUTBOX_DISK_FULL'],
-    );
-    assert.deepEqual(o.counts(), { pending: 1_500, delivered: 0, dead: 0 });
-    assert.ok(o.usedBytes() >= MAX_BYTES);
-    window.release();
-    t.mock.timers.tick(100);
-    await flush();
-    assert.equal(done, true);
-    await pruner.stop();
-  });
+      let done = false;
+      void Promise.resolve(window.roomFor(new Set())).then(() => (done = true));
+      await flush();
+      t.mock.timers.tick(1_000);
+      await flush();
+      assert.equal(done, false, 'reading went on over the budget');
+      assert.equal(await paused(metrics), 1);
+      assert.deepEqual(
+        logs.filter((l) => l.code).map((l) => l.code),
+        ['UCW_WARN_OUTBOX_DISK_FULL'],
+      );
+      assert.deepEqual(o.counts(), { pending: 1_500, delivered: 0, dead: 0 });
+      assert.ok(o.usedBytes() >= MAX_BYTES);
+      window.release();
+      t.mock.timers.tick(100);
+      await flush();
+      assert.equal(done, true);
+      await pruner.stop();
+    },
+  );
 });

@@ -38,17 +38,21 @@ void describe('outboxPauseStore', () => {
     assert.equal(store().load().size, 0);
   });
 
-  void it('skips entries without a time, tolerates a missing probe key and start, and ignores unreadable JSON with a warning', () => {
-    outbox.setMeta(
-      GONE_PAUSES_META_KEY,
-      JSON.stringify({ a: { untilMs: 5 }, b: { probeKey: 'k' }, c: { untilMs: 'soon' } }),
-    );
-    assert.deepEqual([...store().load()], [['a', { untilMs: 5, probeKey: undefined, sinceMs: undefined }]]);
-    outbox.setMeta(GONE_PAUSES_META_KEY, '{not json');
-    assert.equal(store().load().size, 0);
-    assert.deepEqual(
-      logs.map((l) => l.msg),
-      ['cannot read the saved 410 Gone pauses; ignoring them'],
-    );
-  });
+  void it(
+    'skips entries without a time, tolerates a missing probe ' +
+      'key and start, and ignores unreadable JSON with a warning',
+    () => {
+      outbox.setMeta(
+        GONE_PAUSES_META_KEY,
+        JSON.stringify({ a: { untilMs: 5 }, b: { probeKey: 'k' }, c: { untilMs: 'soon' } }),
+      );
+      assert.deepEqual([...store().load()], [['a', { untilMs: 5, probeKey: undefined, sinceMs: undefined }]]);
+      outbox.setMeta(GONE_PAUSES_META_KEY, '{not json');
+      assert.equal(store().load().size, 0);
+      assert.deepEqual(
+        logs.map((l) => l.msg),
+        ['cannot read the saved 410 Gone pauses; ignoring them'],
+      );
+    },
+  );
 });

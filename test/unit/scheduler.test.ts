@@ -260,98 +260,104 @@ void describe('DeliveryScheduler', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  void it('410 pauses the URL: nothing goes to it during the pause, then one probe; 2xx resumes; other URLs go on', async () => {
-    // A answers 410 to its first two calls (the first and the first probe), then 200.
-    const sender = new FakeSender((call, nth) => (call.url === URL_A && nth <= 2 ? gone() : delivered()));
-    const d = make(sender);
-    d.start();
-    enqueue(d, ev('a1', 'agent:x', [URL_A, URL_B]));
-    enqueue(d, ev('a2', 'agent:x', [URL_A]));
-    enqueue(d, ev('a3', 'agent:y', [URL_A]));
-    enqueue(d, ev('b1', 'agent:z', [URL_B]));
+  void it(
+    '410 pauses the URL: nothing goes to it during the ' + 'pause, then one probe; 2xx resumes; other URLs go on',
+    async () => {
+      // A answers 410 to its first two calls (the first and the first probe), then 200.
+      const sender = new FakeSender((call, nth) => (call.url === URL_A && nth <= 2 ? gone() : delivered()));
+      const d = make(sender);
+      d.start();
+      enqueue(d, ev('a1', 'agent:x', [URL_A, URL_B]));
+      enqueue(d, ev('a2', 'agent:x', [URL_A]));
+      enqueue(d, ev('a3', 'agent:y', [URL_A]));
+      enqueue(d, ev('b1', 'agent:z', [URL_B]));
 
-    await fake.until(() => goneLogs().length === 1, 'no 410 log');
-    const pausedAt = sender.to(URL_A)[0]!.atMs;
-    assert.equal(await pausedGauge(), 1);
-    assert.deepEqual(d.pausedUrls, [URL_A]);
-    const first = goneLogs()[0]!;
-    assert.equal(first.msg, 'receiver answered 410 Gone; URL paused for 0.3 s; events kept');
-    assert.equal(first.url, URL_A);
-    assert.equal(first.status, 410);
+      await fake.until(() => goneLogs().length === 1, 'no 410 log');
+      const pausedAt = sender.to(URL_A)[0]!.atMs;
+      assert.equal(await pausedGauge(), 1);
+      assert.deepEqual(d.pausedUrls, [URL_A]);
+      const first = goneLogs()[0]!;
+      assert.equal(first.msg, 'receiver answered 410 Gone; URL paused for 0.3 s; events kept');
+      assert.equal(first.url, URL_A);
+      assert.equal(first.status, 410);
 
-    // URL B is not held back by A's pause.
-    await fake.until(() => sender.to(URL_B).length === 2, 'URL B held back');
-    // During the pause: no second call of any key to A, and nothing dead or lost.
-    await fake.advance(PAUSE_MS / 2);
-    assert.equal(sender.to(URL_A).length, 1, 'a request went to a paused URL');
-    assert.equal(outbox.counts().dead, 0);
-    assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
-    assert.equal(deliveryOf('a3', URL_A).status, DeliveryStatus.pending);
+      // URL B is not held back by A's pause.
+      await fake.until(() => sender.to(URL_B).length === 2, 'URL B held back');
+      // During the pause: no second call of any key to A, and nothing dead or lost.
+      await fake.advance(PAUSE_MS / 2);
+      assert.equal(sender.to(URL_A).length, 1, 'a request went to a paused URL');
+      assert.equal(outbox.counts().dead, 0);
+      assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
+      assert.equal(deliveryOf('a3', URL_A).status, DeliveryStatus.pending);
 
-    // The probe: the head of the key that got the 410, after the pause; it gets 410 again -> paused again.
-    await fake.until(() => goneLogs().length === 2, 'probe did not pause again');
-    const probe = sender.to(URL_A)[1]!;
-    assert.equal(probe.eventId, 'a1');
-    assert.ok(probe.atMs - pausedAt >= PAUSE_MS - 20, `probe after ${probe.atMs - pausedAt} ms`);
-    assert.equal(sender.to(URL_A).length, 2);
-    // Two 410s with maxAttempts 2: not counted as attempts, never dead-lettered.
-    assert.equal(deliveryOf('a1', URL_A).attempts, 0);
-    assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
+      // The probe: the head of the key that got the 410, after the pause; it gets 410 again -> paused again.
+      await fake.until(() => goneLogs().length === 2, 'probe did not pause again');
+      const probe = sender.to(URL_A)[1]!;
+      assert.equal(probe.eventId, 'a1');
+      assert.ok(probe.atMs - pausedAt >= PAUSE_MS - 20, `probe after ${probe.atMs - pausedAt} ms`);
+      assert.equal(sender.to(URL_A).length, 2);
+      // Two 410s with maxAttempts 2: not counted as attempts, never dead-lettered.
+      assert.equal(deliveryOf('a1', URL_A).attempts, 0);
+      assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.pending);
 
-    // Second probe gets 200: the URL resumes and every key drains, in key order.
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    const toA = sender.to(URL_A).map((c) => c.eventId);
-    assert.deepEqual(toA.slice(0, 3), ['a1', 'a1', 'a1']);
-    assert.ok(toA.indexOf('a2') > 2 && toA.indexOf('a3') > 2, toA.join(','));
-    assert.ok(sender.to(URL_A)[2]!.atMs - probe.atMs >= PAUSE_MS - 20);
-    assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.delivered);
-    assert.equal(deliveryOf('a1', URL_A).attempts, 1);
-    assert.equal(outbox.counts().dead, 0);
-    assert.equal(await pausedGauge(), 0);
-    assert.deepEqual(d.pausedUrls, []);
-    assert.equal(goneLogs().length, 2, 'reported once per pause');
-    assert.ok(logs.some((l) => l.msg === 'URL resumed after 410 Gone pause'));
-  });
+      // Second probe gets 200: the URL resumes and every key drains, in key order.
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      const toA = sender.to(URL_A).map((c) => c.eventId);
+      assert.deepEqual(toA.slice(0, 3), ['a1', 'a1', 'a1']);
+      assert.ok(toA.indexOf('a2') > 2 && toA.indexOf('a3') > 2, toA.join(','));
+      assert.ok(sender.to(URL_A)[2]!.atMs - probe.atMs >= PAUSE_MS - 20);
+      assert.equal(deliveryOf('a1', URL_A).status, DeliveryStatus.delivered);
+      assert.equal(deliveryOf('a1', URL_A).attempts, 1);
+      assert.equal(outbox.counts().dead, 0);
+      assert.equal(await pausedGauge(), 0);
+      assert.deepEqual(d.pausedUrls, []);
+      assert.equal(goneLogs().length, 2, 'reported once per pause');
+      assert.ok(logs.some((l) => l.msg === 'URL resumed after 410 Gone pause'));
+    },
+  );
 
-  void it('410s of requests already in flight: one pause, one report, one probe at a time, then full concurrency', async () => {
-    let goneUntil = 4; // the first four calls to A (all in flight together) answer 410
-    const release: Array<() => void> = [];
-    const sender = new FakeSender(async (call, nth) => {
-      if (call.url !== URL_A) return delivered();
-      if (nth <= goneUntil) {
-        await new Promise<void>((r) => release.push(r));
-        return gone();
-      }
-      return delivered();
-    });
-    const d = make(sender, { concurrencyPerUrl: 4 });
-    d.start();
-    for (let i = 0; i < 8; i++) enqueue(d, ev(`e${i}`, `agent:${i}`, [URL_A]));
-    await fake.until(() => release.length === 4, 'four parallel requests expected');
-    for (const r of release.splice(0)) r();
-    await fake.until(() => goneLogs().length === 1);
-    await fake.advance(50);
-    assert.equal(goneLogs().length, 1, 'one report per pause, not per 410');
-    assert.equal(sender.calls.length, 4);
-    goneUntil = 0;
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    // The probe went alone; after it, the remaining keys went in parallel again.
-    assert.equal(sender.calls[4]!.eventId, 'e0', 'the probe is the head of the first key that got the 410');
-    assert.equal(sender.calls[4]!.concurrentAtStart, 1);
-    assert.ok(sender.calls[4]!.atMs - sender.calls[0]!.atMs >= PAUSE_MS - 20);
-    assert.equal(sender.calls.length, 12);
-    assert.ok(
-      Math.max(...sender.calls.slice(5).map((c) => c.concurrentAtStart)) > 1,
-      'concurrency restored after the resume',
-    );
-    assert.equal(outbox.counts().dead, 0);
-  });
+  void it(
+    '410s of requests already in flight: one pause, one ' + 'report, one probe at a time, then full concurrency',
+    async () => {
+      let goneUntil = 4; // the first four calls to A (all in flight together) answer 410
+      const release: Array<() => void> = [];
+      const sender = new FakeSender(async (call, nth) => {
+        if (call.url !== URL_A) return delivered();
+        if (nth <= goneUntil) {
+          await new Promise<void>((r) => release.push(r));
+          return gone();
+        }
+        return delivered();
+      });
+      const d = make(sender, { concurrencyPerUrl: 4 });
+      d.start();
+      for (let i = 0; i < 8; i++) enqueue(d, ev(`e${i}`, `agent:${i}`, [URL_A]));
+      await fake.until(() => release.length === 4, 'four parallel requests expected');
+      for (const r of release.splice(0)) r();
+      await fake.until(() => goneLogs().length === 1);
+      await fake.advance(50);
+      assert.equal(goneLogs().length, 1, 'one report per pause, not per 410');
+      assert.equal(sender.calls.length, 4);
+      goneUntil = 0;
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      // The probe went alone; after it, the remaining keys went in parallel again.
+      assert.equal(sender.calls[4]!.eventId, 'e0', 'the probe is the head of the first key that got the 410');
+      assert.equal(sender.calls[4]!.concurrentAtStart, 1);
+      assert.ok(sender.calls[4]!.atMs - sender.calls[0]!.atMs >= PAUSE_MS - 20);
+      assert.equal(sender.calls.length, 12);
+      assert.ok(
+        Math.max(...sender.calls.slice(5).map((c) => c.concurrentAtStart)) > 1,
+        'concurrency restored after the resume',
+      );
+      assert.equal(outbox.counts().dead, 0);
+    },
+  );
 
   void it('a pause survives a restart: the new scheduler does not send to the URL before it ends', async () => {
     const sender = new FakeSender((call, nth) =>
@@ -472,231 +478,256 @@ void describe('DeliveryScheduler', () => {
     assert.equal(sender.calls.filter((c) => c.eventId === 's2').length, 1);
   });
 
-  void it('buffers at most maxBufferedPerUrl deliveries in memory; the rest, staged ones included, are read from the outbox in order', async () => {
-    const sender = new FakeSender(async () => {
-      await fake.sleep(1);
-      return delivered();
-    });
-    const d = make(sender, { concurrencyPerUrl: 4, maxBufferedPerUrl: 5 });
-    d.start();
-    const keys = ['agent:a', 'agent:b', 'agent:c'];
-    const expected = new Map<string, string[]>(keys.map((k) => [k, []]));
-    let n = 0;
-    const next = (url: string[] = [URL_A]): EnqueuedEvent => {
-      const key = keys[n % keys.length]!;
-      const e = ev(`w${n++}`, key, url);
-      if (url.includes(URL_A)) expected.get(key)!.push(e.id);
-      return e;
-    };
-    // Three commits of 20 (far over the window), then a large transaction: two staged parts and its commit.
-    for (let c = 0; c < 3; c++) enqueue(d, ...Array.from({ length: 20 }, () => next()));
-    const staged = outbox.stage(Array.from({ length: 15 }, () => next()));
-    for (const [url, count] of outbox.stage(Array.from({ length: 15 }, () => next())))
-      staged.set(url, (staged.get(url) ?? 0) + count);
-    d.enqueue(
-      outbox.commit({ events: [next(), next()], mirror: [], checkpoint: { file: 'binlog.000001', pos: 99_000 } }),
-      staged,
-    );
-    assert.equal(d.pending, 92, 'pending counts the store and memory');
+  void it(
+    'buffers at most maxBufferedPerUrl deliveries in memory; the ' +
+      'rest, staged ones included, are read from the outbox in order',
+    async () => {
+      const sender = new FakeSender(async () => {
+        await fake.sleep(1);
+        return delivered();
+      });
+      const d = make(sender, { concurrencyPerUrl: 4, maxBufferedPerUrl: 5 });
+      d.start();
+      const keys = ['agent:a', 'agent:b', 'agent:c'];
+      const expected = new Map<string, string[]>(keys.map((k) => [k, []]));
+      let n = 0;
+      const next = (url: string[] = [URL_A]): EnqueuedEvent => {
+        const key = keys[n % keys.length]!;
+        const e = ev(`w${n++}`, key, url);
+        if (url.includes(URL_A)) expected.get(key)!.push(e.id);
+        return e;
+      };
+      // Three commits of 20 (far over the window), then a large transaction: two staged parts and its commit.
+      for (let c = 0; c < 3; c++) enqueue(d, ...Array.from({ length: 20 }, () => next()));
+      const staged = outbox.stage(Array.from({ length: 15 }, () => next()));
+      for (const [url, count] of outbox.stage(Array.from({ length: 15 }, () => next())))
+        staged.set(url, (staged.get(url) ?? 0) + count);
+      d.enqueue(
+        outbox.commit({ events: [next(), next()], mirror: [], checkpoint: { file: 'binlog.000001', pos: 99_000 } }),
+        staged,
+      );
+      assert.equal(d.pending, 92, 'pending counts the store and memory');
 
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.equal(d.pending, 0);
-    assert.equal(sender.calls.length, 92, 'each delivery sent once');
-    for (const key of keys) {
-      const sent = sender.calls.map((c) => c.eventId).filter((id) => expected.get(key)!.includes(id));
-      assert.deepEqual(sent, expected.get(key), `commit order kept for ${key}`);
-    }
-  });
-
-  void it('a URL failing again and again is marked failing as a whole and probed one delivery at a time; other URLs go on', async () => {
-    const policy: RetryPolicy = {
-      maxAttempts: 1_000,
-      maxAgeMs: 60_000,
-      baseDelayMs: 100,
-      maxDelayMs: 400,
-      maxRetryAfterMs: 1_000,
-    };
-    let aDown = true;
-    const sender = new FakeSender((call) => (call.url === URL_A && aDown ? serverError() : delivered()));
-    const d = make(sender, { concurrencyPerUrl: 8, policy });
-    d.start();
-    // 40 keys: unless the URL is marked failing, each key's head would retry on its own schedule.
-    enqueue(d, ...Array.from({ length: 40 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
-    const failing = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
-    assert.equal(failing.level, 'warn');
-    assert.equal(failing.url, URL_A);
-    assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 1);
-
-    // While failing: a single probe per wait (100, 200, 400, 400 ms), never 8 at a time.
-    const before = sender.to(URL_A).length;
-    enqueue(d, ev('other', 'agent:o', [URL_B]));
-    await fake.until(() => sender.to(URL_B).length === 1, 'URL B held back by A');
-    await fake.advance(1_000);
-    const during = sender.to(URL_A).slice(before);
-    assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a failing URL in 1 s`);
-    assert.ok(
-      during.every((c) => c.concurrentAtStart === 1),
-      'probes go one at a time',
-    );
-    assert.equal(
-      logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length,
-      1,
-      'warned once per outage',
-    );
-    assert.equal(outbox.counts().dead, 0);
-
-    // The receiver is back: the next probe succeeds and everything drains at full concurrency.
-    aDown = false;
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.ok(logs.some((l) => l.msg === 'failing URL answered again; delivery resumed'));
-    assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
-    assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
-    assert.equal(outbox.counts().delivered, 41, 'every event of the failing URL delivered, none dropped');
-  });
-
-  void it('hands the sender concurrencyPerUrl + queuedPerUrl attempts of a URL; marking it failing cancels those it queued', async () => {
-    const policy: RetryPolicy = {
-      maxAttempts: 1_000,
-      maxAgeMs: 60_000,
-      baseDelayMs: 200,
-      maxDelayMs: 400,
-      maxRetryAfterMs: 1_000,
-    };
-    const answers: Array<(o: AttemptOutcome) => void> = [];
-    const cancelled: Array<string | undefined> = [];
-    const sender = inOrder(
-      () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)),
-      (url) => void cancelled.push(url),
-    );
-    const d = make(sender, { concurrencyPerUrl: 2, queuedPerUrl: 4, policy });
-    d.start();
-    enqueue(d, ...Array.from({ length: 20 }, (_, i) => ev(`q${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(
-      () => answers.length === 6,
-      () => `${answers.length} handed over`,
-    );
-    await fake.advance(50);
-    assert.equal(answers.length, 6, 'no more than 2 running + 4 queued at once');
-    // Five retryable failures in a row mark the URL failing: what the sender still queues is called back.
-    for (const answer of answers.splice(0, 5)) answer(serverError());
-    await fake.until(() => cancelled.includes(URL_A), 'cancelQueued not called when the URL was marked failing');
-    await stop(d, 100);
-    assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
-  });
-
-  void it("a key's backlog goes to an in-order sender in chains of at most MAX_CHAIN; a plain sender gets one delivery of a key at a time", async () => {
-    const ids = Array.from({ length: MAX_CHAIN + 4 }, (_, i) => `c${i + 1}`);
-    const chained = new FakeSender(() => delivered());
-    const d = make(chained, { concurrencyPerUrl: 2, queuedPerUrl: 64 });
-    d.start();
-    enqueue(d, ...ids.map((id) => ev(id, 'agent:c', [URL_A])), ev('o1', 'agent:o', [URL_A]));
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.deepEqual(chained.chains, [MAX_CHAIN, 1, 4], 'the key in two chains, the other key on its own');
-    assert.deepEqual(
-      chained.calls.map((c) => c.eventId).filter((id) => id.startsWith('c')),
-      ids,
-      'in commit order',
-    );
-
-    let running = 0;
-    let most = 0;
-    const plain = inOrder(async () => {
-      most = Math.max(most, ++running);
-      await fake.sleep(2);
-      running--;
-      return delivered();
-    });
-    const d2 = make(plain, { concurrencyPerUrl: 4, queuedPerUrl: 64 });
-    d2.start();
-    enqueue(d2, ...Array.from({ length: 6 }, (_, i) => ev(`p${i}`, 'agent:p', [URL_A])));
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.equal(most, 1, 'one delivery of the key at a time');
-  });
-
-  void it('a failure within a chain: the rest come back unsent, unchanged, and follow the retried delivery in order', async () => {
-    const sender = new FakeSender((call) =>
-      call.eventId === 'f3' && call.attempt === 1 ? serverError() : delivered(),
-    );
-    const d = make(sender, { queuedPerUrl: 8 });
-    d.start();
-    enqueue(d, ...['f1', 'f2', 'f3', 'f4', 'f5'].map((id) => ev(id, 'agent:f', [URL_A])));
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.deepEqual(
-      sender.calls.map((c) => c.eventId),
-      ['f1', 'f2', 'f3', 'f3', 'f4', 'f5'],
-    );
-    assert.deepEqual(sender.chains, [5, 3], 'the failed one heads the next chain');
-    assert.equal(deliveryOf('f3', URL_A).attempts, 2);
-    assert.equal(deliveryOf('f4', URL_A).attempts, 1, 'the unsent attempt is not counted');
-    assert.equal(outbox.counts().dead, 0);
-  });
-
-  void it("a 410 within a chain pauses the URL; the chain's rest waits with it and follows the probe in order", async () => {
-    const sender = new FakeSender((call, nth) => (call.eventId === 'g2' && nth === 2 ? gone() : delivered()));
-    const d = make(sender, { queuedPerUrl: 8 });
-    d.start();
-    enqueue(d, ...['g1', 'g2', 'g3', 'g4'].map((id) => ev(id, 'agent:g', [URL_A])));
-    await fake.until(() => goneLogs().length === 1, 'no 410 log');
-    await fake.advance(PAUSE_MS / 2);
-    assert.deepEqual(
-      sender.calls.map((c) => c.eventId),
-      ['g1', 'g2'],
-      'nothing after the 410 during the pause',
-    );
-    assert.equal(deliveryOf('g3', URL_A).status, DeliveryStatus.pending);
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.deepEqual(
-      sender.calls.map((c) => c.eventId),
-      ['g1', 'g2', 'g2', 'g3', 'g4'],
-    );
-    assert.equal(sender.chains.at(-2), 1, 'the probe goes alone');
-    assert.deepEqual(d.pausedUrls, []);
-  });
-
-  void it('an unsent attempt leaves its delivery unchanged and in line: it is sent again, attempts not counted', async () => {
-    let first = true;
-    const sender = new FakeSender(() => {
-      if (first) {
-        first = false;
-        return { kind: 'unsent' };
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.equal(d.pending, 0);
+      assert.equal(sender.calls.length, 92, 'each delivery sent once');
+      for (const key of keys) {
+        const sent = sender.calls.map((c) => c.eventId).filter((id) => expected.get(key)!.includes(id));
+        assert.deepEqual(sent, expected.get(key), `commit order kept for ${key}`);
       }
-      return delivered();
-    });
-    const d = make(sender);
-    d.start();
-    enqueue(d, ev('u1', 'agent:u', [URL_A]), ev('u2', 'agent:u', [URL_A]));
-    await fake.until(
-      () => outbox.counts().pending === 0,
-      () => `pending ${outbox.counts().pending}`,
-    );
-    assert.deepEqual(
-      sender.to(URL_A).map((c) => c.eventId),
-      ['u1', 'u1', 'u2'],
-      'u1 again first: order kept',
-    );
-    const row = deliveryOf('u1', URL_A);
-    assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
-    assert.equal(row.status, DeliveryStatus.delivered);
-  });
+    },
+  );
+
+  void it(
+    'a URL failing again and again is marked failing as a ' +
+      'whole and probed one delivery at a time; other URLs go on',
+    async () => {
+      const policy: RetryPolicy = {
+        maxAttempts: 1_000,
+        maxAgeMs: 60_000,
+        baseDelayMs: 100,
+        maxDelayMs: 400,
+        maxRetryAfterMs: 1_000,
+      };
+      let aDown = true;
+      const sender = new FakeSender((call) => (call.url === URL_A && aDown ? serverError() : delivered()));
+      const d = make(sender, { concurrencyPerUrl: 8, policy });
+      d.start();
+      // 40 keys: unless the URL is marked failing, each key's head would retry on its own schedule.
+      enqueue(d, ...Array.from({ length: 40 }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+      await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
+      const failing = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING')!;
+      assert.equal(failing.level, 'warn');
+      assert.equal(failing.url, URL_A);
+      assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 1);
+
+      // While failing: a single probe per wait (100, 200, 400, 400 ms), never 8 at a time.
+      const before = sender.to(URL_A).length;
+      enqueue(d, ev('other', 'agent:o', [URL_B]));
+      await fake.until(() => sender.to(URL_B).length === 1, 'URL B held back by A');
+      await fake.advance(1_000);
+      const during = sender.to(URL_A).slice(before);
+      assert.ok(during.length >= 2 && during.length <= 5, `${during.length} calls to a failing URL in 1 s`);
+      assert.ok(
+        during.every((c) => c.concurrentAtStart === 1),
+        'probes go one at a time',
+      );
+      assert.equal(
+        logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING' && l.level === 'warn').length,
+        1,
+        'warned once per outage',
+      );
+      assert.equal(outbox.counts().dead, 0);
+
+      // The receiver is back: the next probe succeeds and everything drains at full concurrency.
+      aDown = false;
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.ok(logs.some((l) => l.msg === 'failing URL answered again; delivery resumed'));
+      assert.equal((await metrics.urlsFailing.get()).values[0]?.value, 0);
+      assert.ok(Math.max(...sender.to(URL_A).map((c) => c.concurrentAtStart)) > 1, 'full concurrency after recovery');
+      assert.equal(outbox.counts().delivered, 41, 'every event of the failing URL delivered, none dropped');
+    },
+  );
+
+  void it(
+    'hands the sender concurrencyPerUrl + queuedPerUrl attempts ' +
+      'of a URL; marking it failing cancels those it queued',
+    async () => {
+      const policy: RetryPolicy = {
+        maxAttempts: 1_000,
+        maxAgeMs: 60_000,
+        baseDelayMs: 200,
+        maxDelayMs: 400,
+        maxRetryAfterMs: 1_000,
+      };
+      const answers: Array<(o: AttemptOutcome) => void> = [];
+      const cancelled: Array<string | undefined> = [];
+      const sender = inOrder(
+        () => new Promise<AttemptOutcome>((resolve) => answers.push(resolve)),
+        (url) => void cancelled.push(url),
+      );
+      const d = make(sender, { concurrencyPerUrl: 2, queuedPerUrl: 4, policy });
+      d.start();
+      enqueue(d, ...Array.from({ length: 20 }, (_, i) => ev(`q${i}`, `agent:${i}`, [URL_A])));
+      await fake.until(
+        () => answers.length === 6,
+        () => `${answers.length} handed over`,
+      );
+      await fake.advance(50);
+      assert.equal(answers.length, 6, 'no more than 2 running + 4 queued at once');
+      // Five retryable failures in a row mark the URL failing: what the sender still queues is called back.
+      for (const answer of answers.splice(0, 5)) answer(serverError());
+      await fake.until(() => cancelled.includes(URL_A), 'cancelQueued not called when the URL was marked failing');
+      await stop(d, 100);
+      assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
+    },
+  );
+
+  void it(
+    "a key's backlog goes to an in-order sender in chains of at most " +
+      'MAX_CHAIN; a plain sender gets one delivery of a key at a time',
+    async () => {
+      const ids = Array.from({ length: MAX_CHAIN + 4 }, (_, i) => `c${i + 1}`);
+      const chained = new FakeSender(() => delivered());
+      const d = make(chained, { concurrencyPerUrl: 2, queuedPerUrl: 64 });
+      d.start();
+      enqueue(d, ...ids.map((id) => ev(id, 'agent:c', [URL_A])), ev('o1', 'agent:o', [URL_A]));
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.deepEqual(chained.chains, [MAX_CHAIN, 1, 4], 'the key in two chains, the other key on its own');
+      assert.deepEqual(
+        chained.calls.map((c) => c.eventId).filter((id) => id.startsWith('c')),
+        ids,
+        'in commit order',
+      );
+
+      let running = 0;
+      let most = 0;
+      const plain = inOrder(async () => {
+        most = Math.max(most, ++running);
+        await fake.sleep(2);
+        running--;
+        return delivered();
+      });
+      const d2 = make(plain, { concurrencyPerUrl: 4, queuedPerUrl: 64 });
+      d2.start();
+      enqueue(d2, ...Array.from({ length: 6 }, (_, i) => ev(`p${i}`, 'agent:p', [URL_A])));
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.equal(most, 1, 'one delivery of the key at a time');
+    },
+  );
+
+  void it(
+    'a failure within a chain: the rest come back unsent, ' + 'unchanged, and follow the retried delivery in order',
+    async () => {
+      const sender = new FakeSender((call) =>
+        call.eventId === 'f3' && call.attempt === 1 ? serverError() : delivered(),
+      );
+      const d = make(sender, { queuedPerUrl: 8 });
+      d.start();
+      enqueue(d, ...['f1', 'f2', 'f3', 'f4', 'f5'].map((id) => ev(id, 'agent:f', [URL_A])));
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['f1', 'f2', 'f3', 'f3', 'f4', 'f5'],
+      );
+      assert.deepEqual(sender.chains, [5, 3], 'the failed one heads the next chain');
+      assert.equal(deliveryOf('f3', URL_A).attempts, 2);
+      assert.equal(deliveryOf('f4', URL_A).attempts, 1, 'the unsent attempt is not counted');
+      assert.equal(outbox.counts().dead, 0);
+    },
+  );
+
+  void it(
+    "a 410 within a chain pauses the URL; the chain's " + 'rest waits with it and follows the probe in order',
+    async () => {
+      const sender = new FakeSender((call, nth) => (call.eventId === 'g2' && nth === 2 ? gone() : delivered()));
+      const d = make(sender, { queuedPerUrl: 8 });
+      d.start();
+      enqueue(d, ...['g1', 'g2', 'g3', 'g4'].map((id) => ev(id, 'agent:g', [URL_A])));
+      await fake.until(() => goneLogs().length === 1, 'no 410 log');
+      await fake.advance(PAUSE_MS / 2);
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['g1', 'g2'],
+        'nothing after the 410 during the pause',
+      );
+      assert.equal(deliveryOf('g3', URL_A).status, DeliveryStatus.pending);
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['g1', 'g2', 'g2', 'g3', 'g4'],
+      );
+      assert.equal(sender.chains.at(-2), 1, 'the probe goes alone');
+      assert.deepEqual(d.pausedUrls, []);
+    },
+  );
+
+  void it(
+    'an unsent attempt leaves its delivery unchanged ' + 'and in line: it is sent again, attempts not counted',
+    async () => {
+      let first = true;
+      const sender = new FakeSender(() => {
+        if (first) {
+          first = false;
+          return { kind: 'unsent' };
+        }
+        return delivered();
+      });
+      const d = make(sender);
+      d.start();
+      enqueue(d, ev('u1', 'agent:u', [URL_A]), ev('u2', 'agent:u', [URL_A]));
+      await fake.until(
+        () => outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+      assert.deepEqual(
+        sender.to(URL_A).map((c) => c.eventId),
+        ['u1', 'u1', 'u2'],
+        'u1 again first: order kept',
+      );
+      const row = deliveryOf('u1', URL_A);
+      assert.equal(row.attempts, 1, 'the unsent attempt is not counted');
+      assert.equal(row.status, DeliveryStatus.delivered);
+    },
+  );
 
   void it('a failing URL that turns paused (410): ucw_urls_failing back to 0, ucw_urls_paused 1', async () => {
     const policy: RetryPolicy = {
@@ -716,102 +747,113 @@ void describe('DeliveryScheduler', () => {
     assert.equal(await pausedGauge(), 1);
   });
 
-  void it("a failing URL's pending deliveries are not drainable: the outbox limit counts only what can drain", async () => {
-    const policy: RetryPolicy = {
-      maxAttempts: 1_000,
-      maxAgeMs: 60_000,
-      baseDelayMs: 5_000,
-      maxDelayMs: 10_000,
-      maxRetryAfterMs: 1_000,
-    };
-    const sender = new FakeSender((call) =>
-      call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined),
-    );
-    const d = make(sender, { concurrencyPerUrl: 8, policy });
-    d.start();
-    enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
-    await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
-    enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
-    assert.equal(d.pending, FAILURES_TO_FAILING + 2);
-    assert.equal(win(d).drainable, 1, "only URL B's delivery can drain");
-  });
+  void it(
+    "a failing URL's pending deliveries are not drainable: " + 'the outbox limit counts only what can drain',
+    async () => {
+      const policy: RetryPolicy = {
+        maxAttempts: 1_000,
+        maxAgeMs: 60_000,
+        baseDelayMs: 5_000,
+        maxDelayMs: 10_000,
+        maxRetryAfterMs: 1_000,
+      };
+      const sender = new FakeSender((call) =>
+        call.url === URL_A ? serverError() : new Promise<AttemptOutcome>(() => undefined),
+      );
+      const d = make(sender, { concurrencyPerUrl: 8, policy });
+      d.start();
+      enqueue(d, ...Array.from({ length: FAILURES_TO_FAILING }, (_, i) => ev(`f${i}`, `agent:${i}`, [URL_A])));
+      await fake.until(() => logs.some((l) => l.code === 'UCW_WARN_DELIVERY_URL_FAILING'), 'not marked failing');
+      enqueue(d, ev('f-late', 'agent:late', [URL_A]), ev('b1', 'agent:b', [URL_B]));
+      assert.equal(d.pending, FAILURES_TO_FAILING + 2);
+      assert.equal(win(d).drainable, 1, "only URL B's delivery can drain");
+    },
+  );
 
-  void it('cancelRegistrations: pending deliveries of (url, event) cancelled and kept; one in flight is cancelled if not delivered', async () => {
-    const calls: Array<{ eventId: string; url: string; answer: (o: AttemptOutcome) => void }> = [];
-    const sender = inOrder(
-      (a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })),
-    );
-    const d = make(sender);
-    d.start();
-    const other = { ...ev('other-event', 'agent:c0', [URL_A]), name: 'AgentBreak' as const };
-    enqueue(
-      d,
-      ev('c1', 'agent:c1', [URL_A]),
-      ev('c2', 'agent:c1', [URL_A]),
-      ev('c3', 'agent:c3', [URL_A, URL_B]),
-      other,
-    );
-    const next = async (url: string): Promise<{ eventId: string; answer: (o: AttemptOutcome) => void }> => {
-      await fake.until(() => calls.some((c) => c.url === url), `nothing sent to ${url}`);
-      return calls.splice(
-        calls.findIndex((c) => c.url === url),
-        1,
-      )[0]!;
-    };
-    const c1 = await next(URL_A);
-    assert.equal(c1.eventId, 'c1');
-    d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
-    assert.equal(deliveryOf('c2', URL_A).status, DeliveryStatus.cancelled);
-    assert.equal(deliveryOf('c3', URL_A).status, DeliveryStatus.cancelled);
-    assert.equal(deliveryOf('c1', URL_A).status, DeliveryStatus.pending, 'in flight: left to finish');
-    assert.equal(deliveryOf('other-event', URL_A).status, DeliveryStatus.pending, 'another event of the URL is kept');
-    assert.equal(deliveryOf('c3', URL_B).status, DeliveryStatus.pending, 'another URL is kept');
-    c1.answer(serverError());
-    await fake.until(
-      () => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled,
-      'c1 kept after its registration was removed',
-    );
-    const rest = await next(URL_A);
-    assert.equal(rest.eventId, 'other-event');
-    rest.answer(delivered());
-    (await next(URL_B)).answer(delivered());
-    await fake.until(
-      () => d.pending === 0,
-      () => `pending ${d.pending}`,
-    );
-    assert.equal(calls.length, 0, 'a cancelled delivery was sent');
-    assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 3);
-    const cancelLogs = logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
-    assert.equal(cancelLogs.length, 1);
-    assert.equal(cancelLogs[0]!.cancelled, 2);
-    assert.equal(outbox.cancelledCount(), 3);
-  });
+  void it(
+    'cancelRegistrations: pending deliveries of (url, event) ' +
+      'cancelled and kept; one in flight is cancelled if not delivered',
+    async () => {
+      const calls: Array<{ eventId: string; url: string; answer: (o: AttemptOutcome) => void }> = [];
+      const sender = inOrder(
+        (a) => new Promise<AttemptOutcome>((answer) => calls.push({ eventId: a.eventId, url: a.url, answer })),
+      );
+      const d = make(sender);
+      d.start();
+      const other = { ...ev('other-event', 'agent:c0', [URL_A]), name: 'AgentBreak' as const };
+      enqueue(
+        d,
+        ev('c1', 'agent:c1', [URL_A]),
+        ev('c2', 'agent:c1', [URL_A]),
+        ev('c3', 'agent:c3', [URL_A, URL_B]),
+        other,
+      );
+      const next = async (url: string): Promise<{ eventId: string; answer: (o: AttemptOutcome) => void }> => {
+        await fake.until(() => calls.some((c) => c.url === url), `nothing sent to ${url}`);
+        return calls.splice(
+          calls.findIndex((c) => c.url === url),
+          1,
+        )[0]!;
+      };
+      const c1 = await next(URL_A);
+      assert.equal(c1.eventId, 'c1');
+      d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+      assert.equal(deliveryOf('c2', URL_A).status, DeliveryStatus.cancelled);
+      assert.equal(deliveryOf('c3', URL_A).status, DeliveryStatus.cancelled);
+      assert.equal(deliveryOf('c1', URL_A).status, DeliveryStatus.pending, 'in flight: left to finish');
+      assert.equal(deliveryOf('other-event', URL_A).status, DeliveryStatus.pending, 'another event of the URL is kept');
+      assert.equal(deliveryOf('c3', URL_B).status, DeliveryStatus.pending, 'another URL is kept');
+      c1.answer(serverError());
+      await fake.until(
+        () => deliveryOf('c1', URL_A).status === DeliveryStatus.cancelled,
+        'c1 kept after its registration was removed',
+      );
+      const rest = await next(URL_A);
+      assert.equal(rest.eventId, 'other-event');
+      rest.answer(delivered());
+      (await next(URL_B)).answer(delivered());
+      await fake.until(
+        () => d.pending === 0,
+        () => `pending ${d.pending}`,
+      );
+      assert.equal(calls.length, 0, 'a cancelled delivery was sent');
+      assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 3);
+      const cancelLogs = logs.filter((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
+      assert.equal(cancelLogs.length, 1);
+      assert.equal(cancelLogs[0]!.cancelled, 2);
+      assert.equal(outbox.cancelledCount(), 3);
+    },
+  );
 
-  void it('cancelRegistrations with a chain in flight: the failed head and the unsent rest are cancelled, not sent again', async () => {
-    const gate: Array<() => void> = [];
-    const sender = new FakeSender(async () => {
-      await new Promise<void>((r) => gate.push(r));
-      return serverError();
-    });
-    const d = make(sender, { queuedPerUrl: 8 });
-    d.start();
-    enqueue(d, ev('k1', 'agent:k', [URL_A]), ev('k2', 'agent:k', [URL_A]));
-    await fake.until(() => gate.length === 1, 'k1 not sent');
-    assert.deepEqual(sender.chains, [2]);
-    d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
-    gate.shift()!();
-    await fake.until(
-      () => d.pending === 0,
-      () => `pending ${d.pending}`,
-    );
-    assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.cancelled);
-    assert.equal(deliveryOf('k2', URL_A).status, DeliveryStatus.cancelled);
-    assert.deepEqual(
-      sender.calls.map((c) => c.eventId),
-      ['k1'],
-    );
-    assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 2);
-  });
+  void it(
+    'cancelRegistrations with a chain in flight: the failed ' +
+      'head and the unsent rest are cancelled, not sent again',
+    async () => {
+      const gate: Array<() => void> = [];
+      const sender = new FakeSender(async () => {
+        await new Promise<void>((r) => gate.push(r));
+        return serverError();
+      });
+      const d = make(sender, { queuedPerUrl: 8 });
+      d.start();
+      enqueue(d, ev('k1', 'agent:k', [URL_A]), ev('k2', 'agent:k', [URL_A]));
+      await fake.until(() => gate.length === 1, 'k1 not sent');
+      assert.deepEqual(sender.chains, [2]);
+      d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+      gate.shift()!();
+      await fake.until(
+        () => d.pending === 0,
+        () => `pending ${d.pending}`,
+      );
+      assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.cancelled);
+      assert.equal(deliveryOf('k2', URL_A).status, DeliveryStatus.cancelled);
+      assert.deepEqual(
+        sender.calls.map((c) => c.eventId),
+        ['k1'],
+      );
+      assert.equal((await metrics.deliveriesCancelled.get()).values[0]?.value, 2);
+    },
+  );
 
   void describe('long spans of time', () => {
     /** Moves the mocked clock `ms` forward in `steps`, letting the work due at each step run. */
@@ -895,75 +937,82 @@ void describe('DeliveryScheduler', () => {
       assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
     });
 
-    void it('the age budget a 410 pause did not spend survives a restart: a 5xx after it is retried, not dead-lettered', async () => {
-      // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 30 h (max age 24 h). The
-      // probe gets 200, k1 another 500; then a restart, and k1 a third 500.
-      const policy: RetryPolicy = {
-        maxAttempts: 10,
-        maxAgeMs: 24 * HOUR,
-        baseDelayMs: 1_000,
-        maxDelayMs: 1_000,
-        maxRetryAfterMs: 60_000,
-      };
-      const sender = new FakeSender((call, nth) =>
-        call.eventId === 'k1' && nth <= 5 ? serverError() : nth === 2 ? gone() : delivered(),
-      );
-      const d = make(sender, { policy, gonePauseMs: 30 * HOUR });
-      d.start();
-      enqueue(d, ev('k1', 'agent:k1', [URL_A]));
-      await flush();
-      enqueue(d, ev('k0', 'agent:k0', [URL_A]));
-      await flush();
-      await fake.advance(30 * HOUR);
-      assert.deepEqual(
-        sender.calls.map((c) => c.eventId),
-        ['k1', 'k0', 'k0', 'k1'],
-      );
-      await stop(d, 1_000);
+    void it(
+      'the age budget a 410 pause did not spend survives a ' + 'restart: a 5xx after it is retried, not dead-lettered',
+      async () => {
+        // k1 gets a 500 (its first attempt), then k0's 410 pauses the URL for 30 h (max age 24 h). The
+        // probe gets 200, k1 another 500; then a restart, and k1 a third 500.
+        const policy: RetryPolicy = {
+          maxAttempts: 10,
+          maxAgeMs: 24 * HOUR,
+          baseDelayMs: 1_000,
+          maxDelayMs: 1_000,
+          maxRetryAfterMs: 60_000,
+        };
+        const sender = new FakeSender((call, nth) =>
+          call.eventId === 'k1' && nth <= 5 ? serverError() : nth === 2 ? gone() : delivered(),
+        );
+        const d = make(sender, { policy, gonePauseMs: 30 * HOUR });
+        d.start();
+        enqueue(d, ev('k1', 'agent:k1', [URL_A]));
+        await flush();
+        enqueue(d, ev('k0', 'agent:k0', [URL_A]));
+        await flush();
+        await fake.advance(30 * HOUR);
+        assert.deepEqual(
+          sender.calls.map((c) => c.eventId),
+          ['k1', 'k0', 'k0', 'k1'],
+        );
+        await stop(d, 1_000);
 
-      const d2 = make(sender, { policy, gonePauseMs: 30 * HOUR });
-      d2.start();
-      await fake.advance(2_000);
-      assert.equal(outbox.counts().dead, 0, 'the 30 h pause ate the 24 h age budget of k1 after the restart');
-      assert.deepEqual(
-        sender.calls.map((c) => c.eventId),
-        ['k1', 'k0', 'k0', 'k1', 'k1', 'k1'],
-      );
-      assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
-    });
+        const d2 = make(sender, { policy, gonePauseMs: 30 * HOUR });
+        d2.start();
+        await fake.advance(2_000);
+        assert.equal(outbox.counts().dead, 0, 'the 30 h pause ate the 24 h age budget of k1 after the restart');
+        assert.deepEqual(
+          sender.calls.map((c) => c.eventId),
+          ['k1', 'k0', 'k0', 'k1', 'k1', 'k1'],
+        );
+        assert.equal(deliveryOf('k1', URL_A).status, DeliveryStatus.delivered);
+      },
+    );
 
-    void it("cancelRegistrations drops a key head waiting for its retry: the survivor of the key goes at once, not at the head's retry time", async () => {
-      // The head's retry is 5-10 min away; the next delivery of its key is another event's.
-      const policy: RetryPolicy = {
-        maxAttempts: 10,
-        maxAgeMs: 24 * HOUR,
-        baseDelayMs: 600_000,
-        maxDelayMs: 600_000,
-        maxRetryAfterMs: 60_000,
-      };
-      const sender = new FakeSender((call) => (call.eventId === 'h1' ? serverError() : delivered()));
-      const d = make(sender, { policy });
-      d.start();
-      enqueue(d, ev('h1', 'agent:h', [URL_A]));
-      await flush();
-      enqueue(d, { ...ev('s1', 'agent:h', [URL_A]), name: 'AgentBreak' as const });
-      await flush();
-      assert.deepEqual(
-        sender.calls.map((c) => c.eventId),
-        ['h1'],
-      );
-      d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
-      await fake.advance(1_000);
-      assert.deepEqual(
-        sender.calls.map((c) => c.eventId),
-        ['h1', 's1'],
-        "the survivor waited for the dropped head's retry time",
-      );
-      assert.equal(deliveryOf('h1', URL_A).status, DeliveryStatus.cancelled);
-      assert.equal(deliveryOf('s1', URL_A).status, DeliveryStatus.delivered);
-      await fake.advance(600_000);
-      assert.equal(sender.calls.length, 2, "the dropped head's retry timer still fired");
-    });
+    void it(
+      'cancelRegistrations drops a key head waiting for its retry: the ' +
+        "survivor of the key goes at once, not at the head's retry time",
+      async () => {
+        // The head's retry is 5-10 min away; the next delivery of its key is another event's.
+        const policy: RetryPolicy = {
+          maxAttempts: 10,
+          maxAgeMs: 24 * HOUR,
+          baseDelayMs: 600_000,
+          maxDelayMs: 600_000,
+          maxRetryAfterMs: 60_000,
+        };
+        const sender = new FakeSender((call) => (call.eventId === 'h1' ? serverError() : delivered()));
+        const d = make(sender, { policy });
+        d.start();
+        enqueue(d, ev('h1', 'agent:h', [URL_A]));
+        await flush();
+        enqueue(d, { ...ev('s1', 'agent:h', [URL_A]), name: 'AgentBreak' as const });
+        await flush();
+        assert.deepEqual(
+          sender.calls.map((c) => c.eventId),
+          ['h1'],
+        );
+        d.cancelRegistrations([{ url: URL_A, event: 'AgentLog' }]);
+        await fake.advance(1_000);
+        assert.deepEqual(
+          sender.calls.map((c) => c.eventId),
+          ['h1', 's1'],
+          "the survivor waited for the dropped head's retry time",
+        );
+        assert.equal(deliveryOf('h1', URL_A).status, DeliveryStatus.cancelled);
+        assert.equal(deliveryOf('s1', URL_A).status, DeliveryStatus.delivered);
+        await fake.advance(600_000);
+        assert.equal(sender.calls.length, 2, "the dropped head's retry timer still fired");
+      },
+    );
 
     void it('a 30-day 410 pause does not fire early', async (t) => {
       useSystemClock(t);
@@ -1021,29 +1070,33 @@ void describe('DeliveryScheduler', () => {
     };
     const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-    void it('waits while the window is nearly full, goes on once two pages of room are free; a URL with room goes on at once', async () => {
-      // maxBuffered 8: pages of 2, so reading stops at 6 buffered and goes on below 4.
-      const { sender, answers } = manualSender();
-      const d = make(sender, { maxBufferedPerUrl: 8 });
-      d.start();
-      enqueue(d, ...Array.from({ length: 5 }, (_, i) => ev(`w${i}`, `agent:${i}`, [URL_A])));
-      assert.equal(win(d).roomFor(new Set([URL_A])), undefined, '5 of 8 buffered: room');
-      enqueue(d, ev('w5', 'agent:5', [URL_A]));
-      const wait = win(d).roomFor(new Set([URL_A]));
-      assert.ok(wait, '6 of 8 buffered: the source waits');
-      assert.equal(win(d).roomFor(new Set([URL_A, URL_B])), undefined, 'URL B holds nothing: reading on is useful');
-      const state = settled(wait);
-      await fake.until(() => answers.length === 1, 'no attempt');
-      for (let buffered = 6; buffered > 4; buffered--) {
+    void it(
+      'waits while the window is nearly full, goes on once two ' +
+        'pages of room are free; a URL with room goes on at once',
+      async () => {
+        // maxBuffered 8: pages of 2, so reading stops at 6 buffered and goes on below 4.
+        const { sender, answers } = manualSender();
+        const d = make(sender, { maxBufferedPerUrl: 8 });
+        d.start();
+        enqueue(d, ...Array.from({ length: 5 }, (_, i) => ev(`w${i}`, `agent:${i}`, [URL_A])));
+        assert.equal(win(d).roomFor(new Set([URL_A])), undefined, '5 of 8 buffered: room');
+        enqueue(d, ev('w5', 'agent:5', [URL_A]));
+        const wait = win(d).roomFor(new Set([URL_A]));
+        assert.ok(wait, '6 of 8 buffered: the source waits');
+        assert.equal(win(d).roomFor(new Set([URL_A, URL_B])), undefined, 'URL B holds nothing: reading on is useful');
+        const state = settled(wait);
+        await fake.until(() => answers.length === 1, 'no attempt');
+        for (let buffered = 6; buffered > 4; buffered--) {
+          answers.shift()!(delivered());
+          await fake.until(() => answers.length === 1 || outbox.counts().pending === 0, 'no next attempt');
+          await tick();
+          assert.equal(state.done, false, `still waiting with ${buffered - 1} buffered`);
+        }
         answers.shift()!(delivered());
-        await fake.until(() => answers.length === 1 || outbox.counts().pending === 0, 'no next attempt');
-        await tick();
-        assert.equal(state.done, false, `still waiting with ${buffered - 1} buffered`);
-      }
-      answers.shift()!(delivered());
-      await fake.until(() => state.done, 'the source was not let go at 3 buffered');
-      assert.equal(win(d).roomFor(new Set([URL_A])), undefined);
-    });
+        await fake.until(() => state.done, 'the source was not let go at 3 buffered');
+        assert.equal(win(d).roomFor(new Set([URL_A])), undefined);
+      },
+    );
 
     void it('deliveries waiting in the store count as behind until they are read back', async () => {
       const { sender, answers } = manualSender();

@@ -11,48 +11,56 @@ const PAUSE_MS = 60_000;
 const T0 = 1_000_000;
 
 void describe('UrlHealth', () => {
-  void it('marks a URL failing after FAILURES_TO_FAILING retryable failures in a row, once per outage; an answer between resets the count', () => {
-    const h = new UrlHealth(POLICY, PAUSE_MS);
-    for (let i = 1; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined);
-    assert.equal(h.answered(200, true), undefined, 'a healthy URL answering changes nothing');
-    for (let i = 1; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined);
-    assert.deepEqual(h.failed(undefined, T0), {
-      kind: 'failing',
-      untilMs: T0 + 100,
-      waitMs: 100,
-      failuresInARow: FAILURES_TO_FAILING,
-      firstOfOutage: true,
-    });
-    assert.equal(h.mode, 'failing');
-    assert.equal(h.stalled, true);
-    assert.equal(h.failed(undefined, T0), undefined, 'a failure from before the wait: no new wait');
-  });
+  void it(
+    'marks a URL failing after FAILURES_TO_FAILING retryable failures ' +
+      'in a row, once per outage; an answer between resets the count',
+    () => {
+      const h = new UrlHealth(POLICY, PAUSE_MS);
+      for (let i = 1; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined);
+      assert.equal(h.answered(200, true), undefined, 'a healthy URL answering changes nothing');
+      for (let i = 1; i < FAILURES_TO_FAILING; i++) assert.equal(h.failed(undefined, T0), undefined);
+      assert.deepEqual(h.failed(undefined, T0), {
+        kind: 'failing',
+        untilMs: T0 + 100,
+        waitMs: 100,
+        failuresInARow: FAILURES_TO_FAILING,
+        firstOfOutage: true,
+      });
+      assert.equal(h.mode, 'failing');
+      assert.equal(h.stalled, true);
+      assert.equal(h.failed(undefined, T0), undefined, 'a failure from before the wait: no new wait');
+    },
+  );
 
-  void it('a failing URL probes after its wait; a failed probe waits twice as long (capped), honouring Retry-After; an answer resumes it', () => {
-    const h = new UrlHealth(POLICY, PAUSE_MS);
-    for (let i = 0; i < FAILURES_TO_FAILING; i++) h.failed(undefined, T0);
-    assert.equal(h.waitOver(h.epoch - 1), undefined, 'a stale timer does nothing');
-    assert.deepEqual(h.waitOver(h.epoch), { kind: 'probe', mode: 'failing' });
-    assert.equal(h.probing, true);
-    const again = h.failed(undefined, T0 + 100);
-    assert.equal(again?.kind === 'failing' && again.waitMs, 200);
-    assert.equal(again?.kind === 'failing' && again.firstOfOutage, false);
-    h.waitOver(h.epoch);
-    const asked = h.failed(3_000, T0);
-    assert.equal(asked?.kind === 'failing' && asked.waitMs, 3_000, 'Retry-After longer than the backoff');
-    h.waitOver(h.epoch);
-    const capped = h.failed(undefined, T0);
-    assert.equal(capped?.kind === 'failing' && capped.waitMs, 400);
-    const resumed = h.answered(503, false);
-    assert.deepEqual(resumed && { kind: resumed.kind, from: resumed.kind === 'resumed' && resumed.from }, {
-      kind: 'resumed',
-      from: 'failing',
-    });
-    assert.equal(h.mode, 'healthy');
-    for (let i = 1; i < FAILURES_TO_FAILING; i++) h.failed(undefined, T0);
-    const next = h.failed(undefined, T0);
-    assert.equal(next?.kind === 'failing' && next.firstOfOutage, true, 'a new outage is told again');
-  });
+  void it(
+    'a failing URL probes after its wait; a failed probe waits twice ' +
+      'as long (capped), honouring Retry-After; an answer resumes it',
+    () => {
+      const h = new UrlHealth(POLICY, PAUSE_MS);
+      for (let i = 0; i < FAILURES_TO_FAILING; i++) h.failed(undefined, T0);
+      assert.equal(h.waitOver(h.epoch - 1), undefined, 'a stale timer does nothing');
+      assert.deepEqual(h.waitOver(h.epoch), { kind: 'probe', mode: 'failing' });
+      assert.equal(h.probing, true);
+      const again = h.failed(undefined, T0 + 100);
+      assert.equal(again?.kind === 'failing' && again.waitMs, 200);
+      assert.equal(again?.kind === 'failing' && again.firstOfOutage, false);
+      h.waitOver(h.epoch);
+      const asked = h.failed(3_000, T0);
+      assert.equal(asked?.kind === 'failing' && asked.waitMs, 3_000, 'Retry-After longer than the backoff');
+      h.waitOver(h.epoch);
+      const capped = h.failed(undefined, T0);
+      assert.equal(capped?.kind === 'failing' && capped.waitMs, 400);
+      const resumed = h.answered(503, false);
+      assert.deepEqual(resumed && { kind: resumed.kind, from: resumed.kind === 'resumed' && resumed.from }, {
+        kind: 'resumed',
+        from: 'failing',
+      });
+      assert.equal(h.mode, 'healthy');
+      for (let i = 1; i < FAILURES_TO_FAILING; i++) h.failed(undefined, T0);
+      const next = h.failed(undefined, T0);
+      assert.equal(next?.kind === 'failing' && next.firstOfOutage, true, 'a new outage is told again');
+    },
+  );
 
   void it('410 pauses the URL; 410s in flight wait for the same pause; only a 2xx to the probe resumes it', () => {
     const h = new UrlHealth(POLICY, PAUSE_MS);
