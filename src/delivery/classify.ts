@@ -3,6 +3,7 @@
 // Invariant: no message built here carries URL credentials, the query string or the request body,
 // and a response body is quoted on one line, at most ERROR_SNIPPET_CHARS long.
 
+import type { ErrorCode } from '../errors.js';
 import { safeUrl } from '../safe-url.js';
 import { EGRESS_BLOCKED_CODE } from './egress-guard.js';
 import { parseRetryAfter } from './retry-policy.js';
@@ -13,15 +14,15 @@ const ERROR_SNIPPET_CHARS = 200;
 /** Bytes of an error answer's body worth keeping for that quote (4 bytes per char covers any UTF-8). */
 export const SNIPPET_CAPTURE_BYTES = ERROR_SNIPPET_CHARS * 4;
 
-const CODE_STATUS = 'UCW_ERR_DELIVERY_HTTP_STATUS';
-const CODE_NETWORK = 'UCW_ERR_DELIVERY_NETWORK';
-const CODE_TIMEOUT = 'UCW_ERR_DELIVERY_TIMEOUT';
+const CODE_STATUS = 'UCW_ERR_DELIVERY_HTTP_STATUS' satisfies ErrorCode;
+const CODE_NETWORK = 'UCW_ERR_DELIVERY_NETWORK' satisfies ErrorCode;
+const CODE_TIMEOUT = 'UCW_ERR_DELIVERY_TIMEOUT' satisfies ErrorCode;
 /** A request that can never succeed as configured (bad URL, header value undici refuses). */
-const CODE_REQUEST = 'UCW_ERR_DELIVERY_REQUEST';
+const CODE_REQUEST = 'UCW_ERR_DELIVERY_REQUEST' satisfies ErrorCode;
 /** The egress guard refused the destination address (configuration, not transient). */
-const CODE_BLOCKED = 'UCW_ERR_DELIVERY_BLOCKED';
+const CODE_BLOCKED = 'UCW_ERR_DELIVERY_BLOCKED' satisfies ErrorCode;
 /** The receiver answered 410 Gone (the scheduler pauses the URL). */
-const CODE_GONE = 'UCW_ERR_DELIVERY_GONE';
+const CODE_GONE = 'UCW_ERR_DELIVERY_GONE' satisfies ErrorCode;
 
 /** Certificate verification failures (OpenSSL verify results as Node reports them). */
 const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
@@ -235,11 +236,11 @@ function tlsAdvice(code: string): string {
   );
 }
 
-function retry(code: string, message: string, durationMs: number): AttemptOutcome {
+function retry(code: ErrorCode, message: string, durationMs: number): AttemptOutcome {
   return { kind: 'retry', error: { code, message }, durationMs };
 }
 
-function dead(status: number | undefined, code: string, message: string, durationMs: number): AttemptOutcome {
+function dead(status: number | undefined, code: ErrorCode, message: string, durationMs: number): AttemptOutcome {
   const error: AttemptError = { code, message };
   return status === undefined ? { kind: 'dead', error, durationMs } : { kind: 'dead', status, error, durationMs };
 }

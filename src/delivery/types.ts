@@ -2,6 +2,7 @@
 // The scheduler (ordering, retries, persistence) depends only on these types.
 
 import type { EventName } from '../domain/events.js';
+import type { ErrorCode } from '../errors.js';
 
 export type BodyFormat = 'ucontact' | 'envelope';
 
@@ -19,7 +20,7 @@ export interface DeliveryAttempt {
 }
 
 export interface AttemptError {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
 }
 
