@@ -1,12 +1,9 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768 node --max-semi-space-size=4 --heap-growing-percent=25 --v8-pool-size=1 --single-threaded-gc
 // The `ucontact-webhooks` command: yargs parses argv, config/ validates it, app.ts runs it.
 // Exit codes: 0 clean stop, 1 fatal runtime error, 2 invalid configuration or rules.
-// The first line keeps memory flat (docs/operations.md, "Memory and threads"): V8's young generation at most
-// 2 x 4 MB (default 2 x 16 MB, which the decoded rows of a backlog fill at once), the old generation grown by 25%
-// over what survives a collection instead of up to 4x, one V8 helper thread instead of four (on two cores
-// the four took a third of a core from the delivery thread during a catch-up), and two glibc malloc
-// arenas instead of one per thread. In the benchmark here (bench/RESULTS.md) they took the peak RSS of a
-// catch-up from ~320 MB to ~180 MB and the live RSS from ~195 MB to ~145 MB.
+// The first line keeps memory flat and leaves the cores to the bridge's two threads: a small young generation,
+// a slowly grown old one, one V8 helper thread, garbage collection on the allocating thread, two malloc arenas.
+// Why each flag: docs/operations.md, "Memory and threads"; the figures: bench/RESULTS.md.
 
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';

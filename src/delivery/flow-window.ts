@@ -176,7 +176,7 @@ export class FlowWindow {
   /**
    * Undefined when reading on is useful now, else a promise that resolves once it is (or the gate is
    * released). `urls`: those the next transaction may write to. Reading while they are all behind
-   * would only write to the store what is read back later (a third of the catch-up work); the binlog
+   * would only write to the store what is read back later (work the catch-up cannot spare); the binlog
    * keeps it meanwhile.
    */
   roomFor(urls: ReadonlySet<string>): Promise<void> | undefined {
