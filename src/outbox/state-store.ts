@@ -184,7 +184,7 @@ function rowJson(row: Row): string {
   });
 }
 
-export interface OutboxOptions {
+export interface StateStoreOptions {
   readonly stateDir: string;
   /** `normal` survives process crashes; `full` also survives power loss, at a write cost. */
   readonly synchronous: 'normal' | 'full';
@@ -203,7 +203,7 @@ export interface OutboxOptions {
   readonly incrementalVacuum?: boolean;
 }
 
-export class Outbox {
+export class StateStore {
   private readonly db: Db;
   /** Held by a writable store for its life: only its holder migrates, recovers or writes. */
   private readonly lock: StateLock | undefined;
@@ -243,7 +243,7 @@ export class Outbox {
   private flushScheduled = false;
   private markGoneStmt: Statement | undefined;
 
-  constructor(opts: OutboxOptions) {
+  constructor(opts: StateStoreOptions) {
     this.now = opts.now ?? Date.now;
     const path = join(opts.stateDir, OUTBOX_FILE);
     if (opts.readonly) {
