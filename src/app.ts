@@ -14,7 +14,7 @@ import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
 import { Metrics } from './observe/metrics.js';
-import { Outbox } from './outbox/outbox.js';
+import { StateStore } from './outbox/state-store.js';
 import { Pruner } from './outbox/pruner.js';
 import { mirrorTablesOf, TransactionProcessor } from './pipeline/processor.js';
 import { StartPosition } from './pipeline/start-position.js';
@@ -66,7 +66,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     );
     const mirrorTables = mirrorTablesOf(engine, registry);
 
-    const outbox = new Outbox({
+    const outbox = new StateStore({
       stateDir: config.stateDir,
       synchronous: config.outboxSync,
       logger: logger.child({ component: 'outbox' }),

@@ -13,7 +13,7 @@ import type { SecretFileWarning } from './config/secret-file.js';
 import { envName, flagName } from './config/option-names.js';
 import { BridgeError, isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
-import { Outbox } from './outbox/outbox.js';
+import { StateStore } from './outbox/state-store.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
 import { safeUrl } from './safe-url.js';
@@ -92,13 +92,13 @@ function report(err: unknown): number {
  * `readonly`: reads beside a running bridge, changing nothing. Otherwise the command takes the state
  * directory's lock, so it refuses (UCW_ERR_STATE_LOCKED) while a bridge runs there.
  */
-function openOutbox(stateDir: string | undefined, readonly: boolean): Outbox {
+function openStore(stateDir: string | undefined, readonly: boolean): StateStore {
   if (!stateDir) {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--state-dir is required', {
       hint: 'Pass the --state-dir of the bridge.',
     });
   }
-  return new Outbox({ stateDir, synchronous: 'full', readonly });
+  return new StateStore({ stateDir, synchronous: 'full', readonly });
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -157,7 +157,7 @@ export async function main(args: string[]): Promise<number> {
           (yy) => yy.option('limit', { type: 'number', default: 100 }),
           (argv) =>
             setExit(() => {
-              const outbox = openOutbox(argv['state-dir'], true);
+              const outbox = openStore(argv['state-dir'], true);
               try {
                 for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
               } finally {
@@ -173,7 +173,7 @@ export async function main(args: string[]): Promise<number> {
           (yy) => yy.option('id', { type: 'number', array: true, describe: 'delivery ids (from `list`)' }),
           (argv) =>
             setExit(() => {
-              const outbox = openOutbox(argv['state-dir'], false);
+              const outbox = openStore(argv['state-dir'], false);
               try {
                 const n = outbox.requeueDead(argv.id);
                 process.stdout.write(`requeued ${n} deliveries\n`);
@@ -208,7 +208,7 @@ export async function main(args: string[]): Promise<number> {
                 throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--url is required', {
                   hint: 'Name the URL whose backlog to discard, exactly as registered.',
                 });
-              const outbox = openOutbox(argv['state-dir'], false);
+              const outbox = openStore(argv['state-dir'], false);
               try {
                 const n = outbox.discardPending(argv.url);
                 process.stdout.write(

@@ -3,7 +3,7 @@
 
 import type { ErrorCode, WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Delivery } from '../outbox/outbox.js';
+import type { Delivery } from '../outbox/state-store.js';
 import { safeUrl } from '../safe-url.js';
 import type { HealthAction } from './url-health.js';
 

@@ -9,7 +9,7 @@
 import type { WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Delivery, Outbox } from '../outbox/outbox.js';
+import type { Delivery, StateStore } from '../outbox/state-store.js';
 import { systemClock, type Clock } from './clock.js';
 
 /** The window need only keep the sender busy while reading waits for it (bench/RESULTS.md). */
@@ -46,7 +46,7 @@ export interface PageSink {
 }
 
 export interface FlowWindowOptions {
-  readonly store: Pick<Outbox, 'pendingPage'>;
+  readonly store: Pick<StateStore, 'pendingPage'>;
   readonly maxBufferedPerUrl?: number;
   /** --max-outbox-pending: most deliveries of URLs neither failing nor paused. */
   readonly maxPending: number;

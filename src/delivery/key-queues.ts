@@ -3,7 +3,7 @@
 // once while startable; its head is the only delivery that may wait for a retry time; a chain (the
 // first `sent` of a key) is in the sender's hands and is never removed from under it.
 
-import type { Delivery } from '../outbox/outbox.js';
+import type { Delivery } from '../outbox/state-store.js';
 import type { SafeTimer } from '../safe-timer.js';
 
 export interface KeyQueue {

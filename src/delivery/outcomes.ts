@@ -5,7 +5,7 @@
 import type { ErrorCode, WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Delivery, Outbox } from '../outbox/outbox.js';
+import type { Delivery, StateStore } from '../outbox/state-store.js';
 import { deliveryFields } from './delivery-log.js';
 import { nextAttemptAt, type RetryPolicy } from './retry-policy.js';
 import type { AttemptError, AttemptOutcome } from './types.js';
@@ -28,7 +28,7 @@ export interface OutcomeTarget {
 export type Settled = 'finished' | 'stays' | number;
 
 export interface OutcomeRecorderOptions<T extends OutcomeTarget> {
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly policy: RetryPolicy;
   readonly metrics: Metrics;
   readonly logger: Logger;

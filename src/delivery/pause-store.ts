@@ -3,9 +3,9 @@
 // early probe; it never stops delivery.
 
 import type { Logger } from '../logger.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { StateStore } from '../outbox/state-store.js';
 
-/** Outbox meta key of the persisted pauses: JSON { [url]: { untilMs, probeKey, sinceMs } }. */
+/** State store meta key of the persisted pauses: JSON { [url]: { untilMs, probeKey, sinceMs } }. */
 export const GONE_PAUSES_META_KEY = 'gone_pauses';
 
 export interface SavedPause {
@@ -21,7 +21,7 @@ export interface PauseStore {
   save(pauses: ReadonlyMap<string, SavedPause>): void;
 }
 
-export function outboxPauseStore(outbox: Pick<Outbox, 'getMeta' | 'setMeta'>, logger: Logger): PauseStore {
+export function outboxPauseStore(outbox: Pick<StateStore, 'getMeta' | 'setMeta'>, logger: Logger): PauseStore {
   return {
     load() {
       const out = new Map<string, SavedPause>();

@@ -7,7 +7,7 @@
 
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Delivery, Outbox, StagedCounts } from '../outbox/outbox.js';
+import type { Delivery, StateStore, StagedCounts } from '../outbox/state-store.js';
 import type { SafeTimer } from '../safe-timer.js';
 import { safeUrl } from '../safe-url.js';
 import { systemClock, type Clock } from './clock.js';
@@ -22,7 +22,7 @@ import { UrlHealth, type HealthAction } from './url-health.js';
 import { UrlHealthEffects } from './url-health-effects.js';
 
 export interface DeliverySchedulerOptions {
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly sender: Sender;
   /** Buffers deliveries and pages them from the store; the gate on reading (shared with the source). */
   readonly window: FlowWindow;

@@ -6,7 +6,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Delivery, Outbox } from '../outbox/outbox.js';
+import type { Delivery, StateStore } from '../outbox/state-store.js';
 import type { SafeTimer } from '../safe-timer.js';
 import { safeUrl } from '../safe-url.js';
 import type { Clock } from './clock.js';
@@ -30,7 +30,7 @@ export interface UrlHealthEffectsOptions<T extends HealthSubject> {
   readonly clock: Clock;
   readonly sender: Pick<Sender, 'cancelQueued'>;
   readonly window: FlowWindow;
-  readonly outbox: Pick<Outbox, 'shiftFirstAttempts'>;
+  readonly outbox: Pick<StateStore, 'shiftFirstAttempts'>;
   readonly pauses: PauseStore;
   readonly metrics: Metrics;
   readonly logger: Logger;

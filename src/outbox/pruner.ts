@@ -7,7 +7,7 @@
 import { setImmediate as turn } from 'node:timers/promises';
 import type { WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Outbox } from './outbox.js';
+import type { StateStore } from './state-store.js';
 
 /** Rows per delete transaction: a few milliseconds each (see test/integration/outbox-prune.test.ts). */
 export const PRUNE_BATCH_ROWS = 200;
@@ -15,7 +15,7 @@ export const PRUNE_BATCH_ROWS = 200;
 export const VACUUM_STEP_PAGES = 64;
 
 export interface PrunerOptions {
-  readonly outbox: Pick<Outbox, 'prune' | 'vacuumStep'>;
+  readonly outbox: Pick<StateStore, 'prune' | 'vacuumStep'>;
   /** Delivered and cancelled rows older than this are deleted (sooner when the disk budget needs their room). */
   readonly retentionMs: number;
   readonly intervalMs: number;

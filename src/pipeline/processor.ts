@@ -8,7 +8,7 @@ import { formatPosition, tableId, type RowChange, type SourceTransaction } from 
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Delivery, EnqueuedEvent, MirrorChange, Outbox, StagedCounts } from '../outbox/outbox.js';
+import type { Delivery, EnqueuedEvent, MirrorChange, StateStore, StagedCounts } from '../outbox/state-store.js';
 import type { Registry } from '../registry/registry.js';
 import { keyString, projectRow } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
@@ -38,7 +38,7 @@ export interface ProcessorDeps {
   readonly registry: Registry;
   /** Tables mirrored in the outbox (directories and the registry), with their primary keys and the columns kept. */
   readonly mirrorTables: ReadonlyArray<MirrorTable>;
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly db: Pick<SourceDb, 'lookupValue'>;
   readonly metrics: Metrics;
   readonly logger: Logger;

@@ -7,7 +7,7 @@ import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { formatPosition } from '../domain/row-change.js';
 import { BridgeError, type WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Outbox } from '../outbox/outbox.js';
+import type { StateStore } from '../outbox/state-store.js';
 import type { MirrorTable } from './processor.js';
 import type { Registry } from '../registry/registry.js';
 import { keyString, projectRow } from '../rules/directory.js';
@@ -29,7 +29,7 @@ interface Fingerprint {
 export interface StartPositionDeps {
   /** What it reads of the source (a fake in unit tests). */
   readonly db: Pick<SourceDb, 'binlogEnd' | 'snapshot' | 'gtidPositionAt' | 'binlogFiles'>;
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly engine: RulesEngine;
   readonly registry: Registry;
   readonly mirrorTables: ReadonlyArray<MirrorTable>;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DeliveryStatus, Outbox, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { DeliveryStatus, StateStore, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 import { runCli } from '../helpers/bridge-process.js';
 
 const A = 'http://a.test/hook';
@@ -27,7 +27,7 @@ const ev = (id: string, urls: string[]): EnqueuedEvent => ({
 
 /** Status of every delivery of the store, by URL, read without taking the lock. */
 function statuses(stateDir: string): Record<string, number[]> {
-  const store = new Outbox({ stateDir, synchronous: 'normal', readonly: true });
+  const store = new StateStore({ stateDir, synchronous: 'normal', readonly: true });
   try {
     const out: Record<string, number[]> = {};
     for (let id = 1; ; id++) {
@@ -45,7 +45,7 @@ void describe('deliveries discard', () => {
   let stateDir = '';
   before(() => {
     stateDir = mkdtempSync(join(tmpdir(), 'ucw-discard-'));
-    const store = new Outbox({ stateDir, synchronous: 'normal' });
+    const store = new StateStore({ stateDir, synchronous: 'normal' });
     store.commit({
       events: [ev('1', [A, B]), ev('2', [A]), ev('3', [SECRET_URL])],
       mirror: [],
@@ -77,7 +77,7 @@ void describe('deliveries discard', () => {
   });
 
   void it('refuses with UCW_ERR_STATE_LOCKED while a bridge holds the state directory, changing nothing', async () => {
-    const running = new Outbox({ stateDir, synchronous: 'normal' });
+    const running = new StateStore({ stateDir, synchronous: 'normal' });
     try {
       const r = await runCli(['deliveries', 'discard', '--url', B, '--state-dir', stateDir]);
       assert.equal(r.code, 1);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { OUTBOX_FILE } from '../../src/outbox/outbox.js';
+import { OUTBOX_FILE } from '../../src/outbox/state-store.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';

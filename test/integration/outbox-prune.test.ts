@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, describe, test } from 'node:test';
 import { setImmediate as turn } from 'node:timers/promises';
-import { Outbox, OUTBOX_FILE, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { StateStore, OUTBOX_FILE, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 import { Pruner } from '../../src/outbox/pruner.js';
 
 const ROWS = 1_000_000;
@@ -57,7 +57,7 @@ void describe('outbox: pruning while streaming', () => {
       `commits go on keeps event-loop delay < ${MAX_DELAY_MS} ms`,
     async (t) => {
       const now = T0 + 48 * HOUR;
-      const outbox = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => now });
+      const outbox = new StateStore({ stateDir: dir, synchronous: 'normal', now: () => now });
       t.after(() => outbox.close());
       const file = join(dir, OUTBOX_FILE);
       const seeded = performance.now();

@@ -11,7 +11,7 @@ import type { AnyBinlogEvent } from '@vlasky/zongji';
 import type { Row, SourceTransaction } from '../../src/domain/row-change.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+import { StateStore } from '../../src/outbox/state-store.js';
 import { mirrorTablesOf, TransactionProcessor } from '../../src/pipeline/processor.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
@@ -64,7 +64,7 @@ function listenerFor(
 
 interface Pipeline {
   readonly feed: (events: AnyBinlogEvent[]) => void;
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   /** Transactions the processor finished (their last part). */
   commits(): number;
   created(): number;
@@ -76,7 +76,7 @@ function pipeline(dir: string, from = { file: FILE, pos: 4 }, maxQueuedRows = 40
   const engine = new RulesEngine(rules, 'UTC');
   const registry = new Registry(rules.registry, () => undefined);
   registry.load([{ id: 2, name: 'AgentLog', description: null, event: 'AgentLog', url: URL, user: null }]);
-  const outbox = new Outbox({ stateDir: dir, synchronous: 'normal' });
+  const outbox = new StateStore({ stateDir: dir, synchronous: 'normal' });
   let created = 0;
   const processor = new TransactionProcessor({
     engine,
@@ -151,7 +151,7 @@ void describe('event ids through the processor into a real outbox, rows events a
     async () => {
       const rows = 257;
       const events = bigTransaction('0-1-77', rows, 90_000);
-      const idsOf = (o: Outbox): string[] => o.pendingPage(URL, 0, 1_000).map((d) => d.eventId);
+      const idsOf = (o: StateStore): string[] => o.pendingPage(URL, 0, 1_000).map((d) => d.eventId);
 
       const whole = pipeline(tempDir(), { file: FILE, pos: 4 }, 100_000);
       whole.feed(events);

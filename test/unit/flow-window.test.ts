@@ -8,7 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { flush } from '../helpers/fake-clock.js';
 import { BYTES_CHECK_MS, FlowWindow, type PageSink } from '../../src/delivery/flow-window.js';
-import type { Delivery } from '../../src/outbox/outbox.js';
+import type { Delivery } from '../../src/outbox/state-store.js';
 
 interface LogLine {
   level: string;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isBusy, KeyQueues } from '../../src/delivery/key-queues.js';
 import type { EventName } from '../../src/domain/events.js';
-import type { Delivery } from '../../src/outbox/outbox.js';
+import type { Delivery } from '../../src/outbox/state-store.js';
 
 const T0 = 1_000_000;
 let nextId = 0;

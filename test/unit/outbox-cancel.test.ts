@@ -1,4 +1,4 @@
-// Outbox cancellation: a URL's pending backlog (or that of some events, minus those in flight) is
+// StateStore cancellation: a URL's pending backlog (or that of some events, minus those in flight) is
 // marked cancelled and kept; nothing else changes, and cancelled deliveries are never read as pending.
 
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { DeliveryStatus, Outbox, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { DeliveryStatus, StateStore, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 
 const A = 'http://a.test/hook';
 const B = 'http://b.test/hook';
@@ -21,12 +21,12 @@ const ev = (id: string, name: EnqueuedEvent['name'], urls: string[]): EnqueuedEv
   source: { file: 'binlog.000001', pos: pos++ },
 });
 
-void describe('Outbox cancellation', () => {
+void describe('StateStore cancellation', () => {
   let dir = '';
-  let outbox: Outbox;
+  let outbox: StateStore;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'ucw-cancel-'));
-    outbox = new Outbox({ stateDir: dir, synchronous: 'normal' });
+    outbox = new StateStore({ stateDir: dir, synchronous: 'normal' });
   });
   afterEach(() => {
     outbox.close();

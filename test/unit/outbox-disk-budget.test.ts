@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FlowWindow } from '../../src/delivery/flow-window.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Outbox, type Delivery, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { StateStore, type Delivery, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 import { Pruner } from '../../src/outbox/pruner.js';
 
 const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
@@ -27,7 +27,7 @@ interface LogLine {
 
 void describe('FlowWindow disk budget over a real store', () => {
   let dir = '';
-  let outbox: Outbox | undefined;
+  let outbox: StateStore | undefined;
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'ucw-disk-budget-'))));
   afterEach(() => {
     outbox?.close();
@@ -35,7 +35,7 @@ void describe('FlowWindow disk budget over a real store', () => {
   });
 
   const setup = () => {
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => Date.now() });
+    const o = new StateStore({ stateDir: dir, synchronous: 'normal', now: () => Date.now() });
     outbox = o;
     let pos = 0;
     const commit = (url: string, n: number): Delivery[] => {

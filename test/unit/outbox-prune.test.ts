@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { DeliveryStatus, Outbox, OUTBOX_FILE, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { DeliveryStatus, StateStore, OUTBOX_FILE, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 import { Pruner } from '../../src/outbox/pruner.js';
 
 const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
@@ -26,12 +26,12 @@ const event = (id: string, pos: number): EnqueuedEvent => ({
 
 const silent = { info: () => undefined, warn: () => undefined };
 
-void describe('Outbox v3 and Pruner', () => {
+void describe('StateStore v3 and Pruner', () => {
   let dir = '';
   let clock = T0;
-  const opened: Outbox[] = [];
-  const open = (logger = silent, incrementalVacuum = true): Outbox => {
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => clock, logger, incrementalVacuum });
+  const opened: StateStore[] = [];
+  const open = (logger = silent, incrementalVacuum = true): StateStore => {
+    const o = new StateStore({ stateDir: dir, synchronous: 'normal', now: () => clock, logger, incrementalVacuum });
     opened.push(o);
     return o;
   };
@@ -121,7 +121,7 @@ void describe('Outbox v3 and Pruner', () => {
     open().commit({ events: [event('a', 1)], mirror: [], checkpoint: { file: 'binlog.000001', pos: 1 } });
     opened.splice(0).forEach((o) => o.close());
     raw((db) => db.exec("DROP INDEX deliveries_done; UPDATE meta SET value = '2' WHERE key = 'schema_version'"));
-    const ro = new Outbox({ stateDir: dir, synchronous: 'normal', readonly: true });
+    const ro = new StateStore({ stateDir: dir, synchronous: 'normal', readonly: true });
     opened.push(ro);
     assert.deepEqual(ro.counts(), { pending: 1, delivered: 0, dead: 0 });
     assert.equal(

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { BridgeError } from '../../src/errors.js';
-import { DeliveryStatus, Outbox, OUTBOX_FILE, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { DeliveryStatus, StateStore, OUTBOX_FILE, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 
 const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
 
@@ -23,11 +23,11 @@ const event = (id: string, pos: number): EnqueuedEvent => ({
   source: { file: 'binlog.000001', pos },
 });
 
-void describe('Outbox, read-only', () => {
+void describe('StateStore, read-only', () => {
   let dir = '';
-  const opened: Outbox[] = [];
-  const open = (readonly: boolean): Outbox => {
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => T0, readonly });
+  const opened: StateStore[] = [];
+  const open = (readonly: boolean): StateStore => {
+    const o = new StateStore({ stateDir: dir, synchronous: 'normal', now: () => T0, readonly });
     opened.push(o);
     return o;
   };
@@ -120,7 +120,7 @@ void describe('Outbox, read-only', () => {
 
     const missing = join(dir, 'nothing-here');
     assert.throws(
-      () => new Outbox({ stateDir: missing, synchronous: 'normal', readonly: true }),
+      () => new StateStore({ stateDir: missing, synchronous: 'normal', readonly: true }),
       (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN',
     );
     assert.equal(existsSync(missing), false);

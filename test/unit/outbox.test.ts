@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventName } from '../../src/domain/events.js';
 import { BridgeError } from '../../src/errors.js';
-import { DeliveryStatus, Outbox, OUTBOX_FILE, type CommitBatch, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import {
+  DeliveryStatus,
+  StateStore,
+  OUTBOX_FILE,
+  type CommitBatch,
+  type EnqueuedEvent,
+} from '../../src/outbox/state-store.js';
 
 const T0 = Date.UTC(2026, 2, 2, 14, 0, 0);
 const HOUR = 3_600_000;
@@ -26,7 +32,7 @@ function event(id: string, urls: string[], over: Partial<EnqueuedEvent> = {}): E
 }
 
 /** Ids of every pending delivery, over all URLs, in id order. */
-function pendingIds(o: Outbox): number[] {
+function pendingIds(o: StateStore): number[] {
   return [...o.pendingByUrl().keys()]
     .flatMap((url) => o.pendingPage(url, 0, 1_000).map((d) => d.id))
     .sort((a, b) => a - b);
@@ -38,12 +44,12 @@ const batch = (events: EnqueuedEvent[], pos: number, mirror: CommitBatch['mirror
   checkpoint: { file: 'binlog.000001', pos },
 });
 
-void describe('Outbox', () => {
+void describe('StateStore', () => {
   let dir = '';
   let clock = T0;
-  const opened: Outbox[] = [];
-  const open = (): Outbox => {
-    const o = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => clock });
+  const opened: StateStore[] = [];
+  const open = (): StateStore => {
+    const o = new StateStore({ stateDir: dir, synchronous: 'normal', now: () => clock });
     opened.push(o);
     return o;
   };
@@ -490,14 +496,14 @@ void describe('Outbox', () => {
     const notADir = join(dir, 'plain-file');
     writeFileSync(notADir, 'x');
     assert.throws(
-      () => new Outbox({ stateDir: notADir, synchronous: 'full' }),
+      () => new StateStore({ stateDir: notADir, synchronous: 'full' }),
       (err: unknown) => err instanceof BridgeError && err.code === 'UCW_ERR_OUTBOX_OPEN',
     );
   });
 
   void it('creates a missing state directory (synchronous full)', () => {
     const nested = join(dir, 'a', 'b');
-    const o = new Outbox({ stateDir: nested, synchronous: 'full' });
+    const o = new StateStore({ stateDir: nested, synchronous: 'full' });
     opened.push(o);
     assert.equal(o.commit(batch([event('e', ['https://a/'])], 9)).length, 1);
   });

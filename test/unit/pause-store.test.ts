@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { GONE_PAUSES_META_KEY, outboxPauseStore } from '../../src/delivery/pause-store.js';
 import { createLogger } from '../../src/logger.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+import { StateStore } from '../../src/outbox/state-store.js';
 
 void describe('outboxPauseStore', () => {
   let dir = '';
-  let outbox: Outbox;
+  let outbox: StateStore;
   let logs: Array<{ msg: string }>;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'ucw-pause-store-'));
-    outbox = new Outbox({ stateDir: dir, synchronous: 'normal' });
+    outbox = new StateStore({ stateDir: dir, synchronous: 'normal' });
     logs = [];
   });
   afterEach(() => {

@@ -1,4 +1,4 @@
-// The processor with a real temporary Outbox and a fake source: mirror changes of a transaction read
+// The processor with a real temporary StateStore and a fake source: mirror changes of a transaction read
 // in parts are staged in the store, not kept in memory until its commit (a 100,000-row UPDATE of a
 // directory table must not grow the heap with the transaction), reach mirror_rows atomically with the
 // commit, and are dropped with the other staged work when the transaction is abandoned.
@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import type { Row, RowChange, SourceTransaction } from '../../src/domain/row-change.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Outbox, type Delivery } from '../../src/outbox/outbox.js';
+import { StateStore, type Delivery } from '../../src/outbox/state-store.js';
 import { mirrorTablesOf, TransactionProcessor } from '../../src/pipeline/processor.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
@@ -33,7 +33,7 @@ function heapAfterGc(): number {
 }
 
 interface Harness {
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly processor: TransactionProcessor;
   readonly engine: RulesEngine;
   readonly created: Delivery[];
@@ -44,7 +44,7 @@ function harness(stateDir: string): Harness {
   const engine = new RulesEngine(rules, 'UTC');
   const registry = new Registry(rules.registry, () => undefined);
   registry.load([{ id: 1, event: 'AgentRingNoAnswer', url: URL }]);
-  const outbox = new Outbox({ stateDir, synchronous: 'normal' });
+  const outbox = new StateStore({ stateDir, synchronous: 'normal' });
   const mirrorTables = mirrorTablesOf(engine, registry);
   const created: Delivery[] = [];
   const processor = new TransactionProcessor({

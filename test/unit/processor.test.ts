@@ -1,4 +1,4 @@
-// TransactionProcessor on a real temporary Outbox with a fake source: one outbox commit per source
+// TransactionProcessor on a real temporary StateStore with a fake source: one outbox commit per source
 // transaction carrying its events, mirror changes and checkpoint; a transaction read in parts is staged
 // and promoted by its commit; abandoning it drops the staged work; a failing rule stops neither the
 // other rules nor the transaction.
@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Row, RowChange, SourceTransaction } from '../../src/domain/row-change.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { Outbox, type CommitBatch, type Delivery, type StagedCounts } from '../../src/outbox/outbox.js';
+import { StateStore, type CommitBatch, type Delivery, type StagedCounts } from '../../src/outbox/state-store.js';
 import { mirrorTablesOf, TransactionProcessor } from '../../src/pipeline/processor.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
@@ -22,7 +22,7 @@ const LOG_URL = 'http://127.0.0.1:9/log';
 const CHECKPOINT = { file: 'bin.000001', pos: 500 };
 
 interface Harness {
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly processor: TransactionProcessor;
   readonly metrics: Metrics;
   /** Every outbox.commit() batch, in order. */
@@ -40,7 +40,7 @@ function harness(stateDir: string): Harness {
     { id: 1, event: 'AgentRingNoAnswer', url: RING_URL },
     { id: 2, event: 'AgentLog', url: LOG_URL },
   ]);
-  const outbox = new Outbox({ stateDir, synchronous: 'normal' });
+  const outbox = new StateStore({ stateDir, synchronous: 'normal' });
   outbox.initialize(
     [{ table: 'ccdata.users', rows: [{ pk: 'u7', row: { username: 'u7', phone: '2007', name: 'Ana' } }] }],
     CHECKPOINT,

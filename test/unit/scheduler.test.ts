@@ -18,7 +18,7 @@ import type { AttemptOutcome, DeliveryAttempt } from '../../src/delivery/types.j
 import { FAILURES_TO_FAILING } from '../../src/delivery/url-health.js';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { DeliveryStatus, Outbox, type EnqueuedEvent } from '../../src/outbox/outbox.js';
+import { DeliveryStatus, StateStore, type EnqueuedEvent } from '../../src/outbox/state-store.js';
 import { FakeClock, flush } from '../helpers/fake-clock.js';
 
 const URL_A = 'http://receiver-a.test/hook';
@@ -175,7 +175,7 @@ function ev(id: string, orderKey: string, urls: string[]): EnqueuedEvent {
 
 void describe('DeliveryScheduler', () => {
   let dir = '';
-  let outbox: Outbox;
+  let outbox: StateStore;
   let logs: LogLine[];
   let metrics: Metrics;
   const schedulers: DeliveryScheduler[] = [];
@@ -248,7 +248,7 @@ void describe('DeliveryScheduler', () => {
     fake = new FakeClock();
     clock = fake;
     dir = mkdtempSync(join(tmpdir(), 'ucw-scheduler-'));
-    outbox = new Outbox({ stateDir: dir, synchronous: 'normal', now: () => clock.now() });
+    outbox = new StateStore({ stateDir: dir, synchronous: 'normal', now: () => clock.now() });
     logs = [];
     metrics = new Metrics();
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+import { StateStore } from '../../src/outbox/state-store.js';
 import { DERIVED_SERVER_ID_MAX, DERIVED_SERVER_ID_MIN, replicaServerId } from '../../src/source/server-id.js';
 
 const log = createLogger('silent');
@@ -14,7 +14,7 @@ void describe('replicaServerId', () => {
     const base = mkdtempSync(join(tmpdir(), 'ucw-sid-'));
     try {
       const ids = (dir: string): number => {
-        const outbox = new Outbox({ stateDir: join(base, dir), synchronous: 'normal' });
+        const outbox = new StateStore({ stateDir: join(base, dir), synchronous: 'normal' });
         try {
           return replicaServerId(undefined, outbox, log);
         } finally {

@@ -1,4 +1,4 @@
-// StartPosition on a real temporary Outbox with a fake source: the first run snapshots the mirrored
+// StartPosition on a real temporary StateStore with a fake source: the first run snapshots the mirrored
 // tables and starts at the binlog end (position read before the snapshot), a later run resumes from
 // the checkpoint, a checkpoint of another server's history is refused, and --reset-to-now logs the skip.
 
@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BinlogPosition, Row } from '../../src/domain/row-change.js';
 import type { BridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+import { StateStore } from '../../src/outbox/state-store.js';
 import { StartPosition } from '../../src/pipeline/start-position.js';
 import { Registry } from '../../src/registry/registry.js';
 import { RulesEngine } from '../../src/rules/engine.js';
@@ -50,7 +50,7 @@ class FakeSource {
 
 interface Started {
   readonly start: StartPosition;
-  readonly outbox: Outbox;
+  readonly outbox: StateStore;
   readonly engine: RulesEngine;
   readonly registry: Registry;
   readonly logs: Array<Record<string, unknown>>;
@@ -61,7 +61,7 @@ function starting(stateDir: string, source: FakeSource, resetToNow = false): Sta
   const rules = defaultRules();
   const engine = new RulesEngine(rules, 'UTC');
   const registry = new Registry(rules.registry, () => undefined);
-  const outbox = new Outbox({ stateDir, synchronous: 'normal' });
+  const outbox = new StateStore({ stateDir, synchronous: 'normal' });
   const mirrorTables = mirrorTablesOf(engine, registry);
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('info', {

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Outbox, OUTBOX_FILE } from '../../src/outbox/outbox.js';
+import { StateStore, OUTBOX_FILE } from '../../src/outbox/state-store.js';
 
 const mode = (path: string): string => `0${(statSync(path).mode & 0o777).toString(8)}`;
 const modes = (dir: string): Record<string, string> =>
@@ -33,7 +33,7 @@ void describe('state directory modes', () => {
     const dir = join(root, 'state');
     const warnings: unknown[] = [];
     // A new store is created private: nothing to tighten, so nothing reported.
-    const o = new Outbox({
+    const o = new StateStore({
       stateDir: dir,
       synchronous: 'normal',
       logger: { info: () => undefined, warn: (obj: unknown) => warnings.push(obj) },
@@ -50,7 +50,7 @@ void describe('state directory modes', () => {
     });
     o.close();
     // A read-only reader recreates -wal and -shm: they take the database file's mode.
-    const reader = new Outbox({ stateDir: dir, synchronous: 'normal', readonly: true });
+    const reader = new StateStore({ stateDir: dir, synchronous: 'normal', readonly: true });
     reader.counts();
     assert.equal(mode(join(dir, `${OUTBOX_FILE}-wal`)), '0600');
     assert.equal(mode(join(dir, `${OUTBOX_FILE}-shm`)), '0600');
@@ -68,7 +68,7 @@ void describe('state directory modes', () => {
     assert.equal(mode(join(dir, OUTBOX_FILE)), '0644');
 
     const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
-    const o = new Outbox({
+    const o = new StateStore({
       stateDir: dir,
       synchronous: 'normal',
       logger: {

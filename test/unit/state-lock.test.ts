@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { BridgeError } from '../../src/errors.js';
-import { Outbox } from '../../src/outbox/outbox.js';
+import { StateStore } from '../../src/outbox/state-store.js';
 import { StateLock } from '../../src/outbox/state-lock.js';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 
@@ -56,7 +56,7 @@ void describe('StateLock', () => {
     const t0 = performance.now();
     assert.throws(() => StateLock.acquire(dir), isLocked(child.pid!));
     assert.ok(performance.now() - t0 < 1_000, 'refused without waiting for a busy timeout');
-    assert.throws(() => new Outbox({ stateDir: dir, synchronous: 'normal' }), isLocked(child.pid!));
+    assert.throws(() => new StateStore({ stateDir: dir, synchronous: 'normal' }), isLocked(child.pid!));
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
@@ -65,8 +65,8 @@ void describe('StateLock', () => {
   });
 
   void it('is shared by stores of one process and released by the last one to close', async () => {
-    const a = new Outbox({ stateDir: dir, synchronous: 'normal' });
-    const b = new Outbox({ stateDir: dir, synchronous: 'normal' });
+    const a = new StateStore({ stateDir: dir, synchronous: 'normal' });
+    const b = new StateStore({ stateDir: dir, synchronous: 'normal' });
     a.close();
     // Still held by b: another process is refused.
     const probe =

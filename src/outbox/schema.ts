@@ -1,0 +1,108 @@
+// The state store's SQLite layout: its tables and indexes, its version, and the migration of an older
+// store to it. Invariant: a store is migrated in one transaction, only by the lock holder, and a store
+// written by a newer bridge is refused, never read or rewritten.
+
+import type { Database as Db } from 'better-sqlite3';
+import { BridgeError } from '../errors.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mirror_rows (
+  tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+-- Rows are appended in commit order: events by an integer key (the event id is a random-looking UUID;
+-- a B-tree keyed on it took a page write per insert), their uniqueness checked on (source file,
+-- position, id), which also grows at its right edge.
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  order_key TEXT NOT NULL,
+  occurred_at_ms INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  source_file TEXT NOT NULL,
+  source_pos INTEGER NOT NULL,
+  created_at_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_source ON events (source_file, source_pos, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_seq INTEGER NOT NULL,
+  url TEXT NOT NULL,
+  status INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at_ms INTEGER NOT NULL,
+  first_attempt_at_ms INTEGER,
+  created_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  last_status INTEGER,
+  last_error TEXT
+);
+-- Partial indexes: a delivery enters and leaves each as its status changes, so the hot path (pending
+-- to delivered) touches one small index instead of a (status, id) index over every row ever kept.
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (url, id) WHERE status = 0;
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (id) WHERE status = 2;
+CREATE INDEX IF NOT EXISTS deliveries_staged ON deliveries (id) WHERE status = 3;
+CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_seq);
+-- Mirror changes of a transaction read in parts, the last per row (row NULL: deleted); applied to
+-- mirror_rows by the commit that promotes the staged deliveries, or discarded with them.
+CREATE TABLE IF NOT EXISTS mirror_staged (
+  tbl TEXT NOT NULL, pk TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, pk)
+) WITHOUT ROWID;
+-- Pruning finds delivered and cancelled rows past retention on this one (v3), not by scanning every delivery.
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (updated_at_ms) WHERE status IN (1, 4);
+`;
+
+/** Version 1 tables are copied into this layout when a store is opened (see migrate()). */
+const V1_TO_V2 = `
+DROP INDEX IF EXISTS deliveries_by_status;
+ALTER TABLE events RENAME TO events_v1;
+ALTER TABLE deliveries RENAME TO deliveries_v1;
+${SCHEMA}
+INSERT INTO events (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms)
+  SELECT id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms
+  FROM events_v1 ORDER BY source_file, source_pos;
+INSERT INTO deliveries (id, event_seq, url, status, attempts, next_attempt_at_ms, first_attempt_at_ms,
+    created_at_ms, updated_at_ms, last_status, last_error)
+  SELECT d.id, e.seq, d.url, d.status, d.attempts, d.next_attempt_at_ms, d.first_attempt_at_ms,
+    d.created_at_ms, d.updated_at_ms, d.last_status, d.last_error
+  FROM deliveries_v1 d JOIN events e ON e.id = d.event_id ORDER BY d.id;
+DROP TABLE deliveries_v1;
+DROP TABLE events_v1;
+`;
+
+/**
+ * 2: events keyed by an integer, partial indexes by delivery status. 3: an index of delivered rows by
+ * time (pruning) and incremental auto-vacuum (connection.ts, switchToIncrementalVacuum()); v2's tables are
+ * unchanged, so SCHEMA's CREATE INDEX IF NOT EXISTS is its whole migration.
+ */
+const SCHEMA_VERSION = '3';
+/** Layouts a read-only open can read (v2 lacks only v3's index and vacuum mode). */
+export const READABLE_VERSIONS: readonly string[] = ['2', SCHEMA_VERSION];
+
+/**
+ * Creates the schema, or brings a version 1 store (events keyed by their UUID) up to date by
+ * copying its rows, or a version 2 store by adding v3's index, in one transaction. Refuses a store
+ * written by a newer bridge.
+ */
+export function migrate(db: Db, path: string): void {
+  db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;');
+  const version = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get('schema_version') as
+    string | undefined;
+  if (version !== undefined && version !== '1' && version !== '2' && version !== SCHEMA_VERSION) {
+    throw new BridgeError(
+      'UCW_ERR_OUTBOX_OPEN',
+      `state store ${path} has schema version ${version}; this bridge writes ${SCHEMA_VERSION}`,
+      {
+        hint: 'Use the bridge version that created this state directory, or a new --state-dir.',
+      },
+    );
+  }
+  db.transaction(() => {
+    db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
+    db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('schema_version', ?) " +
+        'ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(SCHEMA_VERSION);
+  })();
+}
