@@ -1,4 +1,4 @@
-// Renders docs/errors.md from the CODES table in errors.ts: every error and warning code with its
+// Renders docs/errors.md from the CODES table in error-codes.ts: every error and warning code with its
 // meaning and what to do. Pure: `npm run docs:errors` writes its result, and a unit test fails when
 // the file differs.
 
@@ -18,7 +18,7 @@ export function renderErrorsDoc(): string {
   const warnings = all.filter((c) => CODES[c].kind === 'warning');
   return `# Error and warning codes
 
-<!-- Generated from src/errors.ts by \`npm run docs:errors\`; do not edit by hand. -->
+<!-- Generated from src/error-codes.ts by \`npm run docs:errors\`; do not edit by hand. -->
 
 Every failure the bridge reports carries a stable code, and so does every warning it logs. Look for
 the \`code\` field of a JSON log line, or the first word of a message printed at start-up:

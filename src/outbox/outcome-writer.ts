@@ -11,8 +11,8 @@ const OUTCOME_FLUSH_MS = 20;
 /** ...or as soon as this many are queued. */
 const OUTCOME_FLUSH_MAX = 2_000;
 
-// Small transactions cost a WAL page write each: one per outcome took a sixth of the CPU at catch-up,
-// one per event-loop turn still an eighth.
+// Outcomes are written in batches because each SQLite transaction costs a WAL page write (the figures
+// are in bench/RESULTS.md).
 export class OutcomeWriter {
   private readonly db: Db;
   private readonly now: () => number;

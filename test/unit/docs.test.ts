@@ -35,7 +35,7 @@ function sourceFiles(dir: string): string[] {
   );
 }
 
-void test('every UCW_ERR_* / UCW_WARN_* code written in src/ is in the code table of src/errors.ts', () => {
+void test('every UCW_ERR_* / UCW_WARN_* code written in src/ is in the code table of src/error-codes.ts', () => {
   const unknown: string[] = [];
   for (const file of sourceFiles('src')) {
     for (const m of read(file).matchAll(/\bUCW_(?:ERR|WARN)_[A-Z][A-Z0-9_]*[A-Z0-9]\b/g)) {
