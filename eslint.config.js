@@ -17,6 +17,15 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
     },
   },
+  {
+    // The receiver example is plain JavaScript for receivers to copy: linted, but outside the TS project.
+    files: ['docs/examples/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' },
+    },
+  },
   // Turns off the stylistic rules Prettier owns; max-len comes after it so it stays on.
   eslintConfigPrettier,
   {
