@@ -208,6 +208,7 @@ interface ComposeService {
   environment?: Record<string, string>;
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
+  stop_grace_period?: string;
 }
 
 void describe('docker/compose.yaml', () => {
@@ -215,7 +216,7 @@ void describe('docker/compose.yaml', () => {
   const { mysql, bridge, receiver, traffic } = compose.services;
   const dockerfile = read('docker/Dockerfile');
 
-  void test('MySQL 8.4 with the schema and the bridge user, and the bridge as that user', () => {
+  void test('MySQL 8.4 with the schema and the bridge user, the bridge as that user, stopped after its grace', () => {
     assert.equal(mysql?.image, 'mysql:8.4');
     assert.ok(mysql?.volumes?.includes('./init:/docker-entrypoint-initdb.d:ro'));
     const user = /IDENTIFIED WITH caching_sha2_password BY '([^']+)'/.exec(read('docker/init/02-bridge-user.sql'));
@@ -229,6 +230,8 @@ void describe('docker/compose.yaml', () => {
       Object.keys(bridge?.environment ?? {}).filter((n) => !OPTION_ENV.has(n)),
       [],
     );
+    const graceMs = Number(bridge?.environment?.['UCW_SHUTDOWN_GRACE_MS'] ?? DEFAULT_GRACE_MS);
+    assert.ok(seconds(bridge?.stop_grace_period ?? '10s') * 1000 > graceMs, 'docker stops the bridge before its grace');
   });
 
   void test('the demo receiver and traffic run from the demo stage, and the traffic names the receiver', () => {
