@@ -58,13 +58,15 @@ export interface ReceiverOptions {
   record?: boolean;
   /** Idle keep-alive time of a connection (ms); node's default when unset. */
   keepAliveTimeoutMs?: number;
+  /** Address to listen on; default 127.0.0.1 (0.0.0.0 in a container, where the bridge is another host). */
+  host?: string;
 }
 
 export async function startReceiver(
   responder: Responder = defaultResponder,
   options: ReceiverOptions = {},
 ): Promise<Receiver> {
-  const { port = 0, record: keep = true } = options;
+  const { port = 0, record: keep = true, host = '127.0.0.1' } = options;
   let current = responder;
   const requests: RecordedRequest[] = [];
   const countsByPath = new Map<string, number>();
@@ -137,7 +139,7 @@ export async function startReceiver(
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,0 +1,90 @@
+// What a user gets from `npm install <tarball>`: the packed bridge installs in an empty directory
+// and its installed command answers --help, checks the default rules and runs against a real source,
+// delivering an event and stopping cleanly on SIGTERM. One test, one install: better-sqlite3 has no
+// prebuilt binary here and compiles from source (about a minute of CPU; the whole test took 3 min 56 s
+// on a shared 2-core machine) and the install needs the npm registry. Needs `npm run build` first.
+
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PROJECT_ROOT } from '../helpers/bridge-process.js';
+import { useIntegrationEnv } from '../helpers/integration-env.js';
+import { queueLog, setUrl } from '../helpers/source-fixture.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const INSTALL_TIMEOUT_MS = 600_000;
+
+void describe('the packed tarball, installed in an empty directory', () => {
+  const env = useIntegrationEnv();
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ucw-install-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  void test('installs; --help, rules check and run work; SIGTERM exits 0', { timeout: 900_000 }, async () => {
+    const packDir = join(dir, 'pack');
+    const appDir = join(dir, 'app');
+    execFileSync('mkdir', ['-p', packDir, appDir]);
+    execFileSync('npm', ['pack', '--pack-destination', packDir, '--ignore-scripts', '--silent'], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const [tarball] = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
+    assert.ok(tarball, `npm pack wrote no tarball into ${packDir}`);
+    writeFileSync(join(appDir, 'package.json'), '{"name":"install-check","private":true}\n');
+    execFileSync('npm', ['install', join(packDir, tarball), '--no-audit', '--no-fund', '--ignore-scripts=false'], {
+      cwd: appDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+    });
+    // The installed command runs through its own shebang (memory flags included), as a user runs it.
+    const bin = join(appDir, 'node_modules', '.bin', 'ucontact-webhooks');
+    const run = (args: string[]): string => execFileSync(bin, args, { cwd: appDir, encoding: 'utf8' });
+
+    assert.match(run(['--help']), /ucontact-webhooks run +Follow the source binlog/);
+    const rulesFile = join(appDir, 'rules.yaml');
+    writeFileSync(rulesFile, run(['rules', 'print-default']));
+    assert.match(run(['rules', 'check', rulesFile]), /^ok: \d+ rules, \d+ directories\n$/);
+
+    const { src, rx } = env;
+    await src.reset();
+    await src.tx(setUrl('AgentLog', rx.urlFor('/installed')));
+    rx.clear();
+    const child = spawn(
+      bin,
+      ['run', '--mysql-url', src.db.bridgeUrl, '--state-dir', join(dir, 'state'), '--http-port', '0'],
+      { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const started = await waitFor(() => /"httpPort":(\d+),.*"msg":"bridge started"/.exec(out) ?? undefined, {
+        message: () => `bridge not started:\n${out}`,
+      });
+      // Ready = the binlog stream is open: a row committed before that would precede the first-run start.
+      await waitFor(
+        async () => {
+          const res = await fetch(`http://127.0.0.1:${started[1]}/readyz`);
+          await res.arrayBuffer();
+          return res.status === 200;
+        },
+        { message: () => `bridge never ready:\n${out}` },
+      );
+      await src.tx(queueLog({ time: '2026-03-02 12:00:01.000', event: 'AGENTLOGIN', agent: 'jdoe' }));
+      await waitFor(() => rx.requests.length === 1, { message: () => `${rx.requests.length}/1 deliveries\n${out}` });
+      const body = JSON.parse(rx.requests[0]!.body) as Record<string, unknown>;
+      assert.equal(rx.requests[0]!.path, '/installed');
+      assert.equal(body.event, 'AgentLog');
+      assert.equal(body.agent, 'jdoe');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+  });
+});
