@@ -42,8 +42,8 @@ export function externalServerProblem(v: {
     : `server ${v.version} is not configured for the bridge: needs ${unset.join(', ')}`;
 }
 
-/** Probes the server (one line of reason when unusable, never a throw). */
-export async function probeExternalServer(url: string): Promise<string | undefined> {
+/** Probes the server: its VERSION(), or one line of reason when it is unusable (never a throw). */
+export async function probeExternalServer(url: string): Promise<{ version?: string; problem?: string }> {
   let conn: mysql.Connection | undefined;
   try {
     conn = await mysql.createConnection({ uri: url, connectTimeout: 5_000 });
@@ -51,12 +51,21 @@ export async function probeExternalServer(url: string): Promise<string | undefin
       'SELECT VERSION() AS version, @@log_bin AS logBin, @@binlog_format AS binlogFormat, ' +
         '@@binlog_row_image AS binlogRowImage, @@binlog_row_metadata AS binlogRowMetadata',
     );
-    return externalServerProblem(r as Parameters<typeof externalServerProblem>[0]);
+    const answers = r as Parameters<typeof externalServerProblem>[0];
+    return { version: answers.version, problem: externalServerProblem(answers) };
   } catch (err) {
-    return `cannot use it: ${(err as Error).message}`;
+    return { problem: `cannot use it: ${(err as Error).message}` };
   } finally {
     await conn?.end().catch(() => undefined);
   }
+}
+
+/** The binlog position statement of a server version: MySQL 8.2 added SHOW BINARY LOG STATUS, 8.4 dropped
+ * SHOW MASTER STATUS; MariaDB keeps SHOW MASTER STATUS. */
+export function binlogStatusSql(version: string): string {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  const mysql82 = !/mariadb/i.test(version) && m !== null && Number(m[1]) * 100 + Number(m[2]) >= 802;
+  return mysql82 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS';
 }
 
 const BRIDGE_USER = 'ucw_test_bridge';

@@ -8,15 +8,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
-import { EXTERNAL_URL_VAR, externalServerUrl, probeExternalServer, useExternalServer } from './external-server.js';
+import {
+  binlogStatusSql,
+  EXTERNAL_URL_VAR,
+  externalServerUrl,
+  probeExternalServer,
+  useExternalServer,
+} from './external-server.js';
 
 // An unusable external server skips the whole file with one line, before any test is registered.
 const externalUrl = externalServerUrl();
-const externalProblem = externalUrl === undefined ? undefined : await probeExternalServer(externalUrl);
-if (externalProblem !== undefined) {
-  process.stdout.write(`SKIP ${EXTERNAL_URL_VAR}: ${externalProblem}\n`);
+const external = externalUrl === undefined ? undefined : await probeExternalServer(externalUrl);
+if (external?.problem !== undefined) {
+  process.stdout.write(`SKIP ${EXTERNAL_URL_VAR}: ${external.problem}\n`);
   process.exit(0);
 }
+
+/** The statement that reads the binlog end on the server under test (MySQL 8.4 has no SHOW MASTER STATUS). */
+export const BINLOG_STATUS_SQL = binlogStatusSql(external?.version ?? 'MariaDB');
 
 export interface SourceFixture {
   readonly db: PrivateMariaDb;
