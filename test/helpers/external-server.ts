@@ -1,7 +1,7 @@
 // The integration suite's switch to a server the developer runs (UCW_TEST_MYSQL_URL, a root URL, e.g.
 // MySQL 8.4 in docker): it checks the server is MySQL-compatible and configured for the bridge, creates
 // a bridge user of its own and the reference schemas, and presents it as a PrivateMariaDb without
-// restart(). Invariant: it drops only what it created (its user, the ccdata and ccrepo schemas).
+// restart(). Invariant: it drops only what the suite creates (the user ucw_bridge, the schemas cc*).
 
 import { randomBytes } from 'node:crypto';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
@@ -68,9 +68,11 @@ export function binlogStatusSql(version: string): string {
   return mysql82 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS';
 }
 
-const BRIDGE_USER = 'ucw_test_bridge';
+// The name the tests grant to (as on the private MariaDB); schemas the tests create are all cc*.
+const BRIDGE_USER = 'ucw_bridge';
+const SUITE_SCHEMAS = "SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'cc%'";
 
-/** Recreates ccdata and ccrepo with `schemaSql` and a bridge user; stop() drops them. */
+/** Recreates the reference schemas with `schemaSql` and the bridge user; stop() drops them and the tests' cc*. */
 export async function useExternalServer(url: string, schemaSql: string): Promise<PrivateMariaDb> {
   const parsed = new URL(url);
   const root = { uri: url, multipleStatements: true, charset: 'utf8mb4' };
@@ -79,6 +81,17 @@ export async function useExternalServer(url: string, schemaSql: string): Promise
     const conn = await mysql.createConnection(root);
     try {
       await conn.query(sql);
+    } finally {
+      await conn.end();
+    }
+  };
+  const account = `'${BRIDGE_USER}'@'%'`;
+  const dropSuiteObjects = async (): Promise<void> => {
+    const conn = await mysql.createConnection(root);
+    try {
+      const [rows] = await conn.query<RowDataPacket[]>(SUITE_SCHEMAS);
+      for (const r of rows) await conn.query(`DROP DATABASE \`${String(r.s)}\``);
+      await conn.query(`DROP USER IF EXISTS ${account}`);
     } finally {
       await conn.end();
     }
@@ -93,13 +106,12 @@ export async function useExternalServer(url: string, schemaSql: string): Promise
   }
   // MySQL 8.4 disables mysql_native_password by default: its accounts get caching_sha2_password
   // (mysql2 does the RSA public-key exchange over plain TCP); MariaDB has no caching_sha2_password.
-  const account = `'${BRIDGE_USER}'@'%'`;
   const create = isMariaDb
     ? `CREATE USER ${account} IDENTIFIED VIA mysql_native_password USING PASSWORD('${password}')`
     : `CREATE USER ${account} IDENTIFIED WITH caching_sha2_password BY '${password}'`;
   const monitor = isMariaDb ? 'BINLOG MONITOR' : 'REPLICATION CLIENT';
-  // The suite runs one file at a time: each file's fixture owns the reference schemas while it runs.
-  await run(`DROP USER IF EXISTS ${account}; DROP DATABASE IF EXISTS ccdata; DROP DATABASE IF EXISTS ccrepo;`);
+  // The suite runs one file at a time: each file's fixture owns the cc* schemas while it runs.
+  await dropSuiteObjects();
   await run(schemaSql);
   await run(
     `${create}; GRANT REPLICATION SLAVE, ${monitor} ON *.* TO ${account}; ` +
@@ -120,7 +132,7 @@ export async function useExternalServer(url: string, schemaSql: string): Promise
     bridgeUrl: bridge.toString(),
     exec: run,
     stop: () => {
-      stopping ??= run(`DROP USER IF EXISTS ${account}; DROP DATABASE ccdata; DROP DATABASE ccrepo;`);
+      stopping ??= dropSuiteObjects();
       return stopping;
     },
   };
