@@ -82,7 +82,10 @@ export const CODES = {
     meaning: 'The source refused the credentials (retried with backoff).',
     hint:
       'Check user and password in `--mysql-url`. An account with an authentication plugin mysql2 lacks ' +
-      '(ed25519, PARSEC, unix_socket) cannot log in: use `mysql_native_password` or `caching_sha2_password`.',
+      '(ed25519, PARSEC, unix_socket) cannot log in: use `mysql_native_password` or `caching_sha2_password`. ' +
+      'MySQL 8 `caching_sha2_password` needs a secure connection or the RSA key exchange, and a server ' +
+      'without an RSA key pair answers "Access denied" even for the right password: the bridge uses no ' +
+      'TLS, so keep `caching_sha2_password_auto_generate_rsa_keys=ON` (the default) or use `?socket=`.',
   },
   UCW_ERR_SOURCE_GRANTS: {
     kind: 'error',

@@ -41,6 +41,16 @@ export function qualified(table: string): string {
   return `${ident(schema)}.${ident(name)}`;
 }
 
+/**
+ * Why a correct password can still fail on MySQL 8: caching_sha2_password sends it in full (first login
+ * after a restart or a password change) only over a secure connection (TLS or a Unix socket, for mysql2)
+ * or RSA-encrypted with the server's public key; a server without an RSA key pair answers 1045.
+ */
+export const CACHING_SHA2_HINT =
+  'On MySQL 8 a caching_sha2_password account needs a secure connection or the RSA key exchange: the ' +
+  "bridge does not use TLS, so keep the server's RSA keys on (caching_sha2_password_auto_generate_rsa_keys" +
+  '=ON, the default) or connect through ?socket=/path/to/mysqld.sock.';
+
 /** Maps a connection-level failure to a coded error (retryable unless the credentials are wrong). */
 export function connectionError(err: unknown, display: string): BridgeError {
   const code = (err as { code?: unknown } | null)?.code;
@@ -48,10 +58,25 @@ export function connectionError(err: unknown, display: string): BridgeError {
     return new BridgeError('UCW_ERR_SOURCE_AUTH', `the source server ${display} refused the user or password`, {
       hint:
         'Check the user and password in --mysql-url; mysql2 needs ' +
-        'mysql_native_password or caching_sha2_password accounts.',
+        `mysql_native_password or caching_sha2_password accounts. ${CACHING_SHA2_HINT}`,
       retryable: true,
       cause: err,
     });
+  }
+  // mysql2's code when the login exchange itself fails: a plugin it lacks (ed25519, PARSEC, auth_socket),
+  // or a caching_sha2_password public key it cannot use (auth_switch.js, client_handshake.js).
+  if (code === 'AUTH_SWITCH_PLUGIN_ERROR') {
+    return new BridgeError(
+      'UCW_ERR_SOURCE_AUTH',
+      `the source server ${display} and mysql2 could not complete the login (${(err as Error).message})`,
+      {
+        hint:
+          'Give the bridge user mysql_native_password or caching_sha2_password (ed25519, PARSEC and ' +
+          `unix_socket are not supported). ${CACHING_SHA2_HINT}`,
+        retryable: true,
+        cause: err,
+      },
+    );
   }
   const reason = typeof code === 'string' ? code : (err as Error).message;
   return new BridgeError('UCW_ERR_SOURCE_CONNECT', `cannot reach the source server ${display} (${reason})`, {

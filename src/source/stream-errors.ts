@@ -3,7 +3,7 @@
 // classified by the server's error number, except inside 1236 (see binlogReadError).
 
 import { BridgeError } from '../errors.js';
-import { ER, errno } from './source-db.js';
+import { CACHING_SHA2_HINT, ER, errno } from './source-db.js';
 
 export function classifyStreamError(err: unknown): BridgeError {
   if (err instanceof BridgeError) return err;
@@ -15,7 +15,7 @@ export function classifyStreamError(err: unknown): BridgeError {
   if (n === ER.SLAVE_SAME_ID) return serverIdClash(message, err);
   if (n === ER.ACCESS_DENIED) {
     return new BridgeError('UCW_ERR_SOURCE_AUTH', `the source server refused the credentials: ${message}`, {
-      hint: 'Check the user and password in --mysql-url.',
+      hint: `Check the user and password in --mysql-url. ${CACHING_SHA2_HINT}`,
       retryable: true,
       cause: err,
     });

@@ -8,14 +8,14 @@ import { describe, test } from 'node:test';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
-import { setUrl } from '../helpers/source-fixture.js';
+import { BINLOG_STATUS_SQL, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Ledger, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const LIVE_ROTATIONS = 5;
 
 async function masterFile(admin: Connection): Promise<string> {
-  const [rows] = await admin.query<RowDataPacket[]>('SHOW MASTER STATUS');
+  const [rows] = await admin.query<RowDataPacket[]>(BINLOG_STATUS_SQL);
   return String(rows[0]?.File);
 }
 

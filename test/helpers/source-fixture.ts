@@ -1,5 +1,6 @@
-// A private MariaDB with the reference schema, and small SQL helpers for writing contact-center
-// traffic in tests. One per test file; every test resets the tables it uses.
+// A private MariaDB with the reference schema (or the server in UCW_TEST_MYSQL_URL: external-server.ts),
+// and small SQL helpers for writing contact-center traffic in tests. One per test file; every test
+// resets the tables it uses.
 
 import mysql, { type Connection } from 'mysql2/promise';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -7,6 +8,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
+import {
+  binlogStatusSql,
+  EXTERNAL_URL_VAR,
+  externalServerUrl,
+  probeExternalServer,
+  useExternalServer,
+} from './external-server.js';
+
+// An unusable external server skips the whole file with one line, before any test is registered.
+const externalUrl = externalServerUrl();
+const external = externalUrl === undefined ? undefined : await probeExternalServer(externalUrl);
+if (external?.problem !== undefined) {
+  process.stdout.write(`SKIP ${EXTERNAL_URL_VAR}: ${external.problem}\n`);
+  process.exit(0);
+}
+
+/** The statement that reads the binlog end on the server under test (MySQL 8.4 has no SHOW MASTER STATUS). */
+export const BINLOG_STATUS_SQL = binlogStatusSql(external?.version ?? 'MariaDB');
 
 export interface SourceFixture {
   readonly db: PrivateMariaDb;
@@ -21,8 +40,11 @@ export interface SourceFixture {
 }
 
 export async function startSourceFixture(): Promise<SourceFixture> {
-  const db = await startPrivateMariaDb();
-  await db.exec(REFERENCE_SCHEMA_SQL);
+  const db =
+    externalUrl === undefined
+      ? await startPrivateMariaDb()
+      : await useExternalServer(externalUrl, REFERENCE_SCHEMA_SQL);
+  if (externalUrl === undefined) await db.exec(REFERENCE_SCHEMA_SQL);
   const admin = await mysql.createConnection({ uri: db.adminUrl, dateStrings: true, charset: 'utf8mb4_general_ci' });
   const dirs: string[] = [];
   const tx = async (...statements: Array<string | [string, unknown[]]>): Promise<void> => {

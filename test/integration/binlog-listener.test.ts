@@ -9,7 +9,7 @@ import type { BridgeError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { BinlogListener } from '../../src/source/binlog-listener.js';
 import { parseMysqlUrl } from '../../src/source/connection.js';
-import { startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
+import { BINLOG_STATUS_SQL, startSourceFixture, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** maxQueuedRows 400 gives parts of 100 rows. */
@@ -27,7 +27,7 @@ void describe('BinlogListener: transactions in parts', () => {
 
   /** Streams from the current end while `write` runs; returns the transactions handed over. */
   const handedOver = async (write: () => Promise<void>, rows: number): Promise<SourceTransaction[]> => {
-    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [
+    const [status] = (await src.admin.query(BINLOG_STATUS_SQL)) as unknown as [
       Array<{ File: string; Position: number }>,
     ];
     const got: SourceTransaction[] = [];
@@ -127,7 +127,7 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
    * marker transaction (one queue_log row, agent 'marker') is handed over or the listener fails.
    */
   const run = async (statements: string[]): Promise<Seen> => {
-    const [status] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [
+    const [status] = (await src.admin.query(BINLOG_STATUS_SQL)) as unknown as [
       Array<{ File: string; Position: number }>,
     ];
     const txs: SourceTransaction[] = [];
@@ -152,7 +152,7 @@ void describe('BinlogListener: savepoints, rollbacks and XA on the real server',
     let end: string;
     try {
       for (const sql of statements) await src.admin.query(sql);
-      const [after] = (await src.admin.query('SHOW MASTER STATUS')) as unknown as [
+      const [after] = (await src.admin.query(BINLOG_STATUS_SQL)) as unknown as [
         Array<{ File: string; Position: number }>,
       ];
       end = `${after[0]!.File}:${after[0]!.Position}`;

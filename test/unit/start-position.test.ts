@@ -48,6 +48,10 @@ class FakeSource {
   }
 }
 
+/** server_uuid values in MySQL's format (the example of the MySQL 8.4 manual, "Replication Identifiers"). */
+const UUID_A = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
+const UUID_B = '8a94f357-aab4-11df-86ab-c80aa9429562';
+
 interface Started {
   readonly start: StartPosition;
   readonly outbox: StateStore;
@@ -157,6 +161,34 @@ void describe('StartPosition', () => {
       'snapshot ccdata.webhooks id,event,url',
     ]);
     other.outbox.close();
+  });
+
+  void it('MySQL 8: the fingerprint is server_uuid (no BINLOG_GTID_POS); another uuid is refused', async () => {
+    // MySQL has no BINLOG_GTID_POS (the fake answers undefined, as SourceDb does on error 1305), and
+    // gtid_executed is a set of the whole server, not of a coordinate: server_uuid tells a rebuilt
+    // server (a new data dir gets a new auto.cnf uuid) from the one the checkpoint was read on.
+    const mysql8 = { ...MARIADB_10_11, version: '8.4.3', isMariaDb: false, serverUuid: UUID_A };
+    const dirPath = stateDir();
+    const source = new FakeSource();
+    const first = starting(dirPath, source);
+    await first.start.prepare(mysql8);
+    first.outbox.close();
+
+    const same = starting(dirPath, source);
+    assert.deepEqual(await same.start.prepare(mysql8), { file: 'bin.000001', pos: 1_000 });
+    same.outbox.close();
+
+    const rebuilt = starting(dirPath, source);
+    await assert.rejects(rebuilt.start.prepare({ ...mysql8, serverUuid: UUID_B }), (e: BridgeError) => {
+      assert.equal(e.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN');
+      assert.equal(
+        e.message,
+        "the checkpoint bin.000001:1000 does not belong to this server's binlog: " +
+          `server_uuid was ${UUID_A}, is ${UUID_B}`,
+      );
+      return true;
+    });
+    rebuilt.outbox.close();
   });
 
   void it('a rebuilt server (same server_id, other GTID history at the checkpoint) is refused', async () => {

@@ -64,6 +64,37 @@ const cases: Array<[string, number, string, string, boolean]> = [
     'UCW_ERR_SOURCE_SERVER_ID_CLASH',
     false,
   ],
+  // MySQL 8.0.26+ wording of the dump thread's 1236 reasons (rpl_binlog_sender.cc; "master" became "source").
+  [
+    'MySQL 8, checkpoint file missing/purged',
+    1236,
+    'Could not find first log file name in binary log index file',
+    'UCW_ERR_SOURCE_BINLOG_GONE',
+    false,
+  ],
+  [
+    'MySQL 8.0.26+, position past the end of the file',
+    1236,
+    'Client requested source to start replication from position > file size',
+    'UCW_ERR_SOURCE_BINLOG_GONE',
+    false,
+  ],
+  [
+    'MySQL 5.7/8.0.25, position past the end of the file',
+    1236,
+    'Client requested master to start replication from position > file size',
+    'UCW_ERR_SOURCE_BINLOG_GONE',
+    false,
+  ],
+  [
+    'MySQL 8, binlog truncated (a crash or a full disk on the source): retried, never "purged"',
+    1236,
+    'binlog truncated in the middle of event; consider out of disk space on source; the first event ' +
+      "'binlog.000002' at 4, the last event read from './binlog.000002' at 125, the last byte read from " +
+      "'./binlog.000002' at 4096.",
+    'UCW_ERR_SOURCE_STREAM',
+    true,
+  ],
   [
     'any other 1236 (oversized event): retried, never "purged"',
     1236,
