@@ -61,10 +61,14 @@ interface Batch {
 }
 
 let seq = 0;
+/** Rows one unit of `batch` writes (7 queue_log, 3 interactions) and the events they produce. */
+const ROWS_PER_UNIT = 10;
+const EVENTS_PER_UNIT = 13;
+
 /**
- * `units` groups of 10 events: 3 AgentLog, 2 AgentBreak, 1 AgentRingNoAnswer (after its ENTERQUEUE),
- * 2 webchat FinishInteraction, 1 telephony leg finished and dispositioned (FinishInteraction +
- * InteractionDisposition).
+ * `units` groups of 13 events: 3 AgentLog, 2 AgentBreak, 1 AgentRingNoAnswer (after its ENTERQUEUE),
+ * 2 digital legs inserted finished (AssignInteraction + FinishInteraction each), 1 telephony leg
+ * inserted finished and dispositioned (AssignInteraction + FinishInteraction + InteractionDisposition).
  */
 function batch(units: number, timeMs: number): Batch {
   const q: string[] = [];
@@ -85,7 +89,7 @@ function batch(units: number, timeMs: number): Batch {
     i.push(`('w${n}a','${day}','${day}','Chat<-','webchat','${agent}','c${n}@example.com',NULL,1)`);
     i.push(`('w${n}b','${day}','${day}','Chat<-','whatsapp','${agent}','5989${pad(n % 10_000_000, 7)}',NULL,1)`);
     i.push(`('t${n}','${day}','${day}','Sales<-','telephony','${agent}','5989${pad(n % 10_000_000, 7)}',3,1)`);
-    events += 4;
+    events += EVENTS_PER_UNIT - 6;
   }
   return { queueLog: q, interactions: i, events };
 }
@@ -132,7 +136,7 @@ async function writeBatch(c: Connection, b: Batch): Promise<void> {
 async function writeBacklog(c: Connection, events: number): Promise<number> {
   let written = 0;
   while (written < events) {
-    const b = batch(Math.min(ROWS_PER_TX / 10, Math.ceil((events - written) / 10)), Date.now());
+    const b = batch(Math.min(ROWS_PER_TX / ROWS_PER_UNIT, Math.ceil((events - written) / EVENTS_PER_UNIT)), Date.now());
     await writeBatch(c, b);
     written += b.events;
   }

@@ -1,5 +1,5 @@
 // `npm run demo`: the whole product on one machine. A private MariaDB with binlog and the reference
-// schema, a local receiver registered for all five events, the bridge, and simulated contact-center
+// schema, a local receiver registered for all six events, the bridge, and simulated contact-center
 // traffic; every received event is printed. Ctrl-C (or --duration-s) stops everything it started
 // and removes its temporary data.
 
@@ -77,7 +77,7 @@ async function main(): Promise<number> {
       (e) => `UPDATE ccdata.webhooks SET url = '${receiver!.url}/hooks/${e}' WHERE event = '${e}';`,
     );
     await db.exec(urls.join('\n'));
-    out(`MariaDB on 127.0.0.1:${db.port}; receiver ${receiver.url} registered for all five events in ccdata.webhooks`);
+    out(`MariaDB on 127.0.0.1:${db.port}; receiver ${receiver.url} registered for all six events in ccdata.webhooks`);
 
     const config = loadConfig({ cli: { mysqlUrl: db.bridgeUrl, stateDir, httpPort: 0 }, env: {} });
     bridge = await startBridge(config, createLogger('warn'));

@@ -8,9 +8,9 @@ import { EVENT_NAMES } from '../src/domain/events.js';
 const NAME_COLUMN_CHARS = 24;
 /** Width of the agent column of agent events (then one space, so a longer name never touches the text). */
 const AGENT_COLUMN_CHARS = 9;
-/** Width of the channel column of FinishInteraction ('telephony' is the longest common channel). */
+/** Width of the channel column of interaction events ('telephony' is the longest common channel). */
 const CHANNEL_COLUMN_CHARS = 9;
-/** Longest raw dump printed for a body that is not one of the five events. */
+/** Longest raw dump printed for a body that is not one of the six events. */
 const MAX_UNKNOWN_BODY_CHARS = 160;
 const SECONDS_PER_MINUTE = 60;
 const SECONDS_PER_HOUR = 3600;
@@ -72,6 +72,11 @@ function facts(b: Record<string, unknown>): string | undefined {
         `${show(b.channel).padEnd(CHANNEL_COLUMN_CHARS)} guid=${show(b.guid)} agent=${show(b.agent)}` +
         ` campaign=${show(b.campaign)} client=${show(b.clientId)} ${formatDuration(b.duration)}`
       );
+    case 'AssignInteraction':
+      return (
+        `${show(b.channel).padEnd(CHANNEL_COLUMN_CHARS)} guid=${show(b.guid)} assigned to ${show(b.agent)}` +
+        ` campaign=${show(b.campaign)} client=${show(b.clientId)}`
+      );
     case 'InteractionDisposition': {
       const path = [b.l1, b.l2, b.l3].filter((l) => l !== null && l !== undefined && l !== '').map(show);
       return (
@@ -96,7 +101,7 @@ export function formatEventLine(body: Record<string, unknown>): string {
 }
 
 /**
- * One line with the count per event name: the five events always, in their canonical order (so the
+ * One line with the count per event name: the six events always, in their canonical order (so the
  * line keeps its shape as counts grow), then any other names alphabetically, then the total.
  */
 export function formatCounts(counts: Record<string, number>): string {

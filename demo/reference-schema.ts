@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS ccrepo.queue_log_repo (
 
 -- Interactions, one row per leg; legs of one interaction share guid. A leg that ends (finished
 -- 0 -> 1) or is inserted finished -> FinishInteraction; disposition_id set on a telephony leg
--- -> InteractionDisposition.
+-- -> InteractionDisposition; agent set (on insert, or NULL/empty -> a value) -> AssignInteraction.
 CREATE TABLE IF NOT EXISTS ccrepo.interactions (
   id             BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
   guid           VARCHAR(80)  NOT NULL,
@@ -87,5 +87,6 @@ INSERT INTO ccdata.webhooks (name, description, event, url, user) VALUES
   ('AgentLog',               'Agent login or logoff',                     'AgentLog',               '', NULL),
   ('AgentBreak',             'Agent break on or off',                     'AgentBreak',             '', NULL),
   ('FinishInteraction',      'Interaction finished on any channel',       'FinishInteraction',      '', NULL),
-  ('InteractionDisposition', 'Telephony interaction dispositioned',       'InteractionDisposition', '', NULL);
+  ('InteractionDisposition', 'Telephony interaction dispositioned',       'InteractionDisposition', '', NULL),
+  ('AssignInteraction',      'Interaction assigned to an agent',          'AssignInteraction',      '', NULL);
 `;

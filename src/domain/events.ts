@@ -1,4 +1,5 @@
-// The five uContact webhook events: names, payload field order and types, and the envelope codes.
+// The six uContact webhook events (five documented, plus AssignInteraction): names, payload field
+// order and types, and the envelope codes.
 // This table is the single source of truth for payload shape; rules may only fill these fields.
 
 export const EVENT_NAMES = [
@@ -7,6 +8,7 @@ export const EVENT_NAMES = [
   'AgentBreak',
   'FinishInteraction',
   'InteractionDisposition',
+  'AssignInteraction',
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];
@@ -78,6 +80,18 @@ export const EVENT_SPECS: Readonly<Record<EventName, EventSpec>> = {
       f('l1', 'string'),
       f('l2', 'string'),
       f('l3', 'string'),
+    ],
+  },
+  AssignInteraction: {
+    name: 'AssignInteraction',
+    category: 4,
+    code: 3,
+    fields: [
+      f('guid', 'string'),
+      f('campaign', 'string'),
+      f('agent', 'string'),
+      f('channel', 'string'),
+      f('clientId', 'string'),
     ],
   },
 };

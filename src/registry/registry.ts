@@ -94,7 +94,7 @@ export class Registry {
       if (url === '') continue;
       const event = keyString(row[this.def.eventColumn]) ?? '';
       if (!isEventName(event)) {
-        problems.set(id, `event "${event}" is not one of the five uContact events`);
+        problems.set(id, `event "${event}" is not one of the six uContact events`);
         continue;
       }
       const bad = urlProblem(url);

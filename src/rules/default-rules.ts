@@ -1,13 +1,23 @@
-// The rules shipped with the bridge: the reference uContact schema (ccdata/ccrepo) mapped to the five
+// The rules shipped with the bridge: the reference uContact schema (ccdata/ccrepo) mapped to the six
 // events. Operators with another schema copy this (`ucontact-webhooks rules print-default`) and edit
 // the copy; the bridge's code never changes per install.
 
-import type { RulesFileInput, Source } from './schema.js';
+import type { Condition, RulesFileInput, Source } from './schema.js';
 
 /** The agent column may hold a username or a channel such as SIP/2001: resolve both to the user. */
 const agentUsername: Source = {
   coalesce: [{ lookup: { directory: 'users', key: { column: 'agent' }, column: 'username' } }, { column: 'agent' }],
 };
+
+/** The agent column holds a value (neither NULL nor empty) on one side of the change. */
+function hasAgent(row: 'new' | 'old'): Condition {
+  return {
+    all: [
+      { column: 'agent', row, isNull: false },
+      { column: 'agent', row, ne: '' },
+    ],
+  };
+}
 
 export const DEFAULT_RULES: RulesFileInput = {
   version: 1,
@@ -76,6 +86,28 @@ export const DEFAULT_RULES: RulesFileInput = {
         agentFullName: { lookup: { directory: 'users', key: { column: 'agent' }, column: 'name' } },
         callerIdNum: { remembered: { memory: 'callerByCallid', key: { column: 'callid' } } },
         campaign: { column: 'queuename' },
+      },
+    },
+    // Before finish_interaction: a leg inserted already finished reads assigned, then finished.
+    {
+      id: 'assign_interaction',
+      event: 'AssignInteraction',
+      table: 'ccrepo.interactions',
+      on: ['insert', 'update'],
+      when: {
+        any: [
+          { all: [{ change: 'insert' }, hasAgent('new')] },
+          { all: [{ change: 'update' }, { not: hasAgent('old') }, hasAgent('new')] },
+        ],
+      },
+      date: { column: 'start_date' },
+      orderKey: 'guid',
+      fields: {
+        guid: { column: 'guid' },
+        campaign: { column: 'campaign' },
+        agent: { column: 'agent' },
+        channel: { column: 'channel' },
+        clientId: { column: 'clientId' },
       },
     },
     {

@@ -1,4 +1,4 @@
-// The rules-file language: which row changes become which of the five events, and where each payload
+// The rules-file language: which row changes become which of the six events, and where each payload
 // field comes from. Validated with zod (unknown keys are errors) so that a typo fails at start-up
 // with a path, never at the first matching row in production.
 

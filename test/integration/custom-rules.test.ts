@@ -97,6 +97,19 @@ rules:
       startDate: { column: inicio }
       endDate: { column: fin }
       duration: { secondsBetween: [ { column: inicio }, { column: fin } ] }
+  - id: asignacion
+    event: AssignInteraction
+    table: cc2.contactos
+    on: [insert]
+    when: { column: operador, isNull: false }
+    date: { column: inicio }
+    orderKey: guid
+    fields:
+      guid: { column: uid }
+      campaign: { column: cola }
+      agent: { column: operador }
+      channel: { column: canal }
+      clientId: { column: cliente }
   - id: tipificacion
     event: InteractionDisposition
     table: cc2.contactos
@@ -118,7 +131,7 @@ void describe('custom rules on another schema', () => {
   const env = useIntegrationEnv();
   before(() => env.src.db.exec(SCHEMA));
 
-  void test('--rules FILE maps cc2 tables to the five events', async () => {
+  void test('--rules FILE maps cc2 tables to the six events', async () => {
     const { src, rx } = env;
     const stateDir = src.stateDir();
     const rulesPath = join(stateDir, '..', `rules-${process.pid}.yaml`);
@@ -127,7 +140,7 @@ void describe('custom rules on another schema', () => {
       "INSERT INTO cc2.agentes VALUES ('ana', '301', 'Ana Núñez')",
       'INSERT INTO cc2.tipificaciones VALUES (10, NULL, "Venta"), (11, 10, "Contado")',
       [
-        'INSERT INTO cc2.ganchos (evento, destino) VALUES (?, ?), (?, ?), (?, ?), (?, ?), (?, ?)',
+        'INSERT INTO cc2.ganchos (evento, destino) VALUES (?, ?), (?, ?), (?, ?), (?, ?), (?, ?), (?, ?)',
         [
           'AgentLog',
           rx.urlFor('/x'),
@@ -138,6 +151,8 @@ void describe('custom rules on another schema', () => {
           'FinishInteraction',
           rx.urlFor('/x'),
           'InteractionDisposition',
+          rx.urlFor('/x'),
+          'AssignInteraction',
           rx.urlFor('/x'),
         ],
       ],
@@ -165,8 +180,8 @@ void describe('custom rules on another schema', () => {
     await src.tx("UPDATE cc2.contactos SET fin = '2026-03-02 10:02:40', estado = 'CERRADO' WHERE uid = 'u1'");
     await src.tx("UPDATE cc2.contactos SET tip = 11 WHERE uid = 'u1'");
 
-    await waitFor(() => rx.requests.length >= 5, {
-      message: () => `${rx.requests.length}/5 events; ${JSON.stringify(bridge.logs.slice(-5))}`,
+    await waitFor(() => rx.requests.length >= 6, {
+      message: () => `${rx.requests.length}/6 events; ${JSON.stringify(bridge.logs.slice(-5))}`,
     });
     const byEvent = Object.fromEntries(
       rx.requests.map((r) => [(JSON.parse(r.body) as { event: string }).event, r.body]),
@@ -188,12 +203,17 @@ void describe('custom rules on another schema', () => {
         '"campaign":"Ventas","agent":"ana","channel":"whatsapp","clientId":"59897777777",' +
         '"startDate":"2026-03-02 13:01:00","endDate":"2026-03-02 13:02:40","duration":100}',
     );
+    assert.equal(
+      byEvent.AssignInteraction,
+      '{"event":"AssignInteraction","date":"2026-03-02 13:01:00","guid":"u1",' +
+        '"campaign":"Ventas","agent":"ana","channel":"whatsapp","clientId":"59897777777"}',
+    );
     const dispo = JSON.parse(byEvent.InteractionDisposition!) as { date: string };
     assert.equal(
       byEvent.InteractionDisposition,
       `{"event":"InteractionDisposition","date":"${dispo.date}","guid":"u1","campaign":"Ventas",` +
         `"agent":"ana","clientId":"59897777777","dispositionId":11,"l1":"Venta","l2":"Contado","l3":null}`,
     );
-    assert.equal(rx.requests.length, 5);
+    assert.equal(rx.requests.length, 6);
   });
 });

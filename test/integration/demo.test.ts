@@ -1,4 +1,4 @@
-// The README's first command works: `npm run demo` starts everything, shows all five events from the
+// The README's first command works: `npm run demo` starts everything, shows all six events from the
 // simulated traffic, and on stop leaves no server process and no temporary data behind.
 
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 
 void describe('npm run demo', () => {
-  void test('prints all five events and cleans up after itself', async () => {
+  void test('prints all six events and cleans up after itself', async () => {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'demo/main.ts', '--duration-s', '12', '--tick-ms', '40', '--seed', '7'],
@@ -25,7 +25,15 @@ void describe('npm run demo', () => {
     const port = /MariaDB on 127\.0\.0\.1:(\d+)/.exec(out)?.[1];
     assert.ok(port, out);
     const received = /Received: (.*)/.exec(out)?.[1] ?? '';
-    for (const name of ['AgentRingNoAnswer', 'AgentLog', 'AgentBreak', 'FinishInteraction', 'InteractionDisposition']) {
+    const names = [
+      'AgentRingNoAnswer',
+      'AgentLog',
+      'AgentBreak',
+      'FinishInteraction',
+      'InteractionDisposition',
+      'AssignInteraction',
+    ];
+    for (const name of names) {
       const n = Number(new RegExp(`${name}=(\\d+)`).exec(received)?.[1] ?? 0);
       assert.ok(n > 0, `no ${name} received in the demo:\n${out}`);
       assert.match(out, new RegExp(`^${name}\\s`, 'm'), `no printed ${name} line`);

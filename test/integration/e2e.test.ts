@@ -14,7 +14,7 @@ const SECRET = `whsec_${SECRET_KEY.toString('base64')}`;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const PAYLOAD_DATE_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
-void describe('end to end: reference schema -> five events', () => {
+void describe('end to end: reference schema -> six events', () => {
   const env = useIntegrationEnv();
 
   void test('every event, byte for byte, with every header', async () => {
@@ -30,6 +30,7 @@ void describe('end to end: reference schema -> five events', () => {
       setUrl('AgentBreak', rx.urlFor('/break')),
       setUrl('FinishInteraction', rx.urlFor('/finish')),
       setUrl('InteractionDisposition', rx.urlFor('/dispo')),
+      setUrl('AssignInteraction', rx.urlFor('/assign')),
       // An ENTERQUEUE the bridge never sees in the stream: its caller number needs the SELECT fallback.
       queueLog({
         time: '2026-03-02 13:59:00.000',
@@ -105,13 +106,33 @@ void describe('end to end: reference schema -> five events', () => {
         "channel, agent, clientId, finished) VALUES ('g4', '2026-03-02 17:00:00', " +
         "'0000-00-00 00:00:00', 'Sales<-', 'sms', 'jdoe', '59893333333', 1)",
     );
-    // Marker: once it has arrived, every earlier transaction has been processed (commit order).
+    // A queued leg (agent NULL) taken by an agent, then handed to another (a reassignment: no event).
+    await src.tx(
+      'INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, finished) ' +
+        "VALUES ('g5', '2026-03-02 18:30:00', 'Support<-', 'telephony', NULL, '59894444444', 0)",
+    );
+    await src.tx("UPDATE ccrepo.interactions SET agent = 'mlopez' WHERE guid = 'g5'");
+    await src.tx("UPDATE ccrepo.interactions SET agent = 'jdoe' WHERE guid = 'g5'");
+    // A leg with an empty agent and a zero start date, then taken: its date is the commit time.
+    await src.tx(
+      "SET SESSION sql_mode = ''",
+      'INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, finished) ' +
+        "VALUES ('g6', '0000-00-00 00:00:00', 'Chat<-', 'webchat', '', NULL, 0)",
+    );
+    await src.tx("UPDATE ccrepo.interactions SET agent = 'jperez' WHERE guid = 'g6'");
+    // Markers: once both have arrived, every earlier transaction has been processed (commit order).
     await src.tx(queueLog({ time: '2026-03-02 19:00:00.000', event: 'AGENTLOGIN', agent: 'marker' }));
+    await src.tx(
+      'INSERT INTO ccrepo.interactions (guid, start_date, campaign, channel, agent, clientId, finished) ' +
+        "VALUES ('marker', '2026-03-02 19:00:00', 'Sales<-', 'telephony', 'marker', NULL, 0)",
+    );
 
-    await waitFor(() => rx.requests.some((r) => r.body.includes('"marker"')), {
-      message: 'marker event never arrived',
-    });
-    await waitFor(() => rx.requests.length >= 12, { message: () => `only ${rx.requests.length} requests arrived` });
+    for (const path of ['/log', '/assign']) {
+      await waitFor(() => rx.requests.some((r) => r.path === path && r.body.includes('"marker"')), {
+        message: `${path} marker event never arrived`,
+      });
+    }
+    await waitFor(() => rx.requests.length >= 18, { message: () => `only ${rx.requests.length} requests arrived` });
 
     const bodies = (path: string): string[] => rx.requests.filter((r) => r.path === path).map((r) => r.body);
     assert.deepEqual(bodies('/ring').sort(), [
@@ -174,19 +195,43 @@ void describe('end to end: reference schema -> five events', () => {
           `"agent":"jperez","clientId":"59892222222","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}`,
       ].sort(),
     );
-    assert.equal(rx.requests.length, 12, 'no event may arrive twice or unexpectedly');
+    // AssignInteraction is dated by the leg's start; g6 has none (zero date): the commit time.
+    const assigns = bodies('/assign');
+    const g6 = assigns.find((b) => b.includes('"g6"'));
+    assert.ok(g6, 'the g6 assignment produced no event');
+    const g6Date = (JSON.parse(g6) as { date: string }).date;
+    assert.match(g6Date, PAYLOAD_DATE_RE);
+    assert.ok(Math.abs(Date.parse(`${g6Date.replace(' ', 'T')}Z`) - Date.now()) < 120_000, `${g6Date} is not now`);
+    assert.deepEqual(
+      assigns.sort(),
+      [
+        `{"event":"AssignInteraction","date":"${g6Date}","guid":"g6","campaign":"Chat<-",` +
+          '"agent":"jperez","channel":"webchat","clientId":null}',
+        '{"event":"AssignInteraction","date":"2026-03-02 14:30:00","guid":"g1","campaign":"Sales<-",' +
+          '"agent":"jdoe","channel":"telephony","clientId":"59891234567"}',
+        '{"event":"AssignInteraction","date":"2026-03-02 16:00:00","guid":"g3","campaign":"Sales<-",' +
+          '"agent":"jperez","channel":"telephony","clientId":"59892222222"}',
+        '{"event":"AssignInteraction","date":"2026-03-02 17:00:00","guid":"g4","campaign":"Sales<-",' +
+          '"agent":"jdoe","channel":"sms","clientId":"59893333333"}',
+        '{"event":"AssignInteraction","date":"2026-03-02 18:30:00","guid":"g5","campaign":"Support<-",' +
+          '"agent":"mlopez","channel":"telephony","clientId":"59894444444"}',
+        '{"event":"AssignInteraction","date":"2026-03-02 19:00:00","guid":"marker","campaign":"Sales<-",' +
+          '"agent":"marker","channel":"telephony","clientId":null}',
+      ].sort(),
+    );
+    assert.equal(rx.requests.length, 18, 'no event may arrive twice or unexpectedly');
 
     for (const r of rx.requests) assertHeaders(r);
     const ids = rx.requests.map((r) => r.headers['webhook-id']);
     assert.equal(new Set(ids).size, ids.length, 'every event has its own id');
 
-    // The production counter agrees: 11 events produced (and no more were pending).
+    // The production counter agrees: 18 events produced (and no more were pending).
     const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
     const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce(
       (n, m) => n + Number(m[2]),
       0,
     );
-    assert.equal(produced, 12);
+    assert.equal(produced, 18);
     // Secrets never appear in logs, errors or metrics: not the signing secret, not the DB password.
     const password = new URL(src.db.bridgeUrl).password;
     const everything = JSON.stringify(bridge.logs) + bridge.stderr.join('') + metrics;

@@ -80,16 +80,20 @@ void describe('private MariaDB launcher', () => {
     });
   });
 
-  void test('the reference schema is loaded with the five seed webhooks', async () => {
+  void test('the reference schema is loaded with the six seed webhooks', async () => {
     const [rows] = await withConnection(server().bridgeUrl, (c) =>
       c.query<mysql.RowDataPacket[]>('SELECT event, url FROM ccdata.webhooks ORDER BY id'),
     );
     assert.deepEqual(
       rows.map((r) => ({ ...r })),
-      ['AgentRingNoAnswer', 'AgentLog', 'AgentBreak', 'FinishInteraction', 'InteractionDisposition'].map((event) => ({
-        event,
-        url: '',
-      })),
+      [
+        'AgentRingNoAnswer',
+        'AgentLog',
+        'AgentBreak',
+        'FinishInteraction',
+        'InteractionDisposition',
+        'AssignInteraction',
+      ].map((event) => ({ event, url: '' })),
     );
   });
 
@@ -120,7 +124,7 @@ void describe('private MariaDB launcher', () => {
     const [rows] = await withConnection(db.bridgeUrl, (c) =>
       c.query<mysql.RowDataPacket[]>('SELECT COUNT(*) AS n, @@socket AS socket FROM ccdata.webhooks'),
     );
-    assert.equal(Number(rows[0]?.['n']), 5);
+    assert.equal(Number(rows[0]?.['n']), 6, 'the six seed webhooks survive the restart');
     assert.equal(rows[0]?.['socket'], db.socket);
   });
 

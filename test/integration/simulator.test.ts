@@ -214,6 +214,10 @@ void describe('ContactCenterSimulator', () => {
       assert.match(String(r['clientId']), /^5989\d{7}$/);
     }
 
+    // Every leg is inserted with its agent: each insert is an AssignInteraction under the default rules.
+    assert.ok((await count('SELECT COUNT(*) AS n FROM ccrepo.interactions')) > 0);
+    assert.equal(await count("SELECT COUNT(*) AS n FROM ccrepo.interactions WHERE COALESCE(agent, '') = ''"), 0);
+
     // Digital channels: inserted finished, with an email or phone as clientId.
     const digital = await q(
       "SELECT channel, clientId, finished, end_date FROM ccrepo.interactions WHERE channel <> 'telephony'",

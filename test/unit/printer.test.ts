@@ -87,6 +87,23 @@ void describe('formatEventLine', () => {
     );
   });
 
+  void it('AssignInteraction: channel column, guid, the agent it went to, campaign and client', () => {
+    const body = {
+      event: 'AssignInteraction',
+      date: '2026-03-02 14:05:09',
+      guid: 'g-3',
+      campaign: 'Web Chat<-',
+      agent: 'mfernandez',
+      channel: 'webchat',
+      clientId: null,
+    };
+    assert.equal(
+      formatEventLine(body),
+      `${'AssignInteraction'.padEnd(NAME_COLUMN)}webchat   guid=g-3 assigned to mfernandez ` +
+        'campaign=Web Chat<- client=-',
+    );
+  });
+
   void it('envelope bodies print like flat uContact bodies', () => {
     const flat = formatEventLine({ event: 'AgentLog', agent: 'jdoe', isLogin: true });
     const envelope = formatEventLine({
@@ -116,18 +133,19 @@ void describe('formatEventLine', () => {
 });
 
 void describe('formatCounts', () => {
-  void it('lists the five events in canonical order with zeros, then extras, then the total', () => {
+  void it('lists the six events in canonical order with zeros, then extras, then the total', () => {
     assert.equal(
       formatCounts({ AgentBreak: 2, FinishInteraction: 10, Zeta: 1, Alpha: 4 }),
       'AgentRingNoAnswer=0  AgentLog=0  AgentBreak=2  FinishInteraction=10  ' +
-        'InteractionDisposition=0  Alpha=4  Zeta=1  total=17',
+        'InteractionDisposition=0  AssignInteraction=0  Alpha=4  Zeta=1  total=17',
     );
   });
 
   void it('an empty tally still names every event', () => {
     assert.equal(
       formatCounts({}),
-      'AgentRingNoAnswer=0  AgentLog=0  AgentBreak=0  FinishInteraction=0  InteractionDisposition=0  total=0',
+      'AgentRingNoAnswer=0  AgentLog=0  AgentBreak=0  FinishInteraction=0  InteractionDisposition=0  ' +
+        'AssignInteraction=0  total=0',
     );
   });
 });

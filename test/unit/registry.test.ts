@@ -10,13 +10,14 @@ function hook(id: number, event: string, url: string | null): Row {
   return { id, name: event, description: null, event, url, user: null };
 }
 
-/** The five rows uContact ships, all with an empty url. */
+/** The six rows the reference schema ships, all with an empty url. */
 const SHIPPED: Row[] = [
   hook(1, 'AgentRingNoAnswer', ''),
   hook(2, 'AgentLog', ''),
   hook(3, 'AgentBreak', ''),
   hook(4, 'FinishInteraction', ''),
   hook(5, 'InteractionDisposition', ''),
+  hook(6, 'AssignInteraction', ''),
 ];
 
 function registry(rows: Row[] = SHIPPED): { reg: Registry; problems: RegistryProblem[] } {
@@ -65,7 +66,7 @@ void describe('Registry', () => {
     assert.equal(reg.size, 0);
     assert.deepEqual(reg.urlsFor('AgentLog'), []);
     assert.deepEqual(problems, []);
-    assert.equal([...reg.entries()].length, 5);
+    assert.equal([...reg.entries()].length, 6);
   });
 
   void it('an empty, blank or NULL url means not registered (even with an unknown event)', () => {
@@ -144,7 +145,7 @@ void describe('Registry', () => {
         ['15', 'UCW_ERR_REGISTRY_BAD_ROW'],
       ],
     );
-    assert.equal(problems[0]!.reason, 'event "AgentLogin" is not one of the five uContact events');
+    assert.equal(problems[0]!.reason, 'event "AgentLogin" is not one of the six uContact events');
     assert.equal(problems[1]!.reason, 'url scheme ftp: is not http or https');
     assert.equal(problems[2]!.reason, 'url is not a valid absolute URL');
     assert.match(problems[3]!.reason, /credentials/);

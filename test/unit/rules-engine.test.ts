@@ -144,6 +144,16 @@ function one(e: RulesEngine, c: RowChange): EvaluatedEvent {
 
 const bodies = (events: EvaluatedEvent[]): string[] => events.map((e) => e.body);
 
+/** The event named `name` among those of `c`, after checking the names of all of them, in order. */
+function named(e: RulesEngine, c: RowChange, names: readonly string[], name: string): EvaluatedEvent {
+  const events = run(e, c);
+  assert.deepEqual(
+    events.map((ev) => ev.name),
+    names,
+  );
+  return events.find((ev) => ev.name === name)!;
+}
+
 // ---------------------------------------------------------------------------------------------------
 
 void describe('RulesEngine (default rules): AgentLog', () => {
@@ -507,7 +517,11 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
 
   void it('fires on the update where finished goes 0 -> 1, with formatted dates and whole-second duration', () => {
     const e = engine();
-    assert.deepEqual(run(e, ins(INTERACTIONS, started)), []);
+    // The leg's insert (with its agent) is an assignment, not a finish.
+    assert.deepEqual(
+      run(e, ins(INTERACTIONS, started)).map((ev) => ev.name),
+      ['AssignInteraction'],
+    );
     const ev = one(e, upd(INTERACTIONS, started, ended, { timestampMs: Date.UTC(2026, 2, 2, 15, 0, 0) }));
     assert.equal(
       ev.body,
@@ -522,14 +536,18 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
 
   void it('fires on an insert with finished = 1 and not on an insert with finished = 0', () => {
     const e = engine();
-    const ev = one(e, ins(INTERACTIONS, { ...ended, guid: 'g-2', channel: 'email', clientId: 'ana@example.com' }));
+    const inserted = { ...ended, guid: 'g-2', channel: 'email', clientId: 'ana@example.com' };
+    const ev = named(e, ins(INTERACTIONS, inserted), ['AssignInteraction', 'FinishInteraction'], 'FinishInteraction');
     assert.equal(
       ev.body,
       '{"event":"FinishInteraction","date":"2026-03-02 14:05:09","guid":"g-2",' +
         '"campaign":"Sales<-","agent":"jdoe","channel":"email","clientId":"ana@example.com",' +
         '"startDate":"2026-03-02 14:00:00","endDate":"2026-03-02 14:05:09","duration":309}',
     );
-    assert.deepEqual(run(e, ins(INTERACTIONS, { ...started, guid: 'g-3' })), []);
+    assert.deepEqual(
+      run(e, ins(INTERACTIONS, { ...started, guid: 'g-3' })).map((ev) => ev.name),
+      ['AssignInteraction'],
+    );
   });
 
   void it('never fires on an update that keeps finished = 1 (a later disposition or data update)', () => {
@@ -573,8 +591,9 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
       end_date: '2026-03-02 01:00:00',
       finished: 1,
     });
+    const both = ['AssignInteraction', 'FinishInteraction'];
     assert.match(
-      one(e, ins(INTERACTIONS, long)).body,
+      named(e, ins(INTERACTIONS, long), both, 'FinishInteraction').body,
       /"startDate":"2026-03-01 23:59:30","endDate":"2026-03-02 01:00:00","duration":3630\}$/,
     );
     const zero = interaction({
@@ -583,7 +602,7 @@ void describe('RulesEngine (default rules): FinishInteraction', () => {
       end_date: '2026-03-02 10:00:00',
       finished: 1,
     });
-    assert.match(one(e, ins(INTERACTIONS, zero)).body, /"duration":0\}$/);
+    assert.match(named(e, ins(INTERACTIONS, zero), both, 'FinishInteraction').body, /"duration":0\}$/);
   });
 
   void it('formats startDate/endDate and date in the output zone (America/Montevideo = UTC-3)', () => {
@@ -664,20 +683,20 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
       const events = run(e, c);
       assert.deepEqual(
         events.map((ev) => ev.name),
-        ['FinishInteraction', 'InteractionDisposition'],
+        ['AssignInteraction', 'FinishInteraction', 'InteractionDisposition'],
       );
       assert.equal(
-        events[1]!.body,
+        events[2]!.body,
         '{"event":"InteractionDisposition","date":"2026-03-02 14:10:00","guid":"g-d","campaign":"Sales<-",' +
           '"agent":"jdoe","clientId":"59891234567","dispositionId":2,"l1":"Sale","l2":"Closed","l3":null}',
       );
-      // Two events of one row change: different ids (the rule is part of the id), same order key.
-      assert.notEqual(events[0]!.id, events[1]!.id);
-      assert.equal(events[0]!.orderKey, events[1]!.orderKey);
+      // Events of one row change: different ids (the rule is part of the id), same order key.
+      assert.equal(new Set(events.map((ev) => ev.id)).size, 3);
+      assert.deepEqual(new Set(events.map((ev) => ev.orderKey)), new Set(['guid:g-d']));
       const notFinished = run(e, ins(INTERACTIONS, { ...leg, finished: 0, end_date: null, disposition_id: 1 }));
       assert.deepEqual(
         notFinished.map((ev) => ev.name),
-        ['InteractionDisposition'],
+        ['AssignInteraction', 'InteractionDisposition'],
       );
     },
   );
@@ -696,7 +715,12 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
     for (const channel of ['webchat', 'sms', 'email', 'whatsapp', 'TELEPHONY']) {
       const l = { ...leg, channel };
       assert.deepEqual(run(e, upd(INTERACTIONS, l, { ...l, disposition_id: 3 })), [], channel);
-      assert.deepEqual(run(e, ins(INTERACTIONS, { ...l, finished: 0, disposition_id: 3 })), [], `${channel} insert`);
+      const inserted = run(e, ins(INTERACTIONS, { ...l, finished: 0, disposition_id: 3 }));
+      assert.deepEqual(
+        inserted.map((ev) => ev.name),
+        ['AssignInteraction'],
+        `${channel} insert`,
+      );
     }
   });
 
@@ -731,6 +755,69 @@ void describe('RulesEngine (default rules): InteractionDisposition', () => {
       upd(INTERACTIONS, leg, { ...leg, disposition_id: 3 }, { timestampMs: Date.UTC(2026, 2, 2, 14, 6, 1, 999) }),
     );
     assert.match(ev.body, /^\{"event":"InteractionDisposition","date":"2026-03-02 11:06:01","guid":"g-d",/);
+  });
+});
+
+void describe('RulesEngine (default rules): AssignInteraction', () => {
+  const queued = interaction({ id: 30, guid: 'g-a', agent: null, start_date: '2026-03-02 14:00:00', finished: 0 });
+  const assigned = { ...queued, agent: 'jdoe' };
+  const body =
+    '{"event":"AssignInteraction","date":"2026-03-02 14:00:00","guid":"g-a","campaign":"Sales<-",' +
+    '"agent":"jdoe","channel":"telephony","clientId":"59891234567"}';
+
+  void it('fires on an update where agent goes NULL -> value, dated by the leg start, ordered by guid', () => {
+    const e = engine();
+    assert.deepEqual(run(e, ins(INTERACTIONS, queued)), []);
+    const ev = one(e, upd(INTERACTIONS, queued, assigned, { timestampMs: Date.UTC(2026, 2, 2, 14, 0, 30) }));
+    assert.equal(ev.body, body);
+    assert.equal(ev.orderKey, 'guid:g-a');
+    assert.equal(ev.ruleId, 'assign_interaction');
+    assert.equal(ev.occurredAtMs, Date.UTC(2026, 2, 2, 14, 0, 0));
+  });
+
+  void it("fires on an update where agent goes '' -> value and on an insert with an agent", () => {
+    const e = engine();
+    const empty = { ...queued, agent: '' };
+    assert.deepEqual(run(e, ins(INTERACTIONS, empty)), []);
+    assert.equal(one(e, upd(INTERACTIONS, empty, assigned)).body, body);
+    assert.equal(one(e, ins(INTERACTIONS, assigned)).body, body);
+  });
+
+  void it('does not fire when the agent changes from one value to another, is cleared, or is unchanged', () => {
+    const e = engine();
+    assert.deepEqual(run(e, upd(INTERACTIONS, assigned, { ...assigned, agent: 'mgarcia' })), []);
+    assert.deepEqual(run(e, upd(INTERACTIONS, assigned, { ...assigned, agent: null })), []);
+    assert.deepEqual(run(e, upd(INTERACTIONS, assigned, { ...assigned, agent: '' })), []);
+    assert.deepEqual(run(e, upd(INTERACTIONS, assigned, { ...assigned, data: '{}' })), []);
+    assert.deepEqual(run(e, upd(INTERACTIONS, queued, { ...queued, data: '{}' })), []);
+    assert.deepEqual(run(e, del(INTERACTIONS, assigned)), []);
+  });
+
+  void it('falls back to the binlog timestamp for `date` when start_date is NULL or a zero date', () => {
+    const e = engine('America/Montevideo');
+    const ts = Date.UTC(2026, 2, 2, 16, 20, 30);
+    for (const start of [null, '0000-00-00 00:00:00']) {
+      const ev = one(
+        e,
+        upd(INTERACTIONS, { ...queued, start_date: start }, { ...assigned, start_date: start }, { timestampMs: ts }),
+      );
+      assert.equal(
+        ev.body,
+        '{"event":"AssignInteraction","date":"2026-03-02 13:20:30","guid":"g-a","campaign":"Sales<-",' +
+          '"agent":"jdoe","channel":"telephony","clientId":"59891234567"}',
+      );
+      assert.equal(ev.occurredAtMs, ts);
+    }
+  });
+
+  void it('NULL clientId is JSON null; any channel counts', () => {
+    const e = engine();
+    const chat = { ...queued, channel: 'webchat', clientId: null };
+    assert.equal(
+      one(e, upd(INTERACTIONS, chat, { ...chat, agent: 'mgarcia' })).body,
+      '{"event":"AssignInteraction","date":"2026-03-02 14:00:00","guid":"g-a","campaign":"Sales<-",' +
+        '"agent":"mgarcia","channel":"webchat","clientId":null}',
+    );
   });
 });
 

@@ -71,7 +71,7 @@ const invalid = (raw: unknown, ...parts: string[]): BridgeError =>
   throwsCode(() => validateRules(raw, 'my-rules.yaml'), 'UCW_ERR_RULES_INVALID', 'my-rules.yaml', ...parts);
 
 void describe('validateRules: accepted input', () => {
-  void it('accepts the shipped defaults, covering all five events with unique ids', () => {
+  void it('accepts the shipped defaults, covering all six events with unique ids', () => {
     const rules = defaultRules();
     assert.deepEqual([...new Set(rules.rules.map((r) => r.event))].sort(), [...EVENT_NAMES].sort());
     assert.equal(new Set(rules.rules.map((r) => r.id)).size, rules.rules.length);
