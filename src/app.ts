@@ -21,6 +21,7 @@ import { StartPosition } from './pipeline/start-position.js';
 import { Registry } from './registry/registry.js';
 import { RulesEngine } from './rules/engine.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
+import { columnsUsed } from './rules/columns.js';
 import { checkRulesAgainstSchema } from './rules/schema-check.js';
 import type { RulesFile } from './rules/schema.js';
 import { parseMysqlUrl } from './source/connection.js';
@@ -56,15 +57,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
   try {
     const rules: RulesFile = config.rules ? loadRulesFile(config.rules) : defaultRules();
     const conn = parseMysqlUrl(config.mysqlUrl);
-    const engine = new RulesEngine(rules, config.timezone);
     const registryLog = logger.child({ component: 'registry' });
-    const registry = new Registry(rules.registry, (p) =>
-      registryLog.error(
-        { code: p.code, rowId: p.rowId, table: rules.registry.table },
-        `webhooks row skipped: ${p.reason}`,
-      ),
-    );
-    const mirrorTables = mirrorTablesOf(engine, registry);
 
     const outbox = new StateStore({
       stateDir: config.stateDir,
@@ -135,33 +128,44 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     scheduler.start();
     cleanups.push(() => scheduler.stop(config.shutdownGraceMs));
 
-    const processor = new TransactionProcessor({
-      engine,
-      registry,
-      mirrorTables,
-      outbox,
-      db,
-      metrics,
-      logger: logger.child({ component: 'pipeline' }),
-      onEnqueued: (created, staged) => scheduler.enqueue(created, staged),
-      onUnregistered: (removed) => scheduler.cancelRegistrations(removed),
-    });
-
-    const startPosition = new StartPosition({
-      db,
-      outbox,
-      engine,
-      registry,
-      mirrorTables,
-      resetToNow: config.resetToNow,
-      logger: sourceLog,
-    });
-    let schemaChecked = false;
+    /** The rules' state and the stages that read it, built from the rules as the live schema spells them. */
+    const buildPipeline = (resolved: RulesFile) => {
+      const engine = new RulesEngine(resolved, config.timezone);
+      const registry = new Registry(resolved.registry, (p) =>
+        registryLog.error(
+          { code: p.code, rowId: p.rowId, table: resolved.registry.table },
+          `webhooks row skipped: ${p.reason}`,
+        ),
+      );
+      const mirrorTables = mirrorTablesOf(engine, registry);
+      const processor = new TransactionProcessor({
+        engine,
+        registry,
+        mirrorTables,
+        outbox,
+        db,
+        metrics,
+        logger: logger.child({ component: 'pipeline' }),
+        onEnqueued: (created, staged) => scheduler.enqueue(created, staged),
+        onUnregistered: (removed) => scheduler.cancelRegistrations(removed),
+      });
+      const startPosition = new StartPosition({
+        db,
+        outbox,
+        engine,
+        registry,
+        mirrorTables,
+        resetToNow: config.resetToNow,
+        logger: sourceLog,
+      });
+      return { engine, registry, mirrorTables, processor, startPosition };
+    };
+    // Built once, on the first connect: column names are resolved against the live schema (MySQL
+    // matches them case-insensitively), so rows are then read by their real names with no folding.
+    let pipeline: ReturnType<typeof buildPipeline> | undefined;
     const prepare = async (settings: ServerSettings): Promise<BinlogPosition> => {
-      if (!schemaChecked) {
-        await checkRulesAgainstSchema(rules, (tables) => db.columnsOf(tables));
-        schemaChecked = true;
-      }
+      pipeline ??= buildPipeline(await checkRulesAgainstSchema(rules, (tables) => db.columnsOf(tables)));
+      const { engine, registry, processor, startPosition } = pipeline;
       processor.abandonOpenTransaction();
       const from = await startPosition.prepare(settings);
       registryLoaded = true;
@@ -184,21 +188,22 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       conn,
       db,
       serverId: replicaServerId(config.serverId, outbox, sourceLog),
-      tables: [...new Set([...engine.watchedTables(), rules.registry.table])],
+      tables: [...columnsUsed(rules).keys()],
       heartbeatSeconds: config.heartbeatSeconds,
       maxQueuedRows: config.maxQueuedRows,
       reconnectMinMs: config.reconnectMinMs,
       reconnectMaxMs: config.reconnectMaxMs,
       prepare,
+      // Transactions arrive only after prepare() has built the pipeline.
       handler: async (tx) => {
-        await flowWindow.roomFor(registry.urls());
-        await processor.process(tx);
+        await flowWindow.roomFor(pipeline!.registry.urls());
+        await pipeline!.processor.process(tx);
       },
       onFatal: (err) => fail(err),
       onTableDrift: (table) =>
-        mirrorTables.some((m) => m.table === table)
+        pipeline!.mirrorTables.some((m) => m.table === table)
           ? undefined
-          : engine.stopRulesOn(table, `rows of ${table} cannot be decoded`),
+          : pipeline!.engine.stopRulesOn(table, `rows of ${table} cannot be decoded`),
       logger: sourceLog,
       metrics,
     });

@@ -1,11 +1,14 @@
 // Webhook registrations, mirrored from the webhooks table (ccdata.webhooks by default) and changed
 // only by apply() at the binlog position of the change, so an event is routed with the registrations
-// in force when its own row change was committed. Unusable rows are reported once and skipped. Only
-// the key, event and url columns of a row are kept.
+// in force when its own row change was committed. Unusable rows are reported once and skipped; rows
+// the optional `when` condition does not match register nothing (they are left to uContact's own
+// sender). Only the key, event and url columns of a row, and those `when` reads, are kept.
 
 import { isEventName, type EventName } from '../domain/events.js';
-import type { Row } from '../domain/row-change.js';
+import type { Row, RowChange } from '../domain/row-change.js';
+import { registryColumns } from '../rules/columns.js';
 import { keyString, projectRow } from '../rules/directory.js';
+import { compileCondition } from '../rules/engine.js';
 import type { RegistryDef } from '../rules/schema.js';
 
 /** uContact's own url column is VARCHAR(256): a longer URL cannot be one uContact would send to. */
@@ -38,12 +41,17 @@ export class Registry {
   private readonly reported = new Map<string, string>();
   /** The columns kept of each row (and mirrored in the store). */
   readonly columns: readonly string[];
+  /** Whether the bridge serves a row (registry.when; every row without one). */
+  private readonly serves: (row: Row) => boolean;
 
   constructor(
     readonly def: RegistryDef,
     private readonly onProblem: (p: RegistryProblem) => void,
   ) {
-    this.columns = [...new Set([def.key, def.eventColumn, def.urlColumn])];
+    this.columns = registryColumns(def);
+    const when = def.when ? compileCondition(def.when) : undefined;
+    // The condition reads the row as it is (validation allows only column conditions on the new image).
+    this.serves = when ? (row) => when({ kind: 'insert', before: null, after: row } as RowChange) : () => true;
   }
 
   load(rows: Iterable<Row>): void {
@@ -91,7 +99,7 @@ export class Registry {
     for (const id of ids) {
       const row = this.rows.get(id)!;
       const url = keyString(row[this.def.urlColumn])?.trim() ?? '';
-      if (url === '') continue;
+      if (url === '' || !this.serves(row)) continue;
       const event = keyString(row[this.def.eventColumn]) ?? '';
       if (!isEventName(event)) {
         problems.set(id, `event "${event}" is not one of the six uContact events`);

@@ -2,7 +2,14 @@
 // start, and a row image against its rule at run time (schema drift). A static walk of the rule
 // definitions; lookups name columns of their directory's table, not of the rule's.
 
-import type { Condition, RuleDef, RulesFile, Source } from './schema.js';
+import type { Condition, RegistryDef, RuleDef, RulesFile, Source } from './schema.js';
+
+/** Columns a condition reads. */
+export function conditionColumns(cond: Condition): Set<string> {
+  const out = new Set<string>();
+  fromCondition(cond, out);
+  return out;
+}
 
 function fromCondition(cond: Condition, out: Set<string>): void {
   if ('all' in cond) cond.all.forEach((c) => fromCondition(c, out));
@@ -44,8 +51,15 @@ export function columnsUsed(rules: RulesFile): Map<string, Set<string>> {
   for (const mem of Object.values(rules.memories)) {
     add(mem.table, [mem.key, mem.value, ...(mem.when ? [mem.when.column] : []), ...(mem.orderBy ? [mem.orderBy] : [])]);
   }
-  add(rules.registry.table, [rules.registry.key, rules.registry.eventColumn, rules.registry.urlColumn]);
+  add(rules.registry.table, registryColumns(rules.registry));
   return out;
+}
+
+/** The registry columns kept and mirrored: key, event, url and those its condition reads. */
+export function registryColumns(def: RegistryDef): string[] {
+  const out = new Set([def.key, def.eventColumn, def.urlColumn]);
+  if (def.when) for (const c of conditionColumns(def.when)) out.add(c);
+  return [...out];
 }
 
 /**

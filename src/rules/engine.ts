@@ -74,7 +74,7 @@ function rowOf(change: RowChange, side: 'new' | 'old' | undefined): Row | null {
   return change.after ?? change.before;
 }
 
-function compileCondition(cond: Condition): Predicate {
+export function compileCondition(cond: Condition): Predicate {
   if ('all' in cond) {
     const parts = cond.all.map(compileCondition);
     return (c) => parts.every((p) => p(c));

@@ -7,7 +7,7 @@ import { parseJsonOrYaml } from '../config/json-or-yaml.js';
 import { EVENT_SPECS, type FieldType } from '../domain/events.js';
 import { BridgeError } from '../errors.js';
 import { DEFAULT_RULES } from './default-rules.js';
-import { rulesFileSchema, type RulesFile, type Source } from './schema.js';
+import { rulesFileSchema, type Condition, type RulesFile, type Source } from './schema.js';
 
 const RULES_HINT = 'Fix the rules file (see docs/rules.md), or run without --rules to use the defaults.';
 
@@ -117,6 +117,8 @@ function semanticProblems(rules: RulesFile): string[] {
     tables.add(dir.table);
   }
 
+  if (rules.registry.when) registryConditionProblems(rules.registry.when, 'registry.when', problems);
+
   rules.rules.forEach((rule, i) => {
     const at = `rules[${i}]`;
     const id = rule.id ?? rule.event;
@@ -156,6 +158,16 @@ function semanticProblems(rules: RulesFile): string[] {
     }
   });
   return problems;
+}
+
+/** A registry row is a state, not a change: its condition reads the row as it is now. */
+function registryConditionProblems(cond: Condition, at: string, problems: string[]): void {
+  if ('all' in cond) cond.all.forEach((c, i) => registryConditionProblems(c, `${at}.all[${i}]`, problems));
+  else if ('any' in cond) cond.any.forEach((c, i) => registryConditionProblems(c, `${at}.any[${i}]`, problems));
+  else if ('not' in cond) registryConditionProblems(cond.not, `${at}.not`, problems);
+  else if ('change' in cond || 'changed' in cond) {
+    problems.push(`${at}: a registry condition reads the row as it is; use column conditions, not change or changed`);
+  } else if (cond.row === 'old') problems.push(`${at}.row: a registry condition reads the row as it is; omit row`);
 }
 
 function checkRefs(src: Source, at: string, rules: RulesFile, problems: string[]): void {

@@ -1,36 +1,19 @@
 // Checks a rules file against the live schema before any event is read: every table and column the
 // rules name must exist (and be visible to the bridge user). A typo fails at start with the exact
-// table and column, instead of silently producing nulls for every event.
+// table, column and rules-file path, instead of silently producing nulls for every event. Columns
+// match case-insensitively (as in MySQL); the rules returned spell each as the server does.
 
 import { BridgeError } from '../errors.js';
 import { columnsUsed } from './columns.js';
+import { resolveColumns } from './resolve-columns.js';
 import type { RulesFile } from './schema.js';
-
-function schemaProblems(
-  used: ReadonlyMap<string, ReadonlySet<string>>,
-  live: ReadonlyMap<string, ReadonlySet<string>>,
-): string[] {
-  const problems: string[] = [];
-  for (const [table, needed] of used) {
-    const have = live.get(table);
-    if (!have) {
-      problems.push(
-        `table ${table} does not exist, or the bridge user cannot see ` +
-          `it (GRANT SELECT ON ${table.split('.')[0]}.* TO the bridge user)`,
-      );
-      continue;
-    }
-    for (const col of needed) if (!have.has(col)) problems.push(`column ${table}.${col} does not exist`);
-  }
-  return problems;
-}
 
 export async function checkRulesAgainstSchema(
   rules: RulesFile,
   columnsOf: (tables: readonly string[]) => Promise<Map<string, Set<string>>>,
-): Promise<void> {
+): Promise<RulesFile> {
   const used = columnsUsed(rules);
-  const problems = schemaProblems(used, await columnsOf([...used.keys()]));
+  const { rules: resolved, problems } = resolveColumns(rules, await columnsOf([...used.keys()]));
   if (problems.length > 0) {
     throw new BridgeError(
       'UCW_ERR_RULES_SCHEMA',
@@ -43,4 +26,5 @@ export async function checkRulesAgainstSchema(
       },
     );
   }
+  return resolved;
 }

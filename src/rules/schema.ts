@@ -161,6 +161,8 @@ export const registrySchema = z.strictObject({
   key: identifier,
   eventColumn: identifier,
   urlColumn: identifier,
+  /** Which rows the bridge serves (the others are left to uContact's own sender). Default: every row. */
+  when: conditionSchema.optional(),
 });
 
 export const rulesFileSchema = z.strictObject({

@@ -234,3 +234,47 @@ void describe('Registry', () => {
     ]);
   });
 });
+
+void describe('Registry with a condition (registry.when)', () => {
+  const marked = (id: number, event: string, url: string, user: string | null): Row => ({
+    ...hook(id, event, url),
+    user,
+  });
+  const withWhen = (): { reg: Registry; problems: RegistryProblem[] } => {
+    const problems: RegistryProblem[] = [];
+    const reg = new Registry({ ...DEF, when: { column: 'user', eq: 'ucontact-webhooks' } }, (p) => problems.push(p));
+    reg.load([
+      marked(1, 'AgentLog', 'http://bridge.example/log', 'ucontact-webhooks'),
+      marked(2, 'AgentBreak', 'http://native.example/break', null),
+      marked(3, 'AgentBreak', 'http://native.example/break2', 'admin'),
+    ]);
+    return { reg, problems };
+  };
+
+  void it('registers only the rows the condition matches, and keeps the columns it reads', () => {
+    const { reg, problems } = withWhen();
+    assert.deepEqual(reg.urlsFor('AgentLog'), ['http://bridge.example/log']);
+    assert.deepEqual(reg.urlsFor('AgentBreak'), []);
+    assert.equal(reg.size, 1);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(reg.columns, ['id', 'event', 'url', 'user']);
+    assert.deepEqual(Object.keys([...reg.entries()][0]![1]).sort(), ['event', 'id', 'url', 'user']);
+  });
+
+  void it('a change of the column the condition reads registers or unregisters the row', () => {
+    const { reg } = withWhen();
+    set(reg, marked(2, 'AgentBreak', 'http://native.example/break', 'ucontact-webhooks'));
+    assert.deepEqual(reg.urlsFor('AgentBreak'), ['http://native.example/break']);
+    set(reg, marked(1, 'AgentLog', 'http://bridge.example/log', null));
+    assert.deepEqual(reg.urlsFor('AgentLog'), []);
+    assert.equal(reg.size, 1);
+  });
+
+  void it('a row the condition leaves out is not reported, whatever its url or event', () => {
+    const problems: RegistryProblem[] = [];
+    const reg = new Registry({ ...DEF, when: { column: 'user', eq: 'ucontact-webhooks' } }, (p) => problems.push(p));
+    reg.load([marked(1, 'NoSuchEvent', 'ftp://x', 'admin')]);
+    assert.deepEqual(problems, []);
+    assert.equal(reg.size, 0);
+  });
+});

@@ -339,6 +339,21 @@ void describe('validateRules: UCW_ERR_RULES_INVALID with a path', () => {
         'directories.users.table',
       ],
       ['empty orderKey', (r) => (rule0(r).orderKey = ''), 'rules[0].orderKey'],
+      [
+        'registry condition with two operators',
+        (r) => ((r.registry as Json).when = { column: 'user', eq: 'a', ne: 'b' }),
+        'registry.when',
+      ],
+      [
+        'registry condition on a change',
+        (r) => ((r.registry as Json).when = { all: [{ column: 'user', eq: 'a' }, { change: 'update' }] }),
+        'registry.when.all[1]',
+      ],
+      [
+        'registry condition on the old row',
+        (r) => ((r.registry as Json).when = { not: { column: 'user', row: 'old', eq: 'a' } }),
+        'registry.when.not.row',
+      ],
     ];
     for (const [name, mutate, path] of cases) {
       const raw = minimal();
