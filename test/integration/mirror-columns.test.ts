@@ -131,7 +131,7 @@ void describe('the store keeps only the columns the rules read', () => {
     const second = env.startBridge({ stateDir });
     await second.waitReady();
     const reduced = await second.waitForLog((l) => l.msg === MIRROR_REDUCED, 'mirror reduced log');
-    assert.deepEqual(reduced.rows, { 'ccdata.users': 1, 'ccdata.webhooks': 5 });
+    assert.deepEqual(reduced.rows, { 'ccdata.users': 1, 'ccdata.webhooks': 6 });
     assert.deepEqual(await ringNoAnswer(src, rx, ['SIP/301']), ['ana|301|Ana Núñez']);
     assert.equal(await second.stop(), 0);
     assertNoHashes(mirrorRows(stateDir));
