@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
+import { EVENT_NAMES } from '../../src/domain/events.js';
 
 void describe('npm run demo', () => {
   void test('prints all six events and cleans up after itself', async () => {
@@ -25,15 +26,7 @@ void describe('npm run demo', () => {
     const port = /MariaDB on 127\.0\.0\.1:(\d+)/.exec(out)?.[1];
     assert.ok(port, out);
     const received = /Received: (.*)/.exec(out)?.[1] ?? '';
-    const names = [
-      'AgentRingNoAnswer',
-      'AgentLog',
-      'AgentBreak',
-      'FinishInteraction',
-      'InteractionDisposition',
-      'AssignInteraction',
-    ];
-    for (const name of names) {
+    for (const name of EVENT_NAMES) {
       const n = Number(new RegExp(`${name}=(\\d+)`).exec(received)?.[1] ?? 0);
       assert.ok(n > 0, `no ${name} received in the demo:\n${out}`);
       assert.match(out, new RegExp(`^${name}\\s`, 'm'), `no printed ${name} line`);

@@ -16,6 +16,7 @@ import {
 } from '../../demo/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { EVENT_NAMES } from '../../src/domain/events.js';
 
 function isAlive(pid: number): boolean {
   try {
@@ -86,14 +87,7 @@ void describe('private MariaDB launcher', () => {
     );
     assert.deepEqual(
       rows.map((r) => ({ ...r })),
-      [
-        'AgentRingNoAnswer',
-        'AgentLog',
-        'AgentBreak',
-        'FinishInteraction',
-        'InteractionDisposition',
-        'AssignInteraction',
-      ].map((event) => ({ event, url: '' })),
+      EVENT_NAMES.map((event) => ({ event, url: '' })),
     );
   });
 

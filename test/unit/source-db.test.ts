@@ -11,6 +11,17 @@ function serverError(errno: number, message: string): Error {
   return Object.assign(new Error(message), { errno, sqlState: '42000', code: 'ER_X' });
 }
 
+/** Makes the pool of `db` answer each query with the next recorded result (rows or a server error). */
+function recordedAnswers(db: SourceDb, results: Array<Error | unknown[]>): string[] {
+  const sent: string[] = [];
+  db.pool.query = ((sql: string) => {
+    sent.push(sql);
+    const r = results.shift();
+    return r instanceof Error ? Promise.reject(r) : Promise.resolve([r, []]);
+  }) as typeof db.pool.query;
+  return sent;
+}
+
 const PARSE_ERROR_84 = serverError(
   1064,
   'You have an error in your SQL syntax; check the manual that corresponds to your ' +
@@ -24,15 +35,7 @@ const NO_REPLICATION_CLIENT = serverError(
 void describe('SourceDb.binlogEnd on MySQL 8.4 (SHOW BINARY LOG STATUS)', () => {
   const db = new SourceDb(parseMysqlUrl('mysql://u:p@127.0.0.1:1/'));
   after(() => db.close());
-  const answer = (...results: Array<Error | unknown[]>): string[] => {
-    const sent: string[] = [];
-    db.pool.query = ((sql: string) => {
-      sent.push(sql);
-      const r = results.shift();
-      return r instanceof Error ? Promise.reject(r) : Promise.resolve([r, []]);
-    }) as typeof db.pool.query;
-    return sent;
-  };
+  const answer = (...results: Array<Error | unknown[]>): string[] => recordedAnswers(db, results);
 
   void it('reads the position from SHOW BINARY LOG STATUS', async () => {
     const sent = answer(PARSE_ERROR_84, [
@@ -56,15 +59,7 @@ void describe('SourceDb.binlogEnd on MySQL 8.4 (SHOW BINARY LOG STATUS)', () => 
 void describe('SourceDb on MySQL 8.4: settings, GTID fingerprint, grants (recorded answers)', () => {
   const db = new SourceDb(parseMysqlUrl('mysql://u:p@127.0.0.1:1/'));
   after(() => db.close());
-  const answer = (...results: Array<Error | unknown[]>): string[] => {
-    const sent: string[] = [];
-    db.pool.query = ((sql: string) => {
-      sent.push(sql);
-      const r = results.shift();
-      return r instanceof Error ? Promise.reject(r) : Promise.resolve([r, []]);
-    }) as typeof db.pool.query;
-    return sent;
-  };
+  const answer = (...results: Array<Error | unknown[]>): string[] => recordedAnswers(db, results);
 
   void it('reads server_uuid and the MySQL-only variables; VERSION() has no "MariaDB"', async () => {
     // Values as the MySQL 8.4 manual documents them: VERSION() like '8.4.3', server_uuid from auto.cnf,
