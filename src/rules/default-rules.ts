@@ -9,6 +9,15 @@ const agentUsername: Source = {
   coalesce: [{ lookup: { directory: 'users', key: { column: 'agent' }, column: 'username' } }, { column: 'agent' }],
 };
 
+/** The leg's fields AssignInteraction and FinishInteraction share, in payload order. */
+const interactionLeg: Record<string, Source> = {
+  guid: { column: 'guid' },
+  campaign: { column: 'campaign' },
+  agent: { column: 'agent' },
+  channel: { column: 'channel' },
+  clientId: { column: 'clientId' },
+};
+
 /** The agent column holds a value (neither NULL nor empty) on one side of the change. */
 function hasAgent(row: 'new' | 'old'): Condition {
   return {
@@ -103,11 +112,7 @@ export const DEFAULT_RULES: RulesFileInput = {
       date: { column: 'start_date' },
       orderKey: 'guid',
       fields: {
-        guid: { column: 'guid' },
-        campaign: { column: 'campaign' },
-        agent: { column: 'agent' },
-        channel: { column: 'channel' },
-        clientId: { column: 'clientId' },
+        ...interactionLeg,
       },
     },
     {
@@ -130,11 +135,7 @@ export const DEFAULT_RULES: RulesFileInput = {
       date: { column: 'end_date' },
       orderKey: 'guid',
       fields: {
-        guid: { column: 'guid' },
-        campaign: { column: 'campaign' },
-        agent: { column: 'agent' },
-        channel: { column: 'channel' },
-        clientId: { column: 'clientId' },
+        ...interactionLeg,
         startDate: { column: 'start_date' },
         endDate: { column: 'end_date' },
         duration: { secondsBetween: [{ column: 'start_date' }, { column: 'end_date' }] },
