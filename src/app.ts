@@ -13,6 +13,8 @@ import type { BodyFormat } from './delivery/types.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
+import type { AdminRoute } from './observe/admin-api.js';
+import { generateAdminToken, removeAdminFiles, writeAdminFiles } from './ops/admin-endpoint.js';
 import { Metrics } from './observe/metrics.js';
 import { StateStore } from './outbox/state-store.js';
 import { Pruner } from './outbox/pruner.js';
@@ -207,11 +209,16 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       logger: sourceLog,
       metrics,
     });
+    // The CLI on this machine reads this token from the state dir; operators may add --admin-token.
+    const localToken = generateAdminToken();
+    const adminRoutes: AdminRoute[] = [];
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,
       metrics,
       logger,
+      routes: adminRoutes,
+      adminTokens: [localToken, ...(config.adminToken ? [config.adminToken] : [])],
       readiness: () => {
         const reasons: string[] = [];
         if (!supervisor.connected) reasons.push(`binlog stream not open (${supervisor.lastError ?? 'starting'})`);
@@ -220,6 +227,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       },
     });
     cleanups.push(() => health.close());
+    writeAdminFiles(config.stateDir, { host: config.httpHost, port: health.port, pid: process.pid }, localToken);
+    cleanups.push(() => removeAdminFiles(config.stateDir));
     supervisor.start();
     cleanups.push(() => supervisor.stop());
     // Runs before supervisor.stop() (reverse order): a handler waiting for room must not hold up the stop.

@@ -204,6 +204,20 @@ export const CODES = {
       'The local state store cannot be opened (unwritable, corrupt, or of a schema version this bridge does not know).',
     hint: "Check that `--state-dir` is writable by the bridge's user and belongs to one bridge.",
   },
+  UCW_ERR_ADMIN_UNREACHABLE: {
+    kind: 'error',
+    meaning:
+      'A bridge holds the state directory, but its admin API (named in the state dir by `admin.json`) ' +
+      'does not answer, so a command that acts through it changed nothing.',
+    hint:
+      'Check that the bridge is healthy (`curl http://127.0.0.1:9464/healthz`) and that the command runs on ' +
+      'the same machine with read access to the state dir; retry once the bridge has started.',
+  },
+  UCW_ERR_ADMIN_REFUSED: {
+    kind: 'error',
+    meaning: 'The running bridge refused an admin request (the reason and its HTTP status are in the message).',
+    hint: 'Fix what the message names (a filter, an id, a URL) and run the command again; nothing was changed.',
+  },
   UCW_ERR_STATE_LOCKED: {
     kind: 'error',
     meaning:

@@ -10,6 +10,7 @@ import { resolveSecretFiles, type SecretFileWarning } from './secret-file.js';
 import { envName, flagName } from './option-names.js';
 import { isValidTimeZone } from '../rules/time.js';
 import { MAX_TIMER_MS } from '../safe-timer.js';
+import { isLoopbackHost } from '../observe/admin-auth.js';
 
 const HOUR_MS = 3_600_000;
 /** Delays the delivery schedules (its timers wait in steps, see safe-timer.ts): at most 30 days. */
@@ -36,6 +37,8 @@ export const configSchema = z.strictObject({
     .default('UTC'),
   httpHost: z.string().min(1).default('127.0.0.1'),
   httpPort: z.number().int().min(0).max(65_535).default(9464),
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  adminTokenFile: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   bodyFormat: z.enum(['ucontact', 'envelope']).default('ucontact'),
   envelopeUrlPrefix: z.array(z.string().min(1)).default([]),
@@ -143,6 +146,19 @@ export const OPTIONS: readonly OptionDef[] = [
     key: 'httpPort',
     type: 'number',
     describe: 'Port of the /healthz, /readyz and /metrics endpoint (0 = any free port)',
+  },
+  {
+    key: 'adminToken',
+    type: 'string',
+    secret: true,
+    describe:
+      'Bearer token of the admin API and status page on the health port: required when --http-host ' +
+      'is not a loopback address; prefer --admin-token-file (argv is visible to every local user)',
+  },
+  {
+    key: 'adminTokenFile',
+    type: 'string',
+    describe: 'File holding --admin-token (trailing newline trimmed); refused when group/world-readable',
   },
   {
     key: 'logLevel',
@@ -299,6 +315,18 @@ export function loadConfig(sources: ConfigSources): Config {
       hint: 'Run `ucontact-webhooks run --help` for every option.',
       details: { problems: lines },
     });
+  }
+  if (!isLoopbackHost(parsed.data.httpHost) && parsed.data.adminToken === undefined) {
+    throw new BridgeError(
+      'UCW_ERR_CONFIG_INVALID',
+      `--http-host ${parsed.data.httpHost} is not a loopback address and no --admin-token is set`,
+      {
+        hint:
+          'The admin API and status page would be open to the network: set --admin-token-file ' +
+          '(or UCW_ADMIN_TOKEN), or keep --http-host 127.0.0.1.',
+        details: { problems: ['--http-host (UCW_HTTP_HOST): needs --admin-token when not loopback'] },
+      },
+    );
   }
   return Object.freeze(parsed.data);
 }

@@ -10,6 +10,7 @@ import { envName, flagName } from './option-names.js';
 const SECRET_FILES = [
   { value: 'mysqlUrl', file: 'mysqlUrlFile', lines: false },
   { value: 'signingSecret', file: 'signingSecretFile', lines: true },
+  { value: 'adminToken', file: 'adminTokenFile', lines: false },
 ] as const;
 
 const HINT =

@@ -1,11 +1,13 @@
 // Health and metrics HTTP endpoint on node:http: /healthz (process alive), /readyz (bridge able to do
-// its job, with reasons when not), /metrics (Prometheus text). Read-only: every route is GET, and no
-// response ever echoes request data or URLs. close() resolves only once every socket is gone.
+// its job, with reasons when not), /metrics (Prometheus text), and the admin routes (admin-api.ts)
+// behind their token. No response echoes request data. close() resolves only once every socket is gone.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BridgeError, describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { AdminAuth, isLoopbackHost } from './admin-auth.js';
+import { serveAdmin, type AdminRoute } from './admin-api.js';
 import type { Metrics } from './metrics.js';
 
 export interface Readiness {
@@ -20,6 +22,10 @@ export interface HealthServerOptions {
   metrics: Metrics;
   readiness: () => Readiness;
   logger: Logger;
+  /** Admin routes (status page, /api/*); none by default. */
+  routes?: readonly AdminRoute[];
+  /** Tokens accepted by the admin routes (--admin-token, the state dir's token). */
+  adminTokens?: readonly string[];
 }
 
 export interface HealthServer {
@@ -38,9 +44,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extraHeade
   res.end(text);
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, opts: HealthServerOptions): Promise<void> {
-  // Only the path matters; a query string (e.g. cache busters from probes) is ignored.
-  const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: HealthServerOptions,
+  auth: AdminAuth,
+): Promise<void> {
+  const [path = '/', search = ''] = (req.url ?? '/').split('?', 2);
+  if (await serveAdmin(req, res, path, new URLSearchParams(search), opts.routes ?? [], auth)) return;
+  // For the probes only the path matters; a query string (e.g. cache busters) is ignored.
   const known = path === '/healthz' || path === '/readyz' || path === '/metrics';
   if (!known) {
     sendJson(res, 404, { status: 'not found' });
@@ -87,8 +99,9 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
   const log = opts.logger.child({ component: 'http' });
+  const auth = new AdminAuth(opts.adminTokens ?? [], isLoopbackHost(opts.host));
   const server = createServer((req, res) => {
-    handle(req, res, opts).catch((err: unknown) => {
+    handle(req, res, opts, auth).catch((err: unknown) => {
       // A failing readiness probe or metrics collector must not kill the process; answer 500.
       log.error({ err: describeError(err), path: req.url?.split('?', 1)[0] }, 'health endpoint failed');
       if (!res.headersSent) sendJson(res, 500, { status: 'error' });

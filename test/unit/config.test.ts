@@ -101,6 +101,7 @@ void describe('loadConfig', () => {
         mysqlUrl: 'mysql://file@h/',
         httpPort: 1001,
         httpHost: '0.0.0.0',
+        adminToken: 'a-token-of-sixteen-chars',
         logLevel: 'warn',
         timezone: 'America/Montevideo',
         maxAttempts: 3,
@@ -285,5 +286,20 @@ void describe('loadConfig', () => {
       (cfg as { httpPort: number }).httpPort = 1;
     }, TypeError);
     assert.equal(cfg.httpPort, 9464);
+  });
+});
+
+void describe('admin token', () => {
+  void it('is required when the health port listens beyond loopback, and the message names the fix', () => {
+    configError({ cli: { mysqlUrl: URL, httpHost: '0.0.0.0' }, env: {} }, '--http-host 0.0.0.0', '--admin-token');
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) {
+      assert.equal(loadConfig({ cli: { mysqlUrl: URL, httpHost: host }, env: {} }).httpHost, host);
+    }
+    const cfg = loadConfig({ cli: { mysqlUrl: URL, httpHost: '0.0.0.0' }, env: { UCW_ADMIN_TOKEN: 'x'.repeat(16) } });
+    assert.equal(cfg.adminToken, 'x'.repeat(16));
+  });
+
+  void it('is refused when shorter than 16 characters', () => {
+    configError({ cli: { mysqlUrl: URL, adminToken: 'short' }, env: {} }, '--admin-token', 'at least 16');
   });
 });

@@ -181,10 +181,13 @@ void describe('docker/kubernetes', () => {
     assert.equal(volume?.secret?.defaultMode, 0o400);
     const mount = container.volumeMounts.find((m) => m.name === volume.name);
     assert.equal(mount?.readOnly, true);
-    for (const name of ['UCW_MYSQL_URL_FILE', 'UCW_SIGNING_SECRET_FILE']) {
+    for (const name of ['UCW_MYSQL_URL_FILE', 'UCW_SIGNING_SECRET_FILE', 'UCW_ADMIN_TOKEN_FILE']) {
       assert.ok(env.get(name)?.startsWith(`${mount.mountPath}/`), `${name} is not a file of the secret volume`);
     }
-    assert.ok(!env.has('UCW_MYSQL_URL') && !env.has('UCW_SIGNING_SECRET'), 'a secret value in the environment');
+    assert.ok(
+      !env.has('UCW_MYSQL_URL') && !env.has('UCW_SIGNING_SECRET') && !env.has('UCW_ADMIN_TOKEN'),
+      'a secret value in the environment',
+    );
     // fsGroup makes the files 0440 root:fsGroup, which the bridge accepts only through a group of its own.
     assert.equal(pod.securityContext.fsGroup, 1000);
     assert.equal(pod.securityContext.runAsNonRoot, true);
