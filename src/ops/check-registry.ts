@@ -1,6 +1,6 @@
 // `check`: every registration in the webhooks table, judged by the bridge's own Registry (pure): a
 // served row is OK, an unusable one (bad URL, unknown event, over 256 characters, a duplicate) is a
-// WARN with its reason (the bridge skips it and serves the others). URLs are shown through safeUrl.
+// WARN with its reason (the bridge skips it and serves the others). URLs are shown through safe-url.ts.
 
 import type { CheckResult } from '../check-result.js';
 import { CODES } from '../error-codes.js';
@@ -9,14 +9,13 @@ import { isEventName } from '../domain/events.js';
 import { Registry, type RegistryProblem } from '../registry/registry.js';
 import { keyString } from '../rules/directory.js';
 import type { RegistryDef } from '../rules/schema.js';
-import { safeUrl } from '../safe-url.js';
+import { safeUrlOrText } from '../safe-url.js';
 
 /** Longest URL shown in a line (a URL over 256 characters is named by its start). */
 const SHOWN_URL_CHARS = 80;
 
 function shown(url: string): string {
-  const safe = safeUrl(url);
-  if (safe === '[unparsable url]') return safe;
+  const safe = safeUrlOrText(url);
   return safe.length > SHOWN_URL_CHARS ? `${safe.slice(0, SHOWN_URL_CHARS)}...` : safe;
 }
 

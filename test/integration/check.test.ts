@@ -270,7 +270,7 @@ void describe('check', () => {
           ['WARN', 'UCW_ERR_REGISTRY_BAD_ROW'],
         ],
       );
-      assert.match(rows[1]!.message, /^AgentBreak -> \[unparsable url\]: url is not a valid absolute URL; skipped$/);
+      assert.match(rows[1]!.message, /^AgentBreak -> "not a url": url is not a valid absolute URL; skipped$/);
       assert.match(
         rows[2]!.message,
         /^FinishInteraction -> http:\/\/127\.0\.0\.1:9\/a+\.\.\.: url is 319 characters long \(limit 256\)/,

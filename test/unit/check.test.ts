@@ -10,6 +10,7 @@ import { grantChecks, parseGrant } from '../../src/ops/check-grants.js';
 import { registryChecks } from '../../src/ops/check-registry.js';
 import { exitCodeOf, renderJson, renderText } from '../../src/ops/check-render.js';
 import { defaultRules } from '../../src/rules/load.js';
+import { safeUrlOrText } from '../../src/safe-url.js';
 import { readOnlyCheck, settingChecks } from '../../src/source/preflight.js';
 import { MARIADB_10_11 } from '../helpers/server-settings.js';
 
@@ -222,7 +223,7 @@ void describe('check: registrations', () => {
     );
     const text = checks.map((c) => c.message);
     assert.equal(text[0], 'AgentLog -> https://hooks.example/a?[redacted]');
-    assert.match(text[1]!, /not a valid absolute URL/);
+    assert.equal(text[1], 'AgentBreak -> "not a url": url is not a valid absolute URL; skipped');
     assert.match(text[2]!, /event "AgentNap" is not one of the six/);
     assert.match(text[3]!, /url is 270 characters long \(limit 256\)/);
     assert.match(text[4]!, /duplicate of row 1/);
@@ -230,6 +231,12 @@ void describe('check: registrations', () => {
     assert.ok(!JSON.stringify(checks).includes('SECRET'), 'no query string is shown');
     assert.equal(checks[1]!.hint, CODES.UCW_ERR_REGISTRY_BAD_ROW.hint);
     assert.deepEqual(urls, ['https://hooks.example/a?token=SECRET']);
+  });
+
+  void it('text that is not a URL is shown so its typo can be fixed, without credentials or query', () => {
+    assert.equal(safeUrlOrText('htps//typo.example/hook'), '"htps//typo.example/hook"');
+    assert.equal(safeUrlOrText('htps//user:pw@typo.example/h?token=SECRET'), '"[redacted]@typo.example/h"?[redacted]');
+    assert.equal(safeUrlOrText('https://u:p@ok.example/h?t=1'), 'https://ok.example/h?[redacted]');
   });
 
   void it('no usable URL at all is a WARN (UCW_WARN_REGISTRY_EMPTY)', () => {
