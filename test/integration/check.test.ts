@@ -199,6 +199,24 @@ void describe('check', () => {
       assert.ok(checks.some((c) => c.name === 'schema' && c.code === 'UCW_ERR_RULES_SCHEMA'));
       assert.equal(find(checks, 'read-only user').status, 'OK');
 
+      // The README's grants held through a default role count; those of a role never set do not.
+      await env.src.db.exec(
+        `CREATE ROLE IF NOT EXISTS ucw_reader; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO ucw_reader;
+        GRANT SELECT ON ccdata.* TO ucw_reader; GRANT SELECT ON ccrepo.* TO ucw_reader;
+        CREATE USER IF NOT EXISTS 'ucw_viarole'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('pw-r');
+        GRANT ucw_reader TO 'ucw_viarole'@'%';`,
+      );
+      url.username = 'ucw_viarole';
+      url.password = 'pw-r';
+      const notSet = parseChecks(await check(['--json', '--mysql-url', url.toString()]));
+      assert.equal(find(notSet, 'grant REPLICATION SLAVE').status, 'FAIL');
+      await env.src.db.exec("SET DEFAULT ROLE ucw_reader FOR 'ucw_viarole'@'%'");
+      const viaRole = await check(['--json', '--mysql-url', url.toString()]);
+      assert.equal(viaRole.code, 0, viaRole.stdout);
+      for (const name of ['grant REPLICATION SLAVE', 'grant BINLOG MONITOR', 'grant SELECT', 'schema']) {
+        assert.equal(find(parseChecks(viaRole), name).status, 'OK', name);
+      }
+
       const admin = parseChecks(await check(['--json', '--mysql-url', env.src.db.adminUrl]));
       const writable = find(admin, 'read-only user');
       assert.deepEqual([writable.status, writable.code], ['WARN', 'UCW_WARN_SOURCE_WRITABLE']);
