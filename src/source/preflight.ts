@@ -81,7 +81,10 @@ export function settingChecks(s: ServerSettings, display: string): CheckResult[]
       ? {
           name: 'binlog_transaction_compression',
           status: 'OK',
-          message: compression === undefined ? 'not on this server (transactions are never compressed)' : 'is OFF',
+          message:
+            compression === undefined
+              ? 'not on this server (a MySQL 8.0.20+ setting)'
+              : 'binlog_transaction_compression is OFF',
         }
       : {
           name: 'binlog_transaction_compression',
@@ -99,7 +102,10 @@ export function settingChecks(s: ServerSettings, display: string): CheckResult[]
       ? {
           name: 'binlog_row_value_options',
           status: 'OK',
-          message: valueOptions === undefined ? 'not on this server (JSON values are logged whole)' : 'no PARTIAL_JSON',
+          message:
+            valueOptions === undefined
+              ? 'not on this server (a MySQL 8.0.3+ setting)'
+              : 'binlog_row_value_options has no PARTIAL_JSON',
         }
       : {
           name: 'binlog_row_value_options',

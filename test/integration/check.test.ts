@@ -4,7 +4,7 @@
 // --probe tells a receiver that answers from a closed port. One private server serves every test.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -350,6 +350,27 @@ void describe('check', () => {
     } finally {
       env.rx.setResponder(() => ({ status: 200, body: '{}' }));
       await env.src.reset();
+    }
+  });
+
+  void test('the URL from a file as `run` reads it; no URL or a file others can read is a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ucw-check-url-'));
+    try {
+      const file = join(dir, 'mysql-url');
+      writeFileSync(file, `${env.src.db.bridgeUrl}\n`, { mode: 0o600 });
+      const ok = await check(['--mysql-url-file', file]);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      chmodSync(file, 0o644);
+      const open = await check([], { UCW_MYSQL_URL_FILE: file });
+      assert.equal(open.code, 2);
+      assert.match(open.stderr, /UCW_ERR_CONFIG_SECRET_FILE: secret file .* is readable by other users/);
+      assert.ok(!open.stderr.includes(env.src.db.bridgeUrl), 'the secret is printed');
+      const none = await check([]);
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /UCW_ERR_CONFIG_INVALID: --mysql-url or --mysql-url-file is required/);
+      assert.equal(none.stdout, '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
