@@ -16,6 +16,7 @@ import { createLogger } from './logger.js';
 import { StateStore } from './outbox/state-store.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
+import { checkCommand, checkOptions, CHECK_DESCRIPTION } from './ops/check-command.js';
 import { safeUrl } from './safe-url.js';
 
 const EXIT_FATAL = 1;
@@ -119,6 +120,7 @@ export async function main(args: string[]): Promise<number> {
       (y) => withRunOptions(y),
       (argv) => setExit(run(argv as Record<string, unknown>)),
     )
+    .command('check', CHECK_DESCRIPTION, checkOptions, (argv) => setExit(checkCommand(argv)))
     .command('rules', 'Inspect rules files', (y) =>
       y
         .command(

@@ -298,6 +298,22 @@ export const CODES = {
       '`GRANT OPTION`...), directly or through a role it has or may `SET ROLE` to.',
     hint: 'Use a user with only the grants in the README\'s "Grants", and no roles that add more.',
   },
+  UCW_WARN_SOURCE_RETENTION_SHORT: {
+    kind: 'warning',
+    meaning:
+      '`check`: the source purges binlogs after less than a day (`binlog_expire_logs_seconds`, ' +
+      '`expire_logs_days`): a bridge down longer cannot resume (`UCW_ERR_SOURCE_BINLOG_GONE`).',
+    hint:
+      '`SET GLOBAL binlog_expire_logs_seconds = 604800;` (7 days) and put it in the server config: ' +
+      'longer than the longest bridge outage you want to survive.',
+  },
+  UCW_WARN_REGISTRY_EMPTY: {
+    kind: 'warning',
+    meaning: '`check`: no usable URL is registered in the webhooks table, so the bridge would deliver nothing.',
+    hint:
+      "Put a receiver's URL in the `url` column of the event's row in `ccdata.webhooks` " +
+      '(README, "Register receivers"); it takes effect at once, no restart.',
+  },
   UCW_WARN_SOURCE_RESET: {
     kind: 'warning',
     meaning: '`--reset-to-now` skipped part of the binlog; `skippedBytes` says how much.',

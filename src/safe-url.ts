@@ -15,3 +15,16 @@ export function safeUrl(raw: string): string {
     return '[unparsable url]';
   }
 }
+
+/**
+ * Like safeUrl, but text that is not a URL (a typo in a registration) is shown too, cut before any
+ * query string or fragment and without anything before an `@`, so the typo can be seen and fixed.
+ */
+export function safeUrlOrText(raw: string): string {
+  const safe = safeUrl(raw);
+  if (safe !== '[unparsable url]') return safe;
+  const head = raw.split(/[?#]/, 1)[0]!;
+  const at = head.lastIndexOf('@');
+  const shown = at < 0 ? head : `[redacted]@${head.slice(at + 1)}`;
+  return `"${shown}"${head.length < raw.length ? '?[redacted]' : ''}`;
+}

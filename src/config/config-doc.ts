@@ -85,6 +85,11 @@ const COMMANDS =
   `as JSON: the starting point for another schema | safe (no state) |
 | \`ucontact-webhooks rules check [FILE]\` | validates a rules file (or ` +
   `the defaults); exit 0, or every problem and exit 2 | safe (no state) |
+| \`ucontact-webhooks check [--rules FILE] [--json] [--probe]\` | checks ` +
+  `the source server, its binlog settings, the user's grants, the rules against the live ` +
+  `schema and every registration (with \`--probe\`, that each URL answers); exit 0 when ` +
+  `the bridge can run, 1 when it cannot ([operations.md](operations.md#check-before-the-first-start)) ` +
+  `| safe (no state; only SELECT and SHOW on the source) |
 | \`ucontact-webhooks dead-letters list --state-dir DIR\` | dead-lettered ` +
   `deliveries as JSON lines (id, url, event, attempts, last status and error) ` +
   `| safe: opens the store read-only (no migration, no recovery, no write) |

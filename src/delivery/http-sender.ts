@@ -349,7 +349,7 @@ type Connector = buildConnector.connector;
  * undici's connector with the egress guard in front: an IP-literal host is judged here (net.connect
  * does not call `lookup` for literals), a host name inside `lookup` on the addresses actually used.
  */
-function guardedConnector(policy: EgressPolicy, options: buildConnector.BuildOptions): Connector {
+export function guardedConnector(policy: EgressPolicy, options: buildConnector.BuildOptions): Connector {
   const base = buildConnector(options);
   return (opts, callback) => {
     const refusal = checkLiteralHost(opts.hostname, policy);

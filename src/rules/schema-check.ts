@@ -8,6 +8,11 @@ import { columnsUsed } from './columns.js';
 import { resolveColumns } from './resolve-columns.js';
 import type { RulesFile } from './schema.js';
 
+/** What to do about a rules file that does not match the live schema. */
+export const SCHEMA_HINT =
+  'Fix the table and column names in the rules file (`ucontact-webhooks ' +
+  'rules print-default` shows the defaults), or grant SELECT on the tables.';
+
 export async function checkRulesAgainstSchema(
   rules: RulesFile,
   columnsOf: (tables: readonly string[]) => Promise<Map<string, Set<string>>>,
@@ -18,12 +23,7 @@ export async function checkRulesAgainstSchema(
     throw new BridgeError(
       'UCW_ERR_RULES_SCHEMA',
       `the rules do not match the source schema:\n  - ${problems.join('\n  - ')}`,
-      {
-        hint:
-          'Fix the table and column names in the rules file (`ucontact-webhooks ' +
-          'rules print-default` shows the defaults), or grant SELECT on the tables.',
-        details: { problems },
-      },
+      { hint: SCHEMA_HINT, details: { problems } },
     );
   }
   return resolved;

@@ -260,6 +260,17 @@ export class SourceDb {
     return out;
   }
 
+  /** Global values of the named server variables; a variable the server does not have is absent. */
+  async globalVariables(names: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (names.length === 0) return out;
+    const rows = await this.rows(`SHOW GLOBAL VARIABLES WHERE Variable_name IN (${names.map(() => '?').join(', ')})`, [
+      ...names,
+    ]);
+    for (const r of rows) out.set(String(r.Variable_name).toLowerCase(), String(r.Value ?? ''));
+    return out;
+  }
+
   /** Binlog files and sizes (needs BINLOG MONITOR / REPLICATION CLIENT). */
   async binlogFiles(): Promise<Array<{ file: string; size: number }>> {
     const rows = await this.rows('SHOW BINARY LOGS');
