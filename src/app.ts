@@ -70,6 +70,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();
+    metrics.outboxMaxBytes.set(config.maxOutboxBytes);
     const db = new SourceDb(conn);
     cleanups.push(() => db.close());
 

@@ -73,6 +73,8 @@ export class Metrics {
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
 
+  /** --max-outbox-bytes, so that an alert can compare `ucw_outbox_bytes` with it. */
+  readonly outboxMaxBytes: Gauge;
   /** Seconds from the source commit to the receiver's 2xx, per delivered event, by safeUrl(url). */
   readonly deliveryLatencySeconds: Histogram<'url'>;
   /** Seconds since the source commit of each URL's oldest pending delivery; 0 for a registered URL with none. */
@@ -206,6 +208,11 @@ export class Metrics {
       registers,
     });
 
+    this.outboxMaxBytes = new Gauge({
+      name: 'ucw_outbox_max_bytes',
+      help: 'The --max-outbox-bytes budget: binlog reading pauses when ucw_outbox_bytes reaches it',
+      registers,
+    });
     const urlsNow = (): UrlSource | undefined => this.urlSource;
     const pruneLatency = (labels: ReadonlySet<string>): void => this.pruneLatency(labels);
     this.deliveryLatencySeconds = new Histogram({
