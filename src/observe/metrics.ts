@@ -86,6 +86,8 @@ export class Metrics {
 
   private lastCommitTimestampMs: number | undefined;
   private urlSource: UrlSource | undefined;
+  /** The oldest pending commits read once for the scrape under way (render()). */
+  private scrapeOldest: ReadonlyMap<string, number> | undefined;
   /** Latency histogram children by raw URL (safeUrl() per delivery showed nowhere, but costs a URL parse). */
   private readonly latencyByUrl = new Map<string, Histogram.Internal<'url'>>();
 
@@ -214,6 +216,7 @@ export class Metrics {
       registers,
     });
     const urlsNow = (): UrlSource | undefined => this.urlSource;
+    const oldestNow = (source: UrlSource): ReadonlyMap<string, number> => this.scrapeOldest ?? source.oldestPending();
     const pruneLatency = (labels: ReadonlySet<string>): void => this.pruneLatency(labels);
     this.deliveryLatencySeconds = new Histogram({
       name: 'ucw_delivery_latency_seconds',
@@ -223,7 +226,7 @@ export class Metrics {
       registers,
       collect() {
         const source = urlsNow();
-        if (source) pruneLatency(new Set(labelledUrls(source, now).keys()));
+        if (source) pruneLatency(new Set(labelledUrls(source, oldestNow(source), now).keys()));
       },
     });
     this.oldestPendingAgeSeconds = new Gauge({
@@ -235,7 +238,7 @@ export class Metrics {
         const source = urlsNow();
         if (!source) return;
         this.reset();
-        for (const [url, age] of labelledUrls(source, now)) this.set({ url }, age);
+        for (const [url, age] of labelledUrls(source, oldestNow(source), now)) this.set({ url }, age);
       },
     });
     this.sourceLagBytes = new Gauge({
@@ -330,8 +333,14 @@ export class Metrics {
   }
 
   /** The Prometheus text exposition of every instrument of this instance. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  async render(): Promise<string> {
+    // Both per-URL metrics read the scheduler's queues: once per scrape.
+    this.scrapeOldest = this.urlSource?.oldestPending();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scrapeOldest = undefined;
+    }
   }
 }
 
@@ -340,11 +349,15 @@ export class Metrics {
  * when nothing is pending) and every URL with pending deliveries. URLs equal once safeUrl() drops
  * their query string share a label and report the older age.
  */
-function labelledUrls(source: UrlSource, now: () => number): Map<string, number> {
+function labelledUrls(
+  source: UrlSource,
+  oldestPending: ReadonlyMap<string, number>,
+  now: () => number,
+): Map<string, number> {
   const ages = new Map<string, number>();
   for (const url of source.registered()) ages.set(safeUrl(url), 0);
   const nowMs = now();
-  for (const [url, committedAtMs] of source.oldestPending()) {
+  for (const [url, committedAtMs] of oldestPending) {
     const label = safeUrl(url);
     ages.set(label, Math.max(ages.get(label) ?? 0, (nowMs - committedAtMs) / 1000));
   }

@@ -227,6 +227,19 @@ void describe('per-URL delivery metrics', () => {
     }
   });
 
+  void it("one scrape reads the scheduler's queues once for both per-URL metrics", async () => {
+    let reads = 0;
+    metrics.trackUrls({
+      registered: () => registered,
+      oldestPending: () => {
+        reads++;
+        return scheduler.oldestPending();
+      },
+    });
+    await metrics.render();
+    assert.equal(reads, 1);
+  });
+
   void it('lag bytes and retention headroom are absent until the sampler sets them', async () => {
     const text = await metrics.render();
     assert.match(text, /# TYPE ucw_binlog_retention_headroom_seconds gauge/);
