@@ -70,6 +70,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => outbox.close());
 
     const metrics = new Metrics();
+    metrics.outboxMaxBytes.set(config.maxOutboxBytes);
     const db = new SourceDb(conn);
     cleanups.push(() => db.close());
 
@@ -165,6 +166,11 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // Built once, on the first connect: column names are resolved against the live schema (MySQL
     // matches them case-insensitively), so rows are then read by their real names with no folding.
     let pipeline: ReturnType<typeof buildPipeline> | undefined;
+    // Per-URL metrics: registered URLs and those with deliveries pending, read at each scrape.
+    metrics.trackUrls({
+      registered: () => pipeline?.registry.urls() ?? [],
+      oldestPending: () => scheduler.oldestPending(),
+    });
     const prepare = async (settings: ServerSettings): Promise<BinlogPosition> => {
       pipeline ??= buildPipeline(await checkRulesAgainstSchema(rules, (tables) => db.columnsOf(tables)));
       const { engine, registry, processor, startPosition } = pipeline;

@@ -70,6 +70,7 @@ export class OutcomeRecorder<T extends OutcomeTarget> {
     if (outcome.kind === 'delivered') {
       outbox.markDelivered(d.id, outcome.status, startedAt);
       metrics.observeDeliveryAttempt('delivered', outcome.durationMs);
+      metrics.observeDeliveryLatency(t.url, now - d.committedAtMs);
       if (this.debug) logger.debug({ ...deliveryFields(t.url, d), status: outcome.status, body: d.body }, 'delivered');
       this.health(t, t.health.answered(outcome.status, true), d);
       return 'finished';

@@ -131,6 +131,26 @@ export class DeliveryScheduler {
   }
 
   /**
+   * Per URL with pending deliveries, the binlog commit time of the oldest: the earliest head of its
+   * buffered keys (buffered deliveries are the oldest of a URL's pending ones, flow-window.ts), or,
+   * with none buffered, one index lookup in the store. For the scrape of ucw_oldest_pending_age_seconds.
+   */
+  oldestPending(): Map<string, number> {
+    const oldest = new Map<string, number>();
+    for (const ep of this.endpoints.values()) {
+      if (ep.win.pending === 0) continue;
+      let min = Infinity;
+      for (const kq of ep.queues.keys.values()) {
+        const head = kq.items[0];
+        if (head !== undefined && head.committedAtMs < min) min = head.committedAtMs;
+      }
+      const at = min === Infinity ? this.opts.outbox.oldestPendingCommit(ep.url) : min;
+      if (at !== undefined) oldest.set(ep.url, at);
+    }
+    return oldest;
+  }
+
+  /**
    * Registrations removed by the transaction about to be committed: the pending deliveries of each
    * (url, event) are cancelled (kept in the store). Those in flight finish; cancelled unless delivered.
    */

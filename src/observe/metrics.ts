@@ -1,14 +1,33 @@
 // Prometheus instruments of the bridge, on a registry this instance owns (never prom-client's global
 // one, so several bridges or tests in one process do not collide). The only module importing
-// prom-client. Invariant: no label carries a URL or any free text from a receiver - URLs may embed
-// tokens - so labels are limited to table names, event names, outcomes and rule names.
+// prom-client. Invariant: no label carries free text from a receiver, and a URL only as safeUrl()
+// gives it (no user info, no query string: those may embed tokens) and only while it is registered or
+// has deliveries pending (so removed URLs leave the scrape); other labels are table names, event
+// names, outcomes and rule names.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { safeUrl } from '../safe-url.js';
 
 const METRIC_PREFIX = 'ucw_';
 
 /** Delivery latency buckets, seconds: 1 ms (local receiver) up to 10 s (a slow one near timeout). */
 const DELIVERY_DURATION_BUCKETS_SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Commit-to-2xx latency buckets, seconds: 10 ms (a live change to a near receiver; the binlog's time
+ * has whole seconds, so a value under 1 s reads up to 1 s high) up to 1 h (a backlog after an outage).
+ */
+export const DELIVERY_LATENCY_BUCKETS_SECONDS = [
+  0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
+];
+
+/** What the per-URL metrics are about, read at scrape time. */
+export interface UrlSource {
+  /** URLs registered now. */
+  registered(): Iterable<string>;
+  /** Per URL with pending deliveries: the binlog commit time (epoch ms) of its oldest one. */
+  oldestPending(): ReadonlyMap<string, number>;
+}
 
 /** `gone`: the receiver answered 410 Gone; the URL is paused and the delivery stays pending. */
 export type DeliveryOutcomeLabel = 'delivered' | 'retry' | 'dead' | 'gone';
@@ -54,7 +73,23 @@ export class Metrics {
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
 
+  /** --max-outbox-bytes, so that an alert can compare `ucw_outbox_bytes` with it. */
+  readonly outboxMaxBytes: Gauge;
+  /** Seconds from the source commit to the receiver's 2xx, per delivered event, by safeUrl(url). */
+  readonly deliveryLatencySeconds: Histogram<'url'>;
+  /** Seconds since the source commit of each URL's oldest pending delivery; 0 for a registered URL with none. */
+  readonly oldestPendingAgeSeconds: Gauge<'url'>;
+  /** Binlog bytes between the checkpoint and the server's current position (set by the status sampler). */
+  readonly sourceLagBytes: Gauge;
+  /** Seconds until the server would purge the oldest binlog the checkpoint needs (set by the status sampler). */
+  readonly binlogRetentionHeadroomSeconds: Gauge;
+
   private lastCommitTimestampMs: number | undefined;
+  private urlSource: UrlSource | undefined;
+  /** The oldest pending commits read once for the scrape under way (render()). */
+  private scrapeOldest: ReadonlyMap<string, number> | undefined;
+  /** Latency histogram children by raw URL (safeUrl() per delivery showed nowhere, but costs a URL parse). */
+  private readonly latencyByUrl = new Map<string, Histogram.Internal<'url'>>();
 
   constructor(opts: { now?: () => number } = {}) {
     const now = opts.now ?? Date.now;
@@ -175,6 +210,51 @@ export class Metrics {
       registers,
     });
 
+    this.outboxMaxBytes = new Gauge({
+      name: 'ucw_outbox_max_bytes',
+      help: 'The --max-outbox-bytes budget: binlog reading pauses when ucw_outbox_bytes reaches it',
+      registers,
+    });
+    const urlsNow = (): UrlSource | undefined => this.urlSource;
+    const oldestNow = (source: UrlSource): ReadonlyMap<string, number> => this.scrapeOldest ?? source.oldestPending();
+    const pruneLatency = (labels: ReadonlySet<string>): void => this.pruneLatency(labels);
+    this.deliveryLatencySeconds = new Histogram({
+      name: 'ucw_delivery_latency_seconds',
+      help: 'Seconds from the source transaction commit (binlog time) to the receiver 2xx, by URL',
+      labelNames: ['url'] as const,
+      buckets: DELIVERY_LATENCY_BUCKETS_SECONDS,
+      registers,
+      collect() {
+        const source = urlsNow();
+        if (source) pruneLatency(new Set(labelledUrls(source, oldestNow(source), now).keys()));
+      },
+    });
+    this.oldestPendingAgeSeconds = new Gauge({
+      name: 'ucw_oldest_pending_age_seconds',
+      help: 'Seconds since the source commit of the oldest pending delivery, by URL (0: none pending)',
+      labelNames: ['url'] as const,
+      registers,
+      collect() {
+        const source = urlsNow();
+        if (!source) return;
+        this.reset();
+        for (const [url, age] of labelledUrls(source, oldestNow(source), now)) this.set({ url }, age);
+      },
+    });
+    this.sourceLagBytes = new Gauge({
+      name: 'ucw_source_lag_bytes',
+      help: "Binlog bytes between the bridge's checkpoint and the source server's current binlog position",
+      registers,
+    });
+    this.binlogRetentionHeadroomSeconds = new Gauge({
+      name: 'ucw_binlog_retention_headroom_seconds',
+      help: 'Seconds until the source server would purge the oldest binlog file the checkpoint still needs',
+      registers,
+    });
+    // Absent, not 0, until measured: a 0 would read as "no headroom left" to an alert.
+    this.sourceLagBytes.remove({});
+    this.binlogRetentionHeadroomSeconds.remove({});
+
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);
     this.urlsPaused.set(0);
@@ -226,8 +306,60 @@ export class Metrics {
     this.deliveryDurationSeconds.observe(durationMs / 1000);
   }
 
-  /** The Prometheus text exposition of every instrument of this instance. */
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /** Reads the per-URL gauges and bounds the per-URL series from `source` at each scrape. */
+  trackUrls(source: UrlSource): void {
+    this.urlSource = source;
   }
+
+  /** Records one delivered event: `latencyMs` from its source commit to the 2xx. */
+  observeDeliveryLatency(url: string, latencyMs: number): void {
+    let h = this.latencyByUrl.get(url);
+    if (!h) {
+      h = this.deliveryLatencySeconds.labels(safeUrl(url));
+      this.latencyByUrl.set(url, h);
+    }
+    // Clock skew between the source and this host can make it negative; it means "no time".
+    h.observe(Math.max(0, latencyMs) / 1000);
+  }
+
+  /** Drops the latency series of URLs no longer registered nor pending (bounded label set). */
+  private pruneLatency(labels: ReadonlySet<string>): void {
+    for (const url of this.latencyByUrl.keys()) {
+      const label = safeUrl(url);
+      if (labels.has(label)) continue;
+      this.latencyByUrl.delete(url);
+      this.deliveryLatencySeconds.remove(label);
+    }
+  }
+
+  /** The Prometheus text exposition of every instrument of this instance. */
+  async render(): Promise<string> {
+    // Both per-URL metrics read the scheduler's queues: once per scrape.
+    this.scrapeOldest = this.urlSource?.oldestPending();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.scrapeOldest = undefined;
+    }
+  }
+}
+
+/**
+ * The URL labels of a scrape, each with its oldest pending age in seconds: every registered URL (0
+ * when nothing is pending) and every URL with pending deliveries. URLs equal once safeUrl() drops
+ * their query string share a label and report the older age.
+ */
+function labelledUrls(
+  source: UrlSource,
+  oldestPending: ReadonlyMap<string, number>,
+  now: () => number,
+): Map<string, number> {
+  const ages = new Map<string, number>();
+  for (const url of source.registered()) ages.set(safeUrl(url), 0);
+  const nowMs = now();
+  for (const [url, committedAtMs] of oldestPending) {
+    const label = safeUrl(url);
+    ages.set(label, Math.max(ages.get(label) ?? 0, (nowMs - committedAtMs) / 1000));
+  }
+  return ages;
 }

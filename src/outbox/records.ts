@@ -16,6 +16,11 @@ export interface EnqueuedEvent {
   readonly name: EventName;
   readonly orderKey: string;
   readonly occurredAtMs: number;
+  /**
+   * Binlog time of the source commit it was made from (epoch ms; for a part of a large transaction
+   * stored before its commit, its row event's time). Default: when the store writes it.
+   */
+  readonly committedAtMs?: number;
   readonly body: string;
   readonly urls: readonly string[];
   readonly source: BinlogPosition;
@@ -45,6 +50,8 @@ export interface Delivery {
   readonly eventId: string;
   readonly eventName: EventName;
   readonly occurredAtMs: number;
+  /** Binlog time of its source commit (epoch ms): delivery latency and pending age count from it. */
+  readonly committedAtMs: number;
   readonly body: string;
   attempts: number;
   nextAttemptAtMs: number;

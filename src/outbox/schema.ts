@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS events (
   body TEXT NOT NULL,
   source_file TEXT NOT NULL,
   source_pos INTEGER NOT NULL,
-  created_at_ms INTEGER NOT NULL
+  created_at_ms INTEGER NOT NULL,
+  committed_at_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_source ON events (source_file, source_pos, id);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -100,9 +101,26 @@ export function migrate(db: Db, path: string): void {
   }
   db.transaction(() => {
     db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
+    addCommitTime(db);
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('schema_version', ?) " +
         'ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ).run(SCHEMA_VERSION);
   })();
+}
+
+/**
+ * `events.committed_at_ms`: the source commit time the delivery latency and the oldest pending age
+ * are measured from. Added in place, with no version change: it is nullable, so a bridge of the same
+ * schema version that does not know it still reads and writes the store (its rows read as their
+ * created_at_ms, the time the bridge stored them).
+ */
+function addCommitTime(db: Db): void {
+  if (!hasCommitTime(db)) db.exec('ALTER TABLE events ADD COLUMN committed_at_ms INTEGER');
+}
+
+/** False only for a store opened read-only that no bridge of this version has opened yet. */
+export function hasCommitTime(db: Db): boolean {
+  const columns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('events') as string[];
+  return columns.includes('committed_at_ms');
 }

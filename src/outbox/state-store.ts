@@ -20,7 +20,7 @@ import {
   type MirrorChange,
   type StagedCounts,
 } from './records.js';
-import { migrate, READABLE_VERSIONS } from './schema.js';
+import { hasCommitTime, migrate, READABLE_VERSIONS } from './schema.js';
 import type { StateLock } from './state-lock.js';
 
 // Callers import the records from here, with the store that hands them out.
@@ -77,6 +77,7 @@ export class StateStore {
     getMeta: Statement;
     getDelivery: Statement;
     pendingPage: Statement;
+    oldestPendingCommit: Statement;
     promoteStaged: Statement;
     deleteMirrorStaged: Statement;
     anyStaged: Statement;
@@ -109,13 +110,17 @@ export class StateStore {
       }
     }
     const db = this.db;
+    // A store not migrated yet (read-only open) lacks the column: its events read as stored.
+    const withCommitTime = hasCommitTime(db);
+    const COMMITTED_AT = withCommitTime ? 'COALESCE(e.committed_at_ms, e.created_at_ms)' : 'e.created_at_ms';
+    const commitColumn = withCommitTime ? ', committed_at_ms' : '';
     this.outcomes = new OutcomeWriter(db, this.now);
     this.maintenance = new StoreMaintenance(db, this.now, () => this.outcomes.flush());
     this.stmts = {
       insertEvent: db.prepare(
         `INSERT OR IGNORE INTO events
-           (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+           (id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms${commitColumn})
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?${commitColumn ? ', ?' : ''})`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_seq, url, status, next_attempt_at_ms, created_at_ms, updated_at_ms)
@@ -138,11 +143,19 @@ export class StateStore {
       ),
       pendingPage: db.prepare(
         `SELECT d.id, d.url, e.order_key AS orderKey, e.id AS eventId, e.name AS eventName,
-                e.occurred_at_ms AS occurredAtMs, e.body, d.attempts, d.next_attempt_at_ms AS nextAttemptAtMs,
+                e.occurred_at_ms AS occurredAtMs, ${COMMITTED_AT} AS committedAtMs, e.body, d.attempts,
+                d.next_attempt_at_ms AS nextAttemptAtMs,
                 d.first_attempt_at_ms AS firstAttemptAtMs
          FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.url = ? AND d.status = ${DeliveryStatus.pending} AND d.id > ? ORDER BY d.id LIMIT ?`,
       ),
+      // On the partial index deliveries_pending (url, id): one seek, whatever the store holds.
+      oldestPendingCommit: db
+        .prepare(
+          `SELECT ${COMMITTED_AT} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+           WHERE d.url = ? AND d.status = ${DeliveryStatus.pending} ORDER BY d.id LIMIT 1`,
+        )
+        .pluck(),
       promoteStaged: db.prepare(
         `UPDATE deliveries SET status = ${DeliveryStatus.pending} WHERE status = ${DeliveryStatus.staged}`,
       ),
@@ -165,6 +178,7 @@ export class StateStore {
           ev.source.file,
           ev.source.pos,
           now,
+          ev.committedAtMs ?? now,
         );
         if (stored.changes === 0) continue;
         const seq = stored.lastInsertRowid;
@@ -177,6 +191,7 @@ export class StateStore {
             eventId: ev.id,
             eventName: ev.name,
             occurredAtMs: ev.occurredAtMs,
+            committedAtMs: ev.committedAtMs ?? now,
             body: ev.body,
             attempts: 0,
             nextAttemptAtMs: now,
@@ -296,6 +311,11 @@ export class StateStore {
   pendingPage(url: string, afterId: number, limit: number): Delivery[] {
     // Queued outcomes only concern deliveries the dispatcher already holds (ids <= afterId).
     return this.stmts.pendingPage.all(url, afterId, limit) as Delivery[];
+  }
+
+  /** Binlog commit time (epoch ms) of the oldest pending delivery of `url`, if any. */
+  oldestPendingCommit(url: string): number | undefined {
+    return this.stmts.oldestPendingCommit.get(url) as number | undefined;
   }
 
   delivery(id: number): DeliveryRow | undefined {

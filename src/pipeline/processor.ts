@@ -119,6 +119,8 @@ export class TransactionProcessor {
           name: ev.name,
           orderKey: ev.orderKey,
           occurredAtMs: ev.occurredAtMs,
+          // The commit's binlog time; a part stored before its commit has only its row event's.
+          committedAtMs: tx.partial ? change.timestampMs : tx.timestampMs,
           body: ev.body,
           urls: registry.urlsFor(ev.name),
           source,

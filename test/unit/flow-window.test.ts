@@ -123,6 +123,7 @@ void describe('FlowWindow: buffering and paging', () => {
     eventId: `e${id}`,
     eventName: 'AgentLog',
     occurredAtMs: 0,
+    committedAtMs: 0,
     body: '{}',
     attempts: 0,
     nextAttemptAtMs: 0,

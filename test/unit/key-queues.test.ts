@@ -17,6 +17,7 @@ const delivery = (orderKey: string, eventName: EventName = 'AgentLog', nextAttem
   eventId: `e${nextId}`,
   eventName,
   occurredAtMs: 0,
+  committedAtMs: 0,
   body: '{}',
   attempts: 0,
   nextAttemptAtMs,

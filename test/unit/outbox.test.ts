@@ -127,6 +127,35 @@ void describe('StateStore', () => {
     assert.equal(o.delivery(9_999), undefined);
   });
 
+  void it("keeps each event's source commit time; a store from before the column gains it on open", () => {
+    const o = open();
+    const [live] = o.commit(batch([event('e1', ['https://a.example/'], { committedAtMs: T0 - 5_000 })], 4_100));
+    assert.equal(live!.committedAtMs, T0 - 5_000);
+    o.close();
+    // What an earlier bridge of schema 3 wrote: no committed_at_ms column.
+    const db = new Database(join(dir, OUTBOX_FILE));
+    db.exec('ALTER TABLE events DROP COLUMN committed_at_ms');
+    db.close();
+    clock = T0 + 1_000;
+    const ro = new StateStore({ stateDir: dir, synchronous: 'normal', readonly: true });
+    assert.deepEqual(
+      ro.pendingPage('https://a.example/', 0, 10).map((d) => d.committedAtMs),
+      [T0],
+    );
+    ro.close();
+    const o2 = open();
+    o2.commit(batch([event('e2', ['https://a.example/'], { committedAtMs: T0 - 2_000 })], 4_200));
+    o2.commit(batch([event('e3', ['https://a.example/'])], 4_300));
+    assert.deepEqual(
+      o2.pendingPage('https://a.example/', 0, 10).map((d) => [d.eventId, d.committedAtMs]),
+      [
+        ['e1', T0],
+        ['e2', T0 - 2_000],
+        ['e3', T0 + 1_000],
+      ],
+    );
+  });
+
   void it('stores the body byte for byte (utf8mb4 included)', () => {
     const o = open();
     const body =

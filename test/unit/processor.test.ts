@@ -242,4 +242,26 @@ void describe('TransactionProcessor', () => {
     );
     h.outbox.close();
   });
+
+  void it('a delivery carries the binlog time of its source commit, in memory and as the store pages it', async () => {
+    const h = harness(stateDir());
+    const ROW_TIME = 1_772_460_000_000;
+    const COMMIT_TIME = ROW_TIME + 7_000;
+    const STAGED_ROW_TIME = ROW_TIME - 60_000;
+    await h.processor.process({ ...tx([{ ...ring(), timestampMs: STAGED_ROW_TIME }], true) });
+    await h.processor.process({ ...tx([ring()]), timestampMs: COMMIT_TIME });
+    // The part read before its commit has only its row event's time; the commit's own, the commit's.
+    assert.deepEqual(
+      h.enqueued[0]!.created.map((d) => d.committedAtMs),
+      [COMMIT_TIME],
+    );
+    assert.deepEqual(
+      h.outbox.pendingPage(RING_URL, 0, 10).map((d) => d.committedAtMs),
+      [STAGED_ROW_TIME, COMMIT_TIME],
+    );
+    // Not the event's own time (queue_log.time, 2026-03-02 14:05:09 UTC).
+    assert.notEqual(Date.UTC(2026, 2, 2, 14, 5, 9), COMMIT_TIME);
+    assert.equal(h.enqueued[0]!.created[0]!.occurredAtMs, Date.UTC(2026, 2, 2, 14, 5, 9));
+    h.outbox.close();
+  });
 });
