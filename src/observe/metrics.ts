@@ -53,6 +53,10 @@ export class Metrics {
   readonly deliveriesCancelled: Counter;
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
+  /** Binlog bytes from the checkpoint to the server's head, sampled every ~30 s (NaN until known). */
+  readonly sourceLagBytes: Gauge;
+  /** Seconds until the server may purge binlog the checkpoint needs (+Inf: nothing purges it; NaN: unknown). */
+  readonly binlogRetentionHeadroomSeconds: Gauge;
 
   private lastCommitTimestampMs: number | undefined;
 
@@ -174,6 +178,19 @@ export class Metrics {
       help: 'Bytes the outbox store data takes; binlog reading pauses at --max-outbox-bytes',
       registers,
     });
+    // NaN until the first sample: an alert comparing them is neither true nor false before it.
+    this.sourceLagBytes = new Gauge({
+      name: 'ucw_source_lag_bytes',
+      help: 'Binlog bytes between the checkpoint and the source server head (sampled every ~30 s)',
+      registers,
+    });
+    this.binlogRetentionHeadroomSeconds = new Gauge({
+      name: 'ucw_binlog_retention_headroom_seconds',
+      help: 'Seconds until the source server may purge the binlog the checkpoint needs (+Inf: no automatic purge)',
+      registers,
+    });
+    this.sourceLagBytes.set(Number.NaN);
+    this.binlogRetentionHeadroomSeconds.set(Number.NaN);
 
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);

@@ -32,6 +32,15 @@ export interface CommitBatch {
   readonly events: readonly EnqueuedEvent[];
   readonly mirror: readonly MirrorChange[];
   readonly checkpoint: BinlogPosition;
+  /** The source transaction's commit time and GTID, stored with the checkpoint for `status`. */
+  readonly commitTimeMs?: number | undefined;
+  readonly gtid?: string | undefined;
+}
+
+/** The checkpoint as stored: a position, with the commit time and GTID of the transaction before it. */
+export interface StoredCheckpoint extends BinlogPosition {
+  readonly commitTimeMs?: number;
+  readonly gtid?: string;
 }
 
 /**
