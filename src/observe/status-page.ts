@@ -25,7 +25,7 @@ th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #d0d7de;vertical
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0}dt{color:#57606a}dd{margin:0}
 .ok{color:#1a7f37}.bad{color:#cf222e;font-weight:600}.warn{color:#9a6700;font-weight:600}
-tr.failing,tr.paused{background:#fff1f0}.err{color:#cf222e;word-break:break-word}
+tr.state-failing,tr.state-paused{background:#fff1f0}.err{color:#cf222e;word-break:break-word}
 `;
 
 function field(label: string, value: string, cls = ''): string {
@@ -60,7 +60,11 @@ function sourceBlock(s: StatusSnapshot): string {
     rows.push(
       field(
         'retention headroom',
-        h === undefined ? 'no automatic purge (or no estimate)' : escapeHtml(formatDuration(h)),
+        h !== undefined
+          ? escapeHtml(formatDuration(h))
+          : src.retention?.expireSeconds || src.retention?.totalSizeCapBytes
+            ? 'no estimate yet'
+            : 'no automatic purge',
         h !== undefined && h < 86_400 ? 'warn' : '',
       ),
     );
@@ -89,7 +93,7 @@ function urlRow(u: UrlStatus, now: string): string {
     `<td>${err}</td>`,
   ];
   const state = escapeHtml(u.state);
-  return `<tr class="${state}" data-url="${escapeHtml(u.url)}" data-state="${state}">${cells.join('')}</tr>`;
+  return `<tr class="state-${state}" data-url="${escapeHtml(u.url)}" data-state="${state}">${cells.join('')}</tr>`;
 }
 
 function urlTable(s: StatusSnapshot): string {

@@ -73,8 +73,8 @@ void describe('status page', () => {
     assert.match(html, /binlog\.000002:9876/);
     assert.match(html, /<dt>lag<\/dt><dd>1\.0 KiB<\/dd>/);
     assert.match(html, /<dt>retention headroom<\/dt><dd>3 d<\/dd>/);
-    assert.equal(html.match(/<tr class="[a-z]+" data-url=/g)?.length, 2);
-    assert.match(html, /<tr class="ok" data-url="http:\/\/127\.0\.0\.1:8080\/ok" data-state="ok">/);
+    assert.equal(html.match(/<tr class="state-[a-z]+" data-url=/g)?.length, 2);
+    assert.match(html, /<tr class="state-ok" data-url="http:\/\/127\.0\.0\.1:8080\/ok" data-state="ok">/);
     assert.match(html, /<table id="dead">.*<td class="n">41<\/td>/s);
     assert.doesNotMatch(html, /<(script|link|img)\b/i, 'no script and no external asset');
     assert.doesNotMatch(html, /https?:\/\/(?!127\.0\.0\.1:8080)/, 'no link to anywhere else');
@@ -82,9 +82,10 @@ void describe('status page', () => {
 
   void it('shows a failing URL with its state, wait and escaped last error', () => {
     const html = renderStatusPage(snapshot());
-    const row = /<tr class="failing" data-url="http:\/\/127\.0\.0\.1:8080\/down\?\[redacted\]"[^>]*>(.*?)<\/tr>/s.exec(
-      html,
-    )?.[1];
+    const row =
+      /<tr class="state-failing" data-url="http:\/\/127\.0\.0\.1:8080\/down\?\[redacted\]"[^>]*>(.*?)<\/tr>/s.exec(
+        html,
+      )?.[1];
     assert.ok(row, 'the failing URL has its row');
     assert.match(row, /<span class="bad">failing<\/span> until 2026-11-30T12:00:04\.000Z/);
     assert.match(row, /500 UCW_ERR_DELIVERY_HTTP: answered 500 &lt;script&gt;alert\(1\)&lt;\/script&gt;/);
