@@ -85,6 +85,10 @@ const COMMANDS =
   `as JSON: the starting point for another schema | safe (no state) |
 | \`ucontact-webhooks rules check [FILE]\` | validates a rules file (or ` +
   `the defaults); exit 0, or every problem and exit 2 | safe (no state) |
+| \`ucontact-webhooks status --state-dir DIR [--mysql-url URL] [--json]\` | ` +
+  `checkpoint, lag, retention headroom, each URL's backlog and state, the latest dead letters ` +
+  `([operations.md](operations.md#status-where-a-bridge-stands)) | safe: asks the running bridge's ` +
+  `admin API, else reads the store read-only |
 | \`ucontact-webhooks dead-letters list --state-dir DIR\` | dead-lettered ` +
   `deliveries as JSON lines (id, url, event, attempts, last status and error) ` +
   `| safe: opens the store read-only (no migration, no recovery, no write) |

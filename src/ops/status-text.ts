@@ -44,11 +44,9 @@ function sourceLines(s: StatusSnapshot): string[] {
       r.writeRateBytesPerSecond !== undefined ? `writes ${formatBytes(r.writeRateBytesPerSecond)}/s` : undefined,
     ].filter((x) => x !== undefined);
     const h = src.retentionHeadroomSeconds;
-    out.push([
-      'retention headroom',
-      `${h === undefined ? (why.length === 0 ? 'no automatic purge' : 'no estimate') : formatDuration(h)}` +
-        (why.length > 0 ? ` (${why.join(', ')})` : ''),
-    ]);
+    const purges = Boolean(r.expireSeconds || r.totalSizeCapBytes);
+    const headroom = h !== undefined ? formatDuration(h) : purges ? 'no estimate yet' : 'no automatic purge';
+    out.push(['retention headroom', headroom + (why.length > 0 ? ` (${why.join(', ')})` : '')]);
     if (src.sampledAt !== undefined) out.push(['server read at', src.sampledAt]);
   } else out.push(['server', 'not asked (pass --mysql-url for lag and retention headroom)']);
   return table(out.map(([k, v]) => [`  ${k}`, v]));

@@ -160,6 +160,7 @@ void describe('status', () => {
         assert.ok(h <= 86_400 - since + 2 && h >= 86_400 - since - 5, `headroom ${h}, ${since} s since commit`);
         assert.ok(rotated.source.lagBytes! > 0);
         const text = await runCli(['status', '--state-dir', stateDir, '--mysql-url', src.db.bridgeUrl]);
+        process.stdout.write(`# status --mysql-url (bridge stopped):\n${text.stdout.replace(/^/gm, '#   ')}\n`);
         assert.match(text.stdout, /retention headroom\s+23 h 5\d min \(expiry 24 h\)/);
       } finally {
         await src.db.exec('SET GLOBAL binlog_expire_logs_seconds = 0');

@@ -158,6 +158,12 @@ void describe('status from the store', () => {
     assert.match(text, /from the state store/);
     assert.match(text, /checkpoint\s+binlog\.000003:1234/);
     assert.match(text, /lag\s+1000 B, 15 s/);
+    assert.match(text, /retention headroom\s+no automatic purge\n/);
+    const capped = renderStatusText({
+      ...snap,
+      source: { ...snap.source, retention: { totalSizeCapBytes: 1_048_576, writeRateBytesPerSecond: 2_048 } },
+    });
+    assert.match(capped, /retention headroom\s+no estimate yet \(size cap 1\.0 MiB, writes 2\.0 KiB\/s\)/);
     assert.match(
       text,
       /http:\/\/127\.0\.0\.1:9\/a\?\[redacted\]\s+ok\s+2\s+0\s+1\s+1\s+0\s+10 s\s+9 s ago\s+7 s ago: 400 /,
