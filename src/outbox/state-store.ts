@@ -251,9 +251,9 @@ export class StateStore {
   }
 
   /** What `status` reads of the store (status-queries.ts): read-only queries, beside a running bridge too. */
-  status(deadLetters: number): StoreStatus {
+  status(deadLetters: number, knownUrls?: Iterable<string>): StoreStatus {
     this.outcomes.flush();
-    return readStoreStatus(this.db, deadLetters);
+    return readStoreStatus(this.db, deadLetters, knownUrls);
   }
 
   /**

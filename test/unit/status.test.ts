@@ -91,6 +91,27 @@ void describe('status from the store', () => {
     }
   });
 
+  void it('finds URLs with delivered rows only by a pass over the table, unless the caller names them', () => {
+    const C = 'http://127.0.0.1:9/c';
+    const [c] = store.commit({
+      events: [event('e5', [C])],
+      mirror: [],
+      checkpoint: { file: 'binlog.000003', pos: 2_000 },
+    });
+    store.markDelivered(c!.id, 200, clock);
+    store.flushOutcomes();
+    assert.deepEqual(
+      store.status(20).urls.map((u) => u.url),
+      [A, B, C],
+    );
+    // Pending, dead and cancelled rows are found on their own; the bridge names the rest (its registry).
+    assert.deepEqual(
+      store.status(20, []).urls.map((u) => u.url),
+      [A, B],
+    );
+    assert.deepEqual(store.status(20, [C]).urls.find((u) => u.url === C)?.lastSuccessAtMs, clock);
+  });
+
   void it('keeps checkpoint() a plain position', () => {
     assert.deepEqual(store.checkpoint(), { file: 'binlog.000003', pos: 1_234 });
   });
