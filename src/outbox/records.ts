@@ -43,6 +43,12 @@ export interface StoredCheckpoint extends BinlogPosition {
   readonly gtid?: string;
 }
 
+/** The stored form of a batch's checkpoint (`status` reads the commit time and GTID beside the position). */
+export function checkpointJson(batch: CommitBatch): string {
+  const { file, pos } = batch.checkpoint;
+  return JSON.stringify({ file, pos, commitTimeMs: batch.commitTimeMs, gtid: batch.gtid });
+}
+
 /**
  * A pending delivery as the dispatcher holds it in memory: everything one attempt needs, so sending
  * never reads the store. The mutable fields mirror what the outcome writes persist.

@@ -20,6 +20,7 @@ import {
   type MirrorChange,
   type StagedCounts,
   type StoredCheckpoint,
+  checkpointJson,
 } from './records.js';
 import { readStoreStatus, type StoreStatus } from './status-queries.js';
 import { migrate, READABLE_VERSIONS } from './schema.js';
@@ -215,11 +216,7 @@ export class StateStore {
         if (m.row) this.stmts.upsertMirror.run(m.table, m.pk, rowJson(m.row));
         else this.stmts.deleteMirror.run(m.table, m.pk);
       }
-      const { file, pos } = batch.checkpoint;
-      this.stmts.setMeta.run(
-        'checkpoint',
-        JSON.stringify({ file, pos, commitTimeMs: batch.commitTimeMs, gtid: batch.gtid }),
-      );
+      this.stmts.setMeta.run('checkpoint', checkpointJson(batch));
       return created;
     });
     if (!opts.readonly) this.discardStaged();
