@@ -48,7 +48,8 @@ function sourceLines(s: StatusSnapshot): string[] {
     const headroom = h !== undefined ? formatDuration(h) : purges ? 'no estimate yet' : 'no automatic purge';
     out.push(['retention headroom', headroom + (why.length > 0 ? ` (${why.join(', ')})` : '')]);
     if (src.sampledAt !== undefined) out.push(['server read at', src.sampledAt]);
-  } else out.push(['server', 'not asked (pass --mysql-url for lag and retention headroom)']);
+  } else if (s.from === 'bridge') out.push(['server', 'not read yet (the bridge reads it every 30 s)']);
+  else out.push(['server', 'not asked (pass --mysql-url for lag and retention headroom)']);
   return table(out.map(([k, v]) => [`  ${k}`, v]));
 }
 

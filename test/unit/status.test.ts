@@ -166,6 +166,8 @@ void describe('status from the store', () => {
       pauses: new Map([[B, { untilMs: clock + 60_000, probeKey: 'k', sinceMs: clock }]]),
     });
     assert.equal(paused.urls[1]!.state, 'paused');
+    assert.match(renderStatusText(live), /server\s+not read yet/);
+    assert.match(renderStatusText(paused), /server\s+not asked \(pass --mysql-url/);
   });
 
   void it('renders a text summary with every URL row and the dead letter', () => {
