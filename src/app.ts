@@ -16,6 +16,8 @@ import { startHealthServer } from './observe/http-server.js';
 import type { AdminRoute } from './observe/admin-api.js';
 import { generateAdminToken, removeAdminFiles, writeAdminFiles } from './ops/admin-endpoint.js';
 import { Metrics } from './observe/metrics.js';
+import { SourceLagSampler } from './ops/source-lag-sampler.js';
+import { statusRoutes } from './ops/status-routes.js';
 import { StateStore } from './outbox/state-store.js';
 import { Pruner } from './outbox/pruner.js';
 import { mirrorTablesOf, TransactionProcessor } from './pipeline/processor.js';
@@ -218,6 +220,22 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // The CLI on this machine reads this token from the state dir; operators may add --admin-token.
     const localToken = generateAdminToken();
     const adminRoutes: AdminRoute[] = [];
+    const lagSampler = new SourceLagSampler({
+      db,
+      checkpoint: () => outbox.storedCheckpoint(),
+      metrics,
+      logger: sourceLog,
+    });
+    adminRoutes.push(
+      ...statusRoutes({
+        version: VERSION,
+        outbox,
+        urlStates: () => scheduler.urlStates(),
+        registeredUrls: () => pipeline?.registry.urls() ?? [],
+        source: supervisor,
+        server: () => lagSampler.fields(),
+      }),
+    );
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,
@@ -242,6 +260,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
 
     pruner.start();
     cleanups.push(() => pruner.stop());
+    lagSampler.start();
+    cleanups.push(() => lagSampler.stop());
 
     logger.info(
       {

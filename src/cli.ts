@@ -18,6 +18,8 @@ import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
 import { checkCommand, checkOptions, CHECK_DESCRIPTION } from './ops/check-command.js';
 import { safeUrl } from './safe-url.js';
+import { readStatus } from './ops/status-command.js';
+import { renderStatusText } from './ops/status-text.js';
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -186,6 +188,32 @@ export async function main(args: string[]): Promise<number> {
             }),
         )
         .demandCommand(1),
+    )
+    .command(
+      'status',
+      'Where the bridge stands: checkpoint, lag, retention headroom, each URL, dead letters (safe while it runs)',
+      (y) =>
+        y
+          .option('state-dir', {
+            type: 'string',
+            describe: 'the bridge state directory [env: UCW_STATE_DIR]',
+            default: process.env.UCW_STATE_DIR,
+          })
+          .option('mysql-url', {
+            type: 'string',
+            // No yargs default from the environment: --help would print the password.
+            describe: 'source server to ask for lag and retention headroom when no bridge runs [env: UCW_MYSQL_URL]',
+          })
+          .option('json', { type: 'boolean', default: false, describe: 'print the snapshot as JSON' }),
+      (argv) =>
+        setExit(
+          readStatus({ stateDir: argv['state-dir'], mysqlUrl: argv['mysql-url'] ?? process.env.UCW_MYSQL_URL }).then(
+            (s) => {
+              process.stdout.write(argv.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatusText(s));
+              return 0;
+            },
+          ),
+        ),
     )
     .command('deliveries', "Act on a URL's deliveries in the state store (refused while a bridge runs on it)", (y) =>
       y

@@ -90,6 +90,10 @@ const COMMANDS =
   `schema and every registration (with \`--probe\`, that each URL answers); exit 0 when ` +
   `the bridge can run, 1 when it cannot ([operations.md](operations.md#check-before-the-first-start)) ` +
   `| safe (no state; only SELECT and SHOW on the source) |
+| \`ucontact-webhooks status --state-dir DIR [--mysql-url URL] [--json]\` | ` +
+  `checkpoint, lag, retention headroom, each URL's backlog and state, the latest dead letters ` +
+  `([operations.md](operations.md#status-where-a-bridge-stands)) | safe: asks the running bridge's ` +
+  `admin API, else reads the store read-only |
 | \`ucontact-webhooks dead-letters list --state-dir DIR\` | dead-lettered ` +
   `deliveries as JSON lines (id, url, event, attempts, last status and error) ` +
   `| safe: opens the store read-only (no migration, no recovery, no write) |

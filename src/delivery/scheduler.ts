@@ -18,7 +18,7 @@ import { outboxPauseStore, type PauseStore } from './pause-store.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { OutcomeCallback, Sender } from './sender.js';
 import type { BodyFormat, DeliveryAttempt } from './types.js';
-import { UrlHealth, type HealthAction } from './url-health.js';
+import { UrlHealth, type HealthAction, type UrlMode } from './url-health.js';
 import { UrlHealthEffects } from './url-health-effects.js';
 
 export interface DeliverySchedulerOptions {
@@ -128,6 +128,16 @@ export class DeliveryScheduler {
   /** URLs currently paused after a 410 Gone (including those being probed). */
   get pausedUrls(): string[] {
     return [...this.endpoints.values()].filter((ep) => ep.health.mode === 'paused').map((ep) => ep.url);
+  }
+
+  /** Each URL's live state for `status`: attempts in flight, its health and the end of its wait. */
+  urlStates(): Array<{ url: string; inFlight: number; mode: UrlMode; untilMs?: number }> {
+    return [...this.endpoints.values()].map((ep) => ({
+      url: ep.url,
+      inFlight: ep.inFlight,
+      mode: ep.health.mode,
+      ...(ep.health.mode === 'healthy' ? {} : { untilMs: ep.health.untilMs }),
+    }));
   }
 
   /**

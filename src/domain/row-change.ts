@@ -51,6 +51,8 @@ export interface SourceTransaction {
   readonly commit: BinlogPosition;
   /** Commit timestamp, epoch milliseconds (of the last row event for a partial part). */
   readonly timestampMs: number;
+  /** The server's GTID of the transaction, when it sent one (last part only). */
+  readonly gtid?: string | undefined;
 }
 
 export function tableId(schema: string, table: string): string {

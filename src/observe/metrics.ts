@@ -72,6 +72,10 @@ export class Metrics {
   readonly deliveriesCancelled: Counter;
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
+  /** Binlog bytes from the checkpoint to the server's head, sampled every ~30 s (NaN until known). */
+  readonly sourceLagBytes: Gauge;
+  /** Seconds until the server may purge binlog the checkpoint needs (+Inf: nothing purges it; NaN: unknown). */
+  readonly binlogRetentionHeadroomSeconds: Gauge;
 
   /** --max-outbox-bytes, so that an alert can compare `ucw_outbox_bytes` with it. */
   readonly outboxMaxBytes: Gauge;
@@ -79,10 +83,6 @@ export class Metrics {
   readonly deliveryLatencySeconds: Histogram<'url'>;
   /** Seconds since the source commit of each URL's oldest pending delivery; 0 for a registered URL with none. */
   readonly oldestPendingAgeSeconds: Gauge<'url'>;
-  /** Binlog bytes between the checkpoint and the server's current position (set by the status sampler). */
-  readonly sourceLagBytes: Gauge;
-  /** Seconds until the server would purge the oldest binlog the checkpoint needs (set by the status sampler). */
-  readonly binlogRetentionHeadroomSeconds: Gauge;
 
   private lastCommitTimestampMs: number | undefined;
   private urlSource: UrlSource | undefined;
@@ -209,6 +209,19 @@ export class Metrics {
       help: 'Bytes the outbox store data takes; binlog reading pauses at --max-outbox-bytes',
       registers,
     });
+    // NaN until the first sample: an alert comparing them is neither true nor false before it.
+    this.sourceLagBytes = new Gauge({
+      name: 'ucw_source_lag_bytes',
+      help: 'Binlog bytes between the checkpoint and the source server head (sampled every ~30 s)',
+      registers,
+    });
+    this.binlogRetentionHeadroomSeconds = new Gauge({
+      name: 'ucw_binlog_retention_headroom_seconds',
+      help: 'Seconds until the source server may purge the binlog the checkpoint needs (+Inf: no automatic purge)',
+      registers,
+    });
+    this.sourceLagBytes.set(Number.NaN);
+    this.binlogRetentionHeadroomSeconds.set(Number.NaN);
 
     this.outboxMaxBytes = new Gauge({
       name: 'ucw_outbox_max_bytes',
@@ -241,19 +254,6 @@ export class Metrics {
         for (const [url, age] of labelledUrls(source, oldestNow(source), now)) this.set({ url }, age);
       },
     });
-    this.sourceLagBytes = new Gauge({
-      name: 'ucw_source_lag_bytes',
-      help: "Binlog bytes between the bridge's checkpoint and the source server's current binlog position",
-      registers,
-    });
-    this.binlogRetentionHeadroomSeconds = new Gauge({
-      name: 'ucw_binlog_retention_headroom_seconds',
-      help: 'Seconds until the source server would purge the oldest binlog file the checkpoint still needs',
-      registers,
-    });
-    // Absent, not 0, until measured: a 0 would read as "no headroom left" to an alert.
-    this.sourceLagBytes.remove({});
-    this.binlogRetentionHeadroomSeconds.remove({});
 
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);

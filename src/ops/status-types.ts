@@ -35,10 +35,24 @@ export interface SourceStatus {
   };
   /** Only with a server to ask (a running bridge, or `status --mysql-url`). */
   readonly serverHead?: { readonly file: string; readonly position: number };
+  /** When the server figures (head, lag, headroom) were read. */
+  readonly sampledAt?: string;
   readonly lagBytes?: number;
+  /** now - the checkpoint's commit time while behind; 0 at the server's head. */
   readonly lagSeconds?: number;
-  /** How long until the oldest binlog the checkpoint needs is purged, at the current write rate. */
+  /**
+   * How long until the oldest binlog the checkpoint needs is purged (src/ops/source-lag.ts has the
+   * formula); absent when the server purges nothing automatically or it cannot be estimated.
+   */
   readonly retentionHeadroomSeconds?: number;
+  /** The checkpoint's binlog file is no longer on the server: the bridge cannot resume from it. */
+  readonly checkpointPurged?: boolean;
+  /** The server's purge settings the headroom was computed from, and the measured write rate. */
+  readonly retention?: {
+    readonly expireSeconds?: number;
+    readonly totalSizeCapBytes?: number;
+    readonly writeRateBytesPerSecond?: number;
+  };
 }
 
 export interface DeadLetterSummary {

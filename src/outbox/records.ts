@@ -37,6 +37,21 @@ export interface CommitBatch {
   readonly events: readonly EnqueuedEvent[];
   readonly mirror: readonly MirrorChange[];
   readonly checkpoint: BinlogPosition;
+  /** The source transaction's commit time and GTID, stored with the checkpoint for `status`. */
+  readonly commitTimeMs?: number | undefined;
+  readonly gtid?: string | undefined;
+}
+
+/** The checkpoint as stored: a position, with the commit time and GTID of the transaction before it. */
+export interface StoredCheckpoint extends BinlogPosition {
+  readonly commitTimeMs?: number;
+  readonly gtid?: string;
+}
+
+/** The stored form of a batch's checkpoint (`status` reads the commit time and GTID beside the position). */
+export function checkpointJson(batch: CommitBatch): string {
+  const { file, pos } = batch.checkpoint;
+  return JSON.stringify({ file, pos, commitTimeMs: batch.commitTimeMs, gtid: batch.gtid });
 }
 
 /**

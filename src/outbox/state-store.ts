@@ -19,7 +19,10 @@ import {
   type EnqueuedEvent,
   type MirrorChange,
   type StagedCounts,
+  type StoredCheckpoint,
+  checkpointJson,
 } from './records.js';
+import { readStoreStatus, type StoreStatus } from './status-queries.js';
 import { hasCommitTime, migrate, READABLE_VERSIONS } from './schema.js';
 import type { StateLock } from './state-lock.js';
 
@@ -228,7 +231,7 @@ export class StateStore {
         if (m.row) this.stmts.upsertMirror.run(m.table, m.pk, rowJson(m.row));
         else this.stmts.deleteMirror.run(m.table, m.pk);
       }
-      this.stmts.setMeta.run('checkpoint', JSON.stringify(batch.checkpoint));
+      this.stmts.setMeta.run('checkpoint', checkpointJson(batch));
       return created;
     });
     if (!opts.readonly) this.discardStaged();
@@ -249,8 +252,20 @@ export class StateStore {
   }
 
   checkpoint(): BinlogPosition | undefined {
+    const stored = this.storedCheckpoint();
+    return stored === undefined ? undefined : { file: stored.file, pos: stored.pos };
+  }
+
+  /** The checkpoint with the commit time and GTID stored beside it (when the bridge wrote them). */
+  storedCheckpoint(): StoredCheckpoint | undefined {
     const raw = this.getMeta('checkpoint');
-    return raw === undefined ? undefined : (JSON.parse(raw) as BinlogPosition);
+    return raw === undefined ? undefined : (JSON.parse(raw) as StoredCheckpoint);
+  }
+
+  /** What `status` reads of the store (status-queries.ts): read-only queries, beside a running bridge too. */
+  status(deadLetters: number, knownUrls?: Iterable<string>): StoreStatus {
+    this.outcomes.flush();
+    return readStoreStatus(this.db, deadLetters, knownUrls);
   }
 
   /**

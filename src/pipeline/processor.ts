@@ -145,7 +145,13 @@ export class TransactionProcessor {
       this.openRegistrations = undefined;
       if (removed.length > 0) this.deps.onUnregistered?.(removed);
     }
-    const created = outbox.commit({ events, mirror, checkpoint: tx.commit });
+    const created = outbox.commit({
+      events,
+      mirror,
+      checkpoint: tx.commit,
+      commitTimeMs: tx.timestampMs,
+      gtid: tx.gtid,
+    });
     const staged = this.openStaged;
     this.openStaged = undefined;
     metrics.sourceTransactions.inc();

@@ -244,9 +244,10 @@ export class TransactionAssembler {
 
   private commit(nextPosition: number, timestampMs: number): void {
     const changes = this.open?.pending ?? [];
+    const gtid = this.open?.gtid;
     this.open = undefined;
     this.boundary = { file: this.file, pos: nextPosition };
-    this.opts.handOver({ changes, partial: false, commit: this.boundary, timestampMs });
+    this.opts.handOver({ changes, partial: false, commit: this.boundary, timestampMs, gtid });
   }
 
   /**

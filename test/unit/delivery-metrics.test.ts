@@ -2,7 +2,7 @@
 // ucw_delivery_latency_seconds counts from the source commit's binlog time to the 2xx, and
 // ucw_oldest_pending_age_seconds from the commit of each URL's oldest pending delivery to the scrape;
 // URLs are labelled as safeUrl() gives them, and leave the scrape once neither registered nor pending.
-// The two gauges the status sampler sets are absent until it does.
+// The two gauges the status sampler sets read NaN until it does (an alert on them is then neither true nor false).
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -240,12 +240,10 @@ void describe('per-URL delivery metrics', () => {
     assert.equal(reads, 1);
   });
 
-  void it('lag bytes and retention headroom are absent until the sampler sets them', async () => {
+  void it('lag bytes and retention headroom read NaN until the sampler sets them', async () => {
     const text = await metrics.render();
-    assert.match(text, /# TYPE ucw_binlog_retention_headroom_seconds gauge/);
-    assert.match(text, /# TYPE ucw_source_lag_bytes gauge/);
-    assert.doesNotMatch(text, /^ucw_binlog_retention_headroom_seconds /m);
-    assert.doesNotMatch(text, /^ucw_source_lag_bytes /m);
+    assert.match(text, /^ucw_binlog_retention_headroom_seconds NaN$/m);
+    assert.match(text, /^ucw_source_lag_bytes NaN$/m);
     metrics.binlogRetentionHeadroomSeconds.set(86_400);
     metrics.sourceLagBytes.set(1_234);
     const after = await metrics.render();
