@@ -242,8 +242,8 @@ void describe('per-URL delivery metrics', () => {
 
   void it('lag bytes and retention headroom read NaN until the sampler sets them', async () => {
     const text = await metrics.render();
-    assert.match(text, /^ucw_binlog_retention_headroom_seconds NaN$/m);
-    assert.match(text, /^ucw_source_lag_bytes NaN$/m);
+    assert.match(text, /^ucw_binlog_retention_headroom_seconds Nan$/m);
+    assert.match(text, /^ucw_source_lag_bytes Nan$/m);
     metrics.binlogRetentionHeadroomSeconds.set(86_400);
     metrics.sourceLagBytes.set(1_234);
     const after = await metrics.render();
