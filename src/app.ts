@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
 import type { AdminRoute } from './observe/admin-api.js';
 import { generateAdminToken, removeAdminFiles, writeAdminFiles } from './ops/admin-endpoint.js';
+import { deliveryRoutes } from './ops/deliveries-routes.js';
 import { Metrics } from './observe/metrics.js';
 import { StateStore } from './outbox/state-store.js';
 import { Pruner } from './outbox/pruner.js';
@@ -95,6 +96,15 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       outbox,
       retentionMs: config.deliveredRetentionHours * 3_600_000,
       intervalMs: PRUNE_INTERVAL_MS,
+      deadCap: {
+        max: config.maxDeadRows,
+        store: outbox.deliveries,
+        onPruned: ({ dead, cancelled }) => {
+          metrics.deadRowsPruned.inc({ state: 'dead' }, dead);
+          metrics.deadRowsPruned.inc({ state: 'cancelled' }, cancelled);
+          metrics.outboxDead.dec(dead);
+        },
+      },
       now: Date.now,
       logger: logger.child({ component: 'outbox' }),
     });
@@ -212,6 +222,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // The CLI on this machine reads this token from the state dir; operators may add --admin-token.
     const localToken = generateAdminToken();
     const adminRoutes: AdminRoute[] = [];
+    adminRoutes.push(...deliveryRoutes({ scheduler, outbox, metrics, logger: logger.child({ component: 'admin' }) }));
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,

@@ -322,6 +322,16 @@ export const CODES = {
       'cancelled rows are pruned for room at once). Clearing its registration does not help while reading is ' +
       'paused: the change is read only once there is room again. Or raise the budget (check free disk first).',
   },
+  UCW_WARN_OUTBOX_DEAD_CAP: {
+    kind: 'warning',
+    meaning:
+      'More dead and cancelled deliveries are kept than `--max-dead-rows`: the oldest of them were deleted ' +
+      '(with their events) by the pruning pass, counted in `ucw_dead_rows_pruned_total`. Logged at warn ' +
+      'the first time in a run, then at info.',
+    hint:
+      'Look at what fails (`deliveries list --state dead`), fix the receiver and `deliveries retry`, or ' +
+      '`deliveries discard` what is not wanted; raise `--max-dead-rows` to keep more for audit.',
+  },
   UCW_WARN_OUTBOX_PRUNE: {
     kind: 'warning',
     meaning: 'A pruning pass failed (the error is logged); delivered rows stay until the next pass.',
