@@ -181,6 +181,7 @@ export class DeliveryScheduler {
     this.healthEffects.apply(ep, ep.health.resumeNow());
     // Deliveries held for the pause's end (or a retry time) go now: the operator says the receiver is back.
     ep.queues.dueBy(this.clock.now());
+    this.opts.outbox.deliveries.makeDue(url);
     this.pump(ep);
     return was;
   }

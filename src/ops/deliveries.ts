@@ -95,6 +95,8 @@ export async function resumeUrl(stateDir: string, url: string): Promise<{ via: V
     offline: (store) => {
       const raw = store.getMeta(GONE_PAUSES_META_KEY);
       const saved = raw === undefined ? {} : (JSON.parse(raw) as Record<string, unknown>);
+      // Its deliveries waited for the pause's end (or a retry time): due at the next start.
+      store.deliveries.makeDue(url);
       if (!(url in saved)) return { via: 'store', was: 'healthy' };
       delete saved[url];
       store.setMeta(GONE_PAUSES_META_KEY, JSON.stringify(saved));

@@ -161,6 +161,21 @@ export class DeliveryQueries {
     })();
   }
 
+  /**
+   * The pending deliveries of `url` waiting for a later time (a 410 pause's end, a retry time) are due
+   * now: the operator resumed the URL. Returns how many.
+   */
+  makeDue(url: string): number {
+    this.flushOutcomes();
+    const now = this.now();
+    return this.db
+      .prepare(
+        `UPDATE deliveries SET next_attempt_at_ms = ? WHERE url = ? AND status = ${DeliveryStatus.pending}
+           AND next_attempt_at_ms > ?`,
+      )
+      .run(now, url, now).changes;
+  }
+
   /** Dead and cancelled rows kept (on their partial indexes). */
   deadAndCancelled(): number {
     this.flushOutcomes();
