@@ -302,7 +302,7 @@ export class FlowWindow {
         'outbox store at --max-outbox-bytes with rows still to deliver (delivered and ' +
           'cancelled ones pruned for room): binlog reading paused (nothing is dropped) ' +
           'until a failing or paused receiver comes back and drains its backlog, or the ' +
-          'backlog is dropped with `deliveries discard --url` while the bridge is stopped; ' +
+          'backlog is dropped with `deliveries discard --url`; ' +
           'clearing a registration does not help meanwhile (the change is read only once there is room again)',
       );
     }

@@ -51,7 +51,7 @@ export interface StateStoreOptions {
   readonly synchronous: 'normal' | 'full';
   readonly now?: () => number;
   /**
-   * Opens an existing store for reading only (`dead-letters list` beside a running bridge): no lock,
+   * Opens an existing store for reading only (`deliveries list` beside a running bridge): no lock,
    * no migration, no recovery, no write of any kind.
    */
   readonly readonly?: boolean;
