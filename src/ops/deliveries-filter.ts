@@ -3,25 +3,10 @@
 // Pure: `now` is passed in, so a relative time means the same thing in a test as on a terminal.
 
 import { BridgeError } from '../errors.js';
+import { DELIVERY_STATES, type DeliveryFilter, type DeliveryState } from '../outbox/delivery-queries.js';
 
-/**
- * What an operator sees of a delivery. `retrying`: pending after at least one failed attempt;
- * `cancelled`: its registration was removed or its backlog discarded (`discarded` is the same state).
- */
-export const DELIVERY_STATES = ['pending', 'retrying', 'delivered', 'dead', 'cancelled'] as const;
-export type DeliveryState = (typeof DELIVERY_STATES)[number];
-
-export interface DeliveryFilter {
-  /** The registered URL, exactly as in the webhooks table. */
-  readonly url?: string;
-  readonly event?: string;
-  readonly states?: readonly DeliveryState[];
-  /** Enqueued at or after (ms since the epoch). */
-  readonly sinceMs?: number;
-  /** Enqueued before (ms since the epoch). */
-  readonly untilMs?: number;
-  readonly ids?: readonly number[];
-}
+// The state names and the filter shape belong to the store's queries; re-exported for the CLI and routes.
+export { DELIVERY_STATES, type DeliveryFilter, type DeliveryState } from '../outbox/delivery-queries.js';
 
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

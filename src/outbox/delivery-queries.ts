@@ -4,8 +4,27 @@
 // same webhook-id goes out again) and giving them a fresh retry budget.
 
 import type { Database as Db } from 'better-sqlite3';
-import type { DeliveryFilter, DeliveryState } from '../ops/deliveries-filter.js';
 import { DeliveryStatus } from './records.js';
+
+/**
+ * What an operator sees of a delivery. `retrying`: pending after at least one failed attempt;
+ * `cancelled`: its registration was removed or its backlog discarded (`discarded` is the same state).
+ */
+export const DELIVERY_STATES = ['pending', 'retrying', 'delivered', 'dead', 'cancelled'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/** Which deliveries a query or action is about (every field optional; combined with AND). */
+export interface DeliveryFilter {
+  /** The registered URL, exactly as in the webhooks table. */
+  readonly url?: string;
+  readonly event?: string;
+  readonly states?: readonly DeliveryState[];
+  /** Enqueued at or after (ms since the epoch). */
+  readonly sinceMs?: number;
+  /** Enqueued before (ms since the epoch). */
+  readonly untilMs?: number;
+  readonly ids?: readonly number[];
+}
 
 /** One delivery as `deliveries list` shows it (no event body). */
 export interface DeliverySummary {
