@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
 import type { AdminRoute } from './observe/admin-api.js';
 import { generateAdminToken, removeAdminFiles, writeAdminFiles } from './ops/admin-endpoint.js';
+import { deliveryRoutes } from './ops/deliveries-routes.js';
 import { Metrics } from './observe/metrics.js';
 import { SourceLagSampler } from './ops/source-lag-sampler.js';
 import { statusRoutes } from './ops/status-routes.js';
@@ -98,6 +99,15 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       outbox,
       retentionMs: config.deliveredRetentionHours * 3_600_000,
       intervalMs: PRUNE_INTERVAL_MS,
+      deadCap: {
+        max: config.maxDeadRows,
+        store: outbox.deliveries,
+        onPruned: ({ dead, cancelled }) => {
+          metrics.deadRowsPruned.inc({ state: 'dead' }, dead);
+          metrics.deadRowsPruned.inc({ state: 'cancelled' }, cancelled);
+          metrics.outboxDead.dec(dead);
+        },
+      },
       now: Date.now,
       logger: logger.child({ component: 'outbox' }),
     });
@@ -236,6 +246,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         server: () => lagSampler.fields(),
       }),
     );
+    adminRoutes.push(...deliveryRoutes({ scheduler, outbox, metrics, logger: logger.child({ component: 'admin' }) }));
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,

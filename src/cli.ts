@@ -11,13 +11,12 @@ import { startBridge, VERSION } from './app.js';
 import { loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
 import type { SecretFileWarning } from './config/secret-file.js';
 import { envName, flagName } from './config/option-names.js';
-import { BridgeError, isBridgeError } from './errors.js';
+import { isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
-import { StateStore } from './outbox/state-store.js';
+import { deadLettersCommand, deliveriesCommand } from './ops/deliveries-cli.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
 import { checkCommand, checkOptions, CHECK_DESCRIPTION } from './ops/check-command.js';
-import { safeUrl } from './safe-url.js';
 import { readStatus } from './ops/status-command.js';
 import { renderStatusText } from './ops/status-text.js';
 
@@ -91,19 +90,6 @@ function report(err: unknown): number {
   return EXIT_FATAL;
 }
 
-/**
- * `readonly`: reads beside a running bridge, changing nothing. Otherwise the command takes the state
- * directory's lock, so it refuses (UCW_ERR_STATE_LOCKED) while a bridge runs there.
- */
-function openStore(stateDir: string | undefined, readonly: boolean): StateStore {
-  if (!stateDir) {
-    throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--state-dir is required', {
-      hint: 'Pass the --state-dir of the bridge.',
-    });
-  }
-  return new StateStore({ stateDir, synchronous: 'full', readonly });
-}
-
 export async function main(args: string[]): Promise<number> {
   let exitCode = 0;
   const setExit = (work: Promise<number> | (() => number)): Promise<void> =>
@@ -148,47 +134,6 @@ export async function main(args: string[]): Promise<number> {
         )
         .demandCommand(1),
     )
-    .command('dead-letters', 'Inspect (any time) and requeue (bridge stopped) dead-lettered deliveries', (y) =>
-      y
-        .option('state-dir', {
-          type: 'string',
-          describe: 'the bridge state directory [env: UCW_STATE_DIR]',
-          default: process.env.UCW_STATE_DIR,
-        })
-        .command(
-          'list',
-          'List dead letters as JSON lines (read-only: safe while the bridge runs)',
-          (yy) => yy.option('limit', { type: 'number', default: 100 }),
-          (argv) =>
-            setExit(() => {
-              const outbox = openStore(argv['state-dir'], true);
-              try {
-                for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
-              } finally {
-                outbox.close();
-              }
-              return 0;
-            }),
-        )
-        .command(
-          'retry',
-          'Give dead letters a fresh retry budget (all, or --id ' +
-            '...); refused while a bridge runs on the state directory',
-          (yy) => yy.option('id', { type: 'number', array: true, describe: 'delivery ids (from `list`)' }),
-          (argv) =>
-            setExit(() => {
-              const outbox = openStore(argv['state-dir'], false);
-              try {
-                const n = outbox.requeueDead(argv.id);
-                process.stdout.write(`requeued ${n} deliveries\n`);
-              } finally {
-                outbox.close();
-              }
-              return 0;
-            }),
-        )
-        .demandCommand(1),
-    )
     .command(
       'status',
       'Where the bridge stands: checkpoint, lag, retention headroom, each URL, dead letters (safe while it runs)',
@@ -215,42 +160,9 @@ export async function main(args: string[]): Promise<number> {
           ),
         ),
     )
-    .command('deliveries', "Act on a URL's deliveries in the state store (refused while a bridge runs on it)", (y) =>
-      y
-        .option('state-dir', {
-          type: 'string',
-          describe: 'the bridge state directory [env: UCW_STATE_DIR]',
-          default: process.env.UCW_STATE_DIR,
-        })
-        .command(
-          'discard',
-          'Cancel every pending delivery of --url on purpose (a receiver gone for good): kept as cancelled, never sent',
-          (yy) =>
-            yy.option('url', {
-              type: 'string',
-              describe: 'the registered URL, exactly as in the webhooks table (required)',
-            }),
-          (argv) =>
-            setExit(() => {
-              // Checked here, before the store is opened: yargs runs a nested command's handler
-              // before its demandOption check.
-              if (!argv.url)
-                throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--url is required', {
-                  hint: 'Name the URL whose backlog to discard, exactly as registered.',
-                });
-              const outbox = openStore(argv['state-dir'], false);
-              try {
-                const n = outbox.discardPending(argv.url);
-                process.stdout.write(
-                  `discarded ${n} pending deliveries of ${safeUrl(argv.url)} (kept as cancelled, never sent)\n`,
-                );
-              } finally {
-                outbox.close();
-              }
-              return 0;
-            }),
-        )
-        .demandCommand(1),
+    .command('dead-letters', 'Deprecated: use `deliveries list|retry`', (y) => deadLettersCommand(y, setExit))
+    .command('deliveries', 'List, show, retry, discard deliveries and resume a URL (running bridge or not)', (y) =>
+      deliveriesCommand(y, setExit),
     )
     .fail((msg, err) => {
       if (err) throw err;

@@ -222,18 +222,18 @@ export const CODES = {
     kind: 'error',
     meaning:
       'Another process (a running bridge, its pid named when known) holds the state directory: a ' +
-      'second `run`, `dead-letters retry` or `deliveries discard` is refused and changes nothing.',
+      'second `run` is refused and changes nothing.',
     hint:
       'Stop that bridge (SIGTERM) first, or give the new one its own ' +
       '`--state-dir`. A killed bridge never leaves the lock behind, so this always ' +
-      'means a live process holds it; `dead-letters list` works meanwhile.',
+      'means a live process holds it; `deliveries` commands work meanwhile (through its admin API).',
   },
   UCW_ERR_DELIVERY_HTTP_STATUS: {
     kind: 'error',
     meaning: 'A receiver answered with a non-2xx status.',
     hint:
       'Nothing for 408, 429 and 5xx (retried; 410 is `UCW_ERR_DELIVERY_GONE`); other ' +
-      'statuses are dead-lettered at once: fix the receiver, then `dead-letters retry`.',
+      'statuses are dead-lettered at once: fix the receiver, then `deliveries retry --url URL`.',
   },
   UCW_ERR_DELIVERY_NETWORK: {
     kind: 'error',
@@ -257,7 +257,7 @@ export const CODES = {
   UCW_ERR_DELIVERY_EXHAUSTED: {
     kind: 'error',
     meaning: 'The retry budget (`--max-attempts`, `--max-age-ms`) was spent; the delivery is dead-lettered and kept.',
-    hint: 'Fix the receiver, then `dead-letters list` and `dead-letters retry` (bridge stopped).',
+    hint: 'Fix the receiver, then `deliveries list --state dead` and `deliveries retry --url URL`.',
   },
   UCW_ERR_DELIVERY_GONE: {
     kind: 'error',
@@ -265,9 +265,9 @@ export const CODES = {
       'A receiver answered 410 Gone: its URL is paused for ' +
       '`--gone-pause-ms` and its events kept pending (`ucw_urls_paused`).',
     hint:
-      'Once the receiver is back, the next probe resumes it. Gone for good: clear its ' +
-      '`url` in `ccdata.webhooks` (its backlog is cancelled). To drop a backlog while ' +
-      'the registration stays, stop the bridge and run `deliveries discard --url URL`.',
+      'Once the receiver is back, the next probe resumes it (or `deliveries resume --url URL` at once). ' +
+      'Gone for good: clear its `url` in `ccdata.webhooks` (its backlog is cancelled). To drop a ' +
+      'backlog while the registration stays, run `deliveries discard --url URL`.',
   },
   UCW_ERR_DELIVERY_BLOCKED: {
     kind: 'error',
@@ -276,7 +276,7 @@ export const CODES = {
       '(the message names its class); dead-lettered, nothing sent.',
     hint:
       'Fix the URL or its DNS, or drop `--block-private-networks` ' +
-      'for receivers on a private network; then `dead-letters retry`.',
+      'for receivers on a private network; then `deliveries retry --url URL`.',
   },
   UCW_ERR_HTTP_LISTEN: {
     kind: 'error',
@@ -334,9 +334,19 @@ export const CODES = {
       'URLs (and dead letters); binlog reading is paused (nothing dropped, `ucw_source_paused` = 1).',
     hint:
       'Bring the receiver back: as it drains, its delivered rows are pruned for room and reading resumes. For ' +
-      'a receiver gone for good, stop the bridge, run `deliveries discard --url URL` and start it again (the ' +
+      'a receiver gone for good, run `deliveries discard --url URL` (the ' +
       'cancelled rows are pruned for room at once). Clearing its registration does not help while reading is ' +
       'paused: the change is read only once there is room again. Or raise the budget (check free disk first).',
+  },
+  UCW_WARN_OUTBOX_DEAD_CAP: {
+    kind: 'warning',
+    meaning:
+      'More dead and cancelled deliveries are kept than `--max-dead-rows`: the oldest of them were deleted ' +
+      '(with their events) by the pruning pass, counted in `ucw_dead_rows_pruned_total`. Logged at warn ' +
+      'the first time in a run, then at info.',
+    hint:
+      'Look at what fails (`deliveries list --state dead`), fix the receiver and `deliveries retry`, or ' +
+      '`deliveries discard` what is not wanted; raise `--max-dead-rows` to keep more for audit.',
   },
   UCW_WARN_OUTBOX_PRUNE: {
     kind: 'warning',

@@ -26,7 +26,7 @@ the \`code\` field of a JSON log line, or the first word of a message printed at
 - \`UCW_ERR_<AREA>_<WHAT>\`: an error. At start-up it stops the bridge with the code, the message and
   a line saying what to do (exit 2 for configuration and rules, 1 otherwise). While running, source
   errors marked "retried" are retried with backoff and shown by \`/readyz\`; delivery errors are
-  recorded with the delivery (\`dead-letters list\` shows the last one).
+  recorded with the delivery (\`deliveries list\` shows the last one).
 - \`UCW_WARN_<AREA>_<WHAT>\`: a warning. The bridge goes on; the hint says whether to act.
 
 ## Errors

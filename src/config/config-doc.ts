@@ -94,16 +94,14 @@ const COMMANDS =
   `checkpoint, lag, retention headroom, each URL's backlog and state, the latest dead letters ` +
   `([operations.md](operations.md#status-where-a-bridge-stands)) | safe: asks the running bridge's ` +
   `admin API, else reads the store read-only |
-| \`ucontact-webhooks dead-letters list --state-dir DIR\` | dead-lettered ` +
-  `deliveries as JSON lines (id, url, event, attempts, last status and error) ` +
-  `| safe: opens the store read-only (no migration, no recovery, no write) |
-| \`ucontact-webhooks dead-letters retry --state-dir DIR [--id N ...]\` | gives ` +
-  `dead letters a fresh retry budget; the bridge sends them when it next starts | refused ` +
-  `with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
-| \`ucontact-webhooks deliveries discard --state-dir DIR --url URL\` | drops a ` +
-  `URL's pending backlog on purpose (a receiver gone for good): its deliveries are ` +
-  `kept as \`cancelled\` for audit and never sent; other URLs are untouched | refused ` +
-  `with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
+| \`ucontact-webhooks deliveries list\\|show\\|retry\\|discard\\|resume --state-dir DIR ...\` | ` +
+  `lists and shows deliveries (filters: URL, event, state, time), requeues dead or cancelled ones with ` +
+  `their ids, discards a URL's backlog (kept as \`cancelled\`), resumes a paused URL: ` +
+  `[operations.md](operations.md#deliveries) | \`list\`, \`show\`: safe, read-only; the others go ` +
+  `through the bridge's admin API (with no bridge running they take the lock) |
+| \`ucontact-webhooks dead-letters list\\|retry --state-dir DIR\` | deprecated: ` +
+  `\`deliveries list --state dead --json\`, \`deliveries retry\` (prints a notice on standard error) ` +
+  `| as \`deliveries\` |
 | \`ucontact-webhooks run --state-dir DIR\` | the bridge | refused ` +
   `with \`UCW_ERR_STATE_LOCKED\` (exit 1): one bridge per state directory |
 

@@ -46,7 +46,8 @@ export const configSchema = z.strictObject({
   heartbeatSeconds: z.number().int().min(1).max(3600).default(5),
   maxQueuedRows: z.number().int().min(100).default(4_000),
   outboxSync: z.enum(['normal', 'full']).default('normal'),
-  deliveredRetentionHours: z.number().min(0).default(24),
+  deliveredRetentionHours: z.number().min(0).default(168),
+  maxDeadRows: z.number().int().min(0).default(100_000),
   connectTimeoutMs: timeoutMs().min(1).default(5_000),
   requestTimeoutMs: timeoutMs().min(1).default(10_000),
   maxResponseBytes: z
@@ -196,7 +197,16 @@ export const OPTIONS: readonly OptionDef[] = [
   {
     key: 'deliveredRetentionHours',
     type: 'number',
-    describe: 'How long delivered events stay in the outbox for inspection',
+    describe:
+      'How long delivered deliveries stay in the state store (for `deliveries show`, replay and audit) ' +
+      'before they are pruned (dead and cancelled ones stay: see --max-dead-rows)',
+  },
+  {
+    key: 'maxDeadRows',
+    type: 'number',
+    describe:
+      'Most dead and cancelled deliveries kept (until retried or discarded); beyond it the oldest are ' +
+      'deleted, counted in ucw_dead_rows_pruned_total (0: none kept)',
   },
   { key: 'connectTimeoutMs', type: 'number', describe: 'HTTP connect timeout per attempt' },
   {

@@ -37,16 +37,23 @@ export interface UrlWindow {
   moreInStore: boolean;
   /** Failing or paused: buffers nothing new, drains nothing, never holds reading back. */
   stalled: boolean;
+  /**
+   * Deliveries requeued below `loadedUpTo` (retried dead letters): the store is paged from this id
+   * again, skipping those held in memory, until the pages pass `loadedUpTo`.
+   */
+  rewindFrom?: number;
 }
 
 /** Where paged-in deliveries go (a URL's key queues). */
 export interface PageSink {
   readonly readyCount: number;
   add(d: Delivery): void;
+  /** Ids of the deliveries it holds (a rewound page skips them). */
+  heldIds?(): ReadonlySet<number>;
 }
 
 export interface FlowWindowOptions {
-  readonly store: Pick<StateStore, 'pendingPage'>;
+  readonly store: Pick<StateStore, 'pendingPage'> & Partial<Pick<StateStore, 'flushOutcomes'>>;
   readonly maxBufferedPerUrl?: number;
   /** --max-outbox-pending: most deliveries of URLs neither failing nor paused. */
   readonly maxPending: number;
@@ -133,6 +140,18 @@ export class FlowWindow {
   }
 
   /**
+   * `n` deliveries of the URL went back to pending in the store (retried by the operator), the lowest
+   * with id `minId`: below what was paged already, so the store is paged again from there.
+   */
+  requeued(uw: UrlWindow, n: number, minId: number): void {
+    if (n <= 0) return;
+    this.total += n;
+    uw.pending += n;
+    uw.moreInStore = true;
+    if (minId <= uw.loadedUpTo) uw.rewindFrom = Math.min(uw.rewindFrom ?? Infinity, minId - 1);
+  }
+
+  /**
    * Pages store rows in while few keys are ready and the buffer allows. A stalled URL pages nothing
    * (it sends nothing) unless `force`: a probe with nothing buffered.
    */
@@ -144,10 +163,29 @@ export class FlowWindow {
       (force || sink.readyCount < REFILL_BELOW_READY_KEYS)
     ) {
       const want = Math.min(PAGE_SIZE, this.maxBuffered - uw.buffered);
-      const page = this.opts.store.pendingPage(uw.url, uw.loadedUpTo, want);
-      for (const d of page) this.buffer(uw, d, sink);
-      if (page.length < want) uw.moreInStore = false;
+      if (uw.rewindFrom !== undefined) this.pageRewound(uw, sink, want);
+      else {
+        const page = this.opts.store.pendingPage(uw.url, uw.loadedUpTo, want);
+        for (const d of page) this.buffer(uw, d, sink);
+        if (page.length < want) uw.moreInStore = false;
+      }
       if (force) break;
+    }
+  }
+
+  /** One page from `rewindFrom`, skipping held deliveries; the rewind ends once past `loadedUpTo`. */
+  private pageRewound(uw: UrlWindow, sink: PageSink, want: number): void {
+    // A delivery finished a moment ago may still read as pending until its outcome is written.
+    this.opts.store.flushOutcomes?.();
+    const held = sink.heldIds?.() ?? new Set<number>();
+    const page = this.opts.store.pendingPage(uw.url, uw.rewindFrom!, want);
+    const below = uw.loadedUpTo;
+    for (const d of page) if (!held.has(d.id)) this.buffer(uw, d, sink);
+    const last = page.length > 0 ? page[page.length - 1]!.id : Infinity;
+    uw.rewindFrom = last >= below ? undefined : last;
+    if (page.length < want) {
+      uw.rewindFrom = undefined;
+      uw.moreInStore = false;
     }
   }
 
@@ -264,7 +302,7 @@ export class FlowWindow {
         'outbox store at --max-outbox-bytes with rows still to deliver (delivered and ' +
           'cancelled ones pruned for room): binlog reading paused (nothing is dropped) ' +
           'until a failing or paused receiver comes back and drains its backlog, or the ' +
-          'backlog is dropped with `deliveries discard --url` while the bridge is stopped; ' +
+          'backlog is dropped with `deliveries discard --url`; ' +
           'clearing a registration does not help meanwhile (the change is read only once there is room again)',
       );
     }

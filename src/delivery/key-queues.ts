@@ -142,6 +142,17 @@ export class KeyQueues {
     return true;
   }
 
+  /** Every buffered delivery is due at `nowMs` at the latest (a URL resumed by the operator): no key waits on. */
+  dueBy(nowMs: number): void {
+    for (const kq of this.keys.values()) {
+      for (const d of kq.items) if (d.nextAttemptAtMs > nowMs) d.nextAttemptAtMs = nowMs;
+      if (kq.timer) {
+        kq.timer.clear();
+        this.retryDue(kq);
+      }
+    }
+  }
+
   /** Every buffered delivery (to move age budgets on after a pause). */
   *deliveries(): IterableIterator<Delivery> {
     for (const kq of this.keys.values()) yield* kq.items;
@@ -151,18 +162,27 @@ export class KeyQueues {
     for (const kq of this.keys.values()) kq.timer?.clear();
   }
 
+  /** Ids of every buffered delivery, in flight or not (a rewound page skips them). */
+  heldIds(): Set<number> {
+    const ids = new Set<number>();
+    for (const kq of this.keys.values()) for (const d of kq.items) ids.add(d.id);
+    return ids;
+  }
+
   /**
-   * Drops the buffered deliveries of `events` (their registration was removed) except those of a chain
-   * in flight, whose ids are returned: a failure of one cancels it instead of retrying it. A dropped
-   * head takes its retry timer with it: the deliveries behind it do not wait for its retry time.
+   * Drops the buffered deliveries of `events` (their registration was removed; all of them when
+   * undefined: the backlog is discarded) except those of a chain in flight, whose ids are returned: a
+   * failure of one cancels it instead of retrying it. A dropped head takes its retry timer with it: the
+   * deliveries behind it do not wait for its retry time.
    */
-  drop(events: readonly string[]): { dropped: number; inFlight: number[] } {
+  drop(events: readonly string[] | undefined): { dropped: number; inFlight: number[] } {
+    const matches = (d: Delivery): boolean => events === undefined || events.includes(d.eventName);
     let dropped = 0;
     const inFlight: number[] = [];
     for (const [key, kq] of this.keys) {
-      for (const d of kq.items.slice(0, kq.sent)) if (events.includes(d.eventName)) inFlight.push(d.id);
-      const headDropped = kq.sent === 0 && kq.items.length > 0 && events.includes(kq.items[0]!.eventName);
-      const kept = kq.items.filter((d, i) => i < kq.sent || !events.includes(d.eventName));
+      for (const d of kq.items.slice(0, kq.sent)) if (matches(d)) inFlight.push(d.id);
+      const headDropped = kq.sent === 0 && kq.items.length > 0 && matches(kq.items[0]!);
+      const kept = kq.items.filter((d, i) => i < kq.sent || !matches(d));
       dropped += kq.items.length - kept.length;
       kq.items.splice(0, kq.items.length, ...kept);
       if (kept.length === 0 && kq.sent === 0) {

@@ -168,23 +168,74 @@ export class DeliveryScheduler {
     const byUrl = new Map<string, string[]>();
     for (const r of removed) byUrl.set(r.url, [...(byUrl.get(r.url) ?? []), r.event]);
     for (const [url, events] of byUrl) {
-      const ep = this.endpoints.get(url);
-      if (!ep || ep.win.pending === 0) continue;
-      const { dropped, inFlight } = ep.queues.drop(events);
-      const reason = `${CANCELLED}: registration removed before delivery`;
-      const n = this.opts.outbox.cancelPending(url, events, inFlight, reason);
-      if (inFlight.length > 0) {
-        ep.cancelOnFailure ??= new Set();
-        for (const id of inFlight) ep.cancelOnFailure.add(id);
-      }
-      this.opts.window.cancelled(ep.win, dropped, n);
-      this.opts.metrics.deliveriesCancelled.inc(n);
-      this.opts.logger.warn(
-        { url: safeUrl(url), code: CANCELLED, events, cancelled: n, inFlight: inFlight.length },
-        'registration removed or its URL changed: pending deliveries cancelled (kept in the outbox)',
+      this.cancel(url, events, 'registration removed before delivery', (n, inFlight) =>
+        this.opts.logger.warn(
+          { url: safeUrl(url), code: CANCELLED, events, cancelled: n, inFlight },
+          'registration removed or its URL changed: pending deliveries cancelled (kept in the outbox)',
+        ),
       );
+    }
+  }
+
+  /**
+   * The operator drops the pending backlog of `url` (of `events`, or all) on purpose: cancelled and
+   * kept, as for a removed registration. Returns how many.
+   */
+  discard(url: string, events?: readonly string[]): number {
+    const n = this.cancel(url, events, 'discarded by the operator', (cancelled, inFlight) =>
+      this.opts.logger.warn(
+        { url: safeUrl(url), code: CANCELLED, events, cancelled, inFlight },
+        'backlog discarded by the operator: pending deliveries cancelled (kept in the outbox)',
+      ),
+    );
+    return n;
+  }
+
+  /**
+   * Deliveries the operator put back to pending in the store (`deliveries retry`), per URL with the
+   * lowest id: paged in again from there and sent, without a restart.
+   */
+  requeued(byUrl: ReadonlyMap<string, { readonly n: number; readonly minId: number }>): void {
+    for (const [url, r] of byUrl) {
+      const ep = this.endpoint(url);
+      this.opts.window.requeued(ep.win, r.n, r.minId);
       this.pump(ep);
     }
+  }
+
+  /** The operator resumes a failing or paused URL now; returns the state it was in. */
+  resume(url: string): 'healthy' | 'failing' | 'paused' {
+    const ep = this.endpoints.get(url);
+    if (!ep) return 'healthy';
+    const was = ep.health.mode;
+    this.healthEffects.apply(ep, ep.health.resumeNow());
+    // Deliveries held for the pause's end (or a retry time) go now: the operator says the receiver is back.
+    ep.queues.dueBy(this.clock.now());
+    this.opts.outbox.deliveries.makeDue(url);
+    this.pump(ep);
+    return was;
+  }
+
+  /** Cancels the pending deliveries of `url` (of `events`, or all) in memory and in the store. */
+  private cancel(
+    url: string,
+    events: readonly string[] | undefined,
+    why: string,
+    log: (cancelled: number, inFlight: number) => void,
+  ): number {
+    const ep = this.endpoints.get(url);
+    if (!ep || ep.win.pending === 0) return 0;
+    const { dropped, inFlight } = ep.queues.drop(events);
+    const n = this.opts.outbox.cancelPending(url, events, inFlight, `${CANCELLED}: ${why}`);
+    if (inFlight.length > 0) {
+      ep.cancelOnFailure ??= new Set();
+      for (const id of inFlight) ep.cancelOnFailure.add(id);
+    }
+    this.opts.window.cancelled(ep.win, dropped, n);
+    this.opts.metrics.deliveriesCancelled.inc(n);
+    log(n, inFlight.length);
+    this.pump(ep);
+    return n;
   }
 
   /** Stops starting attempts; waits up to `graceMs` for those in flight (the rest stay pending). */

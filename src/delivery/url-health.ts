@@ -102,6 +102,11 @@ export class UrlHealth {
     return this.resume('nothing left to send');
   }
 
+  /** The operator resumes the URL now (`deliveries resume`): its wait ends, requests go out freely. */
+  resumeNow(): HealthAction | undefined {
+    return this.resume('resumed by the operator');
+  }
+
   /** A pause saved before a restart, still in force; `probing` when it is over already. */
   restore(saved: SavedPause, probeKey: string, nowMs: number): void {
     this.wait('paused', saved.untilMs);

@@ -70,6 +70,8 @@ export class Metrics {
   readonly ruleErrors: Counter<'rule'>;
   /** Pending deliveries cancelled: their registration was removed, or their URL's backlog discarded. */
   readonly deliveriesCancelled: Counter;
+  /** Dead and cancelled rows deleted because more than --max-dead-rows were kept, by former state. */
+  readonly deadRowsPruned: Counter<'state'>;
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
   /** Binlog bytes from the checkpoint to the server's head, sampled every ~30 s (NaN until known). */
@@ -202,6 +204,12 @@ export class Metrics {
       help:
         'Pending deliveries cancelled (registration removed or ' +
         'URL changed); kept in the outbox with status cancelled',
+      registers,
+    });
+    this.deadRowsPruned = new Counter({
+      name: 'ucw_dead_rows_pruned_total',
+      help: 'Dead and cancelled deliveries deleted (oldest first) because more than --max-dead-rows were kept',
+      labelNames: ['state'] as const,
       registers,
     });
     this.outboxBytes = new Gauge({

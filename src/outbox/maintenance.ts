@@ -119,18 +119,32 @@ export class StoreMaintenance {
   }
 
   /**
-   * Deletes up to `limit` delivered or cancelled rows older than the cut-off (oldest first, on their index), and
+   * Deletes up to `limit` delivered rows older than the cut-off (oldest first, on their index), and
    * their events once no delivery is left, in one short transaction; returns how many. Pruner calls
-   * it in batches so the event loop is served in between.
+   * it in batches so the event loop is served in between. Dead and cancelled rows are not touched
+   * (they stay until retried or discarded, under --max-dead-rows).
    */
   prune(deliveredBeforeMs: number, limit: number): number {
     this.flushOutcomes();
-    // Spelled as the partial index deliveries_done is, so the planner uses it.
+    // `status IN (1, 4)` is the partial index deliveries_done's own term, so the planner uses it.
     return this.db.transaction(() =>
       deleteDeliveries(
         this.db,
-        `id IN (SELECT id FROM deliveries WHERE status IN (1, 4) AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
+        `id IN (SELECT id FROM deliveries WHERE status IN (1, 4) AND status = ${DeliveryStatus.delivered}
+           AND updated_at_ms < ? ORDER BY updated_at_ms LIMIT ?)`,
         deliveredBeforeMs,
+        limit,
+      ),
+    )();
+  }
+
+  /** The store is at its disk budget: up to `limit` delivered or cancelled rows, oldest first, however recent. */
+  pruneForRoom(limit: number): number {
+    this.flushOutcomes();
+    return this.db.transaction(() =>
+      deleteDeliveries(
+        this.db,
+        'id IN (SELECT id FROM deliveries WHERE status IN (1, 4) ORDER BY updated_at_ms LIMIT ?)',
         limit,
       ),
     )();

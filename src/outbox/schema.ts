@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS mirror_staged (
 ) WITHOUT ROWID;
 -- Pruning finds delivered and cancelled rows past retention on this one (v3), not by scanning every delivery.
 CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (updated_at_ms) WHERE status IN (1, 4);
+-- Cancelled rows by id: counted and pruned oldest first with the dead ones under --max-dead-rows. Added
+-- to v3 without a new version: an index only, created by the lock holder's next open (a store without
+-- it is read the same, by a scan).
+CREATE INDEX IF NOT EXISTS deliveries_cancelled ON deliveries (id) WHERE status = 4;
 `;
 
 /** Version 1 tables are copied into this layout when a store is opened (see migrate()). */

@@ -58,7 +58,7 @@ export class StateLock {
         {
           hint:
             'Stop the bridge running on this state directory first to run a command that changes the store ' +
-            '(`dead-letters list` works while it runs), or give this bridge its own --state-dir.',
+            '(`deliveries` commands work while it runs), or give this bridge its own --state-dir.',
           details: { stateDir, pid },
         },
       );

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
 import { openError, openReadonly, openWritable, switchToIncrementalVacuum, type StoreLogger } from './connection.js';
+import { DeliveryQueries } from './delivery-queries.js';
 import { deleteDeliveries, StoreMaintenance } from './maintenance.js';
 import { OutcomeWriter } from './outcome-writer.js';
 import {
@@ -53,7 +54,7 @@ export interface StateStoreOptions {
   readonly synchronous: 'normal' | 'full';
   readonly now?: () => number;
   /**
-   * Opens an existing store for reading only (`dead-letters list` beside a running bridge): no lock,
+   * Opens an existing store for reading only (`deliveries list` beside a running bridge): no lock,
    * no migration, no recovery, no write of any kind.
    */
   readonly readonly?: boolean;
@@ -91,6 +92,8 @@ export class StateStore {
   private mirrorStaged = false;
   private readonly outcomes: OutcomeWriter;
   private readonly maintenance: StoreMaintenance;
+  /** The operator's queries: list, show, requeue, the dead-row cap (delivery-queries.ts). */
+  readonly deliveries: DeliveryQueries;
 
   constructor(opts: StateStoreOptions) {
     this.now = opts.now ?? Date.now;
@@ -119,6 +122,7 @@ export class StateStore {
     const commitColumn = withCommitTime ? ', committed_at_ms' : '';
     this.outcomes = new OutcomeWriter(db, this.now);
     this.maintenance = new StoreMaintenance(db, this.now, () => this.outcomes.flush());
+    this.deliveries = new DeliveryQueries(db, this.now, () => this.outcomes.flush());
     this.stmts = {
       insertEvent: db.prepare(
         `INSERT OR IGNORE INTO events
@@ -394,6 +398,10 @@ export class StateStore {
 
   prune(deliveredBeforeMs: number, limit: number): number {
     return this.maintenance.prune(deliveredBeforeMs, limit);
+  }
+
+  pruneForRoom(limit: number): number {
+    return this.maintenance.pruneForRoom(limit);
   }
 
   vacuumStep(pages: number): number {

@@ -1,11 +1,9 @@
 // One state directory, one bridge: offline commands run against a live bridge's state directory
 // must not destroy its work (`dead-letters list` reads only), a second `run` on the same directory
-// stops at once with UCW_ERR_STATE_LOCKED, and `dead-letters retry` refuses while a bridge runs.
+// stops at once with UCW_ERR_STATE_LOCKED, and `dead-letters retry` goes through the running bridge.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { runCli } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
@@ -105,10 +103,12 @@ void describe('faults: state directory shared with offline commands', () => {
   );
 
   void test(
-    '`dead-letters retry` refuses while the bridge runs ' + '(the store unchanged) and works once it stopped',
+    '`dead-letters retry` (deprecated) goes through the running bridge, which sends it again with the ' +
+      'same webhook-id; with the bridge stopped it takes the lock',
     async () => {
       const { src, rx } = env;
       await src.reset();
+      rx.clear();
       const stateDir = src.stateDir();
       rx.setResponder(() => ({ status: 500 }));
       await src.tx(setUrl('AgentLog', rx.urlFor('/dead')));
@@ -126,23 +126,25 @@ void describe('faults: state directory shared with offline commands', () => {
       });
       assert.equal(listed.length, 1);
 
-      const refused = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
-      assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /UCW_ERR_STATE_LOCKED/);
-      assert.match(refused.stderr, /stop the bridge/i);
-      assert.equal(refused.stdout, '');
-      const raw = new Database(join(stateDir, 'outbox.sqlite'), { readonly: true });
-      assert.equal(
-        raw.prepare('SELECT COUNT(*) FROM deliveries WHERE status = 2').pluck().get(),
-        1,
-        'still dead-lettered',
+      const online = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
+      assert.equal(online.code, 0, online.stderr);
+      assert.equal(online.stderr, 'ucontact-webhooks: dead-letters is deprecated; use `deliveries retry --all`\n');
+      assert.match(online.stdout, /^requeued 1 deliveries \(1 dead, 0 cancelled\) .*, by the running bridge\n$/);
+      // Still 500 with --max-attempts 1: the bridge sends it once more (same webhook-id) and it dies again.
+      await waitFor(() => rx.requests.filter((r) => r.path === '/dead').length === 2, {
+        message: () => `${rx.requests.length} requests to /dead`,
+      });
+      const [first, second] = rx.requests.filter((r) => r.path === '/dead');
+      assert.equal(second!.headers['webhook-id'], first!.headers['webhook-id']);
+      await waitFor(
+        () => bridge.logs.filter((l) => l.msg === 'delivery dead-lettered (kept in the outbox)').length === 2,
+        { message: 'dead-lettered again' },
       );
-      raw.close();
 
       assert.equal(await bridge.stop(), 0);
       const retried = await runCli(['dead-letters', 'retry', '--state-dir', stateDir]);
       assert.equal(retried.code, 0, retried.stderr);
-      assert.equal(retried.stdout, 'requeued 1 deliveries\n');
+      assert.match(retried.stdout, /^requeued 1 deliveries .*, in the state store \(no bridge running\)\n$/);
       const after = await runCli(['dead-letters', 'list', '--state-dir', stateDir]);
       assert.equal(after.code, 0, after.stderr);
       assert.equal(after.stdout, '');

@@ -1,6 +1,8 @@
-// `deliveries discard --url U`: the way out for a receiver that is gone for good. Its pending backlog is
-// marked cancelled (kept for audit, never sent), other URLs are untouched, the URL is printed without its
-// credentials or query, and the command refuses while a bridge holds the state directory.
+// `deliveries discard --url U` with no bridge running: the way out for a receiver that is gone for good.
+// Its pending backlog is marked cancelled (kept for audit, never sent), other URLs are untouched, the URL
+// is printed without its credentials or query. While a process holds the state directory the command goes
+// to that bridge's admin API instead (test/integration/deliveries.test.ts), never to the store; a holder
+// that published no admin API is reported, nothing changed.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { runCli } from '../helpers/bridge-process.js';
 
 const A = 'http://a.test/hook';
 const B = 'http://b.test/hook';
+const OFFLINE = 'in the state store (no bridge running)';
 const SECRET_URL = 'http://user:s3cr3t-pass@c.test/hook?token=s3cr3t-token';
 
 let pos = 4;
@@ -59,11 +62,11 @@ void describe('deliveries discard', () => {
     const r = await runCli(['deliveries', 'discard', '--url', A, '--state-dir', stateDir]);
     assert.equal(r.stderr, '');
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, `discarded 2 pending deliveries of ${A} (kept as cancelled, never sent)\n`);
+    assert.equal(r.stdout, `discarded 2 pending deliveries of ${A} (kept as cancelled, never sent), ${OFFLINE}\n`);
     const { cancelled, pending } = DeliveryStatus;
     assert.deepEqual(statuses(stateDir), { [A]: [cancelled, cancelled], [B]: [pending], [SECRET_URL]: [pending] });
     const again = await runCli(['deliveries', 'discard', '--url', A, '--state-dir', stateDir]);
-    assert.equal(again.stdout, `discarded 0 pending deliveries of ${A} (kept as cancelled, never sent)\n`);
+    assert.equal(again.stdout, `discarded 0 pending deliveries of ${A} (kept as cancelled, never sent), ${OFFLINE}\n`);
   });
 
   void it('prints a URL without its credentials or query string', async () => {
@@ -71,18 +74,18 @@ void describe('deliveries discard', () => {
     assert.equal(r.code, 0);
     assert.equal(
       r.stdout,
-      'discarded 1 pending deliveries of http://c.test/hook?[redacted] (kept as cancelled, never sent)\n',
+      `discarded 1 pending deliveries of http://c.test/hook?[redacted] (kept as cancelled, never sent), ${OFFLINE}\n`,
     );
     assert.doesNotMatch(r.stdout + r.stderr, /s3cr3t/);
   });
 
-  void it('refuses with UCW_ERR_STATE_LOCKED while a bridge holds the state directory, changing nothing', async () => {
+  void it('another process holds the state dir and published no admin API: refused, nothing changed', async () => {
     const running = new StateStore({ stateDir, synchronous: 'normal' });
     try {
       const r = await runCli(['deliveries', 'discard', '--url', B, '--state-dir', stateDir]);
       assert.equal(r.code, 1);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^ucontact-webhooks: UCW_ERR_STATE_LOCKED: /);
+      assert.match(r.stderr, /^ucontact-webhooks: UCW_ERR_ADMIN_UNREACHABLE: /);
     } finally {
       running.close();
     }

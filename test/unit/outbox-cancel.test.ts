@@ -64,14 +64,17 @@ void describe('StateStore cancellation', () => {
     assert.deepEqual([...outbox.pendingByUrl()], [[A, 2]]);
   });
 
-  void it('prune() removes cancelled deliveries past retention as it does delivered ones', () => {
+  void it('prune() keeps cancelled deliveries past retention (until retried, or over --max-dead-rows)', () => {
     outbox.commit({
       events: [ev('1', 'AgentLog', [A]), ev('2', 'AgentLog', [B])],
       mirror: [],
       checkpoint: { file: 'binlog.000001', pos: 300 },
     });
     assert.equal(outbox.discardPending(A), 1);
-    assert.equal(outbox.prune(Date.now() + 1, 100), 1);
+    assert.equal(outbox.prune(Date.now() + 1, 100), 0);
+    assert.equal(outbox.cancelledCount(), 1);
+    // The disk budget takes them, however recent.
+    assert.equal(outbox.pruneForRoom(100), 1);
     assert.equal(outbox.cancelledCount(), 0);
     assert.deepEqual(outbox.counts(), { pending: 1, delivered: 0, dead: 0 });
   });

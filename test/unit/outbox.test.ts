@@ -496,6 +496,7 @@ void describe('StateStore', () => {
     check.close();
     assert.deepEqual(indexes, [
       'deliveries_by_event',
+      'deliveries_cancelled',
       'deliveries_dead',
       'deliveries_done',
       'deliveries_pending',

@@ -855,6 +855,107 @@ void describe('DeliveryScheduler', () => {
     },
   );
 
+  void it(
+    'requeued() after the store requeues dead letters: sent again at once with the same ids, ' +
+      'paged from below what was buffered, none sent twice',
+    async () => {
+      let failing = true;
+      const sender = new FakeSender((call) => (failing && call.eventId.startsWith('r') ? badRequest() : delivered()));
+      // A small buffer, so the requeued rows lie below ids the window paged already.
+      const d = make(sender, { maxBufferedPerUrl: 4 });
+      d.start();
+      enqueue(d, ev('r1', 'agent:r1', [URL_A]), ev('r2', 'agent:r2', [URL_A]), ev('r3', 'agent:r3', [URL_B]));
+      await fake.until(() => outbox.counts().pending === 0, 'r1..r3 not finished');
+      assert.equal(outbox.counts().dead, 3);
+      // Later deliveries of URL_A are buffered and in flight while the retry comes in.
+      const gate: Array<() => void> = [];
+      failing = false;
+      sender.script = async (call) => {
+        if (call.eventId.startsWith('n')) await new Promise<void>((r) => gate.push(r));
+        return delivered();
+      };
+      enqueue(d, ...Array.from({ length: 6 }, (_, i) => ev(`n${i}`, `agent:n${i}`, [URL_A])));
+      await fake.until(() => gate.length === 1, 'n0 not sent');
+      const ids = ['r1', 'r2'].map((e) => deliveryOf(e, URL_A).id);
+      const r = outbox.deliveries.requeue({ url: URL_A, states: ['dead'] });
+      assert.equal(r.total, 2);
+      assert.deepEqual(r.byUrl.get(URL_A), { n: 2, minId: Math.min(...ids) });
+      d.requeued(r.byUrl);
+      while (gate.length > 0 || d.pending > 0) {
+        gate.shift()?.();
+        await fake.until(
+          () => gate.length > 0 || d.pending === 0,
+          () => `pending ${d.pending}`,
+        );
+      }
+      const toA = sender.to(URL_A).map((c) => c.eventId);
+      assert.deepEqual(toA.filter((e) => e === 'r1' || e === 'r2').sort(), ['r1', 'r1', 'r2', 'r2']);
+      assert.equal(new Set(toA.filter((e) => e.startsWith('n'))).size, 6);
+      assert.equal(toA.filter((e) => e.startsWith('n')).length, 6, 'a buffered delivery was paged in again');
+      for (const [e, id] of [
+        ['r1', ids[0]],
+        ['r2', ids[1]],
+      ] as const) {
+        const row = deliveryOf(e, URL_A);
+        assert.equal(row.id, id, 'same delivery id');
+        assert.equal(row.status, DeliveryStatus.delivered);
+        assert.equal(row.attempts, 1, 'a fresh retry budget: counted from 0 again');
+      }
+      assert.equal(deliveryOf('r3', URL_B).status, DeliveryStatus.dead, 'another URL is not retried');
+    },
+  );
+
+  void it("discard(url): the URL's backlog leaves memory and the store (kept as cancelled); others go on", async () => {
+    const gate: Array<() => void> = [];
+    const sender = new FakeSender(async (call) => {
+      if (call.url === URL_A) await new Promise<void>((r) => gate.push(r));
+      return delivered();
+    });
+    const d = make(sender);
+    d.start();
+    enqueue(d, ev('x1', 'agent:x', [URL_A, URL_B]), ev('x2', 'agent:x', [URL_A]), ev('y1', 'agent:y', [URL_A]));
+    await fake.until(() => gate.length === 1, 'x1 not sent');
+    assert.equal(d.discard(URL_A), 2, 'the one in flight is left to finish');
+    gate.shift()!();
+    await fake.until(
+      () => d.pending === 0,
+      () => `pending ${d.pending}`,
+    );
+    assert.deepEqual(
+      sender.to(URL_A).map((c) => c.eventId),
+      ['x1'],
+    );
+    assert.equal(deliveryOf('x2', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('y1', URL_A).status, DeliveryStatus.cancelled);
+    assert.equal(deliveryOf('x1', URL_B).status, DeliveryStatus.delivered);
+    const log = logs.find((l) => l.code === 'UCW_WARN_DELIVERY_CANCELLED');
+    assert.equal(log?.msg, 'backlog discarded by the operator: pending deliveries cancelled (kept in the outbox)');
+    assert.equal(d.discard(URL_A), 0);
+  });
+
+  void it('resume(url) ends a 410 pause at once: the saved pause is cleared and the backlog is sent', async () => {
+    let goneNow = true;
+    const sender = new FakeSender(() => (goneNow ? gone() : delivered()));
+    const d = make(sender, { gonePauseMs: 3_600_000 });
+    const started = fake.now();
+    d.start();
+    enqueue(d, ev('p1', 'agent:p', [URL_A]), ev('p2', 'agent:q', [URL_A]));
+    await fake.until(() => d.pausedUrls.length === 1, 'not paused');
+    assert.equal(await pausedGauge(), 1);
+    assert.ok(outbox.getMeta(GONE_PAUSES_META_KEY)?.includes(URL_A));
+    goneNow = false;
+    assert.equal(d.resume(URL_A), 'paused');
+    await fake.until(
+      () => d.pending === 0,
+      () => `pending ${d.pending}`,
+    );
+    assert.equal(await pausedGauge(), 0);
+    assert.equal(outbox.getMeta(GONE_PAUSES_META_KEY), '{}');
+    assert.ok(fake.now() - started < 3_600_000, 'sent before the pause would have ended');
+    assert.equal(d.resume(URL_A), 'healthy');
+    assert.equal(d.resume('http://never-seen.test/'), 'healthy');
+  });
+
   void describe('long spans of time', () => {
     /** Moves the mocked clock `ms` forward in `steps`, letting the work due at each step run. */
     const advance = async (t: TestContext, ms: number, steps = 1): Promise<void> => {
