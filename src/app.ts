@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
 import type { AdminRoute } from './observe/admin-api.js';
 import { generateAdminToken, removeAdminFiles, writeAdminFiles } from './ops/admin-endpoint.js';
+import { replayRoutes } from './ops/replay-route.js';
 import { Metrics } from './observe/metrics.js';
 import { StateStore } from './outbox/state-store.js';
 import { Pruner } from './outbox/pruner.js';
@@ -212,6 +213,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // The CLI on this machine reads this token from the state dir; operators may add --admin-token.
     const localToken = generateAdminToken();
     const adminRoutes: AdminRoute[] = [];
+    adminRoutes.push(...replayRoutes({ outbox, enqueue: (created) => scheduler.enqueue(created) }));
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,

@@ -17,6 +17,7 @@ import { StateStore } from './outbox/state-store.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
 import { safeUrl } from './safe-url.js';
+import { replayCommand, replayOptions } from './ops/replay-cli.js';
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -221,6 +222,12 @@ export async function main(args: string[]): Promise<number> {
             }),
         )
         .demandCommand(1),
+    )
+    .command(
+      'replay',
+      'Regenerate events from the binlog with their first ids; enqueue those never delivered to a URL',
+      (y) => replayOptions(y),
+      (argv) => setExit(replayCommand(argv as Record<string, unknown>)),
     )
     .fail((msg, err) => {
       if (err) throw err;
