@@ -58,11 +58,13 @@ export function decisionLine(ev: ReplayEvent, d: ReplayDecision, opts: { json: b
 
 export function summaryLine(s: ReplaySummary, json: boolean): string {
   if (json) return `${JSON.stringify({ summary: s })}\n`;
-  const verb = s.dryRun
-    ? 'would enqueue'
-    : `enqueued (${s.via === 'bridge' ? 'through the running bridge' : 'in the store'})`;
+  const done = s.dryRun
+    ? `${s.enqueue} to enqueue (dry run: nothing changed)`
+    : s.via === 'bridge'
+      ? `${s.enqueue} enqueued through the running bridge`
+      : `${s.enqueue} enqueued in the state store (sent when the bridge starts)`;
   return (
-    `replayed ${s.from} .. ${s.to}: ${s.events} events; ${verb} ${s.enqueue}; ` +
+    `replayed ${s.from} .. ${s.to}: ${s.events} events; ${done}; ` +
     `skipped ${s.skipped.delivered} delivered, ${s.skipped.pending} pending\n`
   );
 }
