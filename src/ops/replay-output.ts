@@ -24,7 +24,7 @@ export function tableHeader(): string {
 }
 
 function row(cells: readonly string[]): string {
-  const widths = [9, 36, 22, 24, 26];
+  const widths = [14, 36, 22, 24, 26];
   return cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i]!) : c)).join(' ');
 }
 

@@ -161,7 +161,10 @@ export function readBinlogRange(opts: RangeReadOptions): Promise<BinlogPosition>
       assembler.onEvent(ev);
       if (ev.nextPosition > 0 && comparePositions({ file, pos: ev.nextPosition }, opts.end) === 0) end();
     };
-    zongji.on('error', fail);
+    // Once the range is read, zongji is stopped by us, mid-work: what it reports then is that stop.
+    zongji.on('error', (err: unknown) => {
+      if (!ending) fail(err);
+    });
     zongji.on('binlog', (ev: AnyBinlogEvent) => {
       try {
         onEvent(ev);

@@ -101,6 +101,17 @@ void describe('replay', () => {
       byTime.lines.map((l) => l.eventId),
       byMiddle.lines.map((l) => l.eventId),
     );
+    // --to ends the range at a position, after a GTID's transaction, or after a time (second precision).
+    const phase1 = dry.lines.slice(0, 3).map((l) => l.eventId);
+    const lastOfPhase1 = `${domain}-${server}-${seq + 3}`;
+    for (const to of [middle, lastOfPhase1, new Date(Date.parse(phase2At) - 1000).toISOString()]) {
+      const upTo = parse(await replay('--from', start, '--to', to, '--dry-run', '--json'));
+      assert.deepEqual(
+        upTo.lines.map((l) => l.eventId),
+        phase1,
+        `--to ${to}`,
+      );
+    }
     // --force selects every pair, delivered or not (dry run: nothing changes).
     const forced = parse(await replay('--from', start, '--dry-run', '--json', '--force'));
     assert.equal(forced.summary.enqueue, 6);
