@@ -95,6 +95,10 @@ const COMMANDS =
   `URL's pending backlog on purpose (a receiver gone for good): its deliveries are ` +
   `kept as \`cancelled\` for audit and never sent; other URLs are untouched | refused ` +
   `with \`UCW_ERR_STATE_LOCKED\` (exit 1, nothing changed): stop the bridge first |
+| \`ucontact-webhooks replay --state-dir DIR --from POINT [--to POINT] [--rule ID] [--url URL] ` +
+  `[--dry-run] [--force] [--json]\` | regenerates events from the binlog with their first ids and enqueues ` +
+  `those never delivered to a URL ([operations.md](operations.md#replay-sending-events-again)) | goes through ` +
+  `the bridge's admin API (POST /api/replay); without a bridge it takes the lock and writes the store |
 | \`ucontact-webhooks run --state-dir DIR\` | the bridge | refused ` +
   `with \`UCW_ERR_STATE_LOCKED\` (exit 1): one bridge per state directory |
 
