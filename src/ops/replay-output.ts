@@ -64,7 +64,7 @@ export function summaryLine(s: ReplaySummary, json: boolean): string {
       ? `${s.enqueue} enqueued through the running bridge`
       : `${s.enqueue} enqueued in the state store (sent when the bridge starts)`;
   return (
-    `replayed ${s.from} .. ${s.to}: ${s.events} events; ${done}; ` +
+    `replayed ${s.from} .. ${s.to}: ${s.events} event${s.events === 1 ? '' : 's'}; ${done}; ` +
     `skipped ${s.skipped.delivered} delivered, ${s.skipped.pending} pending\n`
   );
 }
