@@ -5,6 +5,7 @@
 import type { Argv } from 'yargs';
 import { loadConfig, OPTIONS, type ConfigKey } from '../config/config.js';
 import { envName, flagName } from '../config/option-names.js';
+import { BridgeError } from '../errors.js';
 import { runReplay } from './replay.js';
 
 /** Options of `run` that `replay` reads too (the others come from the environment or --config if set). */
@@ -21,9 +22,8 @@ export function replayOptions<T>(y: Argv<T>) {
   return out
     .option('from', {
       type: 'string',
-      demandOption: true,
       describe:
-        'Where to start: file:pos (a transaction boundary), a MariaDB GTID d-s-n (from its transaction), ' +
+        'Required. Where to start: file:pos (a transaction boundary), a MariaDB GTID d-s-n (from its transaction), ' +
         'or a time (ISO, e.g. 2026-11-30T15:00:00Z; without offset in --timezone)',
     })
     .option('to', {
@@ -44,6 +44,12 @@ export function replayOptions<T>(y: Argv<T>) {
 }
 
 export async function replayCommand(argv: Record<string, unknown>): Promise<number> {
+  // Checked here, not by yargs' demandOption: yargs still runs the handler after a failed demand.
+  if (typeof argv.from !== 'string' || argv.from === '') {
+    throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--from is required', {
+      hint: 'Give where to start: file:pos, a MariaDB GTID (d-s-n) or a time (2026-11-30T15:00:00Z).',
+    });
+  }
   const cli: Partial<Record<ConfigKey, unknown>> = {};
   for (const key of SHARED) cli[key] = argv[flagName(key)];
   const config = loadConfig({

@@ -62,10 +62,10 @@ export async function runReplay(config: Config, args: ReplayArgs, io: ReplayIo):
   const toPoint = args.to === undefined ? undefined : parseReplayPoint(args.to, config.timezone, '--to');
   const rules = config.rules ? loadRulesFile(config.rules) : defaultRules();
   const conn = parseMysqlUrl(config.mysqlUrl);
-  const db = new SourceDb(conn);
   // Read beside a running bridge without its lock: the mirror, the checkpoint, its server id; and the
-  // outbox for a dry run.
+  // outbox for a dry run. Opened first: the source pool keeps the process alive until it is closed.
   const reader = new StateStore({ stateDir: config.stateDir, synchronous: 'full', readonly: true });
+  const db = new SourceDb(conn);
   try {
     const checkpoint = reader.checkpoint();
     if (!checkpoint) {
@@ -105,12 +105,9 @@ export async function runReplay(config: Config, args: ReplayArgs, io: ReplayIo):
       });
     }
     const binlogEnd = await db.binlogEnd();
-    const toPosition =
-      toPoint?.kind === 'position'
-        ? toPoint.position
-        : toPoint?.kind === 'gtid'
-          ? await positionOfGtid(db, toPoint.gtid).then(() => undefined)
-          : undefined;
+    // A GTID --to is found in the stream; asked here too, so one not in the binlog is refused up front.
+    if (toPoint?.kind === 'gtid') await positionOfGtid(db, toPoint.gtid);
+    const toPosition = toPoint?.kind === 'position' ? toPoint.position : undefined;
     const end = earliest(toPosition, binlogEnd, checkpoint)!;
     if (comparePositions(checkpoint, binlogEnd) < 0 && comparePositions(end, checkpoint) === 0) {
       io.err(`replay: stopping at the bridge's checkpoint ${formatPosition(checkpoint)}; it delivers what follows\n`);

@@ -156,7 +156,7 @@ void describe('replay', () => {
     await restarted.stop();
   });
 
-  void test('refuses an unregistered --url and a bad --from (exit 2, nothing read)', async () => {
+  void test('refuses an unregistered --url, a bad or missing --from (exit 2, nothing read)', async () => {
     const { src } = env;
     const stateDir = src.stateDir();
     const bridge = env.startBridge({ stateDir });
@@ -169,5 +169,8 @@ void describe('replay', () => {
     const from = await runCli([...base, '--from', 'yesterday']);
     assert.equal(from.code, 2);
     assert.match(from.stderr, /UCW_ERR_CONFIG_INVALID: --from "yesterday"/);
+    const none = await runCli(base);
+    assert.equal(none.code, 2);
+    assert.equal(none.stderr.split('\n')[0], 'ucontact-webhooks: UCW_ERR_CONFIG_INVALID: --from is required');
   });
 });
