@@ -202,7 +202,7 @@ export async function runReplay(config: Config, args: ReplayArgs, io: ReplayIo):
 }
 
 /** Progress on stderr: a bar redrawn in place on a terminal, a line every few seconds otherwise. */
-function progressReporter(
+export function progressReporter(
   io: ReplayIo,
   files: ReadonlyArray<{ file: string; size: number }>,
   from: BinlogPosition,
