@@ -64,7 +64,7 @@ void describe('replay results', () => {
     );
     assert.match(
       row,
-      /^enqueued {2}6f1c5e2a-0000-5000-8000-000000000001 AgentLog .* bin\.000001:900 .*http:\/\/b\.test\/\n$/,
+      /^enqueued {7}6f1c5e2a-0000-5000-8000-000000000001 AgentLog .* bin\.000001:900 .*http:\/\/b\.test\/\n$/,
     );
     const summary = {
       from: 'bin.000001:4',
