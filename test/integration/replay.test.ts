@@ -19,6 +19,7 @@ interface Line {
   reason: string;
 }
 interface Summary {
+  from: string;
   events: number;
   enqueue: number;
   via: string;
@@ -61,16 +62,21 @@ void describe('replay', () => {
     const [domain, server, seq] = String(g!.g).split('-').map(Number) as [number, number, number];
     const firstGtid = `${domain}-${server}-${seq + 1}`;
 
-    // Phase 1, then (a second later in binlog time) phase 2.
+    // Phase 1, a new binlog file, then (a second later in binlog time) phase 2: replays cross the
+    // rotation, and a time picks the newest file begun before it.
     await src.tx(queueLog({ time: '2026-03-02 09:00:00.000', event: 'AGENTLOGIN', agent: 'jdoe' }));
     await src.tx(queueLog({ time: '2026-03-02 09:10:00.000', event: 'PAUSE', agent: 'jdoe', data1: 'Lunch' }));
     await src.tx(queueLog({ time: '2026-03-02 09:20:00.000', event: 'UNPAUSE', agent: 'jdoe', data1: 'Lunch' }));
+    await src.admin.query('FLUSH BINARY LOGS');
     const phase1Second = Math.floor(Date.now() / 1000);
     await waitFor(() => Math.floor(Date.now() / 1000) > phase1Second, { timeoutMs: 3000 });
     const phase2At = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     const [[mid]] = await src.admin.query<RowDataPacket[]>(BINLOG_STATUS_SQL);
     const middle = `${String(mid!.File)}:${String(mid!.Position)}`;
     await src.tx(queueLog({ time: '2026-03-02 10:00:00.000', event: 'AGENTLOGIN', agent: 'ann' }));
+    const loginSecond = Math.floor(Date.now() / 1000);
+    await waitFor(() => Math.floor(Date.now() / 1000) > loginSecond, { timeoutMs: 3000 });
+    const logoffsAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     await src.tx(
       queueLog({ time: '2026-03-02 10:30:00.000', event: 'AGENTLOGOFF', agent: 'ann' }),
       queueLog({ time: '2026-03-02 10:30:01.000', event: 'AGENTLOGOFF', agent: 'jdoe' }),
@@ -95,11 +101,19 @@ void describe('replay', () => {
     );
     // (d) From a time: only phase 2, the same ids as from the position between the phases.
     const byTime = parse(await replay('--from', phase2At, '--dry-run', '--json'));
+    assert.notEqual(middle.split(':')[0], start.split(':')[0], 'phase 2 is in a new binlog file');
+    assert.equal(byTime.summary.from, `${middle.split(':')[0]}:4`, 'read from the start of the newest file before it');
     const byMiddle = parse(await replay('--from', middle, '--dry-run', '--json'));
     assert.equal(byMiddle.lines.length, 3);
     assert.deepEqual(
       byTime.lines.map((l) => l.eventId),
       byMiddle.lines.map((l) => l.eventId),
+    );
+    // Mid-file: the file is read from its start and the transactions before that second are skipped.
+    const byLaterTime = parse(await replay('--from', logoffsAt, '--dry-run', '--json'));
+    assert.deepEqual(
+      byLaterTime.lines.map((l) => l.eventId),
+      byMiddle.lines.slice(1).map((l) => l.eventId),
     );
     // --to ends the range at a position, after a GTID's transaction, or after a time (second precision).
     const phase1 = dry.lines.slice(0, 3).map((l) => l.eventId);
