@@ -16,6 +16,7 @@ import { startHealthServer } from './observe/http-server.js';
 import type { AdminRoute } from './observe/admin-api.js';
 import { generateAdminToken, removeAdminFiles, writeAdminFiles } from './ops/admin-endpoint.js';
 import { deliveryRoutes } from './ops/deliveries-routes.js';
+import { replayRoutes } from './ops/replay-route.js';
 import { Metrics } from './observe/metrics.js';
 import { SourceLagSampler } from './ops/source-lag-sampler.js';
 import { statusRoutes } from './ops/status-routes.js';
@@ -247,6 +248,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       }),
     );
     adminRoutes.push(...deliveryRoutes({ scheduler, outbox, metrics, logger: logger.child({ component: 'admin' }) }));
+    adminRoutes.push(...replayRoutes({ outbox, enqueue: (created) => scheduler.enqueue(created) }));
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,

@@ -19,6 +19,7 @@ import { defaultRules, loadRulesFile } from './rules/load.js';
 import { checkCommand, checkOptions, CHECK_DESCRIPTION } from './ops/check-command.js';
 import { readStatus } from './ops/status-command.js';
 import { renderStatusText } from './ops/status-text.js';
+import { replayCommand, replayOptions } from './ops/replay-cli.js';
 
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
@@ -163,6 +164,12 @@ export async function main(args: string[]): Promise<number> {
     .command('dead-letters', 'Deprecated: use `deliveries list|retry`', (y) => deadLettersCommand(y, setExit))
     .command('deliveries', 'List, show, retry, discard deliveries and resume a URL (running bridge or not)', (y) =>
       deliveriesCommand(y, setExit),
+    )
+    .command(
+      'replay',
+      'Regenerate events from the binlog with their first ids; enqueue those never delivered to a URL',
+      (y) => replayOptions(y),
+      (argv) => setExit(replayCommand(argv as Record<string, unknown>)),
     )
     .fail((msg, err) => {
       if (err) throw err;

@@ -218,6 +218,15 @@ export const CODES = {
     meaning: 'The running bridge refused an admin request (the reason and its HTTP status are in the message).',
     hint: 'Fix what the message names (a filter, an id, a URL) and run the command again; nothing was changed.',
   },
+  UCW_ERR_REPLAY_NOT_IN_BINLOG: {
+    kind: 'error',
+    meaning:
+      '`replay --from/--to` names a GTID or position the server no longer keeps (purged) or never wrote; ' +
+      'nothing was read or enqueued.',
+    hint:
+      '`SHOW BINARY LOGS` lists the files the server keeps; replay from a GTID, position or time inside ' +
+      'them. What was purged cannot be replayed.',
+  },
   UCW_ERR_STATE_LOCKED: {
     kind: 'error',
     meaning:

@@ -102,6 +102,10 @@ const COMMANDS =
 | \`ucontact-webhooks dead-letters list\\|retry --state-dir DIR\` | deprecated: ` +
   `\`deliveries list --state dead --json\`, \`deliveries retry\` (prints a notice on standard error) ` +
   `| as \`deliveries\` |
+| \`ucontact-webhooks replay --state-dir DIR --from POINT [--to POINT] [--rule ID] [--url URL] ` +
+  `[--dry-run] [--force] [--json]\` | regenerates events from the binlog with their first ids and enqueues ` +
+  `those never delivered to a URL ([operations.md](operations.md#replay-sending-events-again)) | goes through ` +
+  `the bridge's admin API (POST /api/replay); without a bridge it takes the lock and writes the store |
 | \`ucontact-webhooks run --state-dir DIR\` | the bridge | refused ` +
   `with \`UCW_ERR_STATE_LOCKED\` (exit 1): one bridge per state directory |
 

@@ -26,6 +26,13 @@ export interface EnqueuedEvent {
   readonly source: BinlogPosition;
 }
 
+/** A replayed event and the URLs it gets a new delivery for; `seq` when the event is already stored. */
+export interface ReplayInsert {
+  readonly event: EnqueuedEvent;
+  readonly seq: number | undefined;
+  readonly urls: readonly string[];
+}
+
 export interface MirrorChange {
   readonly table: string;
   readonly pk: string;

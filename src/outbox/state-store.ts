@@ -19,6 +19,7 @@ import {
   type DeliveryRow,
   type EnqueuedEvent,
   type MirrorChange,
+  type ReplayInsert,
   type StagedCounts,
   type StoredCheckpoint,
   checkpointJson,
@@ -85,8 +86,11 @@ export class StateStore {
     promoteStaged: Statement;
     deleteMirrorStaged: Statement;
     anyStaged: Statement;
+    findEvent: Statement;
+    deliveryStates: Statement;
   };
   private readonly commitTx: (batch: CommitBatch) => Delivery[];
+  private readonly replayTx: (items: readonly ReplayInsert[]) => Delivery[];
   private readonly stageTx: (events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[]) => StagedCounts;
   /** Whether mirror_staged may hold rows (saves three statements on every commit of a small transaction). */
   private mirrorStaged = false;
@@ -168,6 +172,11 @@ export class StateStore {
       ),
       deleteMirrorStaged: db.prepare('DELETE FROM mirror_staged'),
       anyStaged: db.prepare(`SELECT 1 FROM deliveries WHERE status = ${DeliveryStatus.staged} LIMIT 1`),
+      // By the unique (source_file, source_pos, id) index: a range of positions, then the id.
+      findEvent: db
+        .prepare('SELECT seq FROM events WHERE source_file = ? AND source_pos BETWEEN ? AND ? AND id = ?')
+        .pluck(),
+      deliveryStates: db.prepare('SELECT url, status FROM deliveries WHERE event_seq = ?'),
     };
     // An event is stored with all its deliveries in one transaction, so an event id already present
     // (a replay) means its deliveries exist too: nothing is created twice.
@@ -188,25 +197,57 @@ export class StateStore {
           ev.committedAtMs ?? now,
         );
         if (stored.changes === 0) continue;
-        const seq = stored.lastInsertRowid;
-        for (const url of ev.urls.length > 1 ? new Set(ev.urls) : ev.urls) {
-          const id = Number(this.stmts.insertDelivery.run(seq, url, status, now, now, now).lastInsertRowid);
-          onCreated({
-            id,
-            url,
-            orderKey: ev.orderKey,
-            eventId: ev.id,
-            eventName: ev.name,
-            occurredAtMs: ev.occurredAtMs,
-            committedAtMs: ev.committedAtMs ?? now,
-            body: ev.body,
-            attempts: 0,
-            nextAttemptAtMs: now,
-            firstAttemptAtMs: null,
-          });
-        }
+        insertDeliveries(stored.lastInsertRowid, ev, ev.urls, status, now, onCreated);
       }
     };
+    const insertDeliveries = (
+      seq: number | bigint,
+      ev: EnqueuedEvent,
+      urls: readonly string[],
+      status: number,
+      now: number,
+      onCreated: (d: Delivery) => void,
+    ): void => {
+      for (const url of urls.length > 1 ? new Set(urls) : urls) {
+        const id = Number(this.stmts.insertDelivery.run(seq, url, status, now, now, now).lastInsertRowid);
+        onCreated({
+          id,
+          url,
+          orderKey: ev.orderKey,
+          eventId: ev.id,
+          eventName: ev.name,
+          occurredAtMs: ev.occurredAtMs,
+          committedAtMs: ev.committedAtMs ?? now,
+          body: ev.body,
+          attempts: 0,
+          nextAttemptAtMs: now,
+          firstAttemptAtMs: null,
+        });
+      }
+    };
+    // A replayed event: its deliveries to the chosen URLs, added to its stored row when it has one.
+    this.replayTx = this.db.transaction((items: readonly ReplayInsert[]): Delivery[] => {
+      const created: Delivery[] = [];
+      const now = this.now();
+      for (const { event: ev, seq, urls } of items) {
+        if (urls.length === 0) continue;
+        const at =
+          seq ??
+          this.stmts.insertEvent.run(
+            ev.id,
+            ev.name,
+            ev.orderKey,
+            ev.occurredAtMs,
+            ev.body,
+            ev.source.file,
+            ev.source.pos,
+            now,
+            ev.committedAtMs ?? now,
+          ).lastInsertRowid;
+        insertDeliveries(at, ev, urls, DeliveryStatus.pending, now, (d) => created.push(d));
+      }
+      return created;
+    });
     const stageMirror = db.prepare(
       'INSERT INTO mirror_staged (tbl, pk, row) VALUES (?, ?, ?) ' +
         'ON CONFLICT (tbl, pk) DO UPDATE SET row = excluded.row',
@@ -290,6 +331,27 @@ export class StateStore {
   stage(events: readonly EnqueuedEvent[], mirror: readonly MirrorChange[] = []): StagedCounts {
     if (mirror.length > 0) this.mirrorStaged = true;
     return this.stageTx(events, mirror);
+  }
+
+  /**
+   * The stored row of an event (its seq) and the status of each of its deliveries, looked up by id
+   * among the events stored from `source.file` between `fromPos` and `toPos` (where a transaction's
+   * start may have been recorded); undefined when it is not stored (never, or pruned).
+   */
+  storedEvent(
+    id: string,
+    file: string,
+    fromPos: number,
+    toPos: number,
+  ): { seq: number; deliveries: Array<{ url: string; status: number }> } | undefined {
+    const seq = this.stmts.findEvent.get(file, fromPos, toPos, id) as number | undefined;
+    if (seq === undefined) return undefined;
+    return { seq, deliveries: this.stmts.deliveryStates.all(seq) as Array<{ url: string; status: number }> };
+  }
+
+  /** Replayed events' new deliveries (pending), in one transaction; returns them for the scheduler. */
+  insertReplayed(items: readonly ReplayInsert[]): Delivery[] {
+    return this.replayTx(items);
   }
 
   /** Drops staged work of a transaction that will be read again from the checkpoint. */

@@ -29,3 +29,18 @@ export function replicaServerId(
   log.info({ serverId: id }, 'replica server id derived for this state directory (set --server-id to choose one)');
   return id;
 }
+
+/**
+ * A server id for a one-off binlog reader (`replay`) beside the bridge: drawn at random in the derived
+ * range, never one of `taken` (the bridge's). The server drops an older connection that presents the
+ * same id, so sharing the bridge's would cut its stream.
+ */
+export function oneOffServerId(
+  taken: ReadonlyArray<number | undefined>,
+  random: (min: number, max: number) => number = randomInt,
+): number {
+  for (;;) {
+    const id = random(DERIVED_SERVER_ID_MIN, DERIVED_SERVER_ID_MAX + 1);
+    if (!taken.includes(id)) return id;
+  }
+}
