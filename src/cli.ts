@@ -8,11 +8,18 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startBridge, VERSION } from './app.js';
-import { loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
-import type { SecretFileWarning } from './config/secret-file.js';
+import {
+  configWarningMessage,
+  loadConfig,
+  loadConfigWithOrigins,
+  OPTIONS,
+  type ConfigKey,
+  type ConfigWarning,
+} from './config/config.js';
 import { envName, flagName } from './config/option-names.js';
 import { BridgeError, isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
+import { readRegistrations, renderConfigPrint } from './ops/config-print.js';
 import { StateStore } from './outbox/state-store.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
@@ -43,7 +50,7 @@ function cliValues(argv: Record<string, unknown>): Partial<Record<ConfigKey, unk
 }
 
 async function run(argv: Record<string, unknown>): Promise<number> {
-  const warnings: SecretFileWarning[] = [];
+  const warnings: ConfigWarning[] = [];
   const config = loadConfig({
     cli: cliValues(argv),
     env: process.env,
@@ -51,11 +58,7 @@ async function run(argv: Record<string, unknown>): Promise<number> {
     onWarning: (w) => warnings.push(w),
   });
   const logger = createLogger(config.logLevel);
-  for (const w of warnings)
-    logger.warn(
-      w,
-      'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group',
-    );
+  for (const w of warnings) logger.warn(w, configWarningMessage(w));
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
     bridge = await startBridge(config, logger);
@@ -74,6 +77,23 @@ async function run(argv: Record<string, unknown>): Promise<number> {
   logger.info('stopped');
   logger.flush();
   if (outcome instanceof Error) throw outcome;
+  return 0;
+}
+
+async function printConfig(argv: Record<string, unknown>): Promise<number> {
+  const loaded = loadConfigWithOrigins(
+    {
+      cli: cliValues(argv),
+      env: process.env,
+      configFile: (argv.config as string | undefined) ?? process.env.UCW_CONFIG,
+    },
+    { mysqlUrlOptional: true },
+  );
+  const { mysqlUrl, rules } = loaded.config;
+  const registrations = mysqlUrl
+    ? await readRegistrations(mysqlUrl, rules ? loadRulesFile(rules) : defaultRules())
+    : undefined;
+  process.stdout.write(`${JSON.stringify(renderConfigPrint(loaded, registrations), null, 2)}\n`);
   return 0;
 }
 
@@ -112,12 +132,24 @@ export async function main(args: string[]): Promise<number> {
     .scriptName('ucontact-webhooks')
     .version(VERSION)
     .strict()
-    .demandCommand(1, 'Name a command: run, rules, dead-letters, deliveries')
+    .demandCommand(1, 'Name a command: run, config, rules, dead-letters, deliveries')
     .command(
       'run',
       'Follow the source binlog and deliver webhook events (until SIGTERM/SIGINT)',
       (y) => withRunOptions(y),
       (argv) => setExit(run(argv as Record<string, unknown>)),
+    )
+    .command('config', 'Inspect the configuration', (y) =>
+      y
+        .command(
+          'print',
+          'Print the resolved configuration as JSON (secrets redacted) with where each value came from; ' +
+            'with a source server, each registered URL and the receivers entry it gets (read-only)',
+          (yy) =>
+            withRunOptions(yy).option('json', { type: 'boolean', default: true, describe: 'JSON (the only form)' }),
+          (argv) => setExit(printConfig(argv as Record<string, unknown>)),
+        )
+        .demandCommand(1),
     )
     .command('rules', 'Inspect rules files', (y) =>
       y

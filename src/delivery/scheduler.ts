@@ -15,6 +15,7 @@ import type { FlowWindow, UrlWindow } from './flow-window.js';
 import { isBusy, KeyQueues, type KeyQueue } from './key-queues.js';
 import { CANCELLED, OutcomeRecorder } from './outcomes.js';
 import { outboxPauseStore, type PauseStore } from './pause-store.js';
+import { TokenBucket } from './rate-limit.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { OutcomeCallback, Sender } from './sender.js';
 import type { BodyFormat, DeliveryAttempt } from './types.js';
@@ -31,6 +32,8 @@ export interface DeliverySchedulerOptions {
   /** Attempts per URL handed to the sender beyond `concurrencyPerUrl`, started as connections free up. */
   readonly queuedPerUrl?: number;
   readonly bodyFormatFor: (url: string) => BodyFormat;
+  /** A URL's own settings (its receivers entry), asked once per URL; unset fields use the options above. */
+  readonly endpointSettingsFor?: (url: string) => EndpointSettings;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** How long a URL that answered 410 Gone is paused before it is probed again (ms). */
@@ -43,12 +46,38 @@ export interface DeliverySchedulerOptions {
 /** Most deliveries of one key handed to the sender at once: a key's backlog moves at the receiver's pace. */
 export const MAX_CHAIN = 16;
 
+/** What a receivers entry sets for the scheduler. */
+export interface EndpointSettings {
+  readonly bodyFormat?: BodyFormat | undefined;
+  readonly concurrency?: number | undefined;
+  readonly maxAttempts?: number | undefined;
+  readonly maxAgeMs?: number | undefined;
+  /** Requests per second at most (token bucket); undefined: no limit. */
+  readonly rateLimitPerSecond?: number | undefined;
+}
+
+/** A rate-limited URL's bucket and the time its ready work spent waiting for tokens. */
+interface RateGate {
+  readonly bucket: TokenBucket;
+  /** Wakes the URL when its next token is there. */
+  timer: SafeTimer | undefined;
+  /** Since when ready work waits for a token; undefined: not waiting. */
+  waitingSince: number | undefined;
+  /** Total wait (ms) of ready work for tokens, ended waits only. */
+  waitedMs: number;
+}
+
 interface Endpoint {
   readonly url: string;
   readonly bodyFormat: BodyFormat;
   readonly queues: KeyQueues;
   readonly win: UrlWindow;
   readonly health: UrlHealth;
+  /** Attempts handed to the sender at once: running plus waiting there for a connection. */
+  readonly maxInFlight: number;
+  readonly policy: RetryPolicy;
+  /** Undefined: not rate-limited. */
+  readonly rate: RateGate | undefined;
   /** Ends the wait of a failing or paused URL. */
   waitTimer: SafeTimer | undefined;
   inFlight: number;
@@ -65,12 +94,12 @@ export class DeliveryScheduler {
   private readonly healthEffects: UrlHealthEffects<Endpoint>;
   private readonly outcomes: OutcomeRecorder<Endpoint>;
   private stopping = false;
-  /** Attempts per URL handed to the sender at once: running plus waiting there for a connection. */
-  private readonly maxInFlight: number;
+  /** Attempts queued in the sender per connection beyond those running. */
+  private readonly queuedPerConnection: number;
 
   constructor(private readonly opts: DeliverySchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.maxInFlight = opts.concurrencyPerUrl + Math.max(0, opts.queuedPerUrl ?? 0);
+    this.queuedPerConnection = Math.max(0, opts.queuedPerUrl ?? 0) / opts.concurrencyPerUrl;
     const { outbox, policy, metrics, logger, sender, window } = opts;
     const pauses = opts.pauses ?? outboxPauseStore(outbox, logger);
     const probe = (ep: Endpoint): void => this.pump(ep);
@@ -125,6 +154,16 @@ export class DeliveryScheduler {
     return this.opts.window.pending;
   }
 
+  /**
+   * Milliseconds the ready deliveries of `url` have waited for its rate limit so far (0: not
+   * rate-limited, or never waited). For `status` and the metrics.
+   */
+  rateLimitedWaitMs(url: string): number {
+    const rate = this.endpoints.get(url)?.rate;
+    if (!rate) return 0;
+    return rate.waitedMs + (rate.waitingSince === undefined ? 0 : this.clock.now() - rate.waitingSince);
+  }
+
   /** URLs currently paused after a 410 Gone (including those being probed). */
   get pausedUrls(): string[] {
     return [...this.endpoints.values()].filter((ep) => ep.health.mode === 'paused').map((ep) => ep.url);
@@ -163,7 +202,10 @@ export class DeliveryScheduler {
     this.opts.window.release();
     this.opts.sender.cancelQueued();
     this.healthEffects.stop();
-    for (const ep of this.endpoints.values()) ep.queues.clearTimers();
+    for (const ep of this.endpoints.values()) {
+      ep.queues.clearTimers();
+      ep.rate?.timer?.clear();
+    }
     if (this.attemptsInFlight === 0) return;
     let timer: SafeTimer | undefined;
     await new Promise<void>((resolve) => {
@@ -176,12 +218,31 @@ export class DeliveryScheduler {
   private endpoint(url: string): Endpoint {
     let ep = this.endpoints.get(url);
     if (!ep) {
+      const own = this.opts.endpointSettingsFor?.(url) ?? {};
+      const concurrency = own.concurrency ?? this.opts.concurrencyPerUrl;
+      const policy: RetryPolicy = {
+        ...this.opts.policy,
+        maxAttempts: own.maxAttempts ?? this.opts.policy.maxAttempts,
+        maxAgeMs: own.maxAgeMs ?? this.opts.policy.maxAgeMs,
+      };
+      const rps = own.rateLimitPerSecond;
       ep = {
         url,
-        bodyFormat: this.opts.bodyFormatFor(url),
+        bodyFormat: own.bodyFormat ?? this.opts.bodyFormatFor(url),
+        maxInFlight: concurrency + Math.round(concurrency * this.queuedPerConnection),
+        policy,
+        rate:
+          rps === undefined
+            ? undefined
+            : {
+                bucket: new TokenBucket(rps, this.clock.now()),
+                timer: undefined,
+                waitingSince: undefined,
+                waitedMs: 0,
+              },
         queues: new KeyQueues(),
         win: this.opts.window.open(url),
-        health: new UrlHealth(this.opts.policy, this.opts.gonePauseMs),
+        health: new UrlHealth(policy, this.opts.gonePauseMs),
         waitTimer: undefined,
         inFlight: 0,
         cancelOnFailure: undefined,
@@ -198,11 +259,39 @@ export class DeliveryScheduler {
       return;
     }
     this.opts.window.refill(ep.win, ep.queues);
-    while (ep.inFlight < this.maxInFlight) {
+    while (ep.inFlight < ep.maxInFlight) {
+      let chainMax = MAX_CHAIN;
+      if (ep.rate) {
+        // Rate-limited: only as many requests as there are tokens; the rest wait (in the buffer
+        // and the store, which the flow window keeps bounded) for the bucket's timer.
+        chainMax = Math.min(MAX_CHAIN, ep.rate.bucket.available(this.clock.now()));
+        if (chainMax === 0) {
+          if (ep.queues.readyCount > 0) this.waitForToken(ep, ep.rate);
+          break;
+        }
+      }
       const kq = ep.queues.nextReady();
       if (!kq) break;
-      this.launch(ep, kq, MAX_CHAIN);
+      this.launch(ep, kq, chainMax);
     }
+  }
+
+  /** Ready work of a rate-limited URL waits for the next token: counted, and woken by one timer. */
+  private waitForToken(ep: Endpoint, rate: RateGate): void {
+    const now = this.clock.now();
+    rate.waitingSince ??= now;
+    if (rate.timer) return;
+    rate.timer = this.clock.setTimeout(() => {
+      rate.timer = undefined;
+      const since = rate.waitingSince;
+      if (since !== undefined) {
+        const waited = this.clock.now() - since;
+        rate.waitedMs += waited;
+        rate.waitingSince = undefined;
+        this.opts.metrics.observeRateLimitWait(ep.url, waited);
+      }
+      this.pump(ep);
+    }, rate.bucket.msUntilNext(now));
   }
 
   /** A failing or paused URL: nothing until its wait is over, then exactly one request at a time. */
@@ -234,7 +323,9 @@ export class DeliveryScheduler {
       this.retryLater(ep, kq, kq.items[0]!.nextAttemptAtMs);
       return;
     }
-    const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, this.maxInFlight - ep.inFlight)), startedAt);
+    const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, ep.maxInFlight - ep.inFlight)), startedAt);
+    // Probes of a stalled URL take tokens too (a debt if none is there): the limit holds for every request.
+    ep.rate?.bucket.take(startedAt, n);
     const chain = kq.items.slice(0, n);
     kq.sent = n;
     ep.inFlight += n;

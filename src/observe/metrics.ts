@@ -1,9 +1,11 @@
 // Prometheus instruments of the bridge, on a registry this instance owns (never prom-client's global
 // one, so several bridges or tests in one process do not collide). The only module importing
-// prom-client. Invariant: no label carries a URL or any free text from a receiver - URLs may embed
-// tokens - so labels are limited to table names, event names, outcomes and rule names.
+// prom-client. Invariant: no label carries free text from a receiver, and a URL only as safeUrl()
+// gives it (no user info, no query string: those may embed tokens) and only for the few URLs a
+// receivers entry rate-limits; other labels are table names, event names, outcomes and rule names.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { safeUrl } from '../safe-url.js';
 
 const METRIC_PREFIX = 'ucw_';
 
@@ -53,6 +55,8 @@ export class Metrics {
   readonly deliveriesCancelled: Counter;
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
+  /** Seconds ready deliveries of a rate-limited URL waited for its limit, by safeUrl(url). */
+  readonly rateLimitWaitSeconds: Counter<'url'>;
 
   private lastCommitTimestampMs: number | undefined;
 
@@ -175,6 +179,13 @@ export class Metrics {
       registers,
     });
 
+    this.rateLimitWaitSeconds = new Counter({
+      name: 'ucw_rate_limit_wait_seconds_total',
+      help: 'Seconds ready deliveries of a rate-limited URL (receivers entry rateLimitPerSecond) waited for its limit',
+      labelNames: ['url'] as const,
+      registers,
+    });
+
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);
     this.urlsPaused.set(0);
@@ -225,6 +236,18 @@ export class Metrics {
     this.deliveriesByOutcome[outcome].inc();
     this.deliveryDurationSeconds.observe(durationMs / 1000);
   }
+
+  /** Adds a wait of a rate-limited URL (ms) to its counter, labelled with the URL without query or user info. */
+  observeRateLimitWait(url: string, waitedMs: number): void {
+    let c = this.rateWaitByUrl.get(url);
+    if (!c) {
+      c = this.rateLimitWaitSeconds.labels(safeUrl(url));
+      this.rateWaitByUrl.set(url, c);
+    }
+    c.inc(waitedMs / 1000);
+  }
+
+  private readonly rateWaitByUrl = new Map<string, Counter.Internal>();
 
   /** The Prometheus text exposition of every instrument of this instance. */
   render(): Promise<string> {

@@ -4,13 +4,18 @@
 // structured cloning of objects (a property name per item) costs the worker CPU (bench/RESULTS.md).
 
 import type { EventName } from '../../domain/events.js';
+import type { ReceiverEntry } from '../../config/receivers.js';
 import type { HttpSenderOptions } from '../http-sender.js';
 import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from '../types.js';
 
 /**
  * HttpSender options that can cross a thread (the worker's workerData): the signer is rebuilt from its secrets there.
  */
-export type WorkerOptions = Omit<HttpSenderOptions, 'signer' | 'now'> & { readonly signingSecrets: readonly string[] };
+export type WorkerOptions = Omit<HttpSenderOptions, 'signer' | 'now' | 'profileFor'> & {
+  readonly signingSecrets: readonly string[];
+  /** The receivers entries (resolved, plain data): each URL's own secret, headers, timeouts, connections. */
+  readonly receivers?: readonly ReceiverEntry[];
+};
 
 /** One attempt on the wire: its fields sit at the AT_* indexes below. */
 export type AttemptTuple = readonly [number, string, string, EventName, number, string, BodyFormat, number, 0 | 1];

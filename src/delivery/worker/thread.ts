@@ -8,8 +8,9 @@
 // attempt's timeout starts when it starts, not while it waits in its lane.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { HttpSender } from '../http-sender.js';
-import { createSigner } from '../signing.js';
+import { HttpSender, type SendProfile } from '../http-sender.js';
+import { createSigner, type Signer } from '../signing.js';
+import { urlSettingsResolver } from '../url-settings.js';
 import type { AttemptOutcome } from '../types.js';
 import {
   closedMessage,
@@ -26,9 +27,37 @@ import {
 const port = parentPort;
 if (!port) throw new Error('worker/thread.js runs as a worker thread only');
 
-const { signingSecrets, ...options } = workerData as WorkerOptions;
-const sender = new HttpSender({ ...options, signer: createSigner(signingSecrets) });
-const connectionsPerUrl = Math.max(1, options.connectionsPerUrl);
+const { signingSecrets, receivers = [], ...options } = workerData as WorkerOptions;
+const globalSigner = createSigner(signingSecrets);
+/** Each URL's settings from its receivers entry, resolved once per URL (the defaults are the options). */
+const settingsFor = urlSettingsResolver(receivers, {
+  signingSecrets,
+  timeoutMs: options.requestTimeoutMs,
+  connectTimeoutMs: options.connectTimeoutMs,
+  concurrency: options.connectionsPerUrl,
+  // The body format travels with each attempt; the worker does not choose it.
+  bodyFormat: 'ucontact',
+  envelopeUrlPrefix: [],
+  maxAttempts: 1,
+  maxAgeMs: 1,
+});
+/** One signer per secret list: URLs without their own secret share the global one. */
+const signers = new Map<readonly string[], Signer | undefined>([[signingSecrets, globalSigner]]);
+function signerOf(secrets: readonly string[]): Signer | undefined {
+  if (!signers.has(secrets)) signers.set(secrets, createSigner(secrets));
+  return signers.get(secrets);
+}
+const profileFor = (url: string): SendProfile => {
+  const s = settingsFor(url);
+  return {
+    signer: signerOf(s.signingSecrets),
+    headers: Object.keys(s.headers).length > 0 ? s.headers : undefined,
+    requestTimeoutMs: s.timeoutMs,
+    connectTimeoutMs: s.connectTimeoutMs,
+    connections: s.concurrency,
+  };
+};
+const sender = new HttpSender({ ...options, signer: globalSigner, profileFor });
 
 const outcomes = new OutcomeBatch();
 let flushScheduled = false;
@@ -56,8 +85,9 @@ interface Chain {
   cancels: number;
 }
 
-/** One URL's chains: at most connectionsPerUrl running, the rest waiting in order. */
+/** One URL's chains: at most `connections` (its concurrency) running, the rest waiting in order. */
 interface Lane {
+  readonly connections: number;
   running: number;
   waiting: Chain[];
   /** Cancels so far (a counter, not a set of running chains: no allocation per chain). */
@@ -107,10 +137,10 @@ function enqueue(tuples: AttemptTuple[]): void {
   const url = urlOf(tuples[0]!);
   let lane = lanes.get(url);
   if (!lane) {
-    lane = { running: 0, waiting: [], cancels: 0 };
+    lane = { connections: Math.max(1, settingsFor(url).concurrency), running: 0, waiting: [], cancels: 0 };
     lanes.set(url, lane);
   }
-  if (lane.running < connectionsPerUrl) start(lane, chain);
+  if (lane.running < lane.connections) start(lane, chain);
   else lane.waiting.push(chain);
 }
 
