@@ -52,6 +52,7 @@ export interface HttpSenderOptions {
 
 /** What one URL's requests are sent with, when its receivers entry sets it. */
 export interface SendProfile {
+  /** Present and undefined: sent unsigned (no secret anywhere); absent: the sender's signer. */
   readonly signer?: Signer | undefined;
   /** Static extra headers (validated at start: none replaces a protocol header). Never logged. */
   readonly headers?: Readonly<Record<string, string>> | undefined;
@@ -174,7 +175,8 @@ export class HttpSender {
         where: safeUrl(url),
         origin,
         path,
-        signer: profile ? profile.signer : this.signer,
+        // A profile's `signer: undefined` means unsigned; a profile without the field, the default signer.
+        signer: profile && 'signer' in profile ? profile.signer : this.signer,
         headers: profile?.headers,
         budgetMs: profile?.requestTimeoutMs ?? this.requestTimeoutMs,
         agentOptions: this.agentOptionsOf(profile),
