@@ -15,7 +15,7 @@ import type { FlowWindow, UrlWindow } from './flow-window.js';
 import { isBusy, KeyQueues, type KeyQueue } from './key-queues.js';
 import { CANCELLED, OutcomeRecorder } from './outcomes.js';
 import { outboxPauseStore, type PauseStore } from './pause-store.js';
-import { TokenBucket } from './rate-limit.js';
+import { Pacer } from './rate-limit.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { OutcomeCallback, Sender } from './sender.js';
 import type { BodyFormat, DeliveryAttempt } from './types.js';
@@ -52,19 +52,14 @@ export interface EndpointSettings {
   readonly concurrency?: number | undefined;
   readonly maxAttempts?: number | undefined;
   readonly maxAgeMs?: number | undefined;
-  /** Requests per second at most (token bucket); undefined: no limit. */
+  /** Requests per second at most (paced 1/rate apart); undefined: no limit. */
   readonly rateLimitPerSecond?: number | undefined;
 }
 
-/** A rate-limited URL's bucket and the time its ready work spent waiting for tokens. */
+/** A rate-limited URL's pacer and the timer that wakes the URL when the pacer has room again. */
 interface RateGate {
-  readonly bucket: TokenBucket;
-  /** Wakes the URL when its next token is there. */
+  readonly pacer: Pacer;
   timer: SafeTimer | undefined;
-  /** Since when ready work waits for a token; undefined: not waiting. */
-  waitingSince: number | undefined;
-  /** Total wait (ms) of ready work for tokens, ended waits only. */
-  waitedMs: number;
 }
 
 interface Endpoint {
@@ -124,6 +119,11 @@ export class DeliveryScheduler {
     const { outbox, metrics, window } = this.opts;
     const { pending, dead } = outbox.backlog();
     metrics.countPendingWith(() => window.pending);
+    metrics.countRateLimitWaitWith(() =>
+      [...this.endpoints.values()]
+        .filter((ep) => ep.rate)
+        .map((ep) => [ep.url, this.rateLimitedWaitMs(ep.url)] as const),
+    );
     metrics.outboxDead.set(dead);
     window.restore(pending, outbox.pendingByUrl(), (uw) => this.endpoint(uw.url).queues);
     this.healthEffects.restore();
@@ -155,13 +155,12 @@ export class DeliveryScheduler {
   }
 
   /**
-   * Milliseconds the ready deliveries of `url` have waited for its rate limit so far (0: not
-   * rate-limited, or never waited). For `status` and the metrics.
+   * Milliseconds during which deliveries of `url` were held back by its rate limit so far (0: not
+   * rate-limited, or never behind it): grows as fast as the clock while its backlog waits for the
+   * rate. For `status` and the metrics.
    */
   rateLimitedWaitMs(url: string): number {
-    const rate = this.endpoints.get(url)?.rate;
-    if (!rate) return 0;
-    return rate.waitedMs + (rate.waitingSince === undefined ? 0 : this.clock.now() - rate.waitingSince);
+    return this.endpoints.get(url)?.rate?.pacer.heldMs(this.clock.now()) ?? 0;
   }
 
   /** URLs currently paused after a 410 Gone (including those being probed). */
@@ -231,15 +230,7 @@ export class DeliveryScheduler {
         bodyFormat: own.bodyFormat ?? this.opts.bodyFormatFor(url),
         maxInFlight: concurrency + Math.round(concurrency * this.queuedPerConnection),
         policy,
-        rate:
-          rps === undefined
-            ? undefined
-            : {
-                bucket: new TokenBucket(rps, this.clock.now()),
-                timer: undefined,
-                waitingSince: undefined,
-                waitedMs: 0,
-              },
+        rate: rps === undefined ? undefined : { pacer: new Pacer(rps), timer: undefined },
         queues: new KeyQueues(),
         win: this.opts.window.open(url),
         health: new UrlHealth(policy, this.opts.gonePauseMs),
@@ -262,11 +253,11 @@ export class DeliveryScheduler {
     while (ep.inFlight < ep.maxInFlight) {
       let chainMax = MAX_CHAIN;
       if (ep.rate) {
-        // Rate-limited: only as many requests as there are tokens; the rest wait (in the buffer
-        // and the store, which the flow window keeps bounded) for the bucket's timer.
-        chainMax = Math.min(MAX_CHAIN, ep.rate.bucket.available(this.clock.now()));
+        // Rate-limited: only as many requests as start within the pacer's horizon; the rest wait (in
+        // the buffer and the store, which the flow window keeps bounded) for its timer.
+        chainMax = Math.min(MAX_CHAIN, ep.rate.pacer.room(this.clock.now()));
         if (chainMax === 0) {
-          if (ep.queues.readyCount > 0) this.waitForToken(ep, ep.rate);
+          if (ep.queues.readyCount > 0) this.waitForRoom(ep, ep.rate);
           break;
         }
       }
@@ -276,22 +267,13 @@ export class DeliveryScheduler {
     }
   }
 
-  /** Ready work of a rate-limited URL waits for the next token: counted, and woken by one timer. */
-  private waitForToken(ep: Endpoint, rate: RateGate): void {
-    const now = this.clock.now();
-    rate.waitingSince ??= now;
+  /** Ready work of a rate-limited URL waits for the pacer's room: one timer pumps again then. */
+  private waitForRoom(ep: Endpoint, rate: RateGate): void {
     if (rate.timer) return;
     rate.timer = this.clock.setTimeout(() => {
       rate.timer = undefined;
-      const since = rate.waitingSince;
-      if (since !== undefined) {
-        const waited = this.clock.now() - since;
-        rate.waitedMs += waited;
-        rate.waitingSince = undefined;
-        this.opts.metrics.observeRateLimitWait(ep.url, waited);
-      }
       this.pump(ep);
-    }, rate.bucket.msUntilNext(now));
+    }, rate.pacer.msUntilRoom(this.clock.now()));
   }
 
   /** A failing or paused URL: nothing until its wait is over, then exactly one request at a time. */
@@ -324,8 +306,6 @@ export class DeliveryScheduler {
       return;
     }
     const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, ep.maxInFlight - ep.inFlight)), startedAt);
-    // Probes of a stalled URL take tokens too (a debt if none is there): the limit holds for every request.
-    ep.rate?.bucket.take(startedAt, n);
     const chain = kq.items.slice(0, n);
     kq.sent = n;
     ep.inFlight += n;
@@ -350,15 +330,27 @@ export class DeliveryScheduler {
       if (--this.attemptsInFlight === 0) this.onIdle?.();
       this.pump(ep);
     };
+    // A rate-limited URL's attempts (probes included) each get their start time from its pacer.
+    const pacer = ep.rate?.pacer;
     this.opts.sender.sendInOrder(
-      chain.map((d) => this.attemptOf(ep, d)),
+      chain.map((d) => this.attemptOf(ep, d, pacer?.take(startedAt))),
       onOutcome,
     );
   }
 
-  private attemptOf(ep: Endpoint, d: Delivery): DeliveryAttempt {
+  private attemptOf(ep: Endpoint, d: Delivery, notBeforeMs: number | undefined): DeliveryAttempt {
     const { eventId, eventName, occurredAtMs, body } = d;
-    return { url: ep.url, eventId, eventName, occurredAtMs, body, bodyFormat: ep.bodyFormat, attempt: d.attempts + 1 };
+    const attempt = d.attempts + 1;
+    const a: DeliveryAttempt = {
+      url: ep.url,
+      eventId,
+      eventName,
+      occurredAtMs,
+      body,
+      bodyFormat: ep.bodyFormat,
+      attempt,
+    };
+    return notBeforeMs === undefined ? a : { ...a, notBeforeMs };
   }
 
   /** The head stays at the front of its key (order), and becomes ready again at `atMs`. */

@@ -55,7 +55,7 @@ export class Metrics {
   readonly deliveriesCancelled: Counter;
   /** Bytes the outbox store's data takes; reading pauses at --max-outbox-bytes. */
   readonly outboxBytes: Gauge;
-  /** Seconds ready deliveries of a rate-limited URL waited for its limit, by safeUrl(url). */
+  /** Seconds during which deliveries of a rate-limited URL were held back by its limit, by safeUrl(url). */
   readonly rateLimitWaitSeconds: Counter<'url'>;
 
   private lastCommitTimestampMs: number | undefined;
@@ -179,11 +179,21 @@ export class Metrics {
       registers,
     });
 
+    const rateWaits = (): Iterable<readonly [string, number]> => this.rateWaitProvider?.() ?? [];
+    const rateWaitChild = (url: string): { child: Counter.Internal; reportedMs: number } => this.rateWaitChild(url);
     this.rateLimitWaitSeconds = new Counter({
       name: 'ucw_rate_limit_wait_seconds_total',
-      help: 'Seconds ready deliveries of a rate-limited URL (receivers entry rateLimitPerSecond) waited for its limit',
+      help: 'Seconds during which deliveries of a rate-limited URL (receivers entry rateLimitPerSecond) were held back',
       labelNames: ['url'] as const,
       registers,
+      collect() {
+        // Read at scrape time: the scheduler keeps the running total per URL; the counter gets the growth.
+        for (const [url, ms] of rateWaits()) {
+          const c = rateWaitChild(url);
+          if (ms > c.reportedMs) c.child.inc((ms - c.reportedMs) / 1000);
+          c.reportedMs = Math.max(c.reportedMs, ms);
+        }
+      },
     });
 
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
@@ -237,17 +247,25 @@ export class Metrics {
     this.deliveryDurationSeconds.observe(durationMs / 1000);
   }
 
-  /** Adds a wait of a rate-limited URL (ms) to its counter, labelled with the URL without query or user info. */
-  observeRateLimitWait(url: string, waitedMs: number): void {
-    let c = this.rateWaitByUrl.get(url);
-    if (!c) {
-      c = this.rateLimitWaitSeconds.labels(safeUrl(url));
-      this.rateWaitByUrl.set(url, c);
-    }
-    c.inc(waitedMs / 1000);
+  /**
+   * Reads each rate-limited URL's running total of held-back time (ms) at scrape time for
+   * `ucw_rate_limit_wait_seconds_total`, labelled with the URL without query or user info.
+   */
+  countRateLimitWaitWith(provider: () => Iterable<readonly [string, number]>): void {
+    this.rateWaitProvider = provider;
   }
 
-  private readonly rateWaitByUrl = new Map<string, Counter.Internal>();
+  private rateWaitProvider: (() => Iterable<readonly [string, number]>) | undefined;
+  private readonly rateWaitByUrl = new Map<string, { child: Counter.Internal; reportedMs: number }>();
+
+  private rateWaitChild(url: string): { child: Counter.Internal; reportedMs: number } {
+    let c = this.rateWaitByUrl.get(url);
+    if (!c) {
+      c = { child: this.rateLimitWaitSeconds.labels(safeUrl(url)), reportedMs: 0 };
+      this.rateWaitByUrl.set(url, c);
+    }
+    return c;
+  }
 
   /** The Prometheus text exposition of every instrument of this instance. */
   render(): Promise<string> {

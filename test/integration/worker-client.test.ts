@@ -280,6 +280,46 @@ void describe('WorkerClient', () => {
     },
   );
 
+  void it("starts each attempt at its not-before time (a rate's pace), in chain order", async () => {
+    rx.clear();
+    const t0 = Date.now() + 200;
+    const paced = [0, 1, 2, 3, 4].map((i) => ({ ...attempt(rx.urlFor(`/paced/${i}`)), notBeforeMs: t0 + i * 100 }));
+    const outcomes = await Promise.all([
+      // One chain of three (one key) and two single attempts (other keys).
+      new Promise<AttemptOutcome[]>((resolve) => {
+        const got: AttemptOutcome[] = [];
+        sender.sendInOrder([paced[0]!, paced[2]!, paced[4]!], (i, o) => {
+          got[i] = o;
+          if (got.filter(Boolean).length === 3) resolve(got);
+        });
+      }),
+      sendOne(sender, paced[1]!),
+      sendOne(sender, paced[3]!),
+    ]);
+    assert.deepEqual(
+      outcomes.flat().map((o) => o.kind),
+      Array(5).fill('delivered'),
+    );
+    const at = new Map(rx.requests.map((r) => [r.path, r.receivedAtMs]));
+    for (let i = 0; i < 5; i++) {
+      const late = at.get(`/paced/${i}`)! - (t0 + i * 100);
+      assert.ok(late >= -5 && late < 80, `attempt ${i} arrived ${late} ms after its time`);
+    }
+  });
+
+  void it('a cancel answers attempts waiting for their time as unsent at once, with no request', async () => {
+    rx.clear();
+    const url = rx.urlFor('/paced-cancel');
+    const later = { ...attempt(url), notBeforeMs: Date.now() + 60_000 };
+    const started = Date.now();
+    const outcome = sendOne(sender, later);
+    // cancelQueued flushes the attempt to the worker first: the cancel finds it waiting for its time.
+    sender.cancelQueued(url);
+    assert.equal((await outcome).kind, 'unsent');
+    assert.ok(Date.now() - started < 5_000, "the cancel did not wait for the attempt's time");
+    assert.equal(rx.requests.length, 0);
+  });
+
   void it('checks its options before starting: a bad secret is a configuration error', () => {
     assert.throws(
       () => new WorkerClient({ ...OPTIONS, signingSecrets: ['whsec_not*base64'] }),

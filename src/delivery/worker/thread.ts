@@ -10,12 +10,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpSender, type SendProfile } from '../http-sender.js';
 import { createSigner, type Signer } from '../signing.js';
+import { StartWindow } from '../rate-limit.js';
 import { urlSettingsResolver } from '../url-settings.js';
 import type { AttemptOutcome } from '../types.js';
 import {
   closedMessage,
   decodeAttempt,
   forEachChain,
+  notBeforeOf,
   OutcomeBatch,
   seqOf,
   urlOf,
@@ -92,6 +94,10 @@ interface Lane {
   waiting: Chain[];
   /** Cancels so far (a counter, not a set of running chains: no allocation per chain). */
   cancels: number;
+  /** Running chains whose next attempt waits for its not-before time (a rate-limited URL's pace). */
+  paced: Map<Chain, NodeJS.Timeout> | undefined;
+  /** A rate-limited URL's recent starts: a catch-up after lateness never bursts past the limit. */
+  readonly window: StartWindow | undefined;
 }
 const lanes = new Map<string, Lane>();
 
@@ -101,7 +107,35 @@ function start(lane: Lane, chain: Chain): void {
   step(lane, chain);
 }
 
+/**
+ * The chain's next attempt: at once, or at its not-before time and no sooner than the lane's start
+ * window allows (the lane's timers keep a rate's pace; checked again when the timer fires).
+ */
 function step(lane: Lane, chain: Chain): void {
+  const now = Date.now();
+  const waitMs = Math.max(notBeforeOf(chain.tuples[chain.next]!), lane.window?.earliest() ?? 0) - now;
+  if (waitMs <= 0) {
+    lane.window?.record(now);
+    send(lane, chain);
+    return;
+  }
+  lane.paced ??= new Map();
+  lane.paced.set(
+    chain,
+    setTimeout(() => {
+      lane.paced!.delete(chain);
+      if (chain.cancels !== lane.cancels) finish(lane, chain);
+      else step(lane, chain);
+    }, waitMs),
+  );
+}
+
+function send(lane: Lane, chain: Chain): void {
+  if (chain.cancels !== lane.cancels) {
+    // Cancelled while it waited for its time: nothing of it is sent.
+    finish(lane, chain);
+    return;
+  }
   const tuple = chain.tuples[chain.next++]!;
   // send() never throws: every attempt gets an outcome.
   void sender.send(decodeAttempt(tuple)).then((outcome) => {
@@ -110,11 +144,16 @@ function step(lane: Lane, chain: Chain): void {
       step(lane, chain);
       return;
     }
-    unsent(chain);
-    lane.running--;
-    const next = lane.waiting.shift();
-    if (next) start(lane, next);
+    finish(lane, chain);
   });
+}
+
+/** The rest of the chain is answered unsent and its connection slot goes to the next chain. */
+function finish(lane: Lane, chain: Chain): void {
+  unsent(chain);
+  lane.running--;
+  const next = lane.waiting.shift();
+  if (next) start(lane, next);
 }
 
 /** Answers the chain's attempts not started yet as `unsent`. */
@@ -129,6 +168,15 @@ function cancel(url: string | undefined): void {
     lane.waiting = [];
     // A running chain finishes its current attempt; the rest come back unsent after it (in order).
     lane.cancels++;
+    // One waiting for its time has nothing in flight: answered now (a stop does not wait for its time).
+    if (lane.paced) {
+      const paced = [...lane.paced];
+      lane.paced.clear();
+      for (const [chain, timer] of paced) {
+        clearTimeout(timer);
+        finish(lane, chain);
+      }
+    }
   }
 }
 
@@ -137,7 +185,15 @@ function enqueue(tuples: AttemptTuple[]): void {
   const url = urlOf(tuples[0]!);
   let lane = lanes.get(url);
   if (!lane) {
-    lane = { connections: Math.max(1, settingsFor(url).concurrency), running: 0, waiting: [], cancels: 0 };
+    const { concurrency, rateLimitPerSecond } = settingsFor(url);
+    lane = {
+      connections: Math.max(1, concurrency),
+      running: 0,
+      waiting: [],
+      cancels: 0,
+      paced: undefined,
+      window: rateLimitPerSecond === undefined ? undefined : new StartWindow(rateLimitPerSecond),
+    };
     lanes.set(url, lane);
   }
   if (lane.running < lane.connections) start(lane, chain);
