@@ -8,18 +8,11 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startBridge, VERSION } from './app.js';
-import {
-  configWarningMessage,
-  loadConfig,
-  loadConfigWithOrigins,
-  OPTIONS,
-  type ConfigKey,
-  type ConfigWarning,
-} from './config/config.js';
+import { configWarningMessage, loadConfig, OPTIONS, type ConfigKey, type ConfigWarning } from './config/config.js';
 import { envName, flagName } from './config/option-names.js';
 import { BridgeError, isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
-import { readRegistrations, renderConfigPrint } from './ops/config-print.js';
+import { printConfig } from './ops/config-print.js';
 import { StateStore } from './outbox/state-store.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
@@ -80,23 +73,6 @@ async function run(argv: Record<string, unknown>): Promise<number> {
   return 0;
 }
 
-async function printConfig(argv: Record<string, unknown>): Promise<number> {
-  const loaded = loadConfigWithOrigins(
-    {
-      cli: cliValues(argv),
-      env: process.env,
-      configFile: (argv.config as string | undefined) ?? process.env.UCW_CONFIG,
-    },
-    { mysqlUrlOptional: true },
-  );
-  const { mysqlUrl, rules } = loaded.config;
-  const registrations = mysqlUrl
-    ? await readRegistrations(mysqlUrl, rules ? loadRulesFile(rules) : defaultRules())
-    : undefined;
-  process.stdout.write(`${JSON.stringify(renderConfigPrint(loaded, registrations), null, 2)}\n`);
-  return 0;
-}
-
 function report(err: unknown): number {
   if (isBridgeError(err)) {
     process.stderr.write(`ucontact-webhooks: ${err.toDisplayString()}\n`);
@@ -147,7 +123,14 @@ export async function main(args: string[]): Promise<number> {
             'with a source server, each registered URL and the receivers entry it gets (read-only)',
           (yy) =>
             withRunOptions(yy).option('json', { type: 'boolean', default: true, describe: 'JSON (the only form)' }),
-          (argv) => setExit(printConfig(argv as Record<string, unknown>)),
+          (argv) =>
+            setExit(
+              printConfig({
+                cli: cliValues(argv as Record<string, unknown>),
+                env: process.env,
+                configFile: (argv.config as string | undefined) ?? process.env.UCW_CONFIG,
+              }),
+            ),
         )
         .demandCommand(1),
     )

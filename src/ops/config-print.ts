@@ -4,7 +4,14 @@
 // else. Invariant: no secret, header value, URL query string or user info is printed, only where each
 // came from and how many there are.
 
-import { OPTIONS, type ConfigKey, type LoadedConfig } from '../config/config.js';
+import {
+  configWarningMessage,
+  loadConfigWithOrigins,
+  OPTIONS,
+  type ConfigKey,
+  type ConfigSources,
+  type LoadedConfig,
+} from '../config/config.js';
 import type { ReceiverEntry } from '../config/receivers.js';
 import { matchReceiver, settingsOf, type UrlDefaults } from '../delivery/url-settings.js';
 import { Registry } from '../registry/registry.js';
@@ -12,6 +19,7 @@ import { checkRulesAgainstSchema } from '../rules/schema-check.js';
 import type { RulesFile } from '../rules/schema.js';
 import { parseMysqlUrl } from '../source/connection.js';
 import { SourceDb } from '../source/source-db.js';
+import { defaultRules, loadRulesFile } from '../rules/load.js';
 import { EVENT_NAMES, type EventName } from '../domain/events.js';
 
 export const REDACTED = '[redacted]';
@@ -136,4 +144,25 @@ export async function readRegistrations(mysqlUrl: string, rules: RulesFile): Pro
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The `config print` command: the document on `out`, the configuration's warnings (codes, paths,
+ * never values) on `err`. A source server is optional; without one the registered URLs are left out.
+ */
+export async function printConfig(
+  sources: Omit<ConfigSources, 'onWarning'>,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const loaded = loadConfigWithOrigins(
+    { ...sources, onWarning: (w) => err.write(`ucontact-webhooks: ${w.code}: ${configWarningMessage(w)}\n`) },
+    { mysqlUrlOptional: true },
+  );
+  const { mysqlUrl, rules } = loaded.config;
+  const registrations = mysqlUrl
+    ? await readRegistrations(mysqlUrl, rules ? loadRulesFile(rules) : defaultRules())
+    : undefined;
+  out.write(`${JSON.stringify(renderConfigPrint(loaded, registrations), null, 2)}\n`);
+  return 0;
 }
