@@ -249,6 +249,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         httpPort: health.port,
         rules: config.rules ?? 'default',
         timezone: config.timezone,
+        // Entry names only: their URLs may carry tokens, their secrets and headers are never logged.
+        receivers: config.receivers.map((r) => r.label),
       },
       'bridge started',
     );

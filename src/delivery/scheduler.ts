@@ -310,11 +310,16 @@ export class DeliveryScheduler {
     kq.sent = n;
     ep.inFlight += n;
     this.attemptsInFlight += n;
+    // A rate-limited URL's attempts (probes included) each get their start time from its pacer.
+    const pacer = ep.rate?.pacer;
+    const attempts = chain.map((d) => this.attemptOf(ep, d, pacer?.take(startedAt)));
     const onOutcome: OutcomeCallback = (i, outcome) => {
       const d = chain[i]!;
       const now = this.clock.now();
-      // A chained attempt started when the one before it ended: its own duration tells when.
-      const at = i === 0 || outcome.kind === 'unsent' ? startedAt : Math.max(startedAt, now - outcome.durationMs);
+      // A chained attempt started when the one before it ended: its own duration tells when. A paced
+      // one started no sooner than its time.
+      const from = attempts[i]!.notBeforeMs ?? startedAt;
+      const at = i === 0 || outcome.kind === 'unsent' ? from : Math.max(from, now - outcome.durationMs);
       try {
         const settled = this.outcomes.record(ep, d, at, now, outcome);
         if (settled === 'finished') {
@@ -330,12 +335,7 @@ export class DeliveryScheduler {
       if (--this.attemptsInFlight === 0) this.onIdle?.();
       this.pump(ep);
     };
-    // A rate-limited URL's attempts (probes included) each get their start time from its pacer.
-    const pacer = ep.rate?.pacer;
-    this.opts.sender.sendInOrder(
-      chain.map((d) => this.attemptOf(ep, d, pacer?.take(startedAt))),
-      onOutcome,
-    );
+    this.opts.sender.sendInOrder(attempts, onOutcome);
   }
 
   private attemptOf(ep: Endpoint, d: Delivery, notBeforeMs: number | undefined): DeliveryAttempt {
