@@ -320,6 +320,41 @@ void describe('WorkerClient', () => {
     assert.equal(rx.requests.length, 0);
   });
 
+  void it("applies each URL's receivers entry in the worker: its connections, timeout and headers", async () => {
+    const one = rx.urlFor('/hang-cancel/one');
+    const slow = rx.urlFor('/hang/slow');
+    const s = new WorkerClient({
+      ...OPTIONS,
+      receivers: [
+        { index: 0, label: 'one', url: one, concurrency: 1, headers: { 'X-Entry': 'one' } },
+        { index: 1, label: 'slow', urlPrefix: rx.urlFor('/hang/'), timeoutMs: 200 },
+      ],
+    });
+    try {
+      rx.clear();
+      // Concurrency 1: three attempts (three keys) go one after another, 300 ms each.
+      const started = Date.now();
+      const outcomes = await Promise.all([1, 2, 3].map(() => sendOne(s, attempt(one))));
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ['delivered', 'delivered', 'delivered'],
+      );
+      const at = rx.requests.filter((r) => r.path === '/hang-cancel/one').map((r) => r.receivedAtMs);
+      assert.equal(at.length, 3);
+      for (let i = 1; i < 3; i++) assert.ok(at[i]! - at[i - 1]! >= 250, `request ${i} ${at[i]! - at[i - 1]!} ms after`);
+      assert.ok(Date.now() - started >= 850);
+      assert.equal(rx.requests[0]!.headers['x-entry'], 'one');
+      // The prefix entry's 200 ms timeout, not the default 2 s.
+      const t = Date.now();
+      const timedOut = await sendOne(s, attempt(slow));
+      assert.equal(timedOut.kind === 'retry' ? timedOut.error.code : timedOut.kind, 'UCW_ERR_DELIVERY_TIMEOUT');
+      assert.ok(Date.now() - t < 1_500, `timed out after ${Date.now() - t} ms`);
+      assert.equal(rx.requests.find((r) => r.path === '/hang/slow')!.headers['x-entry'], undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
   void it('checks its options before starting: a bad secret is a configuration error', () => {
     assert.throws(
       () => new WorkerClient({ ...OPTIONS, signingSecrets: ['whsec_not*base64'] }),
