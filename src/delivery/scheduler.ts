@@ -1,8 +1,9 @@
 // Schedules deliveries from the state store: per URL, events with the same order key go strictly one
-// after another in commit order, different keys and URLs in parallel up to a per-URL limit. This file
+// after another in commit order, different keys and URLs in parallel up to a per-URL limit. Each URL
+// may have its own settings (a receivers entry: concurrency, retry budget, rate limit). This file
 // only coordinates: key queues (key-queues.ts), the flow window that buffers, pages and gates reading
 // (flow-window.ts), URL health (url-health.ts, carried out by url-health-effects.ts), outcomes
-// (outcomes.ts) and the sender (sender.ts).
+// (outcomes.ts), a rate-limited URL's pace (rate-limit.ts) and the sender (sender.ts).
 // Invariant: a key moves on only once the store holds its head's outcome. Time comes from a Clock.
 
 import type { Logger } from '../logger.js';
