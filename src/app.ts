@@ -10,6 +10,7 @@ import { DeliveryScheduler } from './delivery/scheduler.js';
 import { FlowWindow } from './delivery/flow-window.js';
 import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
 import type { BodyFormat } from './delivery/types.js';
+import { urlSettingsResolver } from './delivery/url-settings.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
@@ -89,13 +90,24 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       userAgent: `ucontact-webhooks/${VERSION}`,
       ceSource: config.ceSource,
       signingSecrets: config.signingSecret,
+      receivers: config.receivers,
       blockPrivateNetworks: config.blockPrivateNetworks,
       caFile: config.caFile,
     });
     cleanups.push(() => sender.close());
 
-    const bodyFormatFor = (url: string): BodyFormat =>
-      config.envelopeUrlPrefix.some((p) => url.startsWith(p)) ? 'envelope' : config.bodyFormat;
+    // Each URL's receivers entry over the global options, resolved once per URL.
+    const settingsFor = urlSettingsResolver(config.receivers, {
+      signingSecrets: config.signingSecret,
+      timeoutMs: config.requestTimeoutMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      concurrency: config.concurrencyPerUrl,
+      bodyFormat: config.bodyFormat,
+      envelopeUrlPrefix: config.envelopeUrlPrefix,
+      maxAttempts: config.maxAttempts,
+      maxAgeMs: config.maxAgeMs,
+    });
+    const bodyFormatFor = (url: string): BodyFormat => settingsFor(url).bodyFormat;
     const pruner = new Pruner({
       outbox,
       retentionMs: config.deliveredRetentionHours * 3_600_000,
@@ -137,6 +149,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       concurrencyPerUrl: config.concurrencyPerUrl,
       queuedPerUrl: config.concurrencyPerUrl * QUEUED_PER_CONNECTION,
       bodyFormatFor,
+      endpointSettingsFor: settingsFor,
       metrics,
       logger: logger.child({ component: 'delivery' }),
       gonePauseMs: config.gonePauseMs,
@@ -284,6 +297,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
         httpPort: health.port,
         rules: config.rules ?? 'default',
         timezone: config.timezone,
+        // Entry names only: their URLs may carry tokens, their secrets and headers are never logged.
+        receivers: config.receivers.map((r) => r.label),
       },
       'bridge started',
     );

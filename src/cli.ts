@@ -8,12 +8,12 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { startBridge, VERSION } from './app.js';
-import { loadConfig, OPTIONS, type ConfigKey } from './config/config.js';
-import type { SecretFileWarning } from './config/secret-file.js';
+import { configWarningMessage, loadConfig, OPTIONS, type ConfigKey, type ConfigWarning } from './config/config.js';
 import { envName, flagName } from './config/option-names.js';
 import { isBridgeError } from './errors.js';
 import { createLogger } from './logger.js';
 import { deadLettersCommand, deliveriesCommand } from './ops/deliveries-cli.js';
+import { printConfig } from './ops/config-print.js';
 import { DEFAULT_RULES } from './rules/default-rules.js';
 import { defaultRules, loadRulesFile } from './rules/load.js';
 import { checkCommand, checkOptions, CHECK_DESCRIPTION } from './ops/check-command.js';
@@ -46,7 +46,7 @@ function cliValues(argv: Record<string, unknown>): Partial<Record<ConfigKey, unk
 }
 
 async function run(argv: Record<string, unknown>): Promise<number> {
-  const warnings: SecretFileWarning[] = [];
+  const warnings: ConfigWarning[] = [];
   const config = loadConfig({
     cli: cliValues(argv),
     env: process.env,
@@ -54,11 +54,7 @@ async function run(argv: Record<string, unknown>): Promise<number> {
     onWarning: (w) => warnings.push(w),
   });
   const logger = createLogger(config.logLevel);
-  for (const w of warnings)
-    logger.warn(
-      w,
-      'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group',
-    );
+  for (const w of warnings) logger.warn(w, configWarningMessage(w));
   let bridge: Awaited<ReturnType<typeof startBridge>>;
   try {
     bridge = await startBridge(config, logger);
@@ -102,7 +98,7 @@ export async function main(args: string[]): Promise<number> {
     .scriptName('ucontact-webhooks')
     .version(VERSION)
     .strict()
-    .demandCommand(1, 'Name a command: run, rules, dead-letters, deliveries')
+    .demandCommand(1, 'Name a command: run, config, rules, dead-letters, deliveries')
     .command(
       'run',
       'Follow the source binlog and deliver webhook events (until SIGTERM/SIGINT)',
@@ -110,6 +106,25 @@ export async function main(args: string[]): Promise<number> {
       (argv) => setExit(run(argv as Record<string, unknown>)),
     )
     .command('check', CHECK_DESCRIPTION, checkOptions, (argv) => setExit(checkCommand(argv)))
+    .command('config', 'Inspect the configuration', (y) =>
+      y
+        .command(
+          'print',
+          'Print the resolved configuration as JSON (secrets redacted) with where each value came from; ' +
+            'with a source server, each registered URL and the receivers entry it gets (read-only)',
+          (yy) =>
+            withRunOptions(yy).option('json', { type: 'boolean', default: true, describe: 'JSON (the only form)' }),
+          (argv) =>
+            setExit(
+              printConfig({
+                cli: cliValues(argv as Record<string, unknown>),
+                env: process.env,
+                configFile: (argv.config as string | undefined) ?? process.env.UCW_CONFIG,
+              }),
+            ),
+        )
+        .demandCommand(1),
+    )
     .command('rules', 'Inspect rules files', (y) =>
       y
         .command(

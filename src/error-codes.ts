@@ -17,9 +17,12 @@ type CodeTable = { readonly [c: `UCW_ERR_${string}`]: CodeDoc<'error'> } & {
 export const CODES = {
   UCW_ERR_CONFIG_INVALID: {
     kind: 'error',
-    meaning: 'An option is missing or invalid (exit 2).',
+    meaning:
+      'An option is missing or invalid, or an entry of the `receivers` section is (a static header that ' +
+      'would replace a protocol header, an unset `{ env: NAME }`, a bad secret), exit 2.',
     hint:
-      'The message names each bad option with its flag and environment variable; ' +
+      'The message names each bad option with its flag and environment variable, or its path such as ' +
+      '`receivers[0].headers.Content-Type` (never a secret or header value); ' +
       '`ucontact-webhooks run --help` lists them all. Naming `--ca-file`: the file ' +
       'is unreadable or holds no PEM certificate (`-----BEGIN CERTIFICATE-----`).',
   },
@@ -377,6 +380,22 @@ export const CODES = {
     hint:
       "Make sure only the bridge runs with that group (the pod's fsGroup); " +
       "elsewhere, `chmod 600` the file, owned by the bridge's user.",
+  },
+  UCW_WARN_CONFIG_SHORT_SECRET: {
+    kind: 'warning',
+    meaning:
+      'A signing secret (global or of a receivers entry, named by its path, never its value) gives fewer ' +
+      'than 24 key bytes: accepted, but a short HMAC key is easier to guess.',
+    hint:
+      'Use at least 24 random bytes, e.g. `whsec_` followed by the base64 of 32 random bytes ' +
+      '(`openssl rand -base64 32`); rotate by listing the new secret beside the old one.',
+  },
+  UCW_WARN_CONFIG_DEPRECATED: {
+    kind: 'warning',
+    meaning:
+      'A deprecated option is set: it still works. `--envelope-url-prefix` is replaced by a receivers ' +
+      'entry with `urlPrefix` and `bodyFormat: envelope` (docs/receivers.md).',
+    hint: 'Move the setting as the warning says; the option will be removed in a later version.',
   },
   UCW_WARN_STATE_DIR_MODE: {
     kind: 'warning',

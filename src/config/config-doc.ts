@@ -74,6 +74,9 @@ environment variables < command-line flags. \`ucontact-webhooks run --help\` lis
 - A value out of its range is refused at start with \`UCW_ERR_CONFIG_INVALID\` naming the flag and
   its environment variable (exit 2). Delays of the delivery schedule are at most 30 days (its timers
   wait in steps); timeouts set as one Node.js timer are at most 2147483647 ms (about 24.8 days).
+- Per-receiver settings (a secret, rate limit, timeouts, concurrency, static headers, body format
+  and retry budget for each receiver) go in the config file's \`receivers\` section:
+  [receiver-settings.md](receiver-settings.md).
 `;
 
 const COMMANDS =
@@ -81,6 +84,10 @@ const COMMANDS =
 
 | command | what it does | while a bridge runs on DIR |
 |---|---|---|
+| \`ucontact-webhooks config print [--config FILE] [options of run]\` | prints ` +
+  `the resolved configuration as JSON, each value with where it came from (default, file, env, ` +
+  `flag), secrets redacted; with a source server, each registered URL and the receivers entry it ` +
+  `gets ([receiver-settings.md](receiver-settings.md)) | safe: reads the webhooks table only |
 | \`ucontact-webhooks rules print-default\` | prints the default rules ` +
   `as JSON: the starting point for another schema | safe (no state) |
 | \`ucontact-webhooks rules check [FILE]\` | validates a rules file (or ` +

@@ -7,6 +7,15 @@ import { z } from 'zod';
 import { BridgeError } from '../errors.js';
 import { parseJsonOrYaml } from './json-or-yaml.js';
 import { resolveSecretFiles, type SecretFileWarning } from './secret-file.js';
+import {
+  duplicateProblems,
+  pathText,
+  receiversSchema,
+  resolveReceivers,
+  shortSecretWarnings,
+  type ReceiverEntry,
+  type ShortSecretWarning,
+} from './receivers.js';
 import { envName, flagName } from './option-names.js';
 import { isValidTimeZone } from '../rules/time.js';
 import { MAX_TIMER_MS } from '../safe-timer.js';
@@ -80,7 +89,12 @@ export const configSchema = z.strictObject({
     .default(8 * 1024 ** 3),
 });
 
-export type Config = Readonly<z.output<typeof configSchema>>;
+/** The options plus what only the config file holds: the `receivers` section (receivers.ts). */
+const fileSchema = configSchema.extend({ receivers: receiversSchema });
+
+export type Config = Readonly<Omit<z.output<typeof fileSchema>, 'receivers'>> & {
+  readonly receivers: readonly ReceiverEntry[];
+};
 export type ConfigKey = keyof z.output<typeof configSchema>;
 
 export interface OptionDef {
@@ -175,7 +189,9 @@ export const OPTIONS: readonly OptionDef[] = [
   {
     key: 'envelopeUrlPrefix',
     type: 'array',
-    describe: 'URLs starting with this prefix get the envelope body whatever --body-format says; repeatable',
+    describe:
+      'Deprecated (warns UCW_WARN_CONFIG_DEPRECATED): URLs starting with this prefix get the envelope body; ' +
+      'use a receivers entry with urlPrefix and bodyFormat: envelope (receiver-settings.md); repeatable',
   },
   { key: 'ceSource', type: 'string', describe: 'Value of the CloudEvents ce-source header' },
   {
@@ -297,32 +313,88 @@ export interface ConfigSources {
   /** Path of a JSON/YAML config file (from --config or UCW_CONFIG). */
   readonly configFile?: string | undefined;
   /** Told of what is accepted but worth a warning (logged once a logger exists). */
-  readonly onWarning?: (w: SecretFileWarning) => void;
+  readonly onWarning?: (w: ConfigWarning) => void;
+}
+
+/** An option given but deprecated: it still works, and says what replaces it. */
+export interface DeprecatedOptionWarning {
+  readonly code: 'UCW_WARN_CONFIG_DEPRECATED';
+  readonly option: string;
+  readonly use: string;
+}
+
+/** What loading accepts but warns about (each with a UCW_WARN_ code; never a secret). */
+export type ConfigWarning = SecretFileWarning | ShortSecretWarning | DeprecatedOptionWarning;
+
+/** The log message of a config warning. */
+export function configWarningMessage(w: ConfigWarning): string {
+  if (w.code === 'UCW_WARN_SECRET_FILE_GROUP')
+    return 'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group';
+  if (w.code === 'UCW_WARN_CONFIG_SHORT_SECRET')
+    return `signing secret at ${w.path} is ${w.bytes} bytes; use at least 24 random bytes (whsec_ + base64 of 32)`;
+  return `${w.option} is deprecated; use ${w.use}`;
+}
+
+/** Where an option's value came from; `via`: the secret was read from the file this option names. */
+export interface ValueOrigin {
+  readonly source: 'default' | 'file' | 'env' | 'flag';
+  readonly via?: ConfigKey;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly origins: Readonly<Partial<Record<ConfigKey | 'receivers', ValueOrigin>>>;
 }
 
 export function loadConfig(sources: ConfigSources): Config {
+  return loadConfigWithOrigins(sources).config;
+}
+
+/** As loadConfig, and where each value came from (for `config print`). `mysqlUrlOptional`: may be unset. */
+export function loadConfigWithOrigins(sources: ConfigSources, opts: { mysqlUrlOptional?: boolean } = {}): LoadedConfig {
   const merged: Record<string, unknown> = {};
-  if (sources.configFile) Object.assign(merged, readConfigFile(sources.configFile));
+  const origins: Partial<Record<ConfigKey | 'receivers', ValueOrigin>> = {};
+  if (sources.configFile) {
+    const fromFile = readConfigFile(sources.configFile);
+    Object.assign(merged, fromFile);
+    for (const key of Object.keys(fromFile)) origins[key as ConfigKey] = { source: 'file' };
+  }
   for (const def of OPTIONS) {
     const raw = sources.env[envName(def.key)];
-    if (raw !== undefined && raw !== '') merged[def.key] = fromText(def, raw);
+    if (raw !== undefined && raw !== '') {
+      merged[def.key] = fromText(def, raw);
+      origins[def.key] = { source: 'env' };
+    }
   }
   for (const def of OPTIONS) {
     const v = sources.cli[def.key];
     if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
     merged[def.key] = def.type === 'array' ? [v].flat().map(String) : v;
+    origins[def.key] = { source: 'flag' };
+  }
+  for (const [value, file] of [
+    ['mysqlUrl', 'mysqlUrlFile'],
+    ['signingSecret', 'signingSecretFile'],
+  ] as const) {
+    const o = origins[file];
+    if (o && typeof merged[file] === 'string' && merged[file] !== '') origins[value] = { source: o.source, via: file };
   }
   resolveSecretFiles(merged, sources.onWarning);
-  const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const key = String(i.path[0] ?? '');
-      const def = OPTIONS.find((o) => o.key === key);
-      const name = def ? `--${flagName(key)} (${envName(key)})` : key || '(config)';
-      return `${name}: ${i.message}`;
-    });
+  const schema = opts.mysqlUrlOptional ? fileSchema.extend({ mysqlUrl: z.string().min(1).optional() }) : fileSchema;
+  const parsed = schema.safeParse(merged);
+  const lines = parsed.success ? [] : parsed.error.issues.map(problemLine);
+  lines.push(...duplicateProblems(merged.receivers));
+  // The references are read once the section's shape is right, even if other options are not.
+  const section = receiversSchema.safeParse(merged.receivers);
+  let receivers: ReceiverEntry[] = [];
+  if (section.success) {
+    const resolved = resolveReceivers(section.data, sources.env, sources.onWarning);
+    lines.push(...resolved.problems);
+    receivers = resolved.receivers;
+  }
+  if (!parsed.success || lines.length > 0) {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', `invalid configuration:\n  - ${lines.join('\n  - ')}`, {
-      hint: 'Run `ucontact-webhooks run --help` for every option.',
+      hint: 'Run `ucontact-webhooks run --help` for every option; receivers: docs/receivers.md.',
       details: { problems: lines },
     });
   }
@@ -338,7 +410,25 @@ export function loadConfig(sources: ConfigSources): Config {
       },
     );
   }
-  return Object.freeze(parsed.data);
+  for (const w of shortSecretWarnings(parsed.data.signingSecret, 'signingSecret')) sources.onWarning?.(w);
+  if (parsed.data.envelopeUrlPrefix.length > 0)
+    sources.onWarning?.({
+      code: 'UCW_WARN_CONFIG_DEPRECATED',
+      option: '--envelope-url-prefix',
+      use: 'a receivers entry with urlPrefix and bodyFormat: envelope (docs/receivers.md)',
+    });
+  for (const def of OPTIONS) origins[def.key] ??= { source: 'default' };
+  origins.receivers ??= { source: 'default' };
+  const config = Object.freeze({ ...parsed.data, receivers: Object.freeze(receivers) }) as Config;
+  return { config, origins: Object.freeze(origins) };
+}
+
+/** One zod issue as a line naming the option (flag and variable) or the config file path. */
+function problemLine(i: z.core.$ZodIssue): string {
+  const key = String(i.path[0] ?? '');
+  const def = OPTIONS.find((o) => o.key === key);
+  const name = def ? `--${flagName(key)} (${envName(key)})` : i.path.length > 0 ? pathText(i.path) : '(config)';
+  return `${name}: ${i.message}`;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

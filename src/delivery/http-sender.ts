@@ -43,6 +43,22 @@ export interface HttpSenderOptions {
   readonly blockPrivateNetworks?: boolean;
   /** PEM file of extra CAs for https receivers; read now (UCW_ERR_CONFIG_INVALID if unusable). */
   readonly caFile?: string | undefined;
+  /**
+   * A URL's own settings (its receivers entry), asked once per URL; what it leaves out comes from the
+   * options above. Undefined: every URL gets the options above.
+   */
+  readonly profileFor?: ((url: string) => SendProfile) | undefined;
+}
+
+/** What one URL's requests are sent with, when its receivers entry sets it. */
+export interface SendProfile {
+  /** Present and undefined: sent unsigned (no secret anywhere); absent: the sender's signer. */
+  readonly signer?: Signer | undefined;
+  /** Static extra headers (validated at start: none replaces a protocol header). Never logged. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  readonly requestTimeoutMs?: number | undefined;
+  readonly connectTimeoutMs?: number | undefined;
+  readonly connections?: number | undefined;
 }
 
 /** Marks an abort caused by our own total-time budget, to tell it apart from other failures. */
@@ -73,12 +89,21 @@ interface Target {
   /** undefined: not an http(s) URL. */
   readonly origin: string | undefined;
   readonly path: string;
+  readonly signer: Signer | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  /** Total budget of one attempt (ms). */
+  readonly budgetMs: number;
+  readonly agentOptions: Agent.Options;
 }
 
 export class HttpSender {
   private readonly agents = new Map<string, Agent>();
   private readonly targets = new Map<string, Target>();
-  private readonly agentOptions: Agent.Options;
+  private readonly connectTimeoutMs: number;
+  private readonly connections: number;
+  private readonly policy: EgressPolicy;
+  private readonly ca: string[] | undefined;
+  private readonly profileFor: ((url: string) => SendProfile) | undefined;
   private readonly requestTimeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly userAgent: string;
@@ -95,20 +120,29 @@ export class HttpSender {
     this.ceSource = options.ceSource;
     this.signer = options.signer;
     this.now = options.now ?? Date.now;
-    const policy: EgressPolicy = { blockPrivateNetworks: options.blockPrivateNetworks ?? false };
-    const ca = trustedCas(options.caFile === undefined ? undefined : loadCaFile(options.caFile));
+    this.connectTimeoutMs = options.connectTimeoutMs;
+    this.connections = options.connectionsPerUrl;
+    this.profileFor = options.profileFor;
+    this.policy = { blockPrivateNetworks: options.blockPrivateNetworks ?? false };
+    this.ca = trustedCas(options.caFile === undefined ? undefined : loadCaFile(options.caFile));
+  }
+
+  /** A URL's agent options: its own connect timeout, connections and request budget, else the defaults. */
+  private agentOptionsOf(profile: SendProfile | undefined): Agent.Options {
+    const requestTimeoutMs = profile?.requestTimeoutMs ?? this.requestTimeoutMs;
+    const { policy, ca } = this;
     // No redirect interceptor is composed in, so 3xx come back as-is. headersTimeout/bodyTimeout
     // are idle timers; each attempt's budget timer (class Attempt) bounds the total time.
-    this.agentOptions = {
-      connections: options.connectionsPerUrl,
+    return {
+      connections: profile?.connections ?? this.connections,
       connect: guardedConnector(policy, {
-        timeout: options.connectTimeoutMs,
+        timeout: profile?.connectTimeoutMs ?? this.connectTimeoutMs,
         lookup: createGuardedLookup(policy),
         // Never rejectUnauthorized: false. `ca` replaces the default store, so it includes it.
         ...(ca === undefined ? {} : { ca }),
       }),
-      headersTimeout: options.requestTimeoutMs,
-      bodyTimeout: options.requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
     };
   }
 
@@ -116,11 +150,11 @@ export class HttpSender {
    * One keep-alive pool per webhook URL, not per origin: the scheduler bounds concurrency per URL,
    * so a URL that hangs may hold its own connections but never those of another URL on its host.
    */
-  private agentFor(url: string): Agent {
+  private agentFor(url: string, target: Target): Agent {
     if (this.closing) throw new Error('the sender is closed');
     let agent = this.agents.get(url);
     if (!agent) {
-      agent = new Agent(this.agentOptions);
+      agent = new Agent(target.agentOptions);
       this.agents.set(url, agent);
     }
     return agent;
@@ -136,7 +170,17 @@ export class HttpSender {
         origin = u.origin;
         path = `${u.pathname}${u.search}`;
       }
-      target = { where: safeUrl(url), origin, path };
+      const profile = this.profileFor?.(url);
+      target = {
+        where: safeUrl(url),
+        origin,
+        path,
+        // A profile's `signer: undefined` means unsigned; a profile without the field, the default signer.
+        signer: profile && 'signer' in profile ? profile.signer : this.signer,
+        headers: profile?.headers,
+        budgetMs: profile?.requestTimeoutMs ?? this.requestTimeoutMs,
+        agentOptions: this.agentOptionsOf(profile),
+      };
       this.targets.set(url, target);
     }
     return target;
@@ -163,10 +207,11 @@ export class HttpSender {
         occurredAtMs: attempt.occurredAtMs,
         timestampSec: Math.floor(this.now() / 1000),
         body,
-        signer: this.signer,
+        signer: target.signer,
         ceSource: this.ceSource,
         userAgent: this.userAgent,
       });
+      if (target.headers) Object.assign(headers, target.headers);
       return await this.post(attempt.url, target, headers, body, elapsed);
     } catch (err) {
       return unexpectedFailure({ error: err, url: attempt.url, sentBody: body, durationMs: elapsed() });
@@ -194,7 +239,7 @@ export class HttpSender {
     return new Promise((resolve) => {
       const attempt = new Attempt(this, url, target, body, elapsed, resolve);
       try {
-        this.agentFor(url).dispatch(
+        this.agentFor(url, target).dispatch(
           { origin: target.origin!, path: target.path, method: 'POST', headers, body },
           attempt,
         );
@@ -202,10 +247,6 @@ export class HttpSender {
         attempt.onResponseError(undefined, err as Error);
       }
     });
-  }
-
-  get budgetMs(): number {
-    return this.requestTimeoutMs;
   }
 
   get responseLimit(): number {
@@ -245,13 +286,13 @@ class Attempt implements Dispatcher.DispatchHandler {
     private readonly resolve: (outcome: AttemptOutcome) => void,
   ) {
     // The error is built only on timeout: an Error captures a stack, too dear for every request.
-    this.timer = setTimeout(() => this.onBudgetSpent(), sender.budgetMs);
+    this.timer = setTimeout(() => this.onBudgetSpent(), target.budgetMs);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     // The budget ran out while the request waited for a connection: it is not sent.
-    if (this.settled) controller.abort(new AttemptTimeoutError(this.sender.budgetMs));
+    if (this.settled) controller.abort(new AttemptTimeoutError(this.target.budgetMs));
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
@@ -297,7 +338,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private onBudgetSpent(): void {
     if (this.settled) return;
     this.timedOut = true;
-    const reason = new AttemptTimeoutError(this.sender.budgetMs);
+    const reason = new AttemptTimeoutError(this.target.budgetMs);
     if (this.status !== 0) {
       this.answer();
     } else {
@@ -327,7 +368,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     return classifyError({
       error,
       abortedByBudget: this.timedOut,
-      budgetMs: this.sender.budgetMs,
+      budgetMs: this.target.budgetMs,
       closing: this.sender.isClosing,
       where: this.target.where,
       url: this.url,

@@ -19,6 +19,8 @@ export interface OutcomeTarget {
   readonly url: string;
   readonly health: UrlHealth;
   readonly cancelOnFailure: Set<number> | undefined;
+  /** The URL's own retry budget (its receivers entry); undefined: the recorder's policy. */
+  readonly policy?: RetryPolicy | undefined;
 }
 
 /**
@@ -83,7 +85,7 @@ export class OutcomeRecorder<T extends OutcomeTarget> {
       return 'finished';
     }
     const decision = nextAttemptAt({
-      policy: this.opts.policy,
+      policy: t.policy ?? this.opts.policy,
       attempt: d.attempts,
       firstAttemptAtMs: t.health.ageStart(d.firstAttemptAtMs, now),
       nowMs: now,

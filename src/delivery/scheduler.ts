@@ -1,8 +1,9 @@
 // Schedules deliveries from the state store: per URL, events with the same order key go strictly one
-// after another in commit order, different keys and URLs in parallel up to a per-URL limit. This file
+// after another in commit order, different keys and URLs in parallel up to a per-URL limit. Each URL
+// may have its own settings (a receivers entry: concurrency, retry budget, rate limit). This file
 // only coordinates: key queues (key-queues.ts), the flow window that buffers, pages and gates reading
 // (flow-window.ts), URL health (url-health.ts, carried out by url-health-effects.ts), outcomes
-// (outcomes.ts) and the sender (sender.ts).
+// (outcomes.ts), a rate-limited URL's pace (rate-limit.ts) and the sender (sender.ts).
 // Invariant: a key moves on only once the store holds its head's outcome. Time comes from a Clock.
 
 import type { Logger } from '../logger.js';
@@ -15,6 +16,7 @@ import type { FlowWindow, UrlWindow } from './flow-window.js';
 import { isBusy, KeyQueues, type KeyQueue } from './key-queues.js';
 import { CANCELLED, OutcomeRecorder } from './outcomes.js';
 import { outboxPauseStore, type PauseStore } from './pause-store.js';
+import { Pacer } from './rate-limit.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { OutcomeCallback, Sender } from './sender.js';
 import type { BodyFormat, DeliveryAttempt } from './types.js';
@@ -31,6 +33,8 @@ export interface DeliverySchedulerOptions {
   /** Attempts per URL handed to the sender beyond `concurrencyPerUrl`, started as connections free up. */
   readonly queuedPerUrl?: number;
   readonly bodyFormatFor: (url: string) => BodyFormat;
+  /** A URL's own settings (its receivers entry), asked once per URL; unset fields use the options above. */
+  readonly endpointSettingsFor?: (url: string) => EndpointSettings;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** How long a URL that answered 410 Gone is paused before it is probed again (ms). */
@@ -43,12 +47,33 @@ export interface DeliverySchedulerOptions {
 /** Most deliveries of one key handed to the sender at once: a key's backlog moves at the receiver's pace. */
 export const MAX_CHAIN = 16;
 
+/** What a receivers entry sets for the scheduler. */
+export interface EndpointSettings {
+  readonly bodyFormat?: BodyFormat | undefined;
+  readonly concurrency?: number | undefined;
+  readonly maxAttempts?: number | undefined;
+  readonly maxAgeMs?: number | undefined;
+  /** Requests per second at most (paced 1/rate apart); undefined: no limit. */
+  readonly rateLimitPerSecond?: number | undefined;
+}
+
+/** A rate-limited URL's pacer and the timer that wakes the URL when the pacer has room again. */
+interface RateGate {
+  readonly pacer: Pacer;
+  timer: SafeTimer | undefined;
+}
+
 interface Endpoint {
   readonly url: string;
   readonly bodyFormat: BodyFormat;
   readonly queues: KeyQueues;
   readonly win: UrlWindow;
   readonly health: UrlHealth;
+  /** Attempts handed to the sender at once: running plus waiting there for a connection. */
+  readonly maxInFlight: number;
+  readonly policy: RetryPolicy;
+  /** Undefined: not rate-limited. */
+  readonly rate: RateGate | undefined;
   /** Ends the wait of a failing or paused URL. */
   waitTimer: SafeTimer | undefined;
   inFlight: number;
@@ -65,12 +90,12 @@ export class DeliveryScheduler {
   private readonly healthEffects: UrlHealthEffects<Endpoint>;
   private readonly outcomes: OutcomeRecorder<Endpoint>;
   private stopping = false;
-  /** Attempts per URL handed to the sender at once: running plus waiting there for a connection. */
-  private readonly maxInFlight: number;
+  /** Attempts queued in the sender per connection beyond those running. */
+  private readonly queuedPerConnection: number;
 
   constructor(private readonly opts: DeliverySchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.maxInFlight = opts.concurrencyPerUrl + Math.max(0, opts.queuedPerUrl ?? 0);
+    this.queuedPerConnection = Math.max(0, opts.queuedPerUrl ?? 0) / opts.concurrencyPerUrl;
     const { outbox, policy, metrics, logger, sender, window } = opts;
     const pauses = opts.pauses ?? outboxPauseStore(outbox, logger);
     const probe = (ep: Endpoint): void => this.pump(ep);
@@ -95,6 +120,11 @@ export class DeliveryScheduler {
     const { outbox, metrics, window } = this.opts;
     const { pending, dead } = outbox.backlog();
     metrics.countPendingWith(() => window.pending);
+    metrics.countRateLimitWaitWith(() =>
+      [...this.endpoints.values()]
+        .filter((ep) => ep.rate)
+        .map((ep) => [ep.url, this.rateLimitedWaitMs(ep.url)] as const),
+    );
     metrics.outboxDead.set(dead);
     window.restore(pending, outbox.pendingByUrl(), (uw) => this.endpoint(uw.url).queues);
     this.healthEffects.restore();
@@ -123,6 +153,15 @@ export class DeliveryScheduler {
   /** Pending deliveries, buffered or waiting in the store. */
   get pending(): number {
     return this.opts.window.pending;
+  }
+
+  /**
+   * Milliseconds during which deliveries of `url` were held back by its rate limit so far (0: not
+   * rate-limited, or never behind it): grows as fast as the clock while its backlog waits for the
+   * rate. For `status` and the metrics.
+   */
+  rateLimitedWaitMs(url: string): number {
+    return this.endpoints.get(url)?.rate?.pacer.heldMs(this.clock.now()) ?? 0;
   }
 
   /** URLs currently paused after a 410 Gone (including those being probed). */
@@ -244,7 +283,10 @@ export class DeliveryScheduler {
     this.opts.window.release();
     this.opts.sender.cancelQueued();
     this.healthEffects.stop();
-    for (const ep of this.endpoints.values()) ep.queues.clearTimers();
+    for (const ep of this.endpoints.values()) {
+      ep.queues.clearTimers();
+      ep.rate?.timer?.clear();
+    }
     if (this.attemptsInFlight === 0) return;
     let timer: SafeTimer | undefined;
     await new Promise<void>((resolve) => {
@@ -257,12 +299,23 @@ export class DeliveryScheduler {
   private endpoint(url: string): Endpoint {
     let ep = this.endpoints.get(url);
     if (!ep) {
+      const own = this.opts.endpointSettingsFor?.(url) ?? {};
+      const concurrency = own.concurrency ?? this.opts.concurrencyPerUrl;
+      const policy: RetryPolicy = {
+        ...this.opts.policy,
+        maxAttempts: own.maxAttempts ?? this.opts.policy.maxAttempts,
+        maxAgeMs: own.maxAgeMs ?? this.opts.policy.maxAgeMs,
+      };
+      const rps = own.rateLimitPerSecond;
       ep = {
         url,
-        bodyFormat: this.opts.bodyFormatFor(url),
+        bodyFormat: own.bodyFormat ?? this.opts.bodyFormatFor(url),
+        maxInFlight: concurrency + Math.round(concurrency * this.queuedPerConnection),
+        policy,
+        rate: rps === undefined ? undefined : { pacer: new Pacer(rps), timer: undefined },
         queues: new KeyQueues(),
         win: this.opts.window.open(url),
-        health: new UrlHealth(this.opts.policy, this.opts.gonePauseMs),
+        health: new UrlHealth(policy, this.opts.gonePauseMs),
         waitTimer: undefined,
         inFlight: 0,
         cancelOnFailure: undefined,
@@ -279,11 +332,30 @@ export class DeliveryScheduler {
       return;
     }
     this.opts.window.refill(ep.win, ep.queues);
-    while (ep.inFlight < this.maxInFlight) {
+    while (ep.inFlight < ep.maxInFlight) {
+      let chainMax = MAX_CHAIN;
+      if (ep.rate) {
+        // Rate-limited: only as many requests as start within the pacer's horizon; the rest wait (in
+        // the buffer and the store, which the flow window keeps bounded) for its timer.
+        chainMax = Math.min(MAX_CHAIN, ep.rate.pacer.room(this.clock.now()));
+        if (chainMax === 0) {
+          if (ep.queues.readyCount > 0) this.waitForRoom(ep, ep.rate);
+          break;
+        }
+      }
       const kq = ep.queues.nextReady();
       if (!kq) break;
-      this.launch(ep, kq, MAX_CHAIN);
+      this.launch(ep, kq, chainMax);
     }
+  }
+
+  /** Ready work of a rate-limited URL waits for the pacer's room: one timer pumps again then. */
+  private waitForRoom(ep: Endpoint, rate: RateGate): void {
+    if (rate.timer) return;
+    rate.timer = this.clock.setTimeout(() => {
+      rate.timer = undefined;
+      this.pump(ep);
+    }, rate.pacer.msUntilRoom(this.clock.now()));
   }
 
   /** A failing or paused URL: nothing until its wait is over, then exactly one request at a time. */
@@ -315,16 +387,21 @@ export class DeliveryScheduler {
       this.retryLater(ep, kq, kq.items[0]!.nextAttemptAtMs);
       return;
     }
-    const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, this.maxInFlight - ep.inFlight)), startedAt);
+    const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, ep.maxInFlight - ep.inFlight)), startedAt);
     const chain = kq.items.slice(0, n);
     kq.sent = n;
     ep.inFlight += n;
     this.attemptsInFlight += n;
+    // A rate-limited URL's attempts (probes included) each get their start time from its pacer.
+    const pacer = ep.rate?.pacer;
+    const attempts = chain.map((d) => this.attemptOf(ep, d, pacer?.take(startedAt)));
     const onOutcome: OutcomeCallback = (i, outcome) => {
       const d = chain[i]!;
       const now = this.clock.now();
-      // A chained attempt started when the one before it ended: its own duration tells when.
-      const at = i === 0 || outcome.kind === 'unsent' ? startedAt : Math.max(startedAt, now - outcome.durationMs);
+      // A chained attempt started when the one before it ended: its own duration tells when. A paced
+      // one started no sooner than its time.
+      const from = attempts[i]!.notBeforeMs ?? startedAt;
+      const at = i === 0 || outcome.kind === 'unsent' ? from : Math.max(from, now - outcome.durationMs);
       try {
         const settled = this.outcomes.record(ep, d, at, now, outcome);
         if (settled === 'finished') {
@@ -340,15 +417,22 @@ export class DeliveryScheduler {
       if (--this.attemptsInFlight === 0) this.onIdle?.();
       this.pump(ep);
     };
-    this.opts.sender.sendInOrder(
-      chain.map((d) => this.attemptOf(ep, d)),
-      onOutcome,
-    );
+    this.opts.sender.sendInOrder(attempts, onOutcome);
   }
 
-  private attemptOf(ep: Endpoint, d: Delivery): DeliveryAttempt {
+  private attemptOf(ep: Endpoint, d: Delivery, notBeforeMs: number | undefined): DeliveryAttempt {
     const { eventId, eventName, occurredAtMs, body } = d;
-    return { url: ep.url, eventId, eventName, occurredAtMs, body, bodyFormat: ep.bodyFormat, attempt: d.attempts + 1 };
+    const attempt = d.attempts + 1;
+    const a: DeliveryAttempt = {
+      url: ep.url,
+      eventId,
+      eventName,
+      occurredAtMs,
+      body,
+      bodyFormat: ep.bodyFormat,
+      attempt,
+    };
+    return notBeforeMs === undefined ? a : { ...a, notBeforeMs };
   }
 
   /** The head stays at the front of its key (order), and becomes ready again at `atMs`. */

@@ -50,6 +50,11 @@ function keyOf(secret: string, position: number): Buffer {
   return key;
 }
 
+/** How many key bytes a secret gives (throws the same errors as createSigner for a bad one). */
+export function secretKeyBytes(secret: string): number {
+  return keyOf(secret, 1).length;
+}
+
 /** Undefined when no secret is configured: deliveries then go out unsigned. */
 export function createSigner(secrets: readonly string[]): Signer | undefined {
   if (secrets.length === 0) return undefined;

@@ -17,6 +17,8 @@ export interface DeliveryAttempt {
   readonly bodyFormat: BodyFormat;
   /** 1-based attempt number (for logs only; headers do not depend on it). */
   readonly attempt: number;
+  /** Epoch ms before which the request must not start (a rate-limited URL's pace); absent: at once. */
+  readonly notBeforeMs?: number;
 }
 
 export interface AttemptError {

@@ -2,8 +2,8 @@
 // one, so several bridges or tests in one process do not collide). The only module importing
 // prom-client. Invariant: no label carries free text from a receiver, and a URL only as safeUrl()
 // gives it (no user info, no query string: those may embed tokens) and only while it is registered or
-// has deliveries pending (so removed URLs leave the scrape); other labels are table names, event
-// names, outcomes and rule names.
+// has deliveries pending (so removed URLs leave the scrape), or for the few URLs a receivers entry
+// rate-limits; other labels are table names, event names, outcomes and rule names.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { safeUrl } from '../safe-url.js';
@@ -85,6 +85,8 @@ export class Metrics {
   readonly deliveryLatencySeconds: Histogram<'url'>;
   /** Seconds since the source commit of each URL's oldest pending delivery; 0 for a registered URL with none. */
   readonly oldestPendingAgeSeconds: Gauge<'url'>;
+  /** Seconds during which deliveries of a rate-limited URL were held back by its limit, by safeUrl(url). */
+  readonly rateLimitWaitSeconds: Counter<'url'>;
 
   private lastCommitTimestampMs: number | undefined;
   private urlSource: UrlSource | undefined;
@@ -263,6 +265,23 @@ export class Metrics {
       },
     });
 
+    const rateWaits = (): Iterable<readonly [string, number]> => this.rateWaitProvider?.() ?? [];
+    const rateWaitChild = (url: string): { child: Counter.Internal; reportedMs: number } => this.rateWaitChild(url);
+    this.rateLimitWaitSeconds = new Counter({
+      name: 'ucw_rate_limit_wait_seconds_total',
+      help: 'Seconds during which deliveries of a rate-limited URL (receivers entry rateLimitPerSecond) were held back',
+      labelNames: ['url'] as const,
+      registers,
+      collect() {
+        // Read at scrape time: the scheduler keeps the running total per URL; the counter gets the growth.
+        for (const [url, ms] of rateWaits()) {
+          const c = rateWaitChild(url);
+          if (ms > c.reportedMs) c.child.inc((ms - c.reportedMs) / 1000);
+          c.reportedMs = Math.max(c.reportedMs, ms);
+        }
+      },
+    });
+
     // Start at 0 rather than absent so dashboards and alerts see "disconnected" before the first connect.
     this.sourceConnected.set(0);
     this.urlsPaused.set(0);
@@ -338,6 +357,26 @@ export class Metrics {
       this.latencyByUrl.delete(url);
       this.deliveryLatencySeconds.remove(label);
     }
+  }
+
+  /**
+   * Reads each rate-limited URL's running total of held-back time (ms) at scrape time for
+   * `ucw_rate_limit_wait_seconds_total`, labelled with the URL without query or user info.
+   */
+  countRateLimitWaitWith(provider: () => Iterable<readonly [string, number]>): void {
+    this.rateWaitProvider = provider;
+  }
+
+  private rateWaitProvider: (() => Iterable<readonly [string, number]>) | undefined;
+  private readonly rateWaitByUrl = new Map<string, { child: Counter.Internal; reportedMs: number }>();
+
+  private rateWaitChild(url: string): { child: Counter.Internal; reportedMs: number } {
+    let c = this.rateWaitByUrl.get(url);
+    if (!c) {
+      c = { child: this.rateLimitWaitSeconds.labels(safeUrl(url)), reportedMs: 0 };
+      this.rateWaitByUrl.set(url, c);
+    }
+    return c;
   }
 
   /** The Prometheus text exposition of every instrument of this instance. */

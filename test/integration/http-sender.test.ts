@@ -367,6 +367,44 @@ void describe('HttpSender', () => {
     assert.ok(took >= REQUEST_TIMEOUT_MS - 50 && took < REQUEST_TIMEOUT_MS + 1500, `took ${took} ms`);
   });
 
+  void it("a URL's own profile: its timeout, signer and static headers; other URLs get the defaults", async () => {
+    const stalls = await httpServer(() => undefined);
+    const answers = await httpServer((_req, res) => res.writeHead(200).end('ok'));
+    const own = `http://${HOST}:${stalls.port}/own`;
+    const ownSecret = `whsec_${Buffer.from('a receiver key of its own, 32 b!').toString('base64')}`;
+    const s = otherSender({
+      profileFor: (url) =>
+        url.endsWith('/own')
+          ? {
+              requestTimeoutMs: 150,
+              connections: 1,
+              signer: createSigner([ownSecret]),
+              headers: { Authorization: 'Bearer own-token' },
+            }
+          : {},
+    });
+    const started = Date.now();
+    const r = assertRetry(await s.send(attemptTo(own)));
+    const took = Date.now() - started;
+    assert.equal(r.error.code, 'UCW_ERR_DELIVERY_TIMEOUT');
+    assert.ok(took >= 100 && took < REQUEST_TIMEOUT_MS, `own timeout 150 ms, took ${took} ms`);
+
+    assert.equal((await s.send(attemptTo(`http://${HOST}:${answers.port}/own`))).kind, 'delivered');
+    assert.equal((await s.send(attemptTo(`http://${HOST}:${answers.port}/default`))).kind, 'delivered');
+    const [ownReq, defaultReq] = answers.requests;
+    assert.equal(ownReq!.headers.authorization, 'Bearer own-token');
+    const h = ownReq!.headers;
+    const content = `${String(h['webhook-id'])}.${String(h['webhook-timestamp'])}.${ownReq!.body}`;
+    const ownKey = Buffer.from('a receiver key of its own, 32 b!');
+    assert.equal(
+      ownReq!.headers['webhook-signature'],
+      `v1,${createHmac('sha256', ownKey).update(content).digest('base64')}`,
+    );
+    // The other URL: no static header, the sender's own (two-secret) signer.
+    assert.equal(defaultReq!.headers.authorization, undefined);
+    assert.equal(String(defaultReq!.headers['webhook-signature']).split(' ').length, 2);
+  });
+
   // Policy: the status decides. A 2xx means the receiver accepted the event even if its body never
   // ends; the sender reads at most maxResponseBytes, then destroys the stream (and that connection).
   void it('200 followed by an endless body: delivered, and the body is cut off', async () => {

@@ -280,6 +280,81 @@ void describe('WorkerClient', () => {
     },
   );
 
+  void it("starts each attempt at its not-before time (a rate's pace), in chain order", async () => {
+    rx.clear();
+    const t0 = Date.now() + 200;
+    const paced = [0, 1, 2, 3, 4].map((i) => ({ ...attempt(rx.urlFor(`/paced/${i}`)), notBeforeMs: t0 + i * 100 }));
+    const outcomes = await Promise.all([
+      // One chain of three (one key) and two single attempts (other keys).
+      new Promise<AttemptOutcome[]>((resolve) => {
+        const got: AttemptOutcome[] = [];
+        sender.sendInOrder([paced[0]!, paced[2]!, paced[4]!], (i, o) => {
+          got[i] = o;
+          if (got.filter(Boolean).length === 3) resolve(got);
+        });
+      }),
+      sendOne(sender, paced[1]!),
+      sendOne(sender, paced[3]!),
+    ]);
+    assert.deepEqual(
+      outcomes.flat().map((o) => o.kind),
+      Array(5).fill('delivered'),
+    );
+    const at = new Map(rx.requests.map((r) => [r.path, r.receivedAtMs]));
+    for (let i = 0; i < 5; i++) {
+      const late = at.get(`/paced/${i}`)! - (t0 + i * 100);
+      assert.ok(late >= -5 && late < 80, `attempt ${i} arrived ${late} ms after its time`);
+    }
+  });
+
+  void it('a cancel answers attempts waiting for their time as unsent at once, with no request', async () => {
+    rx.clear();
+    const url = rx.urlFor('/paced-cancel');
+    const later = { ...attempt(url), notBeforeMs: Date.now() + 60_000 };
+    const started = Date.now();
+    const outcome = sendOne(sender, later);
+    // cancelQueued flushes the attempt to the worker first: the cancel finds it waiting for its time.
+    sender.cancelQueued(url);
+    assert.equal((await outcome).kind, 'unsent');
+    assert.ok(Date.now() - started < 5_000, "the cancel did not wait for the attempt's time");
+    assert.equal(rx.requests.length, 0);
+  });
+
+  void it("applies each URL's receivers entry in the worker: its connections, timeout and headers", async () => {
+    const one = rx.urlFor('/hang-cancel/one');
+    const slow = rx.urlFor('/hang/slow');
+    const s = new WorkerClient({
+      ...OPTIONS,
+      receivers: [
+        { index: 0, label: 'one', url: one, concurrency: 1, headers: { 'X-Entry': 'one' } },
+        { index: 1, label: 'slow', urlPrefix: rx.urlFor('/hang/'), timeoutMs: 200 },
+      ],
+    });
+    try {
+      rx.clear();
+      // Concurrency 1: three attempts (three keys) go one after another, 300 ms each.
+      const started = Date.now();
+      const outcomes = await Promise.all([1, 2, 3].map(() => sendOne(s, attempt(one))));
+      assert.deepEqual(
+        outcomes.map((o) => o.kind),
+        ['delivered', 'delivered', 'delivered'],
+      );
+      const at = rx.requests.filter((r) => r.path === '/hang-cancel/one').map((r) => r.receivedAtMs);
+      assert.equal(at.length, 3);
+      for (let i = 1; i < 3; i++) assert.ok(at[i]! - at[i - 1]! >= 250, `request ${i} ${at[i]! - at[i - 1]!} ms after`);
+      assert.ok(Date.now() - started >= 850);
+      assert.equal(rx.requests[0]!.headers['x-entry'], 'one');
+      // The prefix entry's 200 ms timeout, not the default 2 s.
+      const t = Date.now();
+      const timedOut = await sendOne(s, attempt(slow));
+      assert.equal(timedOut.kind === 'retry' ? timedOut.error.code : timedOut.kind, 'UCW_ERR_DELIVERY_TIMEOUT');
+      assert.ok(Date.now() - t < 1_500, `timed out after ${Date.now() - t} ms`);
+      assert.equal(rx.requests.find((r) => r.path === '/hang/slow')!.headers['x-entry'], undefined);
+    } finally {
+      await s.close();
+    }
+  });
+
   void it('checks its options before starting: a bad secret is a configuration error', () => {
     assert.throws(
       () => new WorkerClient({ ...OPTIONS, signingSecrets: ['whsec_not*base64'] }),

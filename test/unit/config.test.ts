@@ -90,6 +90,7 @@ void describe('loadConfig', () => {
         blockPrivateNetworks: false,
         resetToNow: false,
         maxOutboxBytes: 8 * 1024 ** 3,
+        receivers: [],
       },
     );
     assert.equal(cfg.rules, undefined);

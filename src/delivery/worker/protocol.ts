@@ -4,16 +4,32 @@
 // structured cloning of objects (a property name per item) costs the worker CPU (bench/RESULTS.md).
 
 import type { EventName } from '../../domain/events.js';
+import type { ReceiverEntry } from '../../config/receivers.js';
 import type { HttpSenderOptions } from '../http-sender.js';
 import type { AttemptOutcome, BodyFormat, DeliveryAttempt } from '../types.js';
 
 /**
  * HttpSender options that can cross a thread (the worker's workerData): the signer is rebuilt from its secrets there.
  */
-export type WorkerOptions = Omit<HttpSenderOptions, 'signer' | 'now'> & { readonly signingSecrets: readonly string[] };
+export type WorkerOptions = Omit<HttpSenderOptions, 'signer' | 'now' | 'profileFor'> & {
+  readonly signingSecrets: readonly string[];
+  /** The receivers entries (resolved, plain data): each URL's own secret, headers, timeouts, connections. */
+  readonly receivers?: readonly ReceiverEntry[];
+};
 
 /** One attempt on the wire: its fields sit at the AT_* indexes below. */
-export type AttemptTuple = readonly [number, string, string, EventName, number, string, BodyFormat, number, 0 | 1];
+export type AttemptTuple = readonly [
+  number,
+  string,
+  string,
+  EventName,
+  number,
+  string,
+  BodyFormat,
+  number,
+  0 | 1,
+  number,
+];
 
 const AT_SEQ = 0;
 const AT_URL = 1;
@@ -25,10 +41,23 @@ const AT_BODY_FORMAT = 6;
 const AT_ATTEMPT = 7;
 /** 1: the next tuple of the batch is the next attempt of the same in-order chain. */
 const AT_CHAINED = 8;
+/** Epoch ms before which the attempt must not start; 0: at once. */
+const AT_NOT_BEFORE_MS = 9;
 
 /** `seq` names the attempt in its outcome; `chainedToNext`: the next attempt encoded belongs to the same chain. */
 export function encodeAttempt(seq: number, a: DeliveryAttempt, chainedToNext: boolean): AttemptTuple {
-  return [seq, a.url, a.eventId, a.eventName, a.occurredAtMs, a.body, a.bodyFormat, a.attempt, chainedToNext ? 1 : 0];
+  return [
+    seq,
+    a.url,
+    a.eventId,
+    a.eventName,
+    a.occurredAtMs,
+    a.body,
+    a.bodyFormat,
+    a.attempt,
+    chainedToNext ? 1 : 0,
+    a.notBeforeMs ?? 0,
+  ];
 }
 
 export function decodeAttempt(t: AttemptTuple): DeliveryAttempt {
@@ -45,6 +74,11 @@ export function decodeAttempt(t: AttemptTuple): DeliveryAttempt {
 
 export function seqOf(t: AttemptTuple): number {
   return t[AT_SEQ];
+}
+
+/** When the attempt may start (epoch ms; 0: at once); not in decodeAttempt: the worker's lane waits for it. */
+export function notBeforeOf(t: AttemptTuple): number {
+  return t[AT_NOT_BEFORE_MS];
 }
 
 export function urlOf(t: AttemptTuple): string {
