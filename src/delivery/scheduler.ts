@@ -170,12 +170,13 @@ export class DeliveryScheduler {
   }
 
   /** Each URL's live state for `status`: attempts in flight, its health and the end of its wait. */
-  urlStates(): Array<{ url: string; inFlight: number; mode: UrlMode; untilMs?: number }> {
+  urlStates(): Array<{ url: string; inFlight: number; mode: UrlMode; untilMs?: number; rateLimitedWaitMs?: number }> {
     return [...this.endpoints.values()].map((ep) => ({
       url: ep.url,
       inFlight: ep.inFlight,
       mode: ep.health.mode,
       ...(ep.health.mode === 'healthy' ? {} : { untilMs: ep.health.untilMs }),
+      ...(ep.rate ? { rateLimitedWaitMs: this.rateLimitedWaitMs(ep.url) } : {}),
     }));
   }
 

@@ -16,6 +16,8 @@ export interface LiveUrl {
   readonly mode: 'healthy' | 'failing' | 'paused';
   /** End of the current wait of a failing or paused URL (epoch ms). */
   readonly untilMs?: number;
+  /** Time its deliveries were held back by its rate limit so far (absent: not rate-limited). */
+  readonly rateLimitedWaitMs?: number;
 }
 
 /** What only the running bridge knows. */
@@ -54,11 +56,12 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
   const rawUrls = new Set([...store.urls.map((u) => u.url), ...(live?.urls.map((u) => u.url) ?? [])]);
   const urls = [...rawUrls].sort().map((url): UrlStatus => {
     const s = store.urls.find((u) => u.url === url);
+    const liveUrl = live?.urls.find((u) => u.url === url);
     const { state, pausedUntil } = stateOf(url, parts);
     return {
       url: safeUrl(url),
       pending: s?.pending ?? 0,
-      inFlight: live?.urls.find((u) => u.url === url)?.inFlight ?? 0,
+      inFlight: liveUrl?.inFlight ?? 0,
       retrying: s?.retrying ?? 0,
       dead: s?.dead ?? 0,
       cancelled: s?.cancelled ?? 0,
@@ -76,6 +79,9 @@ export function buildSnapshot(parts: SnapshotParts): StatusSnapshot {
         : {}),
       ...(s?.oldestPendingAtMs !== undefined
         ? { oldestPendingAgeSeconds: Math.max(0, Math.round((nowMs - s.oldestPendingAtMs) / 1000)) }
+        : {}),
+      ...(liveUrl?.rateLimitedWaitMs !== undefined
+        ? { rateLimitedWaitSeconds: Math.round(liveUrl.rateLimitedWaitMs / 100) / 10 }
         : {}),
     };
   });

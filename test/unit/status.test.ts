@@ -145,11 +145,16 @@ void describe('status from the store', () => {
         connected: true,
         urls: [
           { url: A, inFlight: 1, mode: 'failing', untilMs: clock + 5_000 },
-          { url: 'http://127.0.0.1:9/new', inFlight: 0, mode: 'healthy' },
+          { url: 'http://127.0.0.1:9/new', inFlight: 0, mode: 'healthy', rateLimitedWaitMs: 12_345 },
         ],
       },
     });
     assert.equal(live.from, 'bridge');
+    // Only a rate-limited URL carries its wait (per-receiver rateLimitPerSecond).
+    assert.deepEqual(
+      live.urls.map((u) => u.rateLimitedWaitSeconds),
+      [undefined, undefined, 12.3],
+    );
     assert.equal(live.source.connected, true);
     assert.deepEqual(
       live.urls.map((u) => [u.url, u.state, u.inFlight, u.pausedUntil]),
