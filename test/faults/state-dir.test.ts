@@ -78,7 +78,7 @@ void describe('faults: state directory shared with offline commands', () => {
       await first.waitReady();
       const startedAt = Date.now();
       const second = env.startBridge({ stateDir });
-      const code = await second.exited;
+      const code = await second.waitExit();
       const ms = Date.now() - startedAt;
       assert.equal(code, 1);
       // Process start-up included; nothing waits on a busy timeout or a retry.

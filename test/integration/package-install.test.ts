@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { exitOf, exitWithin, tail } from '../helpers/child-exit.js';
 
 const INSTALL_TIMEOUT_MS = 600_000;
 
@@ -62,7 +63,7 @@ void describe('the packed tarball, installed in an empty directory', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = exitOf(child);
     try {
       const started = await waitFor(() => /"httpPort":(\d+),.*"msg":"bridge started"/.exec(out) ?? undefined, {
         message: () => `bridge not started:\n${out}`,
@@ -85,6 +86,6 @@ void describe('the packed tarball, installed in an empty directory', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGTERM');
     }
-    assert.equal(await exited, 0, out);
+    assert.equal(await exitWithin(child, exited, () => tail(out)), 0, out);
   });
 });

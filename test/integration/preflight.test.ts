@@ -22,7 +22,7 @@ void describe('preflight of the source server', () => {
         await src.db.exec(`SET GLOBAL ${variable} = '${value}'`);
         try {
           const bridge = env.startBridge();
-          const code1 = await bridge.exited;
+          const code1 = await bridge.waitExit();
           assert.equal(code1, 1);
           const fatal = bridge.logs.find((l) => l.level === 'fatal');
           assert.equal(fatal?.code, code);

@@ -22,7 +22,7 @@ void describe('rules versus the live schema', () => {
     const path = join(stateDir, 'rules.json');
     writeFileSync(path, JSON.stringify(rules));
     const bridge = env.startBridge({ stateDir, args: ['--rules', path] });
-    assert.equal(await bridge.exited, 2, 'rules problems exit 2');
+    assert.equal(await bridge.waitExit(), 2, 'rules problems exit 2');
     const fatal = bridge.logs.find((l) => l.level === 'fatal');
     assert.equal(fatal?.code, 'UCW_ERR_RULES_SCHEMA');
     assert.match(bridge.stderr.join(''), /column ccrepo\.queue_log_repo\.reason_text does not exist/);
