@@ -11,6 +11,7 @@ import { startReceiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Ledger, Traffic, Writer } from '../helpers/fault-kit.js';
+import { agentOf } from '../helpers/bodies.js';
 
 const AGENTS = 10;
 const RETRY_BASE_MS = 100;
@@ -155,7 +156,7 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
       rx.setResponder(
         ledger.responder((req, prior) => {
           if (prior > 0) return undefined;
-          const agent = (JSON.parse(req.body) as { agent: string }).agent;
+          const agent = agentOf(req.body);
           if (agent === 'agent0') return { status: 429, headers: { 'retry-after': '2' } };
           if (agent === 'agent1')
             return { status: 429, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } };
@@ -176,7 +177,7 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
       const attemptsOf = (agent: string): Map<string, number[]> => {
         const byId = new Map<string, number[]>();
         for (const r of rx.requests) {
-          if ((JSON.parse(r.body) as { agent: string }).agent !== agent) continue;
+          if (agentOf(r.body) !== agent) continue;
           const id = r.headers['webhook-id']!;
           byId.set(id, [...(byId.get(id) ?? []), r.receivedAtMs]);
         }

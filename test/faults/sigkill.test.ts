@@ -11,8 +11,8 @@ import { describe, test } from 'node:test';
 import { CLI, type BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, prng, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
+import { Ledger, prng, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const AGENTS = 100;
 const WRITERS = 2;

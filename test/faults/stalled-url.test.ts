@@ -11,8 +11,9 @@ import type { IntegrationEnv } from '../helpers/integration-env.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
+import { Ledger, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
+import { metric } from '../helpers/metrics-text.js';
 
 const HEALTHY_LATENCY_BUDGET_MS = 1_000;
 const STALL_MS = 3_000;

@@ -8,6 +8,7 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import type { RecordedRequest } from '../../demo/receiver.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { metricIn, scrape } from '../helpers/metrics-text.js';
 
 const SECRET_KEY = Buffer.from('an end-to-end test signing key!!');
 const SECRET = `whsec_${SECRET_KEY.toString('base64')}`;
@@ -226,12 +227,8 @@ void describe('end to end: reference schema -> six events', () => {
     assert.equal(new Set(ids).size, ids.length, 'every event has its own id');
 
     // The production counter agrees: 18 events produced (and no more were pending).
-    const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
-    const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce(
-      (n, m) => n + Number(m[2]),
-      0,
-    );
-    assert.equal(produced, 18);
+    const metrics = await scrape(bridge.httpPort());
+    assert.equal(metricIn(metrics, 'ucw_events_total'), 18);
     // Secrets never appear in logs, errors or metrics: not the signing secret, not the DB password.
     const password = new URL(src.db.bridgeUrl).password;
     const everything = JSON.stringify(bridge.logs) + bridge.stderr.join('') + metrics;

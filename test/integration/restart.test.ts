@@ -7,6 +7,7 @@ import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { agentOf } from '../helpers/bodies.js';
 
 const at = (i: number): string =>
   `2026-03-02 11:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`;
@@ -43,7 +44,7 @@ void describe('restart', () => {
       await waitFor(() => rx.requests.length >= 66, { message: () => `${rx.requests.length}/66 live after restart` });
 
       const agentsAt = (path: string): string[] =>
-        rx.requests.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as { agent: string }).agent);
+        rx.requests.filter((r) => r.path === path).map((r) => agentOf(r.body));
       const range = (a: number, b: number): string[] => Array.from({ length: b - a }, (_, i) => `agent${a + i}`);
       assert.deepEqual(agentsAt('/before').sort(), range(0, 40).sort());
       assert.deepEqual(agentsAt('/after').sort(), range(40, 65).sort());
