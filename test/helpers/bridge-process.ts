@@ -29,6 +29,8 @@ export interface BridgeProcess {
   stop(): Promise<number | null>;
   /** SIGKILL, then the exit code (bounded as waitExit). */
   kill(): Promise<number | null>;
+  /** Any signal (SIGINT: an operator's Ctrl-C), then the exit code (bounded as waitExit). */
+  stopWith(sig: NodeJS.Signals): Promise<number | null>;
 }
 
 export interface BridgeProcessOptions {
@@ -150,6 +152,7 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
     },
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
+    stopWith: signal,
   };
 }
 
