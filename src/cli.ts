@@ -159,7 +159,9 @@ export async function main(args: string[]): Promise<number> {
             setExit(() => {
               const outbox = openStore(argv['state-dir'], true);
               try {
-                for (const d of outbox.deadLetters(argv.limit)) process.stdout.write(`${JSON.stringify(d)}\n`);
+                // The URL as logs show it: its token or credentials stay out of terminals and tickets.
+                for (const d of outbox.deadLetters(argv.limit))
+                  process.stdout.write(`${JSON.stringify({ ...d, url: safeUrl(d.url) })}\n`);
               } finally {
                 outbox.close();
               }
