@@ -3,8 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
+import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import type { RecordedRequest } from '../../demo/receiver.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -237,6 +240,32 @@ void describe('end to end: reference schema -> six events', () => {
     // Payloads (caller numbers) never appear in logs above debug level.
     for (const l of bridge.logs.filter((x) => x.level !== 'debug'))
       assert.ok(!JSON.stringify(l).includes('59891234567'), `payload leaked: ${JSON.stringify(l)}`);
+  });
+
+  void test('every metric the docs name is in a live scrape, and every one scraped is documented', async () => {
+    const bridge = env.startBridge();
+    await bridge.waitReady();
+    const scraped = new Set(
+      [...(await scrape(bridge.httpPort())).matchAll(/^# TYPE (ucw_[a-z_]+) /gm)].map((m) => m[1]!),
+    );
+    assert.equal(await bridge.stop(), 0);
+    const docs = ['README.md', ...readdirSync(join(PROJECT_ROOT, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
+      f.endsWith('.md'),
+    );
+    const named = new Map<string, string>();
+    for (const file of docs)
+      for (const m of readFileSync(join(PROJECT_ROOT, file), 'utf8').matchAll(/\bucw_[a-z_]*[a-z]\b/g))
+        // ucw_bridge is the database user of the README's grants, not a metric.
+        if (m[0] !== 'ucw_bridge') named.set(m[0], file);
+    assert.ok(named.size >= 15, `only ${named.size} metric names found in the docs`);
+    const missing = [...named].filter(([name]) => !scraped.has(name)).map(([name, file]) => `${name} (${file})`);
+    assert.deepEqual(missing, [], 'named in the docs, not in /metrics');
+    // The other way: every bridge metric (not node's process metrics) has a row in the operations table.
+    const table = readFileSync(join(PROJECT_ROOT, 'docs', 'operations.md'), 'utf8');
+    const undocumented = [...scraped].filter(
+      (name) => !/^ucw_(process|nodejs)_/.test(name) && !table.includes(`| \`${name}`),
+    );
+    assert.deepEqual(undocumented, [], 'in /metrics, not in the table of docs/operations.md');
   });
 });
 
