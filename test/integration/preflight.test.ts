@@ -2,8 +2,6 @@
 // explanation; an unreachable server is retried (not fatal) while /readyz says why.
 
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { privateServerOnly } from '../helpers/external-server.js';
@@ -11,6 +9,7 @@ import { waitFor } from '../helpers/wait-for.js';
 import { metric, scrape } from '../helpers/metrics-text.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { agentOf } from '../helpers/bodies.js';
+import { startPortGate } from '../helpers/port-gate.js';
 
 /** KILLs every connection of the bridge's user: its stream and queries fail and it reconnects. */
 async function killBridgeConnections(src: SourceFixture): Promise<number> {
@@ -19,16 +18,6 @@ async function killBridgeConnections(src: SourceFixture): Promise<number> {
   )) as unknown as [Array<{ ID: number }>];
   for (const r of rows) await src.admin.query(`KILL CONNECTION ${r.ID}`).catch(() => undefined);
   return rows.length;
-}
-
-/** A port that stays taken (no other process can get it) and resets every connection. */
-async function resettingPort(): Promise<{ port: number; close(): Promise<void> }> {
-  const server = net.createServer((socket) => socket.resetAndDestroy());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 /** What the general query log may hold for the bridge's user: only reads. */
@@ -235,7 +224,7 @@ void describe('preflight of the source server', () => {
 
   void test('an unreachable host is retried with UCW_ERR_SOURCE_CONNECT and /readyz says so', async (t) => {
     // A port held by a listener that resets: nothing else can take it while the test runs.
-    const dead = await resettingPort();
+    const dead = await startPortGate();
     t.after(() => dead.close());
     const url = new URL(env.src.db.bridgeUrl);
     url.port = String(dead.port);
