@@ -10,6 +10,7 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { EXIT_TIMEOUT_MS } from '../helpers/child-exit.js';
 import { agentOf } from '../helpers/bodies.js';
 
 const at = (s: number): string => `2026-03-02 12:00:${String(s).padStart(2, '0')}.000`;
@@ -80,6 +81,9 @@ void describe('delivery', () => {
 
     const listed = execFileSync(process.execPath, [CLI, 'dead-letters', 'list', '--state-dir', stateDir], {
       encoding: 'utf8',
+      // Bounded: a CLI that hangs is killed and fails the test.
+      timeout: EXIT_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
     })
       .trim()
       .split('\n')
@@ -91,6 +95,9 @@ void describe('delivery', () => {
 
     const out = execFileSync(process.execPath, [CLI, 'dead-letters', 'retry', '--state-dir', stateDir], {
       encoding: 'utf8',
+      // Bounded: a CLI that hangs is killed and fails the test.
+      timeout: EXIT_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
     });
     assert.match(out, /requeued 1 deliveries/);
     bridge = env.startBridge({ stateDir });

@@ -14,7 +14,7 @@ import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { exitOf, exitWithin, tail } from '../helpers/child-exit.js';
+import { EXIT_TIMEOUT_MS, exitOf, exitWithin, tail } from '../helpers/child-exit.js';
 
 const INSTALL_TIMEOUT_MS = 600_000;
 
@@ -33,6 +33,8 @@ void describe('the packed tarball, installed in an empty directory', () => {
     execFileSync('npm', ['pack', '--pack-destination', packDir, '--ignore-scripts', '--silent'], {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
     });
     const [tarball] = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
     assert.ok(tarball, `npm pack wrote no tarball into ${packDir}`);
@@ -44,7 +46,8 @@ void describe('the packed tarball, installed in an empty directory', () => {
     });
     // The installed command runs through its own shebang (memory flags included), as a user runs it.
     const bin = join(appDir, 'node_modules', '.bin', 'ucontact-webhooks');
-    const run = (args: string[]): string => execFileSync(bin, args, { cwd: appDir, encoding: 'utf8' });
+    const run = (args: string[]): string =>
+      execFileSync(bin, args, { cwd: appDir, encoding: 'utf8', timeout: EXIT_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
     assert.match(run(['--help']), /ucontact-webhooks run +Follow the source binlog/);
     const rulesFile = join(appDir, 'rules.yaml');
