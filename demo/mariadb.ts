@@ -46,6 +46,8 @@ export interface PrivateMariaDb {
 }
 
 const STOP_GRACE_MS = 10_000;
+/** mariadb-install-db takes a few seconds here; a minute means it hangs. */
+const INSTALL_TIMEOUT_MS = 60_000;
 const START_TIMEOUT_MS = 30_000;
 const READY_POLL_INTERVAL_MS = 40;
 const MAX_PORT_RETRIES = 3;
@@ -161,17 +163,28 @@ interface RunResult {
   output: string;
 }
 
-async function runToCompletion(command: string, args: string[]): Promise<RunResult> {
+/** Runs a tool to its end; one still running after `timeoutMs` is SIGKILLed and fails with its output. */
+async function runToCompletion(command: string, args: string[], timeoutMs = INSTALL_TIMEOUT_MS): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-20_000);
     };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} did not finish within ${timeoutMs} ms (killed); output:\n${output.slice(-2_000)}`));
+    }, timeoutMs);
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
 
@@ -221,7 +234,15 @@ async function terminate(running: Running): Promise<void> {
   clearTimeout(timer);
   if (timedOut) {
     running.child.kill('SIGKILL');
-    await running.exited;
+    // Even SIGKILL can wait on a process stuck in the kernel: bounded, so stop() never hangs.
+    const gone = await Promise.race([
+      running.exited.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), STOP_GRACE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!gone) throw new Error(`mariadbd pid ${running.child.pid} did not exit after SIGKILL; ${running.stderrTail()}`);
   }
 }
 

@@ -32,8 +32,9 @@ function readStore<T>(stateDir: string, read: (store: StateStore) => T): T {
 }
 
 /** The dead letters in the shape `dead-letters list` printed (kept for its scripts), oldest first. */
+/** Dead letters in the shape `dead-letters list` always printed, the URL as logs show it. */
 export function listDeadLetters(stateDir: string, limit: number): unknown[] {
-  return readStore(stateDir, (s) => s.deadLetters(limit));
+  return readStore(stateDir, (s) => s.deadLetters(limit).map((d) => ({ ...d, url: safeUrl(d.url) })));
 }
 
 export function listDeliveries(stateDir: string, filter: DeliveryFilter, limit: number): DeliveryView[] {

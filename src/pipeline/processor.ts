@@ -97,6 +97,9 @@ export class TransactionProcessor {
       const mirrored = this.mirrored.get(table);
       if (mirrored !== undefined) mirror.push(...mirrorChanges(mirrored, change));
       if (table === registry.def.table) {
+        // Fail closed: a row read without its url or event column would silently unregister its URL.
+        const gone = missingColumn(registry.columns, change.before) ?? missingColumn(registry.columns, change.after);
+        if (gone !== undefined) throw registryDrift(table, gone, change);
         this.openRegistrations ??= registrationsOf(registry);
         registry.apply(change.before, change.after);
       }
@@ -237,6 +240,26 @@ function addCounts(
   counts: ReadonlyMap<string, number>,
 ): void {
   for (const [value, n] of counts) metrics.child(counter, value).inc(n);
+}
+
+function missingColumn(columns: readonly string[], image: Record<string, unknown> | null): string | undefined {
+  if (!image) return undefined;
+  for (const col of columns) if (!(col in image)) return col;
+  return undefined;
+}
+
+/** Fatal (a mirrored table cannot be skipped): the supervisor stops the bridge with it. */
+function registryDrift(table: string, column: string, change: RowChange): BridgeError {
+  const position = formatPosition(change.tx.start);
+  return new BridgeError(
+    'UCW_ERR_RULES_SCHEMA_DRIFT',
+    `the registry table ${table} lost its column ${column} in the transaction at binlog ${position}: ` +
+      'its registrations can no longer be read',
+    {
+      hint: `Give ${table} its ${column} column back (or point the rules' registry at the new one) and restart.`,
+      details: { table, column, position },
+    },
+  );
 }
 
 function mirrorChanges({ table, key, columns }: MirrorTable, change: RowChange): MirrorChange[] {

@@ -117,11 +117,22 @@ export function parseSourceDatetime(value: unknown, zone: string): number | null
   if (h > 23 || mi > 59 || sec > 59 || mo > 12 || d > daysInMonth(y, mo)) return null;
   const wallAsUtc = Date.UTC(y, mo - 1, d, h, mi, sec, frac);
   if (zone === 'UTC') return wallAsUtc;
-  // Two passes settle the offset around DST transitions.
-  let guess = wallAsUtc - offsetMs(wallAsUtc, zone);
-  guess = wallAsUtc - offsetMs(guess, zone);
-  return guess;
+  // The offsets a day either side: the same unless a DST change is near (two calls, as before).
+  const before = offsetMs(wallAsUtc - DAY_MS, zone);
+  const after = offsetMs(wallAsUtc + DAY_MS, zone);
+  if (before === after) return wallAsUtc - before;
+  // Near a change, one documented answer (docs/rules.md): a repeated wall time is its first
+  // occurrence; a skipped one is read in the offset before the gap, which moves it forward by the gap.
+  const early = wallAsUtc - before;
+  const late = wallAsUtc - after;
+  const earlyIsReal = offsetMs(early, zone) === before;
+  const lateIsReal = offsetMs(late, zone) === after;
+  if (earlyIsReal && lateIsReal) return Math.min(early, late);
+  if (lateIsReal) return late;
+  return early;
 }
+
+const DAY_MS = 86_400_000;
 
 function daysInMonth(y: number, mo: number): number {
   if (mo === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;

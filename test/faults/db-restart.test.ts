@@ -9,8 +9,9 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { privateServerOnly } from '../helpers/external-server.js';
 import { setUrl } from '../helpers/source-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, logsWith, metric, readyz, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
+import { Ledger, logsWith, readyz, Traffic, Writer } from '../helpers/fault-kit.js';
+import { metric } from '../helpers/metrics-text.js';
 
 const RECONNECT_BUDGET_MS = 5_000;
 

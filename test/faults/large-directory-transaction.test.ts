@@ -13,7 +13,7 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { metric } from '../helpers/fault-kit.js';
+import { metric } from '../helpers/metrics-text.js';
 
 const USERS = 100_000;
 // --max-queued-rows 400 makes parts of 100 rows: the UPDATE arrives in about 1,000 parts.

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, metric, Traffic, Writer } from '../helpers/fault-kit.js';
+import { Ledger, Traffic, Writer } from '../helpers/fault-kit.js';
+import { metric } from '../helpers/metrics-text.js';
 
 const ROWS = 20_000;
 // --max-queued-rows 400 makes parts of 100 rows: the transaction arrives in about 200 parts.

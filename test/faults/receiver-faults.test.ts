@@ -11,6 +11,8 @@ import { startReceiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { Ledger, Traffic, Writer } from '../helpers/fault-kit.js';
+import { agentOf } from '../helpers/bodies.js';
+import { startPortGate } from '../helpers/port-gate.js';
 
 const AGENTS = 10;
 const RETRY_BASE_MS = 100;
@@ -38,66 +40,64 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
     }
   };
 
-  void test(
-    'receiver refuses connections past the first retry ' + 'steps, then comes back: all arrive in per-agent order',
-    async (t) => {
-      const { src } = env;
-      const ledger = new Ledger('/down');
-      const probe = await startReceiver();
-      const port = Number(new URL(probe.url).port);
-      const url = probe.urlFor('/down');
-      await probe.close(); // the port now refuses connections
-      await src.tx(setUrl('AgentLog', url), setUrl('AgentBreak', url));
-      const bridge = env.startBridge({ stateDir: src.stateDir() });
-      t.after(() => bridge.stop());
-      await bridge.waitReady();
-      const traffic = new Traffic();
-      await writeTraffic(ledger, traffic, 20);
+  void test('receiver down (connections reset) past the first retry steps, then back: all in order', async (t) => {
+    const { src } = env;
+    const ledger = new Ledger('/down');
+    // Down: a port held for the test that resets every connection (no other process can take it).
+    const gate = await startPortGate();
+    t.after(() => gate.close());
+    const url = `http://127.0.0.1:${gate.port}/down`;
+    await src.tx(setUrl('AgentLog', url), setUrl('AgentBreak', url));
+    const bridge = env.startBridge({ stateDir: src.stateDir() });
+    t.after(() => bridge.stop());
+    await bridge.waitReady();
+    const traffic = new Traffic();
+    await writeTraffic(ledger, traffic, 20);
 
-      // Down until some delivery is past the doubling steps and retrying at the cap.
-      const pastSteps = await bridge.waitForLog(
-        (l) => l.msg === 'delivery failed; will retry' && Number(l.attempt) >= 5,
-        'fifth failed attempt',
-      );
-      await writeTraffic(ledger, traffic, 20); // more while it is down
-      const one = retries(bridge)
-        .filter((l) => l.deliveryId === pastSteps.deliveryId)
-        .slice(0, 5);
-      assert.deepEqual(
-        one.map((l) => l.attempt),
-        [1, 2, 3, 4, 5],
-      );
+    // Down until some delivery is past the doubling steps and retrying at the cap.
+    const pastSteps = await bridge.waitForLog(
+      (l) => l.msg === 'delivery failed; will retry' && Number(l.attempt) >= 5,
+      'fifth failed attempt',
+    );
+    await writeTraffic(ledger, traffic, 20); // more while it is down
+    const one = retries(bridge)
+      .filter((l) => l.deliveryId === pastSteps.deliveryId)
+      .slice(0, 5);
+    assert.deepEqual(
+      one.map((l) => l.attempt),
+      [1, 2, 3, 4, 5],
+    );
+    assert.ok(
+      one.every((l) => l.code === 'UCW_ERR_DELIVERY_NETWORK'),
+      JSON.stringify(one[0]),
+    );
+    // Backoff: [step/2, step] with step = base * 2^(attempt-1), capped (a few ms of scheduling slack).
+    for (const l of one) {
+      const step = Math.min(RETRY_BASE_MS * 2 ** (Number(l.attempt) - 1), RETRY_MAX_MS);
+      const delay = Number(l.retryInMs);
       assert.ok(
-        one.every((l) => l.code === 'UCW_ERR_DELIVERY_NETWORK'),
-        JSON.stringify(one[0]),
+        delay >= step / 2 - 5 && delay <= step,
+        `attempt ${String(l.attempt)} retried in ${delay} ms, step ${step}`,
       );
-      // Backoff: [step/2, step] with step = base * 2^(attempt-1), capped (a few ms of scheduling slack).
-      for (const l of one) {
-        const step = Math.min(RETRY_BASE_MS * 2 ** (Number(l.attempt) - 1), RETRY_MAX_MS);
-        const delay = Number(l.retryInMs);
-        assert.ok(
-          delay >= step / 2 - 5 && delay <= step,
-          `attempt ${String(l.attempt)} retried in ${delay} ms, step ${step}`,
-        );
-      }
+    }
 
-      const downFor = Date.now() - Date.parse(String(retries(bridge)[0]!.time));
-      const rx = await startReceiver(ledger.responder(), { port });
-      t.after(() => rx.close());
-      const upAt = Date.now();
-      await waitFor(() => ledger.complete(), {
-        message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver came back`,
-      });
-      ledger.assertAllInOrder();
-      assert.equal(ledger.duplicates, 0);
-      const figures =
-        `receiver down: ${ledger.committed.length} ` +
-        `events, ${retries(bridge).length} refused attempts over ~${downFor} ms; ` +
-        `all delivered in order ${Date.now() - upAt} ms after it came back`;
-      t.diagnostic(figures);
-      console.log(figures);
-    },
-  );
+    const downFor = Date.now() - Date.parse(String(retries(bridge)[0]!.time));
+    const rx = await startReceiver(ledger.responder());
+    t.after(() => rx.close());
+    gate.forwardTo(Number(new URL(rx.url).port)); // back up, at the same address
+    const upAt = Date.now();
+    await waitFor(() => ledger.complete(), {
+      message: () => `${ledger.delivered}/${ledger.committed.length} after the receiver came back`,
+    });
+    ledger.assertAllInOrder();
+    assert.equal(ledger.duplicates, 0);
+    const figures =
+      `receiver down: ${ledger.committed.length} ` +
+      `events, ${retries(bridge).length} refused attempts over ~${downFor} ms; ` +
+      `all delivered in order ${Date.now() - upAt} ms after it came back`;
+    t.diagnostic(figures);
+    console.log(figures);
+  });
 
   void test(
     'receiver slower than --request-timeout-ms: attempts ' + 'time out and are retried, delivered once it speeds up',
@@ -155,7 +155,7 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
       rx.setResponder(
         ledger.responder((req, prior) => {
           if (prior > 0) return undefined;
-          const agent = (JSON.parse(req.body) as { agent: string }).agent;
+          const agent = agentOf(req.body);
           if (agent === 'agent0') return { status: 429, headers: { 'retry-after': '2' } };
           if (agent === 'agent1')
             return { status: 429, headers: { 'retry-after': new Date(Date.now() + 2000).toUTCString() } };
@@ -176,7 +176,7 @@ void describe('faults: receiver down, slow, rate-limiting', () => {
       const attemptsOf = (agent: string): Map<string, number[]> => {
         const byId = new Map<string, number[]>();
         for (const r of rx.requests) {
-          if ((JSON.parse(r.body) as { agent: string }).agent !== agent) continue;
+          if (agentOf(r.body) !== agent) continue;
           const id = r.headers['webhook-id']!;
           byId.set(id, [...(byId.get(id) ?? []), r.receivedAtMs]);
         }

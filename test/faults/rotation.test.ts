@@ -9,8 +9,8 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { BINLOG_STATUS_SQL, setUrl } from '../helpers/source-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
+import { Ledger, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const LIVE_ROTATIONS = 5;
 

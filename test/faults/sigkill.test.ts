@@ -11,8 +11,9 @@ import { describe, test } from 'node:test';
 import { CLI, type BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { setUrl } from '../helpers/source-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, prng, sleep, Traffic, Writer } from '../helpers/fault-kit.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
+import { EXIT_TIMEOUT_MS } from '../helpers/child-exit.js';
+import { Ledger, prng, Traffic, Writer } from '../helpers/fault-kit.js';
 
 const AGENTS = 100;
 const WRITERS = 2;
@@ -108,6 +109,9 @@ void describe('faults: SIGKILL under load', () => {
       ledger.assertAllInOrder();
       const dead = execFileSync(process.execPath, [CLI, 'dead-letters', 'list', '--state-dir', stateDir], {
         encoding: 'utf8',
+        // Bounded: a CLI that hangs is killed and fails the test.
+        timeout: EXIT_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
       }).trim();
       assert.equal(dead, '', 'no dead letter');
 

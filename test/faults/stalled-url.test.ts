@@ -11,14 +11,16 @@ import type { IntegrationEnv } from '../helpers/integration-env.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { startReceiver, type Receiver } from '../../demo/receiver.js';
 import { setUrl } from '../helpers/source-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
-import { Ledger, metric, sleep, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
+import { Ledger, Traffic, Writer, type TrafficRow } from '../helpers/fault-kit.js';
+import { startPortGate } from '../helpers/port-gate.js';
+import { metric } from '../helpers/metrics-text.js';
 
 const HEALTHY_LATENCY_BUDGET_MS = 1_000;
 const STALL_MS = 3_000;
 const AGENTS = 20;
 
-type Stall = 'connection refused' | 'no answer, other host' | '503, same host' | 'no answer, same host';
+type Stall = 'connections reset' | 'no answer, other host' | '503, same host' | 'no answer, same host';
 
 async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Promise<void> {
   const { src, rx } = env;
@@ -41,15 +43,23 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
       rx.setResponder((req, nth) => (req.path === '/stalled' ? back(req, nth) : ok(req, nth)));
       return Promise.resolve();
     };
+  } else if (stall === 'connections reset') {
+    rx.setResponder(ok);
+    // Down: a port held for the test that resets every connection (no other process can take it).
+    const gate = await startPortGate();
+    t.after(() => gate.close());
+    stalledUrl = `http://127.0.0.1:${gate.port}/stalled`;
+    recover = async () => {
+      other = await startReceiver(stalled.responder());
+      gate.forwardTo(Number(new URL(other.url).port)); // back up, at the same address
+    };
   } else {
     rx.setResponder(ok);
-    other = await startReceiver(stall === 'connection refused' ? stalled.responder() : () => 'hang');
-    const port = Number(new URL(other.url).port);
+    other = await startReceiver(() => 'hang');
     stalledUrl = other.urlFor('/stalled');
-    if (stall === 'connection refused') await other.close();
-    recover = async () => {
-      if (stall === 'connection refused') other = await startReceiver(stalled.responder(), { port });
-      else other!.setResponder(stalled.responder());
+    recover = () => {
+      other!.setResponder(stalled.responder());
+      return Promise.resolve();
     };
   }
   t.after(() => other?.close());
@@ -128,7 +138,7 @@ async function scenario(env: IntegrationEnv, t: TestContext, stall: Stall): Prom
 void describe('faults: one URL stalled, another healthy', () => {
   const env = useIntegrationEnv();
 
-  void test('stalled by connection refused', (t) => scenario(env, t, 'connection refused'));
+  void test('stalled by connections reset', (t) => scenario(env, t, 'connections reset'));
   void test('stalled by a receiver that never answers (another host)', (t) =>
     scenario(env, t, 'no answer, other host'));
   void test("stalled by a path answering 503 on the healthy URL's own host", (t) => scenario(env, t, '503, same host'));

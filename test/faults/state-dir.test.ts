@@ -74,13 +74,11 @@ void describe('faults: state directory shared with offline commands', () => {
       const stateDir = src.stateDir();
       const first = env.startBridge({ stateDir });
       await first.waitReady();
-      const startedAt = Date.now();
       const second = env.startBridge({ stateDir });
-      const code = await second.exited;
-      const ms = Date.now() - startedAt;
-      assert.equal(code, 1);
-      // Process start-up included; nothing waits on a busy timeout or a retry.
-      assert.ok(ms < 5_000, `the second bridge took ${ms} ms to stop`);
+      // No wall-clock figure (a shared machine): that the lock is refused without a busy wait is
+      // state-lock.test's; here, the exit within the bound, with the code, and no retry on the way.
+      assert.equal(await second.waitExit(), 1);
+      assert.ok(!second.logs.some((l) => /retry|reconnecting/.test(l.msg)), JSON.stringify(second.logs));
       const stderr = second.stderr.join('');
       assert.match(stderr, /UCW_ERR_STATE_LOCKED/);
       assert.ok(stderr.includes(stateDir), `the error names the directory: ${stderr}`);

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait-for.js';
+import { EXIT_TIMEOUT_MS, exitWithin, tail } from './child-exit.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(PROJECT_ROOT, 'dist', 'cli.js');
@@ -18,11 +19,18 @@ export interface BridgeProcess {
   readonly stderr: string[];
   /** Port of /healthz, /readyz, /metrics, read from the "bridge started" log line. */
   readonly httpPort: () => number;
+  /** The raw exit; never awaited alone in a test (use waitExit): a bridge that stays up would hang it. */
   readonly exited: Promise<number | null>;
+  /** The exit code, within `timeoutMs`; past it the bridge is SIGKILLed and this fails with its last logs. */
+  waitExit(timeoutMs?: number): Promise<number | null>;
   waitForLog(pred: (l: LogLine) => boolean, message?: string, timeoutMs?: number): Promise<LogLine>;
   waitReady(timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then the exit code (bounded as waitExit). */
   stop(): Promise<number | null>;
+  /** SIGKILL, then the exit code (bounded as waitExit). */
   kill(): Promise<number | null>;
+  /** Any signal (SIGINT: an operator's Ctrl-C), then the exit code (bounded as waitExit). */
+  stopWith(sig: NodeJS.Signals): Promise<number | null>;
 }
 
 export interface BridgeProcessOptions {
@@ -111,9 +119,11 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
   const waitForLog = (pred: (l: LogLine) => boolean, message = 'log line', timeoutMs = 20_000): Promise<LogLine> =>
     waitFor(() => logs.find(pred), { timeoutMs, message: () => `${message} not seen; ${describe()}` });
 
+  const waitExit = (timeoutMs = EXIT_TIMEOUT_MS): Promise<number | null> =>
+    exitWithin(child, exited, describe, timeoutMs);
   const signal = async (sig: NodeJS.Signals): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-    return exited;
+    return waitExit();
   };
 
   return {
@@ -121,6 +131,7 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
     logs,
     stderr,
     exited,
+    waitExit,
     httpPort: () => {
       const started = logs.find((l) => l.msg === 'bridge started');
       if (!started) throw new Error(`bridge not started yet; ${describe()}`);
@@ -141,6 +152,7 @@ export function startBridgeProcess(opts: BridgeProcessOptions): BridgeProcess {
     },
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
+    stopWith: signal,
   };
 }
 
@@ -150,8 +162,15 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs one short CLI command (`node dist/cli.js ...args`) to its end, as an operator would. */
-export function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
+/**
+ * Runs one short CLI command (`node dist/cli.js ...args`) to its end, as an operator would; past
+ * `timeoutMs` it is SIGKILLed and this fails with its output.
+ */
+export async function runCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  timeoutMs = EXIT_TIMEOUT_MS,
+): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -162,10 +181,13 @@ export function runCli(args: readonly string[], env: Readonly<Record<string, str
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolve) =>
+  const closed = new Promise<number | null>((resolve) =>
     child.once('close', (code) => {
       running.delete(child);
-      resolve({ code, stdout, stderr });
+      resolve(code);
     }),
   );
+  const describe = (): string => `\`${args.join(' ')}\`; stdout:\n${tail(stdout)}\nstderr:\n${tail(stderr)}`;
+  const code = await exitWithin(child, closed, describe, timeoutMs);
+  return { code, stdout, stderr };
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import type { BridgeProcess } from './bridge-process.js';
 import type { RecordedRequest, Responder } from '../../demo/receiver.js';
+import { sleep } from './wait-for.js';
 
 // ---- traffic: one row = one event, identified by its time (one second per sequence number) ----
 
@@ -87,8 +88,6 @@ export function prng(seed: number): { next: () => number; int: (lo: number, hi: 
   };
   return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- writers ----
 
@@ -365,26 +364,6 @@ export async function readyz(port: number): Promise<number> {
   } catch {
     return 0;
   }
-}
-
-/**
- * Sum of a metric's samples in /metrics whose labels include `labels` (e.g. '{outcome="retry"}' -> 'outcome="retry"').
- */
-export async function metric(port: number, name: string, labels = ''): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_:]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (labels !== '' && !(m[2] ?? '').includes(labels)) continue;
-    sum += Number(m[3]);
-    found = true;
-  }
-  if (!found) throw new Error(`metric ${name}${labels ? `{${labels}}` : ''} not in /metrics`);
-  return sum;
 }
 
 /** Resident set size of a process in bytes, from /proc (undefined once it is gone). */

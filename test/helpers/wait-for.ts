@@ -2,6 +2,9 @@
 // never on fixed sleeps. A probe that throws counts as "not yet"; its last error is reported
 // (message and cause) if the deadline passes.
 
+/** A pause for pacing generated traffic, never for waiting on a fact (use waitFor). */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 export interface WaitForOptions {
   /** Default 20000. */
   timeoutMs?: number;

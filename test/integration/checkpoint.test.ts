@@ -48,7 +48,7 @@ void describe('checkpoint validity', () => {
       );
 
       const refused = env.startBridge({ stateDir });
-      assert.equal(await refused.exited, 1);
+      assert.equal(await refused.waitExit(), 1);
       const fatal = refused.logs.find((l) => l.level === 'fatal');
       assert.equal(fatal?.code, 'UCW_ERR_SOURCE_BINLOG_GONE', JSON.stringify(refused.logs.slice(-5)));
       assert.match(String(fatal?.hint), /--reset-to-now/);
@@ -86,7 +86,7 @@ void describe('checkpoint validity', () => {
     try {
       await other.exec(REFERENCE_SCHEMA_SQL);
       const bridge = env.startBridge({ stateDir, mysqlUrl: other.bridgeUrl });
-      assert.equal(await bridge.exited, 1);
+      assert.equal(await bridge.waitExit(), 1);
       const fatal = bridge.logs.find((l) => l.level === 'fatal');
       assert.equal(fatal?.code, 'UCW_ERR_SOURCE_CHECKPOINT_FOREIGN', JSON.stringify(bridge.logs.slice(-5)));
       assert.match(String(fatal?.error), /server_id was 1, is 2/);

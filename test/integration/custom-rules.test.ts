@@ -186,6 +186,8 @@ void describe('custom rules on another schema', () => {
     const byEvent = Object.fromEntries(
       rx.requests.map((r) => [(JSON.parse(r.body) as { event: string }).event, r.body]),
     );
+    // One request per event: a map by event would hide a second one.
+    assert.equal(rx.requests.length, 6, rx.requests.map((r) => r.body).join('\n'));
     // Source times are Montevideo wall-clock (UTC-3); output is UTC.
     assert.equal(byEvent.AgentLog, '{"event":"AgentLog","date":"2026-03-02 12:00:00","agent":"ana","isLogin":true}');
     assert.equal(

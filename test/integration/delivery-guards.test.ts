@@ -11,16 +11,13 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import type { Receiver } from '../../demo/receiver.js';
 import { queueLog, setUrl, type SourceFixture } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { agentOf } from '../helpers/bodies.js';
+import { metric } from '../helpers/metrics-text.js';
 
 const at = (s: number): string => `2026-03-02 13:00:${String(s).padStart(2, '0')}.000`;
-const agentOf = (body: string): string => (JSON.parse(body) as { agent: string }).agent;
 const PAUSE_MS = 1500;
 
-async function gauge(bridge: BridgeProcess, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
-}
+const gauge = (bridge: BridgeProcess, name: string): Promise<number> => metric(bridge.httpPort(), name);
 
 void describe('delivery guards (CLI)', () => {
   const env = useIntegrationEnv();
@@ -96,7 +93,7 @@ void describe('delivery guards (CLI)', () => {
     async () => {
       const missing = join(src.stateDir(), 'no-such-ca.pem');
       const bridge = env.startBridge({ args: ['--ca-file', missing] });
-      assert.equal(await bridge.exited, 2);
+      assert.equal(await bridge.waitExit(), 2);
       const stderr = bridge.stderr.join('');
       assert.match(
         stderr,

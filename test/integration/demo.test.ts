@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import { EVENT_NAMES } from '../../src/domain/events.js';
+import { exitOf, exitWithin, tail } from '../helpers/child-exit.js';
 
 void describe('npm run demo', () => {
   void test('prints all six events and cleans up after itself', async () => {
@@ -21,7 +22,8 @@ void describe('npm run demo', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // The demo runs 12 s plus its server's start and stop: a hang fails here, with its output.
+    const code = await exitWithin(child, exitOf(child), () => tail(out), 120_000);
     assert.equal(code, 0, out);
     const port = /MariaDB on 127\.0\.0\.1:(\d+)/.exec(out)?.[1];
     assert.ok(port, out);

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { exitOf as childExit, exitWithin, tail } from '../helpers/child-exit.js';
 
 /** Runs a tool to its end; undefined when it is not installed (or, for docker, has no compose plugin). */
 function tool(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } | undefined {
@@ -51,8 +52,9 @@ function startDemoProgram(file: string, env: Record<string, string>): { child: C
   return { child, out: () => out };
 }
 
-const exitOf = (child: ChildProcess): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+/** The program's exit code, bounded: past the bound it is SIGKILLed and the test fails with its output. */
+const exitOf = (program: { child: ChildProcess; out: () => string }): Promise<number | null> =>
+  exitWithin(program.child, childExit(program.child), () => tail(program.out()));
 
 void describe('the compose stack, its programs run as processes', () => {
   const env = useIntegrationEnv();
@@ -82,7 +84,7 @@ void describe('the compose stack, its programs run as processes', () => {
       traffic?.child.kill('SIGTERM');
       receiver.child.kill('SIGTERM');
     }
-    assert.equal(await exitOf(traffic.child), 0, traffic.out());
-    assert.equal(await exitOf(receiver.child), 0, receiver.out());
+    assert.equal(await exitOf(traffic), 0, traffic.out());
+    assert.equal(await exitOf(receiver), 0, receiver.out());
   });
 });

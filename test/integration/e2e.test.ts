@@ -3,11 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
+import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import type { RecordedRequest } from '../../demo/receiver.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { metricIn, scrape } from '../helpers/metrics-text.js';
 
 const SECRET_KEY = Buffer.from('an end-to-end test signing key!!');
 const SECRET = `whsec_${SECRET_KEY.toString('base64')}`;
@@ -226,12 +230,8 @@ void describe('end to end: reference schema -> six events', () => {
     assert.equal(new Set(ids).size, ids.length, 'every event has its own id');
 
     // The production counter agrees: 18 events produced (and no more were pending).
-    const metrics = await (await fetch(`http://127.0.0.1:${bridge.httpPort()}/metrics`)).text();
-    const produced = [...metrics.matchAll(/^ucw_events_total\{event="(\w+)"\} (\d+)$/gm)].reduce(
-      (n, m) => n + Number(m[2]),
-      0,
-    );
-    assert.equal(produced, 18);
+    const metrics = await scrape(bridge.httpPort());
+    assert.equal(metricIn(metrics, 'ucw_events_total'), 18);
     // Secrets never appear in logs, errors or metrics: not the signing secret, not the DB password.
     const password = new URL(src.db.bridgeUrl).password;
     const everything = JSON.stringify(bridge.logs) + bridge.stderr.join('') + metrics;
@@ -240,6 +240,32 @@ void describe('end to end: reference schema -> six events', () => {
     // Payloads (caller numbers) never appear in logs above debug level.
     for (const l of bridge.logs.filter((x) => x.level !== 'debug'))
       assert.ok(!JSON.stringify(l).includes('59891234567'), `payload leaked: ${JSON.stringify(l)}`);
+  });
+
+  void test('every metric the docs name is in a live scrape, and every one scraped is documented', async () => {
+    const bridge = env.startBridge();
+    await bridge.waitReady();
+    const scraped = new Set(
+      [...(await scrape(bridge.httpPort())).matchAll(/^# TYPE (ucw_[a-z_]+) /gm)].map((m) => m[1]!),
+    );
+    assert.equal(await bridge.stop(), 0);
+    const docs = ['README.md', ...readdirSync(join(PROJECT_ROOT, 'docs')).map((f) => `docs/${f}`)].filter((f) =>
+      f.endsWith('.md'),
+    );
+    const named = new Map<string, string>();
+    for (const file of docs)
+      for (const m of readFileSync(join(PROJECT_ROOT, file), 'utf8').matchAll(/\bucw_[a-z_]*[a-z]\b/g))
+        // ucw_bridge is the database user of the README's grants, not a metric.
+        if (m[0] !== 'ucw_bridge') named.set(m[0], file);
+    assert.ok(named.size >= 15, `only ${named.size} metric names found in the docs`);
+    const missing = [...named].filter(([name]) => !scraped.has(name)).map(([name, file]) => `${name} (${file})`);
+    assert.deepEqual(missing, [], 'named in the docs, not in /metrics');
+    // The other way: every bridge metric (not node's process metrics) has a row in the operations table.
+    const table = readFileSync(join(PROJECT_ROOT, 'docs', 'operations.md'), 'utf8');
+    const undocumented = [...scraped].filter(
+      (name) => !/^ucw_(process|nodejs)_/.test(name) && !table.includes(`| \`${name}`),
+    );
+    assert.deepEqual(undocumented, [], 'in /metrics, not in the table of docs/operations.md');
   });
 });
 

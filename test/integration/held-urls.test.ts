@@ -11,12 +11,8 @@ import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { startReceiver } from '../../demo/receiver.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-const metric = async (port: number, name: string): Promise<number> => {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-};
+import { metric } from '../helpers/metrics-text.js';
+import { agentOf } from '../helpers/bodies.js';
 
 const BASE_MS = Date.UTC(2026, 2, 3, 0, 0, 0);
 /** One PAUSE row (an AgentBreak event) per number; its time makes each body unique. */
@@ -166,7 +162,7 @@ void describe('held URLs', () => {
         message: () => `${got.length} delivered after re-registering`,
       });
       assert.deepEqual(
-        got.map((b) => (JSON.parse(b) as { agent: string }).agent),
+        got.map((b) => agentOf(b)),
         ['new-1', 'new-2'],
       );
       assert.equal(byStatus(4), 20, 'the cancelled deliveries stay cancelled');

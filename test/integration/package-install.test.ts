@@ -14,6 +14,7 @@ import { PROJECT_ROOT } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { EXIT_TIMEOUT_MS, exitOf, exitWithin, tail } from '../helpers/child-exit.js';
 
 const INSTALL_TIMEOUT_MS = 600_000;
 
@@ -32,6 +33,8 @@ void describe('the packed tarball, installed in an empty directory', () => {
     execFileSync('npm', ['pack', '--pack-destination', packDir, '--ignore-scripts', '--silent'], {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: INSTALL_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
     });
     const [tarball] = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
     assert.ok(tarball, `npm pack wrote no tarball into ${packDir}`);
@@ -43,7 +46,8 @@ void describe('the packed tarball, installed in an empty directory', () => {
     });
     // The installed command runs through its own shebang (memory flags included), as a user runs it.
     const bin = join(appDir, 'node_modules', '.bin', 'ucontact-webhooks');
-    const run = (args: string[]): string => execFileSync(bin, args, { cwd: appDir, encoding: 'utf8' });
+    const run = (args: string[]): string =>
+      execFileSync(bin, args, { cwd: appDir, encoding: 'utf8', timeout: EXIT_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
     assert.match(run(['--help']), /ucontact-webhooks run +Follow the source binlog/);
     const rulesFile = join(appDir, 'rules.yaml');
@@ -62,7 +66,7 @@ void describe('the packed tarball, installed in an empty directory', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = exitOf(child);
     try {
       const started = await waitFor(() => /"httpPort":(\d+),.*"msg":"bridge started"/.exec(out) ?? undefined, {
         message: () => `bridge not started:\n${out}`,
@@ -85,6 +89,6 @@ void describe('the packed tarball, installed in an empty directory', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGTERM');
     }
-    assert.equal(await exited, 0, out);
+    assert.equal(await exitWithin(child, exited, () => tail(out)), 0, out);
   });
 });

@@ -32,7 +32,7 @@ void describe('registry.when: rows marked for the bridge', () => {
     const stateDir = env.src.stateDir();
     const path = rulesFile(stateDir, { column: 'owner', eq: 'ucontact-webhooks' });
     const bridge = env.startBridge({ stateDir, args: ['--rules', path] });
-    assert.equal(await bridge.exited, 2, 'rules problems exit 2');
+    assert.equal(await bridge.waitExit(), 2, 'rules problems exit 2');
     assert.equal(bridge.logs.find((l) => l.level === 'fatal')?.code, 'UCW_ERR_RULES_SCHEMA');
     assert.match(bridge.stderr.join(''), /registry\.when\.column: column ccdata\.webhooks\.owner does not exist/);
   });

@@ -7,6 +7,7 @@ import type { BridgeProcess } from '../helpers/bridge-process.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { agentOf } from '../helpers/bodies.js';
 
 const at = (i: number): string =>
   `2026-03-02 11:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000`;
@@ -41,15 +42,19 @@ void describe('restart', () => {
       for (let i = 60; i < 65; i++)
         await src.tx(queueLog({ time: at(i + 2), event: 'AGENTLOGIN', agent: `agent${i}` }));
       await waitFor(() => rx.requests.length >= 66, { message: () => `${rx.requests.length}/66 live after restart` });
+      // A marker committed last: by its arrival a late extra delivery of the events above is counted.
+      await src.tx(queueLog({ time: at(70), event: 'AGENTLOGIN', agent: 'marker' }));
+      await waitFor(() => rx.requests.some((r) => agentOf(r.body) === 'marker'), { message: 'marker never arrived' });
 
       const agentsAt = (path: string): string[] =>
-        rx.requests.filter((r) => r.path === path).map((r) => (JSON.parse(r.body) as { agent: string }).agent);
+        rx.requests.filter((r) => r.path === path).map((r) => agentOf(r.body));
       const range = (a: number, b: number): string[] => Array.from({ length: b - a }, (_, i) => `agent${a + i}`);
       assert.deepEqual(agentsAt('/before').sort(), range(0, 40).sort());
-      assert.deepEqual(agentsAt('/after').sort(), range(40, 65).sort());
+      assert.deepEqual(agentsAt('/after').sort(), [...range(40, 65), 'marker'].sort());
       const ids = rx.requests.map((r) => r.headers['webhook-id']);
       assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
-      assert.equal(rx.requests.length, 66);
+      assert.equal(rx.requests.length, 67);
+      assert.equal(await bridge.stop(), 0);
     },
   );
 
@@ -98,6 +103,59 @@ void describe('restart', () => {
         bodyById.set(id, r.body);
       }
       assert.equal(new Set(rx.requests.map((r) => r.body)).size, TOTAL, 'each distinct body has exactly one id');
+      assert.equal(await bridge.stop(), 0);
     },
   );
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    void test(
+      `${signal} with requests in flight: one answered within --shutdown-grace-ms is recorded as delivered; ` +
+        'past the grace the bridge stops anyway and that one stays pending',
+      async () => {
+        const { src, rx } = env;
+        const GRACE_MS = 3000;
+        const path = `/grace-${signal}`;
+        rx.clear();
+        await src.reset();
+        await src.tx(setUrl('AgentLog', rx.urlFor(path)));
+        const stateDir = src.stateDir();
+        // "quick" is answered 1 s after it arrives (inside the grace); "stuck" is never answered.
+        rx.setResponder((req) => (agentOf(req.body) === 'stuck' ? 'hang' : { status: 200, delayMs: 1000 }));
+        const args = ['--shutdown-grace-ms', String(GRACE_MS)];
+        let bridge = env.startBridge({ stateDir, args });
+        await bridge.waitReady();
+        await src.tx(queueLog({ time: at(100), event: 'AGENTLOGIN', agent: 'quick' }));
+        await src.tx(queueLog({ time: at(101), event: 'AGENTLOGIN', agent: 'stuck' }));
+        await waitFor(() => rx.requests.length === 2, { message: () => `${rx.requests.length}/2 in flight` });
+        const stuckId = rx.requests.find((r) => agentOf(r.body) === 'stuck')!.headers['webhook-id'];
+
+        const signalledAt = Date.now();
+        assert.equal(await bridge.stopWith(signal), 0, `${signal} gives exit code 0`);
+        const tookMs = Date.now() - signalledAt;
+        assert.ok(bridge.logs.some((l) => l.msg === 'stopped'));
+        // The bridge's own timer is the subject: it waited out the grace for "stuck", never less.
+        assert.ok(tookMs >= GRACE_MS - 100, `stopped ${tookMs} ms after ${signal}, inside the ${GRACE_MS} ms grace`);
+
+        // Restarted: "stuck" is sent again with its id; "quick" was recorded as delivered, so a later
+        // event of its key and URL (sent only after every earlier one) arrives with no resend before it.
+        rx.setResponder(() => ({ status: 200 }));
+        bridge = env.startBridge({ stateDir, args });
+        await bridge.waitReady();
+        await src.tx(queueLog({ time: at(102), event: 'AGENTLOGOFF', agent: 'quick' }));
+        await waitFor(
+          () =>
+            rx.requests.some((r) => r.body.includes('"isLogin":false')) &&
+            rx.requests.filter((r) => agentOf(r.body) === 'stuck').length === 2,
+          { message: () => rx.requests.map((r) => r.body).join('\n') },
+        );
+        const quick = rx.requests.filter((r) => agentOf(r.body) === 'quick').map((r) => r.body);
+        assert.equal(quick.length, 2, quick.join('\n'));
+        assert.match(quick[0]!, /"isLogin":true/);
+        assert.match(quick[1]!, /"isLogin":false/);
+        const stuck = rx.requests.filter((r) => agentOf(r.body) === 'stuck');
+        assert.equal(stuck[1]!.headers['webhook-id'], stuckId, 'the pending one is re-sent with its id');
+        assert.equal(await bridge.stop(), 0);
+      },
+    );
+  }
 });

@@ -87,7 +87,7 @@ void describe('schema drift while the bridge is behind, binlog_row_metadata=MINI
       "INSERT INTO ccdata.users (username, phone, name, email) VALUES ('bea', '2002', 'Bea', 'bea@example.com')",
     );
     await src.admin.query('ALTER TABLE ccdata.users DROP COLUMN email');
-    assert.equal(await bridge.exited, 2);
+    assert.equal(await bridge.waitExit(), 2);
     const fatal = bridge.logs.find((l) => l.level === 'fatal');
     assert.equal(fatal?.code, 'UCW_ERR_RULES_SCHEMA_DRIFT');
     assert.equal(fatal?.table, 'ccdata.users');

@@ -76,7 +76,7 @@ void describe('secrets from files', () => {
     const { src } = env;
     const path = secretFile('mysql-url-640', `${src.db.bridgeUrl}\n`, 0o640);
     const bridge = env.startBridge({ mysqlUrl: undefined, env: { UCW_MYSQL_URL_FILE: path } });
-    assert.equal(await bridge.exited, 2);
+    assert.equal(await bridge.waitExit(), 2);
     const stderr = bridge.stderr.join('');
     assert.match(
       stderr,

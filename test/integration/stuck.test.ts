@@ -79,7 +79,7 @@ void describe('a failure that repeats at the same checkpoint', () => {
       retries.map((l) => l.code),
       Array(5).fill('UCW_ERR_SOURCE_QUERY'),
     );
-    assert.equal(await bridge.exited, 1);
+    assert.equal(await bridge.waitExit(), 1);
     assert.equal(rx.requests.length, 0);
   });
 });

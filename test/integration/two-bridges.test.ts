@@ -62,7 +62,7 @@ void describe('two bridges on one server', () => {
       await first.waitReady();
       const second = env.startBridge({ args: ['--server-id', '48151'] });
       await second.waitReady();
-      assert.equal(await first.exited, 1);
+      assert.equal(await first.waitExit(), 1);
       const fatal = first.logs.find((l) => l.level === 'fatal');
       assert.equal(fatal?.code, 'UCW_ERR_SOURCE_SERVER_ID_CLASH');
       assert.match(String(fatal?.hint), /--server-id/);

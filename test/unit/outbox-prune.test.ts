@@ -179,4 +179,34 @@ void describe('StateStore v3 and Pruner', () => {
     assert.ok(sizeAfter < sizeBefore - 20 * 2_000, `file ${sizeAfter} bytes, was ${sizeBefore} with its WAL`);
     await pruner.stop();
   });
+
+  void it('a failed pass logs UCW_WARN_OUTBOX_PRUNE and the next pass runs again (operations.md)', async () => {
+    const warnings: Array<Record<string, unknown>> = [];
+    let failNext = true;
+    let prunes = 0;
+    const pruner = new Pruner({
+      outbox: {
+        prune: () => {
+          prunes++;
+          if (failNext) {
+            failNext = false;
+            throw new Error('disk I/O error');
+          }
+          return 0;
+        },
+        vacuumStep: () => 0,
+      },
+      retentionMs: HOUR,
+      intervalMs: HOUR,
+      now: () => 10 * HOUR,
+      logger: { info: () => undefined, warn: (fields: Record<string, unknown>) => void warnings.push(fields) },
+    });
+    assert.deepEqual(await pruner.runOnce(), { pruned: 0, deadPruned: 0, longestBatchMs: 0, freePages: -1 });
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.code, 'UCW_WARN_OUTBOX_PRUNE');
+    assert.deepEqual(await pruner.runOnce(), { pruned: 0, freePages: 0 });
+    assert.equal(prunes, 2, 'tried again');
+    assert.equal(warnings.length, 1);
+    await pruner.stop();
+  });
 });

@@ -254,10 +254,14 @@ void describe('DeliveryScheduler', () => {
   });
 
   afterEach(async () => {
-    for (const d of schedulers.splice(0)) await stop(d, 1_000);
-    windows.clear();
-    outbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    // The directory goes even when a stop fails: no temp dir left behind by a failing test.
+    try {
+      for (const d of schedulers.splice(0)) await stop(d, 1_000);
+      windows.clear();
+      outbox.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void it(

@@ -12,6 +12,7 @@ import { BridgeError } from '../../src/errors.js';
 import { StateStore } from '../../src/outbox/state-store.js';
 import { StateLock } from '../../src/outbox/state-lock.js';
 import { PROJECT_ROOT } from '../helpers/bridge-process.js';
+import { EXIT_TIMEOUT_MS, exitOf, exitWithin } from '../helpers/child-exit.js';
 
 const LOCK_MODULE = join(PROJECT_ROOT, 'src', 'outbox', 'state-lock.ts');
 
@@ -57,9 +58,9 @@ void describe('StateLock', () => {
     assert.throws(() => StateLock.acquire(dir), isLocked(child.pid!));
     assert.ok(performance.now() - t0 < 1_000, 'refused without waiting for a busy timeout');
     assert.throws(() => new StateStore({ stateDir: dir, synchronous: 'normal' }), isLocked(child.pid!));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const exited = exitOf(child);
     child.kill('SIGKILL');
-    await exited;
+    await exitWithin(child, exited, () => 'lock holder');
     const lock = StateLock.acquire(dir);
     lock.release();
   });
@@ -81,6 +82,8 @@ void describe('StateLock', () => {
         let out = '';
         c.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
         c.once('close', () => resolve(out.trim()));
+        // A probe that hangs is killed and its (empty) answer fails the assertion.
+        setTimeout(() => c.kill('SIGKILL'), EXIT_TIMEOUT_MS).unref();
       });
     assert.equal(await tryOnce(), 'UCW_ERR_STATE_LOCKED');
     b.close();

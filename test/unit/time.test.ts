@@ -120,9 +120,17 @@ void describe('parseSourceDatetime: non-UTC source zone', () => {
   void it('Europe/Madrid across the fall-back boundary (2026-10-25 03:00 CEST -> 02:00 CET)', () => {
     assert.equal(iso(parseSourceDatetime('2026-10-25 01:59:59', 'Europe/Madrid')), '2026-10-24T23:59:59.000Z');
     assert.equal(iso(parseSourceDatetime('2026-10-25 03:00:00', 'Europe/Madrid')), '2026-10-25T02:00:00.000Z');
-    // 02:30 happens twice: the result must be one of the two real instants.
-    const ambiguous = iso(parseSourceDatetime('2026-10-25 02:30:00', 'Europe/Madrid'));
-    assert.ok(ambiguous === '2026-10-25T00:30:00.000Z' || ambiguous === '2026-10-25T01:30:00.000Z', String(ambiguous));
+    // 02:30 happens twice: its first occurrence (CEST), as docs/rules.md says.
+    assert.equal(iso(parseSourceDatetime('2026-10-25 02:30:00', 'Europe/Madrid')), '2026-10-25T00:30:00.000Z');
+    assert.equal(iso(parseSourceDatetime('2026-10-25 02:00:00', 'Europe/Madrid')), '2026-10-25T00:00:00.000Z');
+    assert.equal(iso(parseSourceDatetime('2026-10-25 02:59:59.999', 'Europe/Madrid')), '2026-10-25T00:59:59.999Z');
+  });
+
+  void it('a wall time a spring-forward skips is moved forward by the gap (Madrid 02:30 -> 03:30 CEST)', () => {
+    assert.equal(iso(parseSourceDatetime('2026-03-29 02:30:00', 'Europe/Madrid')), '2026-03-29T01:30:00.000Z');
+    assert.equal(iso(parseSourceDatetime('2026-03-29 02:00:00', 'Europe/Madrid')), '2026-03-29T01:00:00.000Z');
+    // West of UTC the same: New York 02:30 on 2026-03-08 is read as 03:30 EDT.
+    assert.equal(iso(parseSourceDatetime('2026-03-08 02:30:00', 'America/New_York')), '2026-03-08T07:30:00.000Z');
   });
 
   void it('America/New_York across both boundaries of 2026', () => {
@@ -130,8 +138,8 @@ void describe('parseSourceDatetime: non-UTC source zone', () => {
     assert.equal(iso(parseSourceDatetime('2026-03-08 03:00:00', 'America/New_York')), '2026-03-08T07:00:00.000Z');
     assert.equal(iso(parseSourceDatetime('2026-11-01 00:59:59', 'America/New_York')), '2026-11-01T04:59:59.000Z');
     assert.equal(iso(parseSourceDatetime('2026-11-01 02:00:00', 'America/New_York')), '2026-11-01T07:00:00.000Z');
-    const ambiguous = iso(parseSourceDatetime('2026-11-01 01:30:00', 'America/New_York'));
-    assert.ok(ambiguous === '2026-11-01T05:30:00.000Z' || ambiguous === '2026-11-01T06:30:00.000Z', String(ambiguous));
+    // 01:30 happens twice: its first occurrence (EDT).
+    assert.equal(iso(parseSourceDatetime('2026-11-01 01:30:00', 'America/New_York')), '2026-11-01T05:30:00.000Z');
   });
 
   void it('round-trips with formatPayloadDate in the same zone for unambiguous times', () => {
