@@ -16,6 +16,7 @@ const replayEvent = z.strictObject({
   name: z.enum(EVENT_NAMES as unknown as [string, ...string[]]),
   orderKey: z.string(),
   occurredAtMs: z.number(),
+  committedAtMs: z.number().optional(),
   body: z.string(),
   urls: z.array(z.string().min(1)),
   source: position,

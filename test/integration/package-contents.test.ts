@@ -21,8 +21,9 @@ const NOT_SHIPPED = [
   /reference-schema/,
   /simulator/,
   /printer/,
-  // The test receiver; docs/receivers.md and its example are the manual's and do ship.
-  /^(?!docs\/).*receiver/,
+  // The test receiver; docs/receivers.md and its example are the manual's and do ship, and
+  // dist/config/receivers.js is the bridge's own per-receiver settings.
+  /^(?!docs\/).*(^|\/)(compose-)?receiver\.[a-z]+(\.map)?$/,
   /^test\//,
   /\.test\./,
   /^bench\//,
