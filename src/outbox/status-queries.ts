@@ -7,6 +7,7 @@
 
 import type { Database as Db } from 'better-sqlite3';
 import { DeliveryStatus, type StoredCheckpoint } from './records.js';
+import { hasCommitTime } from './schema.js';
 
 export interface StoreUrlStatus {
   /** The URL as registered (callers show safeUrl() of it). */
@@ -16,7 +17,7 @@ export interface StoreUrlStatus {
   readonly retrying: number;
   readonly dead: number;
   readonly cancelled: number;
-  /** When the oldest pending delivery was enqueued (epoch ms). */
+  /** The source commit time of the oldest pending delivery's event (epoch ms; when stored, if unknown). */
   readonly oldestPendingAtMs?: number;
   /** The latest delivery answered 2xx among those kept (delivered rows are pruned after retention). */
   readonly lastSuccessAtMs?: number;
@@ -47,8 +48,9 @@ export interface StoreStatus {
 export const PER_URL_SQL = {
   retrying: `SELECT COUNT(*) FROM deliveries
     WHERE status = ${DeliveryStatus.pending} AND url = ? AND attempts > 0`,
-  oldest: `SELECT created_at_ms FROM deliveries
-    WHERE status = ${DeliveryStatus.pending} AND url = ? ORDER BY id LIMIT 1`,
+  // The source commit time, as ucw_oldest_pending_age_seconds has it (StateStore.oldestPendingCommit).
+  oldest: `SELECT COALESCE(e.committed_at_ms, e.created_at_ms) FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.status = ${DeliveryStatus.pending} AND d.url = ? ORDER BY d.id LIMIT 1`,
   // Newest first on deliveries_delivered: a URL delivering now stops at once; one failing for long walks
   // back to its last 2xx.
   lastSuccess: `SELECT updated_at_ms FROM deliveries
@@ -61,6 +63,9 @@ export const PER_URL_SQL = {
     WHERE status = ${DeliveryStatus.dead} AND url = ? AND last_error IS NOT NULL
     ORDER BY updated_at_ms DESC LIMIT 1`,
 } as const;
+
+const OLDEST_STORED_SQL = `SELECT created_at_ms FROM deliveries
+  WHERE status = ${DeliveryStatus.pending} AND url = ? ORDER BY id LIMIT 1`;
 
 interface ErrorRow {
   at: number;
@@ -94,7 +99,8 @@ export function readStoreStatus(db: Db, deadLetterLimit: number, knownUrls?: Ite
   for (const url of known) all.add(url);
   const stmts = {
     retrying: db.prepare(PER_URL_SQL.retrying).pluck(),
-    oldest: db.prepare(PER_URL_SQL.oldest).pluck(),
+    // A store not migrated yet (read-only open) lacks committed_at_ms: its events read as stored.
+    oldest: db.prepare(hasCommitTime(db) ? PER_URL_SQL.oldest : OLDEST_STORED_SQL).pluck(),
     lastSuccess: db.prepare(PER_URL_SQL.lastSuccess).pluck(),
     lastError: [PER_URL_SQL.lastErrorPending, PER_URL_SQL.lastErrorDead].map((sql) => db.prepare(sql)),
   };
