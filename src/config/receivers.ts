@@ -43,6 +43,16 @@ export function forbiddenHeader(name: string): string | undefined {
   return undefined;
 }
 
+/** Whether `text` parses as an http: or https: URL (what a receivers entry may match). */
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 const envRef = z.strictObject({ env: z.string().min(1) });
 const fileRef = z.strictObject({ file: z.string().min(1) });
 /** A secret or header value: written out, or taken from an environment variable or a file. */
@@ -82,6 +92,11 @@ export const receiverSchema = z
   .superRefine((r, ctx) => {
     if ((r.url === undefined) === (r.urlPrefix === undefined))
       ctx.addIssue({ code: 'custom', path: [], message: 'needs exactly one of url or urlPrefix' });
+    // Matched parsed (delivery/url-settings.ts): a text that is no URL would silently match nothing.
+    if (r.url !== undefined && !isHttpUrl(r.url))
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'is not an http(s) URL' });
+    if (r.urlPrefix !== undefined && !isHttpUrl(r.urlPrefix))
+      ctx.addIssue({ code: 'custom', path: ['urlPrefix'], message: 'is not an http(s) URL' });
     if (r.signingSecrets && r.signingSecretsFile)
       ctx.addIssue({ code: 'custom', path: ['signingSecretsFile'], message: 'is given together with signingSecrets' });
   });

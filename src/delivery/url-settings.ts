@@ -36,18 +36,45 @@ export interface UrlSettings {
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-/** The entry for `url`: an exact `url` wins, else the longest `urlPrefix` it starts with. */
+/** `text` parsed as a URL, or undefined when it is not one. */
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The length of the prefix's path when `url` falls under `prefix`, else -1. Compared parsed, never as
+ * text, so `https://hooks.partner.com` does not match `https://hooks.partner.com.attacker.net/`: same
+ * scheme, host and port, and a path equal to the prefix's or below it by whole segments.
+ */
+export function prefixMatchLength(prefix: string, url: string): number {
+  const p = parseUrl(prefix);
+  const u = parseUrl(url);
+  if (!p || !u || p.protocol !== u.protocol || p.host !== u.host) return -1;
+  const base = p.pathname;
+  const path = u.pathname;
+  if (path === base) return base.length;
+  const dir = base.endsWith('/') ? base : `${base}/`;
+  return path.startsWith(dir) ? base.length : -1;
+}
+
+/** The entry for `url`: an exact `url` wins, else the longest `urlPrefix` it falls under. */
 export function matchReceiver(receivers: readonly ReceiverEntry[], url: string): ReceiverEntry | undefined {
   let best: ReceiverEntry | undefined;
+  let bestLength = -1;
   for (const r of receivers) {
     if (r.url !== undefined) {
       if (r.url === url) return r;
-    } else if (
-      r.urlPrefix !== undefined &&
-      url.startsWith(r.urlPrefix) &&
-      (best === undefined || r.urlPrefix.length > best.urlPrefix!.length)
-    )
-      best = r;
+    } else if (r.urlPrefix !== undefined) {
+      const length = prefixMatchLength(r.urlPrefix, url);
+      if (length > bestLength) {
+        best = r;
+        bestLength = length;
+      }
+    }
   }
   return best;
 }

@@ -24,11 +24,25 @@ import { EVENT_NAMES, type EventName } from '../domain/events.js';
 
 export const REDACTED = '[redacted]';
 
-/** A URL or URL prefix as printed: user info dropped, query string redacted (either may hold a token). */
+/**
+ * A URL or URL prefix as printed: user info dropped, query string redacted (either may hold a token);
+ * otherwise as written. User info ends at the LAST '@' before the path (a password may hold '@'), as
+ * URL parsing has it; a text that does not parse but holds an '@' there is not printed at all.
+ */
 export function redactUrlText(text: string): string {
-  const noUser = text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, '$1');
+  const noUser = text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\\]*@/i, '$1');
+  if (noUser === text && /^[a-z][a-z0-9+.-]*:\/\/[^?#]*@/i.test(text) && !parses(text)) return REDACTED;
   const q = noUser.search(/[?#]/);
   return q < 0 ? noUser : `${noUser.slice(0, q)}?${REDACTED}`;
+}
+
+function parses(text: string): boolean {
+  try {
+    new URL(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One registered URL from the webhooks table. */

@@ -81,8 +81,13 @@ export function deliveriesCommand<T>(y: Argv<T>, setExit: SetExit): Argv<T> {
       (yy) => withFilters(yy).option('limit', { type: 'number', default: 50 }).option('json', json),
       (argv) =>
         setExit(() => {
-          const rows = listDeliveries(stateDirOf(argv), filterOf(argv), Math.max(1, argv.limit));
+          const { rows, cut } = listDeliveries(stateDirOf(argv), filterOf(argv), Math.max(1, argv.limit));
           out(argv.json ? renderJsonLines(rows) : renderTable(rows));
+          if (cut)
+            void process.stderr.write(
+              `ucontact-webhooks: stopped after examining ${cut.examinedRows} deliveries; ` +
+                `more may exist below id ${cut.belowId} (the walk is bounded): narrow the filter or name ids (--id)\n`,
+            );
           return 0;
         }),
     )

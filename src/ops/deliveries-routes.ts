@@ -76,7 +76,10 @@ export function deliveryRoutes(opts: DeliveryRoutesOptions): AdminRoute[] {
           return { status: 200, json: { delivery: deliveryDetailView(d, false) } };
         }
         const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, Number(q('limit') ?? DEFAULT_LIST_LIMIT) || 1));
-        return { status: 200, json: { deliveries: outbox.deliveries.list(filter, limit).map(deliveryView) } };
+        const page = outbox.deliveries.list(filter, limit);
+        // `cut`: the walk stopped at its bound; more may exist below cut.belowId (narrow the filter).
+        const json = { deliveries: page.deliveries.map(deliveryView), ...(page.cut ? { cut: page.cut } : {}) };
+        return { status: 200, json };
       },
     },
     {

@@ -6,6 +6,7 @@
 import { BridgeError } from '../errors.js';
 import { GONE_PAUSES_META_KEY } from '../delivery/pause-store.js';
 import type { WarningCode } from '../errors.js';
+import type { DeliveryPage } from '../outbox/delivery-queries.js';
 import { StateStore } from '../outbox/state-store.js';
 import { safeUrl } from '../safe-url.js';
 import { withBridgeOrStore } from './admin-client.js';
@@ -37,8 +38,16 @@ export function listDeadLetters(stateDir: string, limit: number): unknown[] {
   return readStore(stateDir, (s) => s.deadLetters(limit).map((d) => ({ ...d, url: safeUrl(d.url) })));
 }
 
-export function listDeliveries(stateDir: string, filter: DeliveryFilter, limit: number): DeliveryView[] {
-  return readStore(stateDir, (s) => s.deliveries.list(filter, limit).map(deliveryView));
+/** `cut`: the bounded walk stopped short (outbox/delivery-queries.ts): more may exist below belowId. */
+export function listDeliveries(
+  stateDir: string,
+  filter: DeliveryFilter,
+  limit: number,
+): { rows: DeliveryView[]; cut?: DeliveryPage['cut'] } {
+  return readStore(stateDir, (s) => {
+    const page = s.deliveries.list(filter, limit);
+    return { rows: page.deliveries.map(deliveryView), ...(page.cut ? { cut: page.cut } : {}) };
+  });
 }
 
 export function showDelivery(stateDir: string, id: number): DeliveryDetailView {

@@ -1,7 +1,7 @@
 // `ucontact-webhooks status`: where a bridge stands, safe while it runs. When a bridge holds the state
 // dir's lock the snapshot is its own GET /api/status (live figures included); otherwise the store is
-// read on a read-only connection (the lock held meanwhile, so no bridge starts half-way) and, with
-// --mysql-url, the server is asked for its head and purge settings. Nothing is written anywhere.
+// read on a read-only connection (the lock held meanwhile, so no bridge starts half-way) and then, the
+// lock released, with --mysql-url the server is asked for its head and purge settings. Nothing is written anywhere.
 
 import { VERSION } from '../app.js';
 import { outboxPauseStore } from '../delivery/pause-store.js';
@@ -22,6 +22,8 @@ const RATE_SAMPLE_MS = 2_000;
 export interface StatusOptions {
   readonly stateDir: string | undefined;
   readonly mysqlUrl?: string | undefined;
+  /** Asks the source server for its head and purge settings (tests inject one). */
+  readonly readServer?: typeof askServer;
 }
 
 const quiet = { warn: () => undefined } as unknown as Logger;
@@ -65,17 +67,23 @@ export async function readStatus(opts: StatusOptions): Promise<StatusSnapshot> {
   }
   const lock = lockIfFree(stateDir);
   if (lock === 'held') return adminClientFor(stateDir).call<StatusSnapshot>('GET', '/api/status');
+  // The lock only while the store is read (no bridge starts half-way through it): released before the
+  // server is asked, which can take seconds, so a bridge (re)starting meanwhile is never refused.
+  let storeStatus: ReturnType<StateStore['status']>;
+  let pauses: ReturnType<ReturnType<typeof outboxPauseStore>['load']>;
   try {
     const store = new StateStore({ stateDir, synchronous: 'full', readonly: true });
     try {
-      const storeStatus = store.status(DEAD_LETTERS_SHOWN);
-      const pauses = outboxPauseStore(store, quiet).load();
-      const server = opts.mysqlUrl ? await askServer(opts.mysqlUrl, storeStatus.checkpoint) : undefined;
-      return buildSnapshot({ version: VERSION, nowMs: Date.now(), store: storeStatus, pauses, server });
+      storeStatus = store.status(DEAD_LETTERS_SHOWN);
+      pauses = outboxPauseStore(store, quiet).load();
     } finally {
       store.close();
     }
   } finally {
     lock?.release();
   }
+  const server = opts.mysqlUrl
+    ? await (opts.readServer ?? askServer)(opts.mysqlUrl, storeStatus.checkpoint)
+    : undefined;
+  return buildSnapshot({ version: VERSION, nowMs: Date.now(), store: storeStatus, pauses, server });
 }

@@ -50,6 +50,21 @@ export interface DeliveryDetail extends DeliverySummary {
   readonly body: string;
 }
 
+/** How far one `list` walks: windows of `windowRows` ids, newest first, `maxRows` ids in all. */
+export interface ListBound {
+  readonly windowRows: number;
+  readonly maxRows: number;
+}
+
+/** The default bound: a selective filter costs at most a walk over 200,000 ids, in short steps. */
+export const LIST_BOUND: ListBound = { windowRows: 10_000, maxRows: 200_000 };
+
+/** A `list` answer; `cut`: the walk stopped at its bound, so more matches may exist with lower ids. */
+export interface DeliveryPage {
+  readonly deliveries: DeliverySummary[];
+  readonly cut?: { readonly examinedRows: number; readonly belowId: number };
+}
+
 /** Deliveries put back in the queue, per URL: how many, and the lowest id (delivery pages from there). */
 export interface Requeued {
   readonly total: number;
@@ -116,16 +131,36 @@ export class DeliveryQueries {
     private readonly flushOutcomes: () => void,
   ) {}
 
-  /** Newest first, at most `limit`. */
-  list(f: DeliveryFilter, limit: number): DeliverySummary[] {
+  /**
+   * Newest first, at most `limit`. Walks the ids downward in windows (a primary-key range each), so a
+   * filter that matches few rows examines at most `bound.maxRows` ids instead of the whole table.
+   */
+  list(f: DeliveryFilter, limit: number, bound: ListBound = LIST_BOUND): DeliveryPage {
     this.flushOutcomes();
     const w = whereOf(f);
-    return this.db
-      .prepare(
-        `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-         WHERE ${w.sql} ORDER BY d.id DESC LIMIT ?`,
-      )
-      .all(...w.params, limit) as DeliverySummary[];
+    const sql = `SELECT ${SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+      WHERE ${w.sql}`;
+    // Named ids are a bounded set already: one query.
+    if (f.ids && f.ids.length > 0)
+      return { deliveries: this.db.prepare(`${sql} ORDER BY d.id DESC LIMIT ?`).all(...w.params, limit) as never };
+    const range = this.db.prepare('SELECT MIN(id) AS lo, MAX(id) AS hi FROM deliveries').get() as {
+      lo: number | null;
+      hi: number | null;
+    };
+    const window = this.db.prepare(`${sql} AND d.id <= ? AND d.id > ? ORDER BY d.id DESC LIMIT ?`);
+    const deliveries: DeliverySummary[] = [];
+    let examined = 0;
+    let top = range.hi ?? 0;
+    const lo = range.lo ?? 1;
+    while (top >= lo && deliveries.length < limit) {
+      if (examined >= bound.maxRows) return { deliveries, cut: { examinedRows: examined, belowId: top + 1 } };
+      const size = Math.min(bound.windowRows, bound.maxRows - examined);
+      const rows = window.all(...w.params, top, top - size, limit - deliveries.length) as DeliverySummary[];
+      deliveries.push(...rows);
+      examined += size;
+      top -= size;
+    }
+    return { deliveries };
   }
 
   show(id: number): DeliveryDetail | undefined {

@@ -56,6 +56,10 @@ CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (updated_at_ms) WHERE s
 -- to v3 without a new version: an index only, created by the lock holder's next open (a store without
 -- it is read the same, by a scan).
 CREATE INDEX IF NOT EXISTS deliveries_cancelled ON deliveries (id) WHERE status = 4;
+-- status's per-URL reads (status-queries.ts), added to v3 the same way: the latest 2xx of a URL, and its
+-- latest dead letter, each one seek instead of a pass over every delivered row or every dead row.
+CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (url, id) WHERE status = 1;
+CREATE INDEX IF NOT EXISTS deliveries_dead_by_url ON deliveries (url, updated_at_ms) WHERE status = 2;
 `;
 
 /** Version 1 tables are copied into this layout when a store is opened (see migrate()). */

@@ -125,4 +125,13 @@ void describe('config print', () => {
     assert.equal(redactUrlText('https://h.example/a'), 'https://h.example/a');
     assert.equal(redactUrlText('https://h.example'), 'https://h.example');
   });
+
+  void it('redactUrlText drops user info up to its last @ (a password may hold @), as URL parsing does', () => {
+    assert.equal(redactUrlText('https://u:p@ss@host/'), 'https://host/');
+    assert.equal(new URL('https://u:p@ss@host/').host, 'host');
+    assert.equal(redactUrlText('https://u@x:p@ss@host:8443/a@b?t=1@2'), 'https://host:8443/a@b?[redacted]');
+    assert.equal(redactUrlText('https://u:p@ss@host'), 'https://host');
+    // Not a URL, but an @ that may end user info: nothing of it is printed.
+    assert.equal(redactUrlText('https://u:p/ss@host/'), '[redacted]');
+  });
 });

@@ -66,7 +66,7 @@ void describe('delivery queries', () => {
   });
 
   const listed = (f: Parameters<StateStore['deliveries']['list']>[0], limit = 100): string[] =>
-    store.deliveries.list(f, limit).map((d) => `${d.eventId}:${d.state}${d.url === B ? ':B' : ''}`);
+    store.deliveries.list(f, limit).deliveries.map((d) => `${d.eventId}:${d.state}${d.url === B ? ':B' : ''}`);
 
   void it('lists newest first with each state; staged rows are not shown; limit', () => {
     assert.deepEqual(listed({}), [
@@ -95,7 +95,7 @@ void describe('delivery queries', () => {
   });
 
   void it('a summary carries attempts, last status and error and the times; show adds the body and source', () => {
-    const [dead] = store.deliveries.list({ url: A, states: ['dead'] }, 1);
+    const [dead] = store.deliveries.list({ url: A, states: ['dead'] }, 1).deliveries;
     assert.deepEqual(dead, {
       id: id('x1'),
       url: A,
@@ -116,6 +116,33 @@ void describe('delivery queries', () => {
     assert.equal(shown?.occurredAtMs, T0 - 1_000);
     assert.equal(shown?.source.file, 'binlog.000001');
     assert.equal(store.deliveries.show(9_999), undefined);
+  });
+
+  void it('list examines a bounded number of rows, newest first, and says when it stopped short', () => {
+    // 40 newer deliveries to B above the fixture's rows: a filter on A must walk past them. (This commit
+    // ends the staged transaction too, so s1 is listed from here on.)
+    for (let i = 0; i < 40; i++) commit(ev(`n${i}`, 'AgentLog', [B]));
+    store.flushOutcomes();
+    const newest = id('n39', B);
+    const bound = { windowRows: 10, maxRows: 30 };
+    // A's rows lie more than 30 ids below the newest: not reached, and the answer says where it stopped.
+    const cut = store.deliveries.list({ url: A }, 10, bound);
+    assert.deepEqual(cut.deliveries, []);
+    assert.deepEqual(cut.cut, { examinedRows: 30, belowId: newest - 29 });
+    // Enough matches within the bound: no cut, and the walk crossed windows to fill the limit.
+    const filled = store.deliveries.list({ url: B }, 25, bound);
+    assert.equal(filled.deliveries.length, 25);
+    assert.equal(filled.deliveries[0]!.id, newest);
+    assert.equal(filled.cut, undefined);
+    // A bound that reaches the oldest row: everything, no cut.
+    const all = store.deliveries.list({ url: A }, 10, { windowRows: 10, maxRows: 1_000 });
+    assert.deepEqual(
+      all.deliveries.map((d) => d.eventId),
+      ['s1', 'x1', 'd1', 'r1', 'p1'],
+    );
+    assert.equal(all.cut, undefined);
+    // By ids: no walk, never cut.
+    assert.equal(store.deliveries.list({ ids: [id('p1')] }, 10, bound).deliveries[0]?.eventId, 'p1');
   });
 
   void it('requeue: dead only by default, cancelled when asked or named by id; same ids, fresh budget', () => {

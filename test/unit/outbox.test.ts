@@ -498,6 +498,8 @@ void describe('StateStore', () => {
       'deliveries_by_event',
       'deliveries_cancelled',
       'deliveries_dead',
+      'deliveries_dead_by_url',
+      'deliveries_delivered',
       'deliveries_done',
       'deliveries_pending',
       'deliveries_staged',

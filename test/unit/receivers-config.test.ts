@@ -139,6 +139,22 @@ void describe('receivers config', () => {
       assert.ok(msg.includes(part), `${part} missing from:\n${msg}`);
   });
 
+  void it('refuses a url or urlPrefix that is not an http(s) URL, naming its path', () => {
+    const msg = problems([
+      { urlPrefix: 'hooks.partner.com' },
+      { url: 'ftp://a.example/x' },
+      { urlPrefix: 'https://ok.example/' },
+      { url: 'http://' },
+    ]);
+    for (const part of [
+      'receivers[0].urlPrefix: is not an http(s) URL',
+      'receivers[1].url: is not an http(s) URL',
+      'receivers[3].url: is not an http(s) URL',
+    ])
+      assert.ok(msg.includes(part), `${part} missing from:\n${msg}`);
+    assert.ok(!msg.includes('receivers[2]'), msg);
+  });
+
   void it('an unset environment reference or a bad whsec_ secret is an error with its path, never the value', () => {
     const msg = problems(
       [

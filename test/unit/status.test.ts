@@ -20,6 +20,7 @@ function event(id: string, urls: string[]): EnqueuedEvent {
     body: '{}',
     urls,
     source: { file: 'binlog.000001', pos: 4 },
+    committedAtMs: T0 - 5_000,
   };
 }
 
@@ -74,7 +75,9 @@ void describe('status from the store', () => {
       message: 'UCW_ERR_DELIVERY_REJECTED: answered 400 <b>bad</b>',
       status: 400,
     });
-    assert.equal(a.oldestPendingAtMs, T0);
+    // The source commit time, as ucw_oldest_pending_age_seconds measures it, not when the bridge stored it.
+    assert.equal(a.oldestPendingAtMs, T0 - 5_000);
+    assert.equal(a.oldestPendingAtMs, store.oldestPendingCommit(A));
     assert.equal(s.urls[1]!.lastError, undefined, 'a cancellation is not an error of the URL');
     assert.deepEqual(
       s.deadLetters.map((d) => [d.url, d.eventId, d.attempts, d.failedAtMs, d.lastStatus]),
@@ -130,7 +133,7 @@ void describe('status from the store', () => {
     assert.equal(a.url, 'http://127.0.0.1:9/a?[redacted]', 'no query string (tokens)');
     assert.equal(a.state, 'ok');
     assert.equal(a.inFlight, 0);
-    assert.equal(a.oldestPendingAgeSeconds, 10);
+    assert.equal(a.oldestPendingAgeSeconds, 15);
     assert.equal(a.lastSuccessAt, new Date(T0 + 1_000).toISOString());
     assert.equal(a.lastError?.status, 400);
     assert.equal(snap.deadLetters[0]!.url, 'http://127.0.0.1:9/a?[redacted]');
@@ -194,7 +197,7 @@ void describe('status from the store', () => {
     assert.match(capped, /retention headroom\s+no estimate yet \(size cap 1\.0 MiB, writes 2\.0 KiB\/s\)/);
     assert.match(
       text,
-      /http:\/\/127\.0\.0\.1:9\/a\?\[redacted\]\s+ok\s+2\s+0\s+1\s+1\s+0\s+10 s\s+9 s ago\s+7 s ago: 400 /,
+      /http:\/\/127\.0\.0\.1:9\/a\?\[redacted\]\s+ok\s+2\s+0\s+1\s+1\s+0\s+15 s\s+9 s ago\s+7 s ago: 400 /,
     );
     assert.match(text, /Latest dead letters \(1\)/);
     assert.doesNotMatch(text, /secret/);

@@ -35,13 +35,35 @@ void describe('matchReceiver', () => {
     assert.equal(matchReceiver(receivers, 'https://h.example/crm/v2/other')?.index, 2);
     assert.equal(matchReceiver([...receivers].reverse(), 'https://h.example/crm/v2/other')?.index, 2);
     assert.equal(matchReceiver(receivers, 'https://h.example/crm/x')?.index, 1);
-    assert.equal(matchReceiver(receivers, 'https://h.example/cx')?.index, 4);
+    assert.equal(matchReceiver(receivers, 'https://h.example/c/x')?.index, 4);
+    assert.equal(matchReceiver(receivers, 'https://h.example/c')?.index, 4);
     assert.equal(matchReceiver(receivers, 'https://h.example/z')?.index, 0);
+    assert.equal(matchReceiver(receivers, 'https://h.example/cx')?.index, 0);
   });
 
   void it('an exact url beats every prefix; it matches only that URL', () => {
     assert.equal(matchReceiver(receivers, 'https://h.example/crm/v2/exact')?.index, 3);
     assert.equal(matchReceiver(receivers, 'https://h.example/crm/v2/exact?x=1')?.index, 2);
+  });
+
+  void it('a prefix matches on the parsed URL: same scheme, host and port, whole path segments', () => {
+    const partner = [
+      entry(0, { urlPrefix: 'https://hooks.partner.com' }),
+      entry(1, { urlPrefix: 'https://p.example/api' }),
+    ];
+    // The host is compared whole: a look-alike host under the attacker's domain gets nothing.
+    assert.equal(matchReceiver(partner, 'https://hooks.partner.com.attacker.net/x'), undefined);
+    assert.equal(matchReceiver(partner, 'https://hooks.partner.com@attacker.net/x'), undefined);
+    assert.equal(matchReceiver(partner, 'https://hooks.partner.com:8443/x'), undefined);
+    assert.equal(matchReceiver(partner, 'http://hooks.partner.com/x'), undefined);
+    assert.equal(matchReceiver(partner, 'https://hooks.partner.com/x')?.index, 0);
+    assert.equal(matchReceiver(partner, 'https://HOOKS.partner.com:443/x')?.index, 0);
+    // A prefix path without a trailing '/' matches itself or whole segments below it only.
+    assert.equal(matchReceiver(partner, 'https://p.example/api')?.index, 1);
+    assert.equal(matchReceiver(partner, 'https://p.example/api/v1')?.index, 1);
+    assert.equal(matchReceiver(partner, 'https://p.example/api?x=1')?.index, 1);
+    assert.equal(matchReceiver(partner, 'https://p.example/apix'), undefined);
+    assert.equal(matchReceiver(partner, 'not a url'), undefined);
   });
 
   void it('a URL no entry matches gets none', () => {

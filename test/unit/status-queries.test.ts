@@ -1,0 +1,42 @@
+// The per-URL queries of `status` are seeks on indexes (EXPLAIN QUERY PLAN), never a pass over every
+// delivery: a status read over many URLs and a large table stays bounded.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { OUTBOX_FILE, StateStore } from '../../src/outbox/state-store.js';
+import { PER_URL_SQL } from '../../src/outbox/status-queries.js';
+
+void describe('status per-URL query plans', () => {
+  let dir = '';
+  let db: Database.Database;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ucw-status-plan-'));
+    new StateStore({ stateDir: dir, synchronous: 'normal' }).close();
+    db = new Database(join(dir, OUTBOX_FILE), { readonly: true });
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const plan = (sql: string): string =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('https://a.example/') as Array<{ detail: string }>)
+      .map((p) => p.detail)
+      .join(' | ');
+
+  for (const [name, index] of [
+    ['retrying', 'deliveries_pending'],
+    ['oldest', 'deliveries_pending'],
+    ['lastSuccess', 'deliveries_delivered'],
+    ['lastErrorPending', 'deliveries_pending'],
+    ['lastErrorDead', 'deliveries_dead_by_url'],
+  ] as const)
+    void it(`${name} seeks ${index} by url, no SCAN`, () => {
+      const details = plan(PER_URL_SQL[name]);
+      assert.match(details, new RegExp(`SEARCH \\w+ USING (COVERING )?INDEX ${index} \\(url=\\?`), details);
+      assert.doesNotMatch(details, /SCAN/, details);
+    });
+});
