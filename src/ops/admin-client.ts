@@ -42,7 +42,8 @@ export function adminClientFor(stateDir: string): AdminClient {
           method,
           headers: {
             authorization: `Bearer ${found.token}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            // The admin API refuses a POST of any other type (CSRF), even an empty one.
+            ...(method === 'POST' || body !== undefined ? { 'content-type': 'application/json' } : {}),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
           headersTimeout: TIMEOUT_MS,

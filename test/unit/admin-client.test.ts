@@ -1,0 +1,47 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adminClientFor } from '../../src/ops/admin-client.js';
+import { writeAdminFiles } from '../../src/ops/admin-endpoint.js';
+
+const TOKEN = 'admin-client-token-0123456789';
+
+void describe('admin client', () => {
+  let dir = '';
+  let server: Server;
+  let port = 0;
+  const seen: Array<{ method?: string; headers: IncomingHttpHeaders }> = [];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ucw-admin-client-'));
+    server = createServer((req, res) => {
+      seen.push({ method: req.method, headers: req.headers });
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  void it('sends content-type application/json on every POST, with or without a body', async () => {
+    writeAdminFiles(dir, { host: '127.0.0.1', port, pid: process.pid }, TOKEN);
+    seen.length = 0;
+    const client = adminClientFor(dir);
+    assert.deepEqual(await client.call('POST', '/api/x'), { ok: true });
+    assert.deepEqual(await client.call('POST', '/api/x', { a: 1 }), { ok: true });
+    assert.deepEqual(
+      seen.map((s) => [s.method, s.headers['content-type'], s.headers.authorization]),
+      [
+        ['POST', 'application/json', `Bearer ${TOKEN}`],
+        ['POST', 'application/json', `Bearer ${TOKEN}`],
+      ],
+    );
+  });
+});
