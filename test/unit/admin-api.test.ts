@@ -31,6 +31,25 @@ void describe('admin auth', () => {
       assert.equal(isLoopbackHost(h), false, h);
   });
 
+  void it('opens token-free reads only to a loopback Host header (DNS rebinding)', () => {
+    const local = new AdminAuth([TOKEN], true);
+    for (const host of [
+      'localhost',
+      'LOCALHOST:9464',
+      '127.0.0.1',
+      '127.0.0.1:9464',
+      '127.3.4.5:1',
+      '[::1]',
+      '[::1]:9464',
+    ])
+      assert.equal(local.allows({ headers: { host } }, 'read'), true, host);
+    for (const host of ['evil.test', 'evil.test:9464', 'localhost.evil.test', '127.0.0.1.evil.test:9464', '10.0.0.1'])
+      assert.equal(local.allows({ headers: { host } }, 'read'), false, host);
+    assert.equal(local.allows({ headers: {} }, 'read'), false, 'no Host header');
+    // The token still opens them.
+    assert.equal(local.allows({ headers: { host: 'evil.test', ...bearer(TOKEN) } }, 'read'), true);
+  });
+
   void it('reads a bearer token, or the password of Basic', () => {
     assert.equal(presentedToken({ headers: bearer('abc') }), 'abc');
     assert.equal(presentedToken({ headers: basic('abc') }), 'abc');
@@ -41,7 +60,7 @@ void describe('admin auth', () => {
   void it('opens reads on loopback only; writes always need a known token', () => {
     const local = new AdminAuth([TOKEN], true);
     const exposed = new AdminAuth([TOKEN, 'second-token-abcdefgh'], false);
-    assert.equal(local.allows({ headers: {} }, 'read'), true);
+    assert.equal(local.allows({ headers: { host: '127.0.0.1:9464' } }, 'read'), true);
     assert.equal(local.allows({ headers: {} }, 'write'), false);
     assert.equal(local.allows({ headers: bearer('wrong') }, 'write'), false);
     assert.equal(local.allows({ headers: bearer(TOKEN) }, 'write'), true);
@@ -98,6 +117,13 @@ void describe('admin routes on the health server', () => {
     assert.equal(page.status, 200);
     assert.match(String(page.headers['content-type']), /^text\/html/);
     assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
+  });
+
+  void it('asks for the token on a read whose Host is not loopback (a rebound name)', async () => {
+    const rebound = await call('GET', '/api/thing?q=1', { host: `evil.test:${server.port}` });
+    assert.equal(rebound.status, 401);
+    const withToken = await call('GET', '/api/thing?q=1', { host: `evil.test:${server.port}`, ...bearer(TOKEN) });
+    assert.equal(withToken.status, 200);
   });
 
   void it('refuses a write without the token (401, nothing done) and does it with the token', async () => {
