@@ -21,8 +21,33 @@ function dialHost(endpoint: AdminEndpoint): string {
   return endpoint.host.includes(':') && !endpoint.host.startsWith('[') ? `[${endpoint.host}]` : endpoint.host;
 }
 
+/** True when a process with this pid exists (EPERM: it does, under another user). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function adminClientFor(stateDir: string): AdminClient {
   const found = readAdminFiles(stateDir);
+  // admin.json left by a bridge that died while another process (e.g. an offline command) holds the
+  // lock names a port some other program may listen on now: never send it the token.
+  if (found && !isAlive(found.endpoint.pid)) {
+    throw new BridgeError(
+      'UCW_ERR_ADMIN_UNREACHABLE',
+      `another process holds ${stateDir}: the bridge that wrote admin.json (pid ${found.endpoint.pid}) has exited`,
+      {
+        hint:
+          'Another process holds the state directory (e.g. an offline command such as retry or replay); ' +
+          'wait until it has finished, then run the command again.',
+        details: { stateDir, pid: found.endpoint.pid },
+      },
+    );
+  }
   if (!found) {
     throw new BridgeError(
       'UCW_ERR_ADMIN_UNREACHABLE',

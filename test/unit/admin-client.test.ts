@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isBridgeError } from '../../src/errors.js';
 import { adminClientFor } from '../../src/ops/admin-client.js';
 import { writeAdminFiles } from '../../src/ops/admin-endpoint.js';
 
@@ -43,5 +45,21 @@ void describe('admin client', () => {
         ['POST', 'application/json', `Bearer ${TOKEN}`],
       ],
     );
+  });
+
+  void it('does not dial when the pid in admin.json is not alive (another process holds the dir)', async () => {
+    // A pid that has exited: its admin.json is stale, and whoever holds the lock now is not a bridge.
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    writeAdminFiles(dir, { host: '127.0.0.1', port, pid: gone }, TOKEN);
+    seen.length = 0;
+    await assert.rejects(
+      async () => adminClientFor(dir).call('POST', '/api/x', { a: 1 }),
+      (err: unknown) =>
+        isBridgeError(err) &&
+        err.code === 'UCW_ERR_ADMIN_UNREACHABLE' &&
+        /another process/i.test(err.hint ?? '') &&
+        err.details?.pid === gone,
+    );
+    assert.deepEqual(seen, [], 'nothing was sent');
   });
 });
