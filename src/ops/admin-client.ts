@@ -2,9 +2,11 @@
 // files it published (admin-endpoint.ts) say where its admin API is and which token to send. One
 // library per edge: requests go through undici, as deliveries do.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { BridgeError, isBridgeError } from '../errors.js';
-import { StateStore } from '../outbox/state-store.js';
+import { OUTBOX_FILE, StateStore } from '../outbox/state-store.js';
 import { readAdminFiles, type AdminEndpoint } from './admin-endpoint.js';
 
 const TIMEOUT_MS = 10_000;
@@ -110,6 +112,16 @@ export async function withBridgeOrStore<T>(
   stateDir: string,
   work: { offline: (store: StateStore) => T | Promise<T>; online: (client: AdminClient) => Promise<T> },
 ): Promise<T> {
+  // A mistyped --state-dir must not become a new, empty store (a bridge holding the dir has one).
+  const storePath = join(stateDir, OUTBOX_FILE);
+  if (!existsSync(storePath)) {
+    throw new BridgeError('UCW_ERR_STATE_MISSING', `${stateDir} holds no state store (${OUTBOX_FILE})`, {
+      hint:
+        'Check --state-dir: it must name the state directory of a bridge that has run at least once. ' +
+        'Only `run` creates a new one.',
+      details: { stateDir },
+    });
+  }
   let store: StateStore;
   try {
     store = new StateStore({ stateDir, synchronous: 'full' });

@@ -2,12 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBridgeError } from '../../src/errors.js';
-import { adminClientFor } from '../../src/ops/admin-client.js';
+import { adminClientFor, withBridgeOrStore } from '../../src/ops/admin-client.js';
 import { writeAdminFiles } from '../../src/ops/admin-endpoint.js';
 
 const TOKEN = 'admin-client-token-0123456789';
@@ -61,5 +61,21 @@ void describe('admin client', () => {
         err.details?.pid === gone,
     );
     assert.deepEqual(seen, [], 'nothing was sent');
+  });
+
+  void it('refuses a state dir without a store (a mistyped --state-dir) and creates nothing', async () => {
+    const work = {
+      offline: () => 'offline',
+      online: () => Promise.resolve('online'),
+    };
+    const isMissing = (err: unknown) =>
+      isBridgeError(err) && err.code === 'UCW_ERR_STATE_MISSING' && /--state-dir/.test(err.hint ?? '');
+    const typo = join(dir, 'no-such-dir');
+    await assert.rejects(async () => withBridgeOrStore(typo, work), isMissing);
+    assert.equal(existsSync(typo), false, 'no directory was created');
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    await assert.rejects(async () => withBridgeOrStore(empty, work), isMissing);
+    assert.deepEqual(readdirSync(empty), [], 'no store, lock or other file was created');
   });
 });
