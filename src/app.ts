@@ -261,7 +261,13 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       }),
     );
     adminRoutes.push(...deliveryRoutes({ scheduler, outbox, metrics, logger: logger.child({ component: 'admin' }) }));
-    adminRoutes.push(...replayRoutes({ outbox, enqueue: (created) => scheduler.enqueue(created) }));
+    adminRoutes.push(
+      ...replayRoutes({
+        outbox,
+        enqueue: (created) => scheduler.enqueue(created),
+        registeredUrlsFor: (event) => pipeline?.registry.urlsFor(event) ?? [],
+      }),
+    );
     const health = await startHealthServer({
       host: config.httpHost,
       port: config.httpPort,

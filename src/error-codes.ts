@@ -240,6 +240,15 @@ export const CODES = {
       '`--state-dir`. A killed bridge never leaves the lock behind, so this always ' +
       'means a live process holds it; `deliveries` commands work meanwhile (through its admin API).',
   },
+  UCW_ERR_STATE_MISSING: {
+    kind: 'error',
+    meaning:
+      "A command that acts on an existing bridge's state (`deliveries retry`/`discard`/`resume`, " +
+      '`replay`) was given a `--state-dir` that holds no state store; it created and changed nothing.',
+    hint:
+      'Check `--state-dir`: it must name the directory of a bridge that has run at least once (it ' +
+      'holds `outbox.sqlite`). Only `run` creates a new state directory.',
+  },
   UCW_ERR_DELIVERY_HTTP_STATUS: {
     kind: 'error',
     meaning: 'A receiver answered with a non-2xx status.',

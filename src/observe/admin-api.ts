@@ -70,6 +70,19 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** False when a browser sent the request from another site's page (its Origin is not this server). */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  return origin.toLowerCase() === `http://${(req.headers.host ?? '').toLowerCase()}`;
+}
+
+/** True for `application/json` (any parameters): a cross-site form cannot send it without CORS. */
+function isJson(req: IncomingMessage): boolean {
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && type.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+}
+
 /** True when `path` is an admin route (answered here, whatever the outcome). */
 export async function serveAdmin(
   req: IncomingMessage,
@@ -88,6 +101,18 @@ export async function serveAdmin(
       { status: 405, json: { error: 'method_not_allowed' } },
       { allow: forPath.map((r) => r.method).join(', ') },
     );
+    return true;
+  }
+  // CSRF: a browser holding cached Basic credentials must not act for another site's page.
+  if (!sameOrigin(req)) {
+    write(res, { status: 403, json: { error: 'cross_origin', message: 'requests from another origin are refused' } });
+    return true;
+  }
+  if (route.method === 'POST' && !isJson(req)) {
+    write(res, {
+      status: 415,
+      json: { error: 'unsupported_media_type', message: 'a POST must be content-type: application/json' },
+    });
     return true;
   }
   if (!auth.allows(req, route.access)) {

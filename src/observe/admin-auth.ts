@@ -1,6 +1,7 @@
 // Who may use the admin API on the health port. Reads (status page, GET /api/*) are open while the
-// server listens on loopback only; any other bind needs the token for reads too. Writes always need
-// it. Tokens: --admin-token, and the one the bridge generates into its state dir for the local CLI.
+// server listens on loopback only and the Host header names loopback (DNS rebinding); otherwise they
+// need the token. Writes always need it. Tokens: --admin-token, and the one the bridge generates
+// into its state dir for the local CLI.
 // Compared in constant time (digests of equal length), never logged.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -14,6 +15,18 @@ export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   if (h === 'localhost' || h === '::1') return true;
   return isIP(h) === 4 && h.startsWith('127.');
+}
+
+/**
+ * True when a Host header names this machine (`localhost`, 127.x.x.x, [::1], optional port). A page
+ * whose own name was rebound to 127.0.0.1 sends its name here, so it is refused a token-free read.
+ */
+export function isLoopbackHostHeader(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const bracketed = /^(\[[^\]]*\])(?::\d+)?$/.exec(header);
+  if (bracketed) return isLoopbackHost(bracketed[1]!);
+  const plain = /^([^:[\]]+)(?::\d+)?$/.exec(header);
+  return plain !== null && isLoopbackHost(plain[1]!);
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
@@ -46,7 +59,7 @@ export class AdminAuth {
 
   /** False when the request needs a token and carries none of the accepted ones (answer 401). */
   allows(req: Pick<IncomingMessage, 'headers'>, access: Access): boolean {
-    if (access === 'read' && this.loopbackOnly) return true;
+    if (access === 'read' && this.loopbackOnly && isLoopbackHostHeader(req.headers.host)) return true;
     const token = presentedToken(req);
     if (token === undefined) return false;
     const d = digest(token);

@@ -2,9 +2,11 @@
 // files it published (admin-endpoint.ts) say where its admin API is and which token to send. One
 // library per edge: requests go through undici, as deliveries do.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { BridgeError, isBridgeError } from '../errors.js';
-import { StateStore } from '../outbox/state-store.js';
+import { OUTBOX_FILE, StateStore } from '../outbox/state-store.js';
 import { readAdminFiles, type AdminEndpoint } from './admin-endpoint.js';
 
 const TIMEOUT_MS = 10_000;
@@ -21,8 +23,33 @@ function dialHost(endpoint: AdminEndpoint): string {
   return endpoint.host.includes(':') && !endpoint.host.startsWith('[') ? `[${endpoint.host}]` : endpoint.host;
 }
 
+/** True when a process with this pid exists (EPERM: it does, under another user). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function adminClientFor(stateDir: string): AdminClient {
   const found = readAdminFiles(stateDir);
+  // admin.json left by a bridge that died while another process (e.g. an offline command) holds the
+  // lock names a port some other program may listen on now: never send it the token.
+  if (found && !isAlive(found.endpoint.pid)) {
+    throw new BridgeError(
+      'UCW_ERR_ADMIN_UNREACHABLE',
+      `another process holds ${stateDir}: the bridge that wrote admin.json (pid ${found.endpoint.pid}) has exited`,
+      {
+        hint:
+          'Another process holds the state directory (e.g. an offline command such as retry or replay); ' +
+          'wait until it has finished, then run the command again.',
+        details: { stateDir, pid: found.endpoint.pid },
+      },
+    );
+  }
   if (!found) {
     throw new BridgeError(
       'UCW_ERR_ADMIN_UNREACHABLE',
@@ -42,7 +69,8 @@ export function adminClientFor(stateDir: string): AdminClient {
           method,
           headers: {
             authorization: `Bearer ${found.token}`,
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            // The admin API refuses a POST of any other type (CSRF), even an empty one.
+            ...(method === 'POST' || body !== undefined ? { 'content-type': 'application/json' } : {}),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
           headersTimeout: TIMEOUT_MS,
@@ -84,6 +112,16 @@ export async function withBridgeOrStore<T>(
   stateDir: string,
   work: { offline: (store: StateStore) => T | Promise<T>; online: (client: AdminClient) => Promise<T> },
 ): Promise<T> {
+  // A mistyped --state-dir must not become a new, empty store (a bridge holding the dir has one).
+  const storePath = join(stateDir, OUTBOX_FILE);
+  if (!existsSync(storePath)) {
+    throw new BridgeError('UCW_ERR_STATE_MISSING', `${stateDir} holds no state store (${OUTBOX_FILE})`, {
+      hint:
+        'Check --state-dir: it must name the state directory of a bridge that has run at least once. ' +
+        'Only `run` creates a new one.',
+      details: { stateDir },
+    });
+  }
   let store: StateStore;
   try {
     store = new StateStore({ stateDir, synchronous: 'full' });

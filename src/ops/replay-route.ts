@@ -3,7 +3,7 @@
 // them as the processor does, then hands the new deliveries to its scheduler, which sends them.
 
 import { z } from 'zod';
-import { EVENT_NAMES } from '../domain/events.js';
+import { EVENT_NAMES, type EventName } from '../domain/events.js';
 import type { Delivery } from '../outbox/state-store.js';
 import { RouteError, type AdminRoute } from '../observe/admin-api.js';
 import { applyReplay, type ReplayDecision, type ReplayEvent, type ReplayStore } from './replay-dedup.js';
@@ -34,6 +34,8 @@ export function replayRoutes(deps: {
   outbox: ReplayStore;
   /** Told of the deliveries created (the scheduler's enqueue). */
   enqueue: (created: Delivery[]) => void;
+  /** The URLs registered now for an event: a replay goes only there (never to a caller's URL). */
+  registeredUrlsFor: (event: EventName) => readonly string[];
 }): AdminRoute[] {
   return [
     {
@@ -47,6 +49,17 @@ export function replayRoutes(deps: {
           throw new RouteError(400, 'bad_request', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
         }
         const events = parsed.data.events as unknown as ReplayEvent[];
+        for (const ev of events) {
+          const registered = new Set(deps.registeredUrlsFor(ev.name));
+          const foreign = ev.urls.filter((u) => !registered.has(u));
+          if (foreign.length > 0) {
+            throw new RouteError(
+              400,
+              'url_not_registered',
+              `event ${ev.id}: ${foreign.length} URL(s) not registered for ${ev.name}; nothing was replayed`,
+            );
+          }
+        }
         const { decisions, created } = applyReplay(deps.outbox, events, { force: parsed.data.force, dryRun: false });
         if (created.length > 0) deps.enqueue(created);
         const answer: ReplayAnswer = { decisions, enqueued: created.length };

@@ -5,7 +5,7 @@
 import Database, { type Database as Db } from 'better-sqlite3';
 import { BridgeError, type WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createPrivateFile, prepareStateDir, restrictFile } from './state-dir.js';
+import { createPrivateFile, createStateDir, restrictFile, tightenStateDir } from './state-dir.js';
 import { StateLock } from './state-lock.js';
 
 /** The WAL file is cut back to this size after a checkpoint (it otherwise stays at its largest). */
@@ -34,8 +34,10 @@ export function openWritable(
   let lock: StateLock | undefined;
   let db: Db | undefined;
   try {
-    const tightened = prepareStateDir(stateDir);
+    createStateDir(stateDir);
+    // Modes are the holder's business: a refused opener (UCW_ERR_STATE_LOCKED) changes nothing.
     lock = StateLock.acquire(stateDir);
+    const tightened = tightenStateDir(stateDir);
     createPrivateFile(path);
     db = new Database(path);
     // SQLite creates -wal and -shm with the database file's mode: 0600 once this file is.

@@ -15,9 +15,13 @@ export interface ModeChange {
 
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8)}`;
 
-/** Creates the directory 0700 (parents too), or tightens an existing one; returns what it changed. */
-export function prepareStateDir(dir: string): ModeChange[] {
+/** Creates the directory 0700 (parents too) when missing; an existing one is left as it is. */
+export function createStateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+}
+
+/** Tightens the directory to 0700 (only under its lock: it belongs to the lock's holder); returns the change. */
+export function tightenStateDir(dir: string): ModeChange[] {
   return tighten(dir, DIR_MODE);
 }
 

@@ -126,7 +126,8 @@ void describe('deliveries', () => {
       // Without the token the write routes refuse (401); reads are open on loopback.
       const api = `http://127.0.0.1:${port}`;
       for (const path of ['/api/deliveries/retry', '/api/deliveries/discard', '/api/urls/resume']) {
-        for (const headers of [{}, { authorization: 'Bearer not-the-token-0123456789' }] as Record<string, string>[]) {
+        for (const auth of [{}, { authorization: 'Bearer not-the-token-0123456789' }] as Record<string, string>[]) {
+          const headers = { ...auth, 'content-type': 'application/json' };
           const res = await fetch(`${api}${path}`, { method: 'POST', body: JSON.stringify({ url: U }), headers });
           assert.equal(res.status, 401, `${path} ${JSON.stringify(headers)}`);
           await res.arrayBuffer();

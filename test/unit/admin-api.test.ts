@@ -19,6 +19,7 @@ import {
 
 const TOKEN = 'test-admin-token-0123456789';
 const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` });
+const json = { 'content-type': 'application/json' };
 const basic = (t: string): Record<string, string> => ({
   authorization: `Basic ${Buffer.from(`any:${t}`).toString('base64')}`,
 });
@@ -28,6 +29,25 @@ void describe('admin auth', () => {
     for (const h of ['127.0.0.1', '127.9.9.9', 'localhost', '::1', '[::1]']) assert.equal(isLoopbackHost(h), true, h);
     for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.2', 'example.com'])
       assert.equal(isLoopbackHost(h), false, h);
+  });
+
+  void it('opens token-free reads only to a loopback Host header (DNS rebinding)', () => {
+    const local = new AdminAuth([TOKEN], true);
+    for (const host of [
+      'localhost',
+      'LOCALHOST:9464',
+      '127.0.0.1',
+      '127.0.0.1:9464',
+      '127.3.4.5:1',
+      '[::1]',
+      '[::1]:9464',
+    ])
+      assert.equal(local.allows({ headers: { host } }, 'read'), true, host);
+    for (const host of ['evil.test', 'evil.test:9464', 'localhost.evil.test', '127.0.0.1.evil.test:9464', '10.0.0.1'])
+      assert.equal(local.allows({ headers: { host } }, 'read'), false, host);
+    assert.equal(local.allows({ headers: {} }, 'read'), false, 'no Host header');
+    // The token still opens them.
+    assert.equal(local.allows({ headers: { host: 'evil.test', ...bearer(TOKEN) } }, 'read'), true);
   });
 
   void it('reads a bearer token, or the password of Basic', () => {
@@ -40,7 +60,7 @@ void describe('admin auth', () => {
   void it('opens reads on loopback only; writes always need a known token', () => {
     const local = new AdminAuth([TOKEN], true);
     const exposed = new AdminAuth([TOKEN, 'second-token-abcdefgh'], false);
-    assert.equal(local.allows({ headers: {} }, 'read'), true);
+    assert.equal(local.allows({ headers: { host: '127.0.0.1:9464' } }, 'read'), true);
     assert.equal(local.allows({ headers: {} }, 'write'), false);
     assert.equal(local.allows({ headers: bearer('wrong') }, 'write'), false);
     assert.equal(local.allows({ headers: bearer(TOKEN) }, 'write'), true);
@@ -99,20 +119,27 @@ void describe('admin routes on the health server', () => {
     assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
   });
 
+  void it('asks for the token on a read whose Host is not loopback (a rebound name)', async () => {
+    const rebound = await call('GET', '/api/thing?q=1', { host: `evil.test:${server.port}` });
+    assert.equal(rebound.status, 401);
+    const withToken = await call('GET', '/api/thing?q=1', { host: `evil.test:${server.port}`, ...bearer(TOKEN) });
+    assert.equal(withToken.status, 200);
+  });
+
   void it('refuses a write without the token (401, nothing done) and does it with the token', async () => {
     seen.length = 0;
     const refused = await call('POST', '/api/thing', { 'content-type': 'application/json' }, '{"a":1}');
     assert.equal(refused.status, 401);
     assert.match(String(refused.headers['www-authenticate']), /^Basic/);
     assert.deepEqual(seen, []);
-    const done = await call('POST', '/api/thing', bearer(TOKEN), '{"a":1}');
+    const done = await call('POST', '/api/thing', { ...bearer(TOKEN), ...json }, '{"a":1}');
     assert.deepEqual([done.status, JSON.parse(done.text)], [200, { ok: true }]);
     assert.deepEqual(seen, [{ a: 1 }]);
   });
 
   void it('answers 400 to a body that is not JSON, a route error with its code, 405 with Allow', async () => {
-    assert.equal((await call('POST', '/api/thing', bearer(TOKEN), '{nope')).status, 400);
-    const refused = await call('POST', '/api/thing', bearer(TOKEN), '{"bad":true}');
+    assert.equal((await call('POST', '/api/thing', { ...bearer(TOKEN), ...json }, '{nope')).status, 400);
+    const refused = await call('POST', '/api/thing', { ...bearer(TOKEN), ...json }, '{"bad":true}');
     assert.deepEqual(
       [refused.status, JSON.parse(refused.text)],
       [422, { error: 'bad_thing', message: 'no such thing' }],
@@ -120,6 +147,29 @@ void describe('admin routes on the health server', () => {
     const wrong = await call('DELETE', '/api/thing', bearer(TOKEN));
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.allow, 'GET, POST');
+  });
+
+  void it('refuses a POST that is not application/json with 415 (a cross-site form), nothing done', async () => {
+    seen.length = 0;
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const r = await call('POST', '/api/thing', { ...basic(TOKEN), 'content-type': type }, '{"a":1}');
+      assert.equal(r.status, 415, type);
+    }
+    assert.equal((await call('POST', '/api/thing', basic(TOKEN), '{"a":1}')).status, 415);
+    assert.deepEqual(seen, []);
+    const charset = { ...bearer(TOKEN), 'content-type': 'Application/JSON; charset=utf-8' };
+    assert.equal((await call('POST', '/api/thing', charset, '{"a":1}')).status, 200);
+  });
+
+  void it('refuses a request from another origin with 403, and serves its own origin', async () => {
+    seen.length = 0;
+    const evil = { ...basic(TOKEN), ...json, origin: 'http://evil.test' };
+    assert.equal((await call('POST', '/api/thing', evil, '{"a":1}')).status, 403);
+    assert.equal((await call('GET', '/api/thing', { origin: 'http://evil.test' })).status, 403);
+    assert.deepEqual(seen, []);
+    const own = { ...bearer(TOKEN), ...json, origin: `http://127.0.0.1:${server.port}` };
+    assert.equal((await call('POST', '/api/thing', own, '{"a":1}')).status, 200);
+    assert.equal((await call('POST', '/api/thing', { ...own, origin: 'null' }, '{"a":1}')).status, 403);
   });
 
   void it('keeps the probes open and answers 404 elsewhere', async () => {

@@ -14,6 +14,7 @@ import { StateStore, type Delivery } from '../../src/outbox/state-store.js';
 const TOKEN = 'replay-route-token-0123456789';
 const A = 'http://a.test/hook';
 const B = 'http://b.test/hook';
+const ELSEWHERE = 'http://attacker.test/hook';
 
 void describe('POST /api/replay', () => {
   let dir = '';
@@ -55,7 +56,11 @@ void describe('POST /api/replay', () => {
       metrics: new Metrics(),
       logger: pino({ level: 'silent' }),
       readiness: () => ({ ready: true, reasons: [] }),
-      routes: replayRoutes({ outbox: store, enqueue: (created) => handed.push(created) }),
+      routes: replayRoutes({
+        outbox: store,
+        enqueue: (created) => handed.push(created),
+        registeredUrlsFor: (event) => (event === 'AgentLog' ? [A, B] : []),
+      }),
       adminTokens: [TOKEN],
     });
   });
@@ -74,6 +79,16 @@ void describe('POST /api/replay', () => {
     const r = await post({ force: false, events: [{ ...ev, name: 'NoSuchEvent' }] });
     assert.equal(r.status, 400);
     assert.equal((r.json as { error: string }).error, 'bad_request');
+    assert.equal(handed.length, 0);
+  });
+
+  void it('refuses a URL not registered for the event with 400 and changes nothing', async () => {
+    const foreign = await post({ force: true, events: [{ ...ev, id: 'e9', urls: [A, ELSEWHERE] }] });
+    assert.equal(foreign.status, 400);
+    assert.equal((foreign.json as { error: string }).error, 'url_not_registered');
+    // A registered for AgentLog only: replaying it as another event is refused too.
+    const otherEvent = await post({ force: true, events: [{ ...ev, id: 'e8', name: 'AgentBreak', urls: [A] }] });
+    assert.equal(otherEvent.status, 400);
     assert.equal(handed.length, 0);
   });
 

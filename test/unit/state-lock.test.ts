@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -63,6 +63,15 @@ void describe('StateLock', () => {
     await exitWithin(child, exited, () => 'lock holder');
     const lock = StateLock.acquire(dir);
     lock.release();
+  });
+
+  void it('changes no mode in a directory another process holds (tightening waits for the lock)', async () => {
+    const child = await holder(dir);
+    children.push(child);
+    // The holder's business: a refused opener must not chmod what it does not own.
+    chmodSync(dir, 0o755);
+    assert.throws(() => new StateStore({ stateDir: dir, synchronous: 'normal' }), isLocked(child.pid!));
+    assert.equal(statSync(dir).mode & 0o777, 0o755);
   });
 
   void it('is shared by stores of one process and released by the last one to close', async () => {
