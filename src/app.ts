@@ -100,6 +100,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // The one gate on reading: buffered deliveries, --max-outbox-pending and --max-outbox-bytes.
     const flowWindow = new FlowWindow({
       store: outbox,
+      maxBufferedBytes: config.maxBufferedBytes,
       maxPending: config.maxOutboxPending,
       maxBytes: config.maxOutboxBytes,
       usedBytes: () => outbox.usedBytes(),

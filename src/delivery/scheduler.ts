@@ -140,14 +140,14 @@ export class DeliveryScheduler {
     for (const [url, events] of byUrl) {
       const ep = this.endpoints.get(url);
       if (!ep || ep.win.pending === 0) continue;
-      const { dropped, inFlight } = ep.queues.drop(events);
+      const { removed, inFlight } = ep.queues.drop(events);
       const reason = `${CANCELLED}: registration removed before delivery`;
       const n = this.opts.outbox.cancelPending(url, events, inFlight, reason);
       if (inFlight.length > 0) {
         ep.cancelOnFailure ??= new Set();
         for (const id of inFlight) ep.cancelOnFailure.add(id);
       }
-      this.opts.window.cancelled(ep.win, dropped, n);
+      this.opts.window.cancelled(ep.win, removed, n);
       this.opts.metrics.deliveriesCancelled.inc(n);
       this.opts.logger.warn(
         { url: safeUrl(url), code: CANCELLED, events, cancelled: n, inFlight: inFlight.length },
@@ -176,11 +176,12 @@ export class DeliveryScheduler {
   private endpoint(url: string): Endpoint {
     let ep = this.endpoints.get(url);
     if (!ep) {
+      const queues = new KeyQueues();
       ep = {
         url,
         bodyFormat: this.opts.bodyFormatFor(url),
-        queues: new KeyQueues(),
-        win: this.opts.window.open(url),
+        queues,
+        win: this.opts.window.open(url, queues),
         health: new UrlHealth(this.opts.policy, this.opts.gonePauseMs),
         waitTimer: undefined,
         inFlight: 0,
@@ -247,7 +248,7 @@ export class DeliveryScheduler {
       try {
         const settled = this.outcomes.record(ep, d, at, now, outcome);
         if (settled === 'finished') {
-          if (ep.queues.finish(kq, d)) this.opts.window.finished(ep.win);
+          if (ep.queues.finish(kq, d)) this.opts.window.finished(ep.win, d);
         } else if (settled !== 'stays') this.retryLater(ep, kq, settled);
       } catch (err) {
         // The store failed under us (disk full, closed): the delivery stays pending for the next try.

@@ -89,6 +89,7 @@ void describe('loadConfig', () => {
         blockPrivateNetworks: false,
         resetToNow: false,
         maxOutboxBytes: 8 * 1024 ** 3,
+        maxBufferedBytes: 32 * 1024 ** 2,
       },
     );
     assert.equal(cfg.rules, undefined);

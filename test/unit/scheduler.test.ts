@@ -196,7 +196,8 @@ void describe('DeliveryScheduler', () => {
     const logger = createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
     const window = new FlowWindow({
       store: outbox,
-      ...(over.maxBufferedPerUrl === undefined ? {} : { maxBufferedPerUrl: over.maxBufferedPerUrl }),
+      // A budget of maxBufferedPerUrl deliveries: each counts 1.
+      ...(over.maxBufferedPerUrl === undefined ? {} : { maxBufferedBytes: over.maxBufferedPerUrl, costOf: () => 1 }),
       maxPending: Infinity,
       maxBytes: Infinity,
       usedBytes: () => 0,
