@@ -30,6 +30,8 @@ import { replicaServerId } from './source/server-id.js';
 import { SourceSupervisor } from './source/supervisor.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** The first pass soon after start-up: a bridge restarted more often than the interval still prunes. */
+const PRUNE_FIRST_PASS_MS = 5_000;
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -93,6 +95,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       outbox,
       retentionMs: config.deliveredRetentionHours * 3_600_000,
       intervalMs: PRUNE_INTERVAL_MS,
+      firstPassMs: PRUNE_FIRST_PASS_MS,
       now: Date.now,
       logger: logger.child({ component: 'outbox' }),
     });

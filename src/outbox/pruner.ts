@@ -19,6 +19,8 @@ export interface PrunerOptions {
   /** Delivered and cancelled rows older than this are deleted (sooner when the disk budget needs their room). */
   readonly retentionMs: number;
   readonly intervalMs: number;
+  /** The first pass, this long after start() (a bridge restarted more often than intervalMs still prunes). */
+  readonly firstPassMs?: number;
   readonly now: () => number;
   readonly logger: Pick<Logger, 'info' | 'warn'>;
   readonly batchRows?: number;
@@ -33,6 +35,7 @@ export interface PruneResult {
 
 export class Pruner {
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
   private running: Promise<PruneResult> | undefined;
   private stopped = false;
 
@@ -41,6 +44,10 @@ export class Pruner {
   start(): void {
     this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
     this.timer.unref();
+    if (this.opts.firstPassMs !== undefined) {
+      this.first = setTimeout(() => void this.runOnce(), this.opts.firstPassMs);
+      this.first.unref();
+    }
   }
 
   /** One pass now (or the one already running). A failed pass is logged and tried again next interval. */
@@ -61,6 +68,7 @@ export class Pruner {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.first);
     await this.running;
   }
 
