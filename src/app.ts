@@ -8,6 +8,7 @@ import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
 import { DeliveryScheduler } from './delivery/scheduler.js';
 import { FlowWindow } from './delivery/flow-window.js';
+import { IdleTrim } from './observe/idle-trim.js';
 import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
 import type { BodyFormat } from './delivery/types.js';
 import { BridgeError } from './errors.js';
@@ -231,6 +232,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
 
     pruner.start();
     cleanups.push(() => pruner.stop());
+    // After a burst, give back what the idle bridge no longer needs (heap pages, SQLite's cache).
+    const idleTrim = new IdleTrim({ release: () => outbox.releaseMemory() });
+    idleTrim.start();
+    cleanups.push(() => idleTrim.stop());
 
     logger.info(
       {

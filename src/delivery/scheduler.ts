@@ -30,6 +30,8 @@ export interface DeliverySchedulerOptions {
   readonly concurrencyPerUrl: number;
   /** Attempts per URL handed to the sender beyond `concurrencyPerUrl`, started as connections free up. */
   readonly queuedPerUrl?: number;
+  /** Attempts handed to the sender at once, all URLs together (default MAX_IN_FLIGHT_TOTAL). */
+  readonly maxInFlightTotal?: number;
   readonly bodyFormatFor: (url: string) => BodyFormat;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -42,6 +44,11 @@ export interface DeliverySchedulerOptions {
 
 /** Most deliveries of one key handed to the sender at once: a key's backlog moves at the receiver's pace. */
 export const MAX_CHAIN = 16;
+/**
+ * Attempts in the sender's hands at once, all URLs together: the worker holds a copy of each (with
+ * its request), so with many URLs the per-URL limit alone would let it hold every buffered delivery.
+ */
+export const MAX_IN_FLIGHT_TOTAL = 4_096;
 
 interface Endpoint {
   readonly url: string;
@@ -58,6 +65,8 @@ interface Endpoint {
 
 export class DeliveryScheduler {
   private readonly endpoints = new Map<string, Endpoint>();
+  /** URLs that stopped starting attempts at maxInFlightTotal: pumped again, in turn, as attempts end. */
+  private readonly waitingForSlots = new Set<Endpoint>();
   /** Attempts handed to the sender and not settled yet, across URLs; stop() waits for them. */
   private attemptsInFlight = 0;
   private onIdle: (() => void) | undefined;
@@ -67,10 +76,12 @@ export class DeliveryScheduler {
   private stopping = false;
   /** Attempts per URL handed to the sender at once: running plus waiting there for a connection. */
   private readonly maxInFlight: number;
+  private readonly maxInFlightTotal: number;
 
   constructor(private readonly opts: DeliverySchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.maxInFlight = opts.concurrencyPerUrl + Math.max(0, opts.queuedPerUrl ?? 0);
+    this.maxInFlightTotal = Math.max(1, opts.maxInFlightTotal ?? MAX_IN_FLIGHT_TOTAL);
     const { outbox, policy, metrics, logger, sender, window } = opts;
     const pauses = opts.pauses ?? outboxPauseStore(outbox, logger);
     const probe = (ep: Endpoint): void => this.pump(ep);
@@ -200,9 +211,22 @@ export class DeliveryScheduler {
     }
     this.opts.window.refill(ep.win, ep.queues);
     while (ep.inFlight < this.maxInFlight) {
+      if (this.attemptsInFlight >= this.maxInFlightTotal) {
+        this.waitingForSlots.add(ep);
+        break;
+      }
       const kq = ep.queues.nextReady();
       if (!kq) break;
       this.launch(ep, kq, MAX_CHAIN);
+    }
+  }
+
+  /** URLs held back by maxInFlightTotal take free slots in turn (one that fills them waits again). */
+  private pumpWaiting(): void {
+    for (const ep of this.waitingForSlots) {
+      if (this.attemptsInFlight >= this.maxInFlightTotal) return;
+      this.waitingForSlots.delete(ep);
+      this.pump(ep);
     }
   }
 
@@ -258,6 +282,8 @@ export class DeliveryScheduler {
       ep.queues.release(kq);
       ep.inFlight--;
       if (--this.attemptsInFlight === 0) this.onIdle?.();
+      // URLs held back at the total go first: the one whose attempt ended must not take every slot.
+      this.pumpWaiting();
       this.pump(ep);
     };
     this.opts.sender.sendInOrder(

@@ -219,6 +219,11 @@ export class StateStore {
     if (!opts.readonly) this.discardStaged();
   }
 
+  /** Gives SQLite's page cache back (idle-trim.ts: after a burst, when idle). */
+  releaseMemory(): void {
+    if (this.db.open) this.db.pragma('shrink_memory');
+  }
+
   close(): void {
     this.outcomes.flush();
     if (this.db.open) this.db.close();

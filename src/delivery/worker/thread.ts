@@ -8,6 +8,7 @@
 // attempt's timeout starts when it starts, not while it waits in its lane.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { IdleTrim } from '../../observe/idle-trim.js';
 import { HttpSender } from '../http-sender.js';
 import { createSigner } from '../signing.js';
 import type { AttemptOutcome } from '../types.js';
@@ -29,6 +30,9 @@ if (!port) throw new Error('worker/thread.js runs as a worker thread only');
 const { signingSecrets, ...options } = workerData as WorkerOptions;
 const sender = new HttpSender({ ...options, signer: createSigner(signingSecrets) });
 const connectionsPerUrl = Math.max(1, options.connectionsPerUrl);
+
+// The worker's own heap (requests, bodies, connections) is given back after a burst, once idle.
+new IdleTrim().start();
 
 const outcomes = new OutcomeBatch();
 let flushScheduled = false;
