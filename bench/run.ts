@@ -33,7 +33,7 @@ const SCENARIOS: Scenario[] = [
   [
     'c receiver',
     (env) =>
-      catchUp(env, { scenario: 'catch-up, C receiver', receiver: 'c', events: size(200_000, 50_000), live: LIVE }),
+      catchUp(env, { scenario: 'catch-up, C receiver', receiver: 'c', events: size(100_000, 30_000), live: LIVE }),
   ],
   [
     'node receiver',
@@ -41,7 +41,7 @@ const SCENARIOS: Scenario[] = [
       catchUp(env, {
         scenario: 'catch-up, node receiver',
         receiver: 'node',
-        events: size(100_000, 30_000),
+        events: size(50_000, 20_000),
         live: LIVE,
       }),
   ],
@@ -51,7 +51,7 @@ const SCENARIOS: Scenario[] = [
       catchUp(env, {
         scenario: 'catch-up, slow receiver (5 ms)',
         receiver: 'slow',
-        events: size(100_000, 25_000),
+        events: size(50_000, 15_000),
         live: LIVE,
       }),
   ],
@@ -61,7 +61,7 @@ const SCENARIOS: Scenario[] = [
       catchUp(env, {
         scenario: 'fan-out: 20 URLs for every event',
         receiver: 'c',
-        events: size(10_000, 2_600),
+        events: size(5_000, 1_300),
         paths: fanOut20,
       }),
   ],
@@ -71,21 +71,21 @@ const SCENARIOS: Scenario[] = [
       catchUp(env, {
         scenario: 'fan-out: 200 URLs, one event each',
         receiver: 'c',
-        events: size(6_500, 1_560),
+        events: size(3_120, 780),
         paths: oneEventEach(200),
       }),
   ],
   [
     'keys 20',
-    (env) => catchUp(env, { scenario: 'keys: 20 agents', receiver: 'c', events: size(200_000, 50_000), agents: 20 }),
+    (env) => catchUp(env, { scenario: 'keys: 20 agents', receiver: 'c', events: size(100_000, 30_000), agents: 20 }),
   ],
   [
     'keys 10000',
     (env) =>
-      catchUp(env, { scenario: 'keys: 10,000 agents', receiver: 'c', events: size(200_000, 50_000), agents: 10_000 }),
+      catchUp(env, { scenario: 'keys: 10,000 agents', receiver: 'c', events: size(100_000, 30_000), agents: 10_000 }),
   ],
-  ['backlog', (env) => one(backlog(env, size(1_000_000, 200_000)))],
-  ['store', (env) => one(storeSize(env, size(10_000_000, 1_000_000), 1000, size(20, 8)))],
+  ['backlog', (env) => one(backlog(env, size(1_000_000, 100_000)))],
+  ['store', (env) => one(storeSize(env, size(10_000_000, 300_000), 1000, size(20, 8)))],
   ['directory', (env) => one(directorySize(env, 50_000, 5_000))],
 ];
 

@@ -48,7 +48,7 @@ export const MAX_CHAIN = 16;
  * Attempts in the sender's hands at once, all URLs together: the worker holds a copy of each (with
  * its request), so with many URLs the per-URL limit alone would let it hold every buffered delivery.
  */
-export const MAX_IN_FLIGHT_TOTAL = 4_096;
+export const MAX_IN_FLIGHT_TOTAL = 1_024;
 
 interface Endpoint {
   readonly url: string;
