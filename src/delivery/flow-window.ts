@@ -16,8 +16,9 @@ import { BufferBudget, type BudgetAccount } from './buffer-budget.js';
 import { systemClock, type Clock } from './clock.js';
 
 /**
- * --max-buffered-bytes by default: one URL's share keeps its sender busy with room to spare (about
- * 30,000 deliveries of the bench's mix); 20 URLs get about 1,600 each (bench/RESULTS.md).
+ * --max-buffered-bytes by default: tens of thousands of deliveries of a few hundred bytes, far more than
+ * one URL's sender needs busy (the old per-URL 10,000 fit in about a third of it); 20 URLs still get
+ * over a thousand each, 200 URLs over a hundred (bench/RESULTS.md).
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 ** 2;
 /** A buffered delivery's heap beyond its strings: the object, its fields, its key queue slot. */
