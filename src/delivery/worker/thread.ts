@@ -32,7 +32,7 @@ const sender = new HttpSender({ ...options, signer: createSigner(signingSecrets)
 const connectionsPerUrl = Math.max(1, options.connectionsPerUrl);
 
 // The worker's own heap (requests, bodies, connections) is given back after a burst, once idle.
-new IdleTrim().start();
+new IdleTrim({ release: () => sender.releasePools() }).start();
 
 const outcomes = new OutcomeBatch();
 let flushScheduled = false;
