@@ -40,7 +40,6 @@ export interface Row {
 
 export class Env {
   private readonly receivers = new Map<ReceiverKind, Receiver>();
-  private readonly ceilings = new Map<ReceiverKind, number>();
   private readonly dirs: string[] = [];
 
   private constructor(
@@ -70,18 +69,17 @@ export class Env {
     return rx;
   }
 
-  /** undici alone to the receiver (req/s), measured once per receiver in this run, `n` requests. */
+  /**
+   * undici alone to the receiver (req/s), `n` requests, measured just before the scenario that uses
+   * it: the machine's speed moves within a run (other work on it), so a ratio is of one moment.
+   */
   async ceiling(kind: ReceiverKind, n: number): Promise<number> {
-    let c = this.ceilings.get(kind);
-    if (c === undefined) {
-      const rx = await this.receiver(kind);
-      c = await undiciDispatchCeiling(rx.url, n);
-      await rx.ctl('reset');
-      this.ceilings.set(kind, c);
-      log(
-        `ceiling: undici dispatch() to the ${kind} receiver, ${BRIDGE_CONNECTIONS} connections: ${Math.round(c)} req/s`,
-      );
-    }
+    const rx = await this.receiver(kind);
+    const c = await undiciDispatchCeiling(rx.url, n);
+    await rx.ctl('reset');
+    log(
+      `ceiling: undici dispatch() to the ${kind} receiver, ${BRIDGE_CONNECTIONS} connections: ${Math.round(c)} req/s`,
+    );
     return c;
   }
 

@@ -83,7 +83,7 @@ function oldestDone(dir: string): number | null {
 export async function storeSize(env: Env, rows: number, rate: number, seconds: number): Promise<Row> {
   const rx = await env.receiver('c');
   await env.setWebhooks(() => [`${rx.url}/hook`]);
-  const ceiling = await env.ceiling('c', 100_000);
+  const ceiling = await env.ceiling('c', 20_000);
   const dir = env.stateDir();
   try {
     let bridge = await startBridge(env.db, dir);
@@ -192,7 +192,7 @@ export async function directorySize(env: Env, users: number, dispositions: numbe
 export async function backlog(env: Env, n: number): Promise<Row> {
   const rx = await env.receiver('c');
   await env.setWebhooks(() => [`${rx.url}/hook`]);
-  const ceiling = await env.ceiling('c', 100_000);
+  const ceiling = await env.ceiling('c', Math.min(100_000, n));
   const dir = env.stateDir();
   try {
     await rx.ctl('down');

@@ -40,7 +40,7 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
   const rx = await env.receiver(spec.receiver);
   const paths = spec.paths ?? (() => ['/hook']);
   await env.setWebhooks((event) => paths(event).map((p) => `${rx.url}${p}`));
-  const ceiling = await env.ceiling(spec.receiver, Math.min(100_000, spec.events));
+  const ceiling = await env.ceiling(spec.receiver, Math.min(100_000, Math.max(20_000, spec.events)));
   const dir = env.stateDir();
   try {
     let bridge = await startBridge(env.db, dir);
