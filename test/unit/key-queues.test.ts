@@ -131,4 +131,37 @@ void describe('KeyQueues', () => {
       assert.equal(q.nextReady(), w, "the survivor goes at once, not at the dropped head's retry time");
     },
   );
+
+  void it(
+    'shed() takes back the newest deliveries above every one in flight ' +
+      'or waiting for a retry, all of them above one id, and drops emptied keys from the ready FIFO',
+    () => {
+      const q = new KeyQueues();
+      // Key a: a chain of 2 in flight, 1 behind; key b: a head waiting for its retry; key c: 2 idle.
+      const [a1, a2, b1, c1, a3, b2, c2] = [
+        delivery('a'),
+        delivery('a'),
+        delivery('b'),
+        delivery('c'),
+        delivery('a'),
+        delivery('b'),
+        delivery('c'),
+      ];
+      for (const d of [a1, a2, b1, c1, a3, b2, c2]) q.add(d);
+      const a = q.nextReady()!;
+      a.sent = 2;
+      const b = q.nextReady()!;
+      b.timer = fakeTimer();
+      const unit = () => 1;
+      assert.deepEqual(q.shed(2, unit), [c2, b2], 'the two newest');
+      assert.deepEqual(q.shed(10, unit), [a3, c1], 'never b1 (waits to retry) nor a chain in flight');
+      assert.deepEqual(q.shed(10, unit), [], 'nothing loose is left');
+      assert.deepEqual(a.items, [a1, a2]);
+      assert.deepEqual(b.items, [b1]);
+      assert.equal(q.keys.has('c'), false);
+      assert.equal(q.readyCount, 0, 'key c left the ready FIFO with its deliveries');
+      q.add(delivery('c'));
+      assert.equal(q.readyCount, 1);
+    },
+  );
 });
