@@ -420,6 +420,8 @@ export class FlowWindow {
       o.buffered -= back.length;
       // What went back is all of o's buffered deliveries above some id: the rest are still a prefix.
       o.loadedUpTo = Math.min(o.loadedUpTo, lowest - 1);
+      // A rewind (requeued deliveries) still below that goes on; one at or above it is covered already.
+      if (o.rewindFrom !== undefined && o.rewindFrom >= o.loadedUpTo) o.rewindFrom = undefined;
       o.moreInStore = true;
       this.sync(o);
     }

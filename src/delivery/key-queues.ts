@@ -229,9 +229,10 @@ export class KeyQueues {
     if (n === 0) return [];
     const keepUpTo = loose[n - 1]!.id - 1;
     for (const [key, kq] of this.keys) {
-      let at = kq.items.length;
-      // A key's deliveries are in id order: those going back are a tail.
-      while (at > 0 && kq.items[at - 1]!.id > keepUpTo) at--;
+      // Not a tail by position: a requeued (retried) delivery sits behind newer ones of its key. Those
+      // in flight or waiting for their retry time have ids <= pinned < keepUpTo + 1: they stay.
+      let at = 0;
+      for (const d of kq.items) if (d.id <= keepUpTo) kq.items[at++] = d;
       if (at === kq.items.length) continue;
       kq.items.length = at;
       if (at === 0 && !isBusy(kq)) this.keys.delete(key);

@@ -354,4 +354,31 @@ void describe('FlowWindow: one budget for all URLs, shared fairly', () => {
     assert.equal(win[FAST].buffered, 31);
     assert.equal(window.bufferedBytes, 32);
   });
+
+  void it('a retried delivery above what a shed gives back: the shed rows and it are paged in again', () => {
+    const { window, queues, win, commit, ids } = setup();
+    commit(SLOW, 32);
+    // Delivery 30 went dead; the operator retries it (deliveries retry): pending again, below loadedUpTo.
+    const d30 = [...queues[SLOW].deliveries()].find((d) => d.id === 30)!;
+    queues[SLOW].finish(queues[SLOW].keys.get(d30.orderKey)!, d30);
+    window.finished(win[SLOW], d30);
+    // (The store holds it as pending again: nothing pages in between.)
+    window.requeued(win[SLOW], 1, 30);
+    assert.equal(win[SLOW].rewindFrom, 29);
+    // The fast URL takes its share: the slow one sheds down to 1..16, below the rewind.
+    commit(FAST, 16);
+    assert.equal(win[SLOW].loadedUpTo, 16);
+    for (const d of [...queues[FAST].deliveries()]) {
+      queues[FAST].finish(queues[FAST].keys.get(d.orderKey)!, d);
+      window.finished(win[FAST], d);
+    }
+    window.refill(win[SLOW], queues[SLOW]);
+    assert.deepEqual(
+      ids(SLOW),
+      Array.from({ length: 32 }, (_, i) => i + 1),
+      '17..29 (shed) and 30 (retried) are all paged in again, once each',
+    );
+    assert.equal(win[SLOW].buffered, 32);
+    assert.equal(window.bufferedBytes, 32);
+  });
 });

@@ -164,4 +164,24 @@ void describe('KeyQueues', () => {
       assert.equal(q.readyCount, 1);
     },
   );
+
+  void it(
+    'shed() with a retried delivery behind newer ones of its key (deliveries retry) takes exactly ' +
+      'those above its id: none stays buffered while also going back to the store',
+    () => {
+      const q = new KeyQueues();
+      const old = delivery('a');
+      const [a2, a3, a4] = [delivery('a'), delivery('a'), delivery('a')];
+      for (const d of [a2, a3, a4]) q.add(d);
+      q.add(old); // paged in again by a rewind: behind the newer ones of its key
+      const back = q.shed(2, () => 1);
+      assert.deepEqual(back, [a4, a3]);
+      assert.deepEqual(q.keys.get('a')!.items, [a2, old], 'a4 and a3 left the key: only what went back');
+      assert.deepEqual(
+        q.shed(10, () => 1),
+        [a2, old],
+      );
+      assert.equal(q.keys.has('a'), false);
+    },
+  );
 });
