@@ -34,6 +34,9 @@ function control(req: RecordedRequest): ReturnType<Responder> {
   return { status: 204 };
 }
 
+/** `node bench/receiver.ts 5`: every event answered 5 ms late (the bench's slow receiver). */
+const delayMs = Number(process.argv[2] ?? 0);
+
 const responder: Responder = (req) => {
   if (req.path.startsWith('/ctl/')) return control(req);
   requests++;
@@ -47,7 +50,7 @@ const responder: Responder = (req) => {
     if (firstAt === 0) firstAt = now;
     lastAt = now;
   }
-  return { status: 204 };
+  return delayMs > 0 ? { status: 204, delayMs } : { status: 204 };
 };
 
 const rx = await startReceiver(responder, { record: false, keepAliveTimeoutMs: 60_000 });

@@ -8,6 +8,7 @@ import type { BinlogPosition } from './domain/row-change.js';
 import { formatPosition } from './domain/row-change.js';
 import { DeliveryScheduler } from './delivery/scheduler.js';
 import { FlowWindow } from './delivery/flow-window.js';
+import { IdleTrim } from './observe/idle-trim.js';
 import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
 import type { BodyFormat } from './delivery/types.js';
 import { urlSettingsResolver } from './delivery/url-settings.js';
@@ -37,6 +38,8 @@ import { replicaServerId } from './source/server-id.js';
 import { SourceSupervisor } from './source/supervisor.js';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** The first pass soon after start-up: a bridge restarted more often than the interval still prunes. */
+const PRUNE_FIRST_PASS_MS = 5_000;
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -112,6 +115,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       outbox,
       retentionMs: config.deliveredRetentionHours * 3_600_000,
       intervalMs: PRUNE_INTERVAL_MS,
+      firstPassMs: PRUNE_FIRST_PASS_MS,
       deadCap: {
         max: config.maxDeadRows,
         store: outbox.deliveries,
@@ -128,6 +132,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     // The one gate on reading: buffered deliveries, --max-outbox-pending and --max-outbox-bytes.
     const flowWindow = new FlowWindow({
       store: outbox,
+      maxBufferedBytes: config.maxBufferedBytes,
       maxPending: config.maxOutboxPending,
       maxBytes: config.maxOutboxBytes,
       usedBytes: () => outbox.usedBytes(),
@@ -294,6 +299,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => pruner.stop());
     lagSampler.start();
     cleanups.push(() => lagSampler.stop());
+    // After a burst, give back what the idle bridge no longer needs (heap pages, SQLite's cache).
+    const idleTrim = new IdleTrim({ release: () => outbox.releaseMemory() });
+    idleTrim.start();
+    cleanups.push(() => idleTrim.stop());
 
     logger.info(
       {

@@ -87,6 +87,11 @@ export const configSchema = z.strictObject({
     .int()
     .min(1_048_576)
     .default(8 * 1024 ** 3),
+  maxBufferedBytes: z
+    .number()
+    .int()
+    .min(1_048_576)
+    .default(32 * 1024 ** 2),
 });
 
 /** The options plus what only the config file holds: the `receivers` section (receivers.ts). */
@@ -289,6 +294,13 @@ export const OPTIONS: readonly OptionDef[] = [
     describe:
       'Pause reading the binlog (never drop) while the outbox store takes this ' +
       'many bytes: the disk budget of the backlogs of failing and paused URLs',
+  },
+  {
+    key: 'maxBufferedBytes',
+    type: 'number',
+    describe:
+      'Memory for deliveries waiting to be sent, all URLs together, shared fairly (each URL may use its ' +
+      'share, or more while others leave it unused); the rest wait in the outbox store and are read back in order',
   },
 ];
 

@@ -1,19 +1,28 @@
-// The flow-control window, the one gate on reading the binlog. Per URL, at most maxBufferedPerUrl
-// deliveries are buffered in memory; the rest wait in the state store and are paged in, in id order,
-// as buffered ones finish (ids only grow, so the buffered ones are a prefix of a URL's pending ones).
-// Reading waits (roomFor) while the deliveries that can drain reach --max-outbox-pending, while the
-// store is at --max-outbox-bytes after delivered and cancelled rows were pruned for room, or while
-// every URL of the transaction is behind (buffer nearly full or rows waiting in the store). A failing
-// or paused URL drains nothing and is never behind: its backlog goes to the store, never holds reading.
+// The flow-control window, the one gate on reading the binlog. Deliveries are buffered in memory
+// within one budget in bytes for all URLs together (buffer-budget.ts: shared fairly); the rest wait in
+// the state store and are paged in, in id order, as buffered ones finish (ids only grow, so the
+// buffered ones are a prefix of a URL's pending ones; a URL over its share sheds its newest ones back to
+// the store, keeping that prefix). Reading waits (roomFor) while the deliveries that can drain reach
+// --max-outbox-pending, while the store is at --max-outbox-bytes after delivered and cancelled rows
+// were pruned for room, or while every URL of the transaction is behind (its share nearly full or rows
+// waiting in the store). A failing or paused URL drains nothing and is never behind: its backlog goes
+// to the store, never holds reading.
 
 import type { WarningCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Delivery, StateStore } from '../outbox/state-store.js';
+import { BufferBudget, type BudgetAccount } from './buffer-budget.js';
 import { systemClock, type Clock } from './clock.js';
 
-/** The window need only keep the sender busy while reading waits for it (bench/RESULTS.md). */
-export const DEFAULT_MAX_BUFFERED_PER_URL = 10_000;
+/**
+ * --max-buffered-bytes by default: tens of thousands of deliveries of a few hundred bytes, far more than
+ * one URL's sender needs busy (the old per-URL 10,000 fit in about a third of it); 20 URLs still get
+ * over a thousand each, 200 URLs over a hundred (bench/RESULTS.md).
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 ** 2;
+/** A buffered delivery's heap beyond its strings: the object, its fields, its key queue slot. */
+const DELIVERY_OVERHEAD_BYTES = 200;
 /** Deliveries read from the store per page. */
 const PAGE_SIZE = 2_000;
 /** Fewest deliveries a page is read for: one query per finished delivery would cost the thread. */
@@ -24,9 +33,16 @@ const REFILL_BELOW_READY_KEYS = 256;
 const POLL_INTERVAL_MS = 100;
 /** The store's size is read at most this often while there is room (it is checked per transaction). */
 export const BYTES_CHECK_MS = 100;
+/** A URL over its share sheds at least this part of the budget at a time (one scan of its buffer). */
+const SHED_FRACTION = 16;
+
+/** Memory a buffered delivery takes, about: its strings (one byte per character) and the rest. */
+export function deliveryCost(d: Delivery): number {
+  return d.body.length + d.eventId.length + d.orderKey.length + d.url.length + DELIVERY_OVERHEAD_BYTES;
+}
 
 /** The window's account of one URL. */
-export interface UrlWindow {
+export interface UrlWindow extends BudgetAccount {
   readonly url: string;
   /** Pending deliveries, buffered or in the store. */
   pending: number;
@@ -42,19 +58,29 @@ export interface UrlWindow {
    * again, skipping those held in memory, until the pages pass `loadedUpTo`.
    */
   rewindFrom?: number;
+  /** Where its deliveries are buffered (the last sink it was given). */
+  sink: PageSink | undefined;
 }
 
 /** Where paged-in deliveries go (a URL's key queues). */
 export interface PageSink {
   readonly readyCount: number;
   add(d: Delivery): void;
+  /**
+   * Takes back the newest buffered deliveries that are neither in flight nor waiting for a retry time,
+   * at least `bytes` of them by `costOf` if it can: all those above some id, returned.
+   */
+  shed(bytes: number, costOf: (d: Delivery) => number): Delivery[];
   /** Ids of the deliveries it holds (a rewound page skips them). */
   heldIds?(): ReadonlySet<number>;
 }
 
 export interface FlowWindowOptions {
   readonly store: Pick<StateStore, 'pendingPage'> & Partial<Pick<StateStore, 'flushOutcomes'>>;
-  readonly maxBufferedPerUrl?: number;
+  /** --max-buffered-bytes: deliveries buffered in memory, all URLs together. */
+  readonly maxBufferedBytes?: number;
+  /** What a buffered delivery counts against the budget (deliveryCost; tests count deliveries). */
+  readonly costOf?: (d: Delivery) => number;
   /** --max-outbox-pending: most deliveries of URLs neither failing nor paused. */
   readonly maxPending: number;
   /** --max-outbox-bytes. */
@@ -73,8 +99,10 @@ type Full = 'pending' | 'bytes';
 export class FlowWindow {
   private readonly urls = new Map<string, UrlWindow>();
   private total = 0;
-  readonly maxBuffered: number;
-  private readonly minPage: number;
+  readonly budget: BufferBudget;
+  private readonly costOf: (d: Delivery) => number;
+  /** Running mean cost of a buffered delivery: how many rows a page of so many bytes asks for. */
+  private meanCost = 0;
   private readonly clock: Clock;
   private released = false;
   private bytes = 0;
@@ -86,14 +114,19 @@ export class FlowWindow {
   private endPoll: (() => void) | undefined;
 
   constructor(private readonly opts: FlowWindowOptions) {
-    this.maxBuffered = Math.max(1, opts.maxBufferedPerUrl ?? DEFAULT_MAX_BUFFERED_PER_URL);
-    this.minPage = Math.max(1, Math.min(MIN_PAGE, Math.floor(this.maxBuffered / 4)));
+    this.budget = new BufferBudget(Math.max(1, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES));
+    this.costOf = opts.costOf ?? deliveryCost;
     this.clock = opts.clock ?? systemClock;
   }
 
   /** Pending deliveries, buffered or in the store. */
   get pending(): number {
     return this.total;
+  }
+
+  /** Bytes buffered in memory, all URLs together. */
+  get bufferedBytes(): number {
+    return this.budget.total;
   }
 
   /** Pending deliveries of URLs neither failing nor paused: those that drain. */
@@ -104,22 +137,38 @@ export class FlowWindow {
   }
 
   /** The account of `url`, opened on first use. */
-  open(url: string): UrlWindow {
+  open(url: string, sink?: PageSink): UrlWindow {
     let uw = this.urls.get(url);
     if (!uw) {
-      uw = { url, pending: 0, buffered: 0, loadedUpTo: 0, moreInStore: false, stalled: false };
+      uw = {
+        url,
+        pending: 0,
+        buffered: 0,
+        bytes: 0,
+        active: false,
+        starving: false,
+        loadedUpTo: 0,
+        moreInStore: false,
+        stalled: false,
+        sink,
+      };
       this.urls.set(url, uw);
     }
+    if (sink) uw.sink = sink;
     return uw;
   }
 
-  /** Start-up: `total` pending deliveries in the store, `byUrl` of them per URL; each URL pages one in. */
+  /** Start-up: `total` pending deliveries in the store, `byUrl` of them per URL; each URL pages some in. */
   restore(total: number, byUrl: ReadonlyMap<string, number>, sinkOf: (uw: UrlWindow) => PageSink): void {
     this.total = total;
     for (const [url, n] of byUrl) {
       const uw = this.open(url);
       uw.pending = n;
       uw.moreInStore = true;
+      this.sync(uw);
+    }
+    for (const url of byUrl.keys()) {
+      const uw = this.open(url);
       this.refill(uw, sinkOf(uw), true);
     }
   }
@@ -128,8 +177,11 @@ export class FlowWindow {
   committed(uw: UrlWindow, d: Delivery, sink: PageSink): void {
     this.total++;
     uw.pending++;
-    if (uw.stalled || uw.moreInStore || uw.buffered >= this.maxBuffered) uw.moreInStore = true;
+    uw.sink = sink;
+    this.sync(uw);
+    if (uw.stalled || uw.moreInStore || !this.take(uw, d)) uw.moreInStore = true;
     else this.buffer(uw, d, sink);
+    this.sync(uw);
   }
 
   /** Parts of a large transaction stored before its commit: they wait in the store. */
@@ -137,6 +189,7 @@ export class FlowWindow {
     uw.moreInStore = true;
     uw.pending += n;
     this.total += n;
+    this.sync(uw);
   }
 
   /**
@@ -149,65 +202,81 @@ export class FlowWindow {
     uw.pending += n;
     uw.moreInStore = true;
     if (minId <= uw.loadedUpTo) uw.rewindFrom = Math.min(uw.rewindFrom ?? Infinity, minId - 1);
+    this.sync(uw);
   }
 
   /**
-   * Pages store rows in while few keys are ready and the buffer allows. A stalled URL pages nothing
-   * (it sends nothing) unless `force`: a probe with nothing buffered.
+   * Pages store rows in while few keys are ready and the budget allows. A stalled URL pages nothing
+   * (it sends nothing) unless `force`: a probe with nothing buffered, or a start-up page. While
+   * rewound (requeued deliveries below `loadedUpTo`), pages start at `rewindFrom` and skip held ones.
    */
   refill(uw: UrlWindow, sink: PageSink, force = false): void {
+    uw.sink = sink;
     if (uw.stalled && !force) return;
-    while (
-      uw.moreInStore &&
-      this.maxBuffered - uw.buffered >= (force ? 1 : this.minPage) &&
-      (force || sink.readyCount < REFILL_BELOW_READY_KEYS)
-    ) {
-      const want = Math.min(PAGE_SIZE, this.maxBuffered - uw.buffered);
-      if (uw.rewindFrom !== undefined) this.pageRewound(uw, sink, want);
-      else {
-        const page = this.opts.store.pendingPage(uw.url, uw.loadedUpTo, want);
-        for (const d of page) this.buffer(uw, d, sink);
-        if (page.length < want) uw.moreInStore = false;
+    while (uw.moreInStore && (force || sink.readyCount < REFILL_BELOW_READY_KEYS)) {
+      const min = force ? 1 : this.minPageBytes(uw);
+      let room = this.roomFor1(uw, min);
+      if (room < min && !(force && uw.buffered === 0)) break;
+      const mean = this.meanCost || 1;
+      const want = Math.max(1, Math.min(PAGE_SIZE, Math.floor(room / mean)));
+      const rewound = uw.rewindFrom !== undefined;
+      // A delivery finished a moment ago may still read as pending until its outcome is written.
+      if (rewound) this.opts.store.flushOutcomes?.();
+      const held = rewound ? sink.heldIds?.() : undefined;
+      const below = uw.loadedUpTo;
+      const page = this.opts.store.pendingPage(uw.url, uw.rewindFrom ?? uw.loadedUpTo, want);
+      let full = false;
+      let last = -1;
+      for (const d of page) {
+        if (held?.has(d.id)) {
+          last = d.id;
+          continue;
+        }
+        const cost = this.costOf(d);
+        // The first delivery of an empty URL always goes in: a URL with nothing buffered moves on.
+        if (cost > room && uw.buffered > 0) {
+          full = true;
+          break;
+        }
+        room -= cost;
+        this.buffer(uw, d, sink);
+        last = d.id;
       }
-      if (force) break;
+      // The rewind ends once its pages pass what was paged before it; else the next page goes on from `last`.
+      if (rewound && last >= 0) uw.rewindFrom = last >= below ? undefined : last;
+      if (!full && page.length < want) {
+        uw.rewindFrom = undefined;
+        uw.moreInStore = false;
+      }
+      if (force || full) break;
     }
-  }
-
-  /** One page from `rewindFrom`, skipping held deliveries; the rewind ends once past `loadedUpTo`. */
-  private pageRewound(uw: UrlWindow, sink: PageSink, want: number): void {
-    // A delivery finished a moment ago may still read as pending until its outcome is written.
-    this.opts.store.flushOutcomes?.();
-    const held = sink.heldIds?.() ?? new Set<number>();
-    const page = this.opts.store.pendingPage(uw.url, uw.rewindFrom!, want);
-    const below = uw.loadedUpTo;
-    for (const d of page) if (!held.has(d.id)) this.buffer(uw, d, sink);
-    const last = page.length > 0 ? page[page.length - 1]!.id : Infinity;
-    uw.rewindFrom = last >= below ? undefined : last;
-    if (page.length < want) {
-      uw.rewindFrom = undefined;
-      uw.moreInStore = false;
-    }
+    this.sync(uw);
   }
 
   /** A buffered delivery is finished (delivered, dead, cancelled). */
-  finished(uw: UrlWindow): void {
+  finished(uw: UrlWindow, d: Delivery): void {
     uw.buffered--;
+    this.budget.remove(uw, this.costOf(d));
     uw.pending--;
     this.total--;
+    this.sync(uw);
     this.checkRoom();
   }
 
   /** `n` pending deliveries cancelled, `dropped` of them buffered. */
-  cancelled(uw: UrlWindow, dropped: number, n: number): void {
-    uw.buffered -= dropped;
+  cancelled(uw: UrlWindow, dropped: readonly Delivery[], n: number): void {
+    uw.buffered -= dropped.length;
+    for (const d of dropped) this.budget.remove(uw, this.costOf(d));
     uw.pending -= n;
     this.total -= n;
+    this.sync(uw);
     this.checkRoom();
   }
 
   /** The URL became failing or paused (`true`) or healthy again. */
   setStalled(uw: UrlWindow, stalled: boolean): void {
     uw.stalled = stalled;
+    this.sync(uw);
     if (stalled) this.checkRoom();
   }
 
@@ -220,7 +289,7 @@ export class FlowWindow {
   roomFor(urls: ReadonlySet<string>): Promise<void> | undefined {
     if (this.released) return undefined;
     const full = this.full();
-    if (full === undefined && !this.allBehind(urls, this.maxBuffered - this.minPage)) return undefined;
+    if (full === undefined && !this.allBehind(urls, 1)) return undefined;
     return this.waitForRoom(urls, full);
   }
 
@@ -233,7 +302,7 @@ export class FlowWindow {
 
   private async waitForRoom(urls: ReadonlySet<string>, full: Full | undefined): Promise<void> {
     if (full) await this.waitForBudget(full);
-    if (this.released || !this.allBehind(urls, this.maxBuffered - this.minPage)) return;
+    if (this.released || !this.allBehind(urls, 1)) return;
     this.roomUrls = urls;
     this.roomWait ??= new Promise<void>((resolve) => (this.openRoom = resolve));
     await this.roomWait;
@@ -308,25 +377,93 @@ export class FlowWindow {
     }
   }
 
+  /**
+   * Room for `uw` to buffer (bytes), at least `min` if others over their share can shed it: a URL
+   * below its fair share takes it from them.
+   */
+  private roomFor1(uw: UrlWindow, min: number): number {
+    const { budget } = this;
+    const room = budget.roomOf(uw);
+    if (room >= min) return room;
+    const short = budget.shortfall(uw, Math.max(min, budget.maxBytes / SHED_FRACTION));
+    if (short > 0) this.shedOthers(uw, short);
+    return budget.roomOf(uw);
+  }
+
+  /** Whether `d` may be buffered for `uw` now (shedding others over their share if it is owed room). */
+  private take(uw: UrlWindow, d: Delivery): boolean {
+    const cost = this.costOf(d);
+    // A URL with nothing buffered always takes one: it moves on, whatever a delivery's size.
+    return this.roomFor1(uw, cost) >= cost || uw.buffered === 0;
+  }
+
+  /** Frees `bytes` from the URLs most over their share, the most first: their newest deliveries go back. */
+  private shedOthers(taker: UrlWindow, bytes: number): void {
+    const { budget } = this;
+    const over = [...this.urls.values()].filter((o) => o !== taker && o.sink && budget.excessOf(o) > 0);
+    over.sort((a, b) => budget.excessOf(b) - budget.excessOf(a));
+    let left = bytes;
+    for (const o of over) {
+      if (left <= 0) return;
+      const back = o.sink!.shed(
+        Math.min(budget.excessOf(o), Math.max(left, budget.maxBytes / SHED_FRACTION)),
+        this.costOf,
+      );
+      let lowest = Infinity;
+      for (const d of back) {
+        const cost = this.costOf(d);
+        budget.remove(o, cost);
+        left -= cost;
+        lowest = Math.min(lowest, d.id);
+      }
+      if (back.length === 0) continue;
+      o.buffered -= back.length;
+      // What went back is all of o's buffered deliveries above some id: the rest are still a prefix.
+      o.loadedUpTo = Math.min(o.loadedUpTo, lowest - 1);
+      // A rewind (requeued deliveries) still below that goes on; one at or above it is covered already.
+      if (o.rewindFrom !== undefined && o.rewindFrom >= o.loadedUpTo) o.rewindFrom = undefined;
+      o.moreInStore = true;
+      this.sync(o);
+    }
+  }
+
+  /** Bytes of a minimal page for `uw`: MIN_PAGE deliveries, or a quarter of its limit if less. */
+  private minPageBytes(uw: UrlWindow): number {
+    return Math.min(MIN_PAGE * (this.meanCost || 1), this.budget.limitOf(uw) / 4);
+  }
+
   private buffer(uw: UrlWindow, d: Delivery, sink: PageSink): void {
+    const cost = this.costOf(d);
+    this.meanCost = this.meanCost === 0 ? cost : this.meanCost + (cost - this.meanCost) / 64;
     sink.add(d);
     uw.buffered++;
+    this.budget.add(uw, cost);
     if (d.id > uw.loadedUpTo) uw.loadedUpTo = d.id;
   }
 
-  /** True when every URL of `urls` sends, with `buffered >= threshold` or rows in the store. */
-  private allBehind(urls: ReadonlySet<string>, threshold: number): boolean {
+  /** Brings the budget's view of `uw` (active, starving) up to date. */
+  private sync(uw: UrlWindow): void {
+    this.budget.set(uw, !uw.stalled && uw.pending > 0, uw.moreInStore);
+  }
+
+  /**
+   * True when every URL of `urls` sends, with rows in the store or less than `pages` minimal pages of
+   * room left in its limit.
+   */
+  private allBehind(urls: ReadonlySet<string>, pages: number): boolean {
     if (urls.size === 0) return false;
     for (const url of urls) {
       const uw = this.urls.get(url);
-      if (!uw || uw.stalled || (!uw.moreInStore && uw.buffered < threshold)) return false;
+      if (!uw || uw.stalled) return false;
+      if (uw.moreInStore) continue;
+      if (uw.bytes < this.budget.limitOf(uw) - pages * this.minPageBytes(uw)) return false;
     }
     return true;
   }
 
   /** Lets waiting reading go on once some URL has room for a page (hysteresis: two pages' worth). */
   private checkRoom(): void {
-    if (this.openRoom && !this.allBehind(this.roomUrls, this.maxBuffered - 2 * this.minPage)) this.resolveRoom();
+    if (this.openRoom && !this.allBehind(this.roomUrls, 2)) this.resolveRoom();
   }
 
   private resolveRoom(): void {

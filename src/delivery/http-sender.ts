@@ -98,6 +98,8 @@ interface Target {
 
 export class HttpSender {
   private readonly agents = new Map<string, Agent>();
+  /** Pools let go by releasePools() and still closing. */
+  private readonly released = new Set<Promise<void>>();
   private readonly targets = new Map<string, Target>();
   private readonly connectTimeoutMs: number;
   private readonly connections: number;
@@ -220,8 +222,22 @@ export class HttpSender {
 
   /** Waits for in-flight attempts (each bounded by its own timeout), then closes all connections. */
   close(): Promise<void> {
-    this.closing ??= Promise.all([...this.agents.values()].map((a) => a.close())).then(() => undefined);
+    this.closing ??= Promise.all([...[...this.agents.values()].map((a) => a.close()), ...this.released]).then(
+      () => undefined,
+    );
     return this.closing;
+  }
+
+  /**
+   * Lets go of every URL's pool (idle-trim.ts: after a burst, once idle): their sockets and request
+   * state go; requests still running finish first; the next request of a URL opens a new pool.
+   */
+  releasePools(): void {
+    for (const agent of this.agents.values()) {
+      const done = agent.close().finally(() => this.released.delete(done));
+      this.released.add(done);
+    }
+    this.agents.clear();
   }
 
   /**

@@ -50,6 +50,12 @@ class KeyFifo {
     this.head = 0;
   }
 
+  /** Keeps only the keys `keep` accepts (after deliveries went back to the store; linear). */
+  retain(keep: (key: string) => boolean): void {
+    this.items = this.items.slice(this.head).filter((k) => k !== undefined && keep(k));
+    this.head = 0;
+  }
+
   find(pred: (key: string) => boolean): string | undefined {
     for (let i = this.head; i < this.items.length; i++) {
       const k = this.items[i];
@@ -175,14 +181,16 @@ export class KeyQueues {
    * failure of one cancels it instead of retrying it. A dropped head takes its retry timer with it: the
    * deliveries behind it do not wait for its retry time.
    */
-  drop(events: readonly string[] | undefined): { dropped: number; inFlight: number[] } {
+  drop(events: readonly string[] | undefined): { dropped: number; removed: Delivery[]; inFlight: number[] } {
     const matches = (d: Delivery): boolean => events === undefined || events.includes(d.eventName);
     let dropped = 0;
+    const removed: Delivery[] = [];
     const inFlight: number[] = [];
     for (const [key, kq] of this.keys) {
       for (const d of kq.items.slice(0, kq.sent)) if (matches(d)) inFlight.push(d.id);
       const headDropped = kq.sent === 0 && kq.items.length > 0 && matches(kq.items[0]!);
-      const kept = kq.items.filter((d, i) => i < kq.sent || !matches(d));
+      const kept: Delivery[] = [];
+      kq.items.forEach((d, i) => (i < kq.sent || !matches(d) ? kept : removed).push(d));
       dropped += kq.items.length - kept.length;
       kq.items.splice(0, kq.items.length, ...kept);
       if (kept.length === 0 && kq.sent === 0) {
@@ -195,6 +203,41 @@ export class KeyQueues {
         this.ready.push(key);
       }
     }
-    return { dropped, inFlight };
+    return { dropped, removed, inFlight };
+  }
+
+  /**
+   * Takes back the newest buffered deliveries, at least `bytes` of them by `costOf` if it can, so that
+   * those left are every one up to some id (the flow window pages the rest in again from the store).
+   * Those in flight and a head waiting for its retry time stay, and so does every one older than them.
+   */
+  shed(bytes: number, costOf: (d: Delivery) => number): Delivery[] {
+    let pinned = 0;
+    const loose: Delivery[] = [];
+    for (const kq of this.keys.values()) {
+      const fixed = Math.max(kq.sent, kq.timer ? 1 : 0);
+      for (let i = 0; i < kq.items.length; i++) {
+        const d = kq.items[i]!;
+        if (i < fixed) pinned = Math.max(pinned, d.id);
+        else loose.push(d);
+      }
+    }
+    loose.sort((a, b) => b.id - a.id);
+    let freed = 0;
+    let n = 0;
+    while (n < loose.length && freed < bytes && loose[n]!.id > pinned) freed += costOf(loose[n++]!);
+    if (n === 0) return [];
+    const keepUpTo = loose[n - 1]!.id - 1;
+    for (const [key, kq] of this.keys) {
+      // Not a tail by position: a requeued (retried) delivery sits behind newer ones of its key. Those
+      // in flight or waiting for their retry time have ids <= pinned < keepUpTo + 1: they stay.
+      let at = 0;
+      for (const d of kq.items) if (d.id <= keepUpTo) kq.items[at++] = d;
+      if (at === kq.items.length) continue;
+      kq.items.length = at;
+      if (at === 0 && !isBusy(kq)) this.keys.delete(key);
+    }
+    this.ready.retain((k) => this.keys.has(k));
+    return loose.slice(0, n);
   }
 }

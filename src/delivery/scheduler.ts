@@ -32,6 +32,8 @@ export interface DeliverySchedulerOptions {
   readonly concurrencyPerUrl: number;
   /** Attempts per URL handed to the sender beyond `concurrencyPerUrl`, started as connections free up. */
   readonly queuedPerUrl?: number;
+  /** Attempts handed to the sender at once, all URLs together (default MAX_IN_FLIGHT_TOTAL). */
+  readonly maxInFlightTotal?: number;
   readonly bodyFormatFor: (url: string) => BodyFormat;
   /** A URL's own settings (its receivers entry), asked once per URL; unset fields use the options above. */
   readonly endpointSettingsFor?: (url: string) => EndpointSettings;
@@ -46,6 +48,11 @@ export interface DeliverySchedulerOptions {
 
 /** Most deliveries of one key handed to the sender at once: a key's backlog moves at the receiver's pace. */
 export const MAX_CHAIN = 16;
+/**
+ * Attempts in the sender's hands at once, all URLs together: the worker holds a copy of each (with
+ * its request), so with many URLs the per-URL limit alone would let it hold every buffered delivery.
+ */
+export const MAX_IN_FLIGHT_TOTAL = 1_024;
 
 /** What a receivers entry sets for the scheduler. */
 export interface EndpointSettings {
@@ -83,6 +90,8 @@ interface Endpoint {
 
 export class DeliveryScheduler {
   private readonly endpoints = new Map<string, Endpoint>();
+  /** URLs that stopped starting attempts at maxInFlightTotal: pumped again, in turn, as attempts end. */
+  private readonly waitingForSlots = new Set<Endpoint>();
   /** Attempts handed to the sender and not settled yet, across URLs; stop() waits for them. */
   private attemptsInFlight = 0;
   private onIdle: (() => void) | undefined;
@@ -92,10 +101,13 @@ export class DeliveryScheduler {
   private stopping = false;
   /** Attempts queued in the sender per connection beyond those running. */
   private readonly queuedPerConnection: number;
+  /** Attempts handed to the sender at once, all URLs together (each URL also has its own maxInFlight). */
+  private readonly maxInFlightTotal: number;
 
   constructor(private readonly opts: DeliverySchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.queuedPerConnection = Math.max(0, opts.queuedPerUrl ?? 0) / opts.concurrencyPerUrl;
+    this.maxInFlightTotal = Math.max(1, opts.maxInFlightTotal ?? MAX_IN_FLIGHT_TOTAL);
     const { outbox, policy, metrics, logger, sender, window } = opts;
     const pauses = opts.pauses ?? outboxPauseStore(outbox, logger);
     const probe = (ep: Endpoint): void => this.pump(ep);
@@ -265,13 +277,13 @@ export class DeliveryScheduler {
   ): number {
     const ep = this.endpoints.get(url);
     if (!ep || ep.win.pending === 0) return 0;
-    const { dropped, inFlight } = ep.queues.drop(events);
+    const { removed, inFlight } = ep.queues.drop(events);
     const n = this.opts.outbox.cancelPending(url, events, inFlight, `${CANCELLED}: ${why}`);
     if (inFlight.length > 0) {
       ep.cancelOnFailure ??= new Set();
       for (const id of inFlight) ep.cancelOnFailure.add(id);
     }
-    this.opts.window.cancelled(ep.win, dropped, n);
+    this.opts.window.cancelled(ep.win, removed, n);
     this.opts.metrics.deliveriesCancelled.inc(n);
     log(n, inFlight.length);
     this.pump(ep);
@@ -308,14 +320,15 @@ export class DeliveryScheduler {
         maxAgeMs: own.maxAgeMs ?? this.opts.policy.maxAgeMs,
       };
       const rps = own.rateLimitPerSecond;
+      const queues = new KeyQueues();
       ep = {
         url,
         bodyFormat: own.bodyFormat ?? this.opts.bodyFormatFor(url),
         maxInFlight: concurrency + Math.round(concurrency * this.queuedPerConnection),
         policy,
         rate: rps === undefined ? undefined : { pacer: new Pacer(rps), timer: undefined },
-        queues: new KeyQueues(),
-        win: this.opts.window.open(url),
+        queues,
+        win: this.opts.window.open(url, queues),
         health: new UrlHealth(policy, this.opts.gonePauseMs),
         waitTimer: undefined,
         inFlight: 0,
@@ -334,6 +347,10 @@ export class DeliveryScheduler {
     }
     this.opts.window.refill(ep.win, ep.queues);
     while (ep.inFlight < ep.maxInFlight) {
+      if (this.attemptsInFlight >= this.maxInFlightTotal) {
+        this.waitingForSlots.add(ep);
+        break;
+      }
       let chainMax = MAX_CHAIN;
       if (ep.rate) {
         // Rate-limited: only as many requests as start within the pacer's horizon; the rest wait (in
@@ -357,6 +374,15 @@ export class DeliveryScheduler {
       rate.timer = undefined;
       this.pump(ep);
     }, rate.pacer.msUntilRoom(this.clock.now()));
+  }
+
+  /** URLs held back by maxInFlightTotal take free slots in turn (one that fills them waits again). */
+  private pumpWaiting(): void {
+    for (const ep of this.waitingForSlots) {
+      if (this.attemptsInFlight >= this.maxInFlightTotal) return;
+      this.waitingForSlots.delete(ep);
+      this.pump(ep);
+    }
   }
 
   /** A failing or paused URL: nothing until its wait is over, then exactly one request at a time. */
@@ -388,7 +414,9 @@ export class DeliveryScheduler {
       this.retryLater(ep, kq, kq.items[0]!.nextAttemptAtMs);
       return;
     }
-    const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, ep.maxInFlight - ep.inFlight)), startedAt);
+    // Within the URL's own limit and the total of all URLs (a chain never takes more than the slots left).
+    const room = Math.min(ep.maxInFlight - ep.inFlight, this.maxInFlightTotal - this.attemptsInFlight);
+    const n = ep.queues.chainLength(kq, Math.min(chainMax, Math.max(1, room)), startedAt);
     const chain = kq.items.slice(0, n);
     kq.sent = n;
     ep.inFlight += n;
@@ -406,7 +434,7 @@ export class DeliveryScheduler {
       try {
         const settled = this.outcomes.record(ep, d, at, now, outcome);
         if (settled === 'finished') {
-          if (ep.queues.finish(kq, d)) this.opts.window.finished(ep.win);
+          if (ep.queues.finish(kq, d)) this.opts.window.finished(ep.win, d);
         } else if (settled !== 'stays') this.retryLater(ep, kq, settled);
       } catch (err) {
         // The store failed under us (disk full, closed): the delivery stays pending for the next try.
@@ -416,6 +444,8 @@ export class DeliveryScheduler {
       ep.queues.release(kq);
       ep.inFlight--;
       if (--this.attemptsInFlight === 0) this.onIdle?.();
+      // URLs held back at the total go first: the one whose attempt ended must not take every slot.
+      this.pumpWaiting();
       this.pump(ep);
     };
     this.opts.sender.sendInOrder(attempts, onOutcome);

@@ -53,6 +53,12 @@ export class OutcomeWriter {
     };
   }
 
+  /** Whether a delivery with an id above `id` has an outcome not written yet (at most a batch to look at). */
+  anyQueuedAbove(id: number): boolean {
+    for (const q of this.queuedIds) if (q > id) return true;
+    return false;
+  }
+
   /** Whether delivery `id` has an outcome not written yet. */
   isQueued(id: number): boolean {
     return this.queuedIds.has(id);

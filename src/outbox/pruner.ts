@@ -30,6 +30,8 @@ export interface PrunerOptions {
   readonly retentionMs: number;
   readonly deadCap?: DeadRowCap;
   readonly intervalMs: number;
+  /** The first pass, this long after start() (a bridge restarted more often than intervalMs still prunes). */
+  readonly firstPassMs?: number;
   readonly now: () => number;
   readonly logger: Pick<Logger, 'info' | 'warn'>;
   readonly batchRows?: number;
@@ -49,6 +51,7 @@ export interface PruneResult {
 
 export class Pruner {
   private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
   private running: Promise<PruneResult> | undefined;
   private stopped = false;
   /** The cap's first deletion is a warning; later passes log at info (it keeps applying). */
@@ -59,6 +62,10 @@ export class Pruner {
   start(): void {
     this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
     this.timer.unref();
+    if (this.opts.firstPassMs !== undefined) {
+      this.first = setTimeout(() => void this.runOnce(), this.opts.firstPassMs);
+      this.first.unref();
+    }
   }
 
   /** One pass now (or the one already running). A failed pass is logged and tried again next interval. */
@@ -79,6 +86,7 @@ export class Pruner {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.first);
     await this.running;
   }
 

@@ -282,6 +282,11 @@ export class StateStore {
     if (!opts.readonly) this.discardStaged();
   }
 
+  /** Gives SQLite's page cache back (idle-trim.ts: after a burst, when idle). */
+  releaseMemory(): void {
+    if (this.db.open) this.db.pragma('shrink_memory');
+  }
+
   close(): void {
     this.outcomes.flush();
     if (this.db.open) this.db.close();
@@ -390,7 +395,9 @@ export class StateStore {
 
   /** Up to `limit` pending deliveries of `url` with an id above `afterId`, in enqueue order. */
   pendingPage(url: string, afterId: number, limit: number): Delivery[] {
-    // Queued outcomes only concern deliveries the dispatcher already holds (ids <= afterId).
+    // Queued outcomes concern deliveries the dispatcher held; after it gave some back to the store
+    // (flow-window.ts: a URL over its share sheds), ones above afterId may be among them.
+    if (this.outcomes.anyQueuedAbove(afterId)) this.outcomes.flush();
     return this.stmts.pendingPage.all(url, afterId, limit) as Delivery[];
   }
 

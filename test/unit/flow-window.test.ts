@@ -8,6 +8,7 @@ import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { flush } from '../helpers/fake-clock.js';
 import { BYTES_CHECK_MS, FlowWindow, type PageSink } from '../../src/delivery/flow-window.js';
+import { KeyQueues } from '../../src/delivery/key-queues.js';
 import type { Delivery } from '../../src/outbox/state-store.js';
 
 interface LogLine {
@@ -39,7 +40,7 @@ void describe('FlowWindow: the outbox limits', () => {
     const uw = window.open('https://a.example/hook');
     /** Sets the pending deliveries that can drain (one healthy URL's). */
     const drainable = (n: number): void =>
-      n > uw.pending ? window.staged(uw, n - uw.pending) : window.cancelled(uw, 0, uw.pending - n);
+      n > uw.pending ? window.staged(uw, n - uw.pending) : window.cancelled(uw, [], uw.pending - n);
     return { state, logs, metrics, window, drainable };
   };
   const gauge = async (g: Metrics['sourcePaused']): Promise<number | undefined> => (await g.get()).values[0]?.value;
@@ -142,7 +143,9 @@ void describe('FlowWindow: buffering and paging', () => {
     };
     const window = new FlowWindow({
       store,
-      maxBufferedPerUrl,
+      // Each delivery counts 1: the budget is a count of deliveries here.
+      maxBufferedBytes: maxBufferedPerUrl,
+      costOf: () => 1,
       maxPending: Infinity,
       maxBytes: Infinity,
       usedBytes: () => 0,
@@ -151,7 +154,7 @@ void describe('FlowWindow: buffering and paging', () => {
       logger: createLogger('silent'),
     });
     const buffered: number[] = [];
-    const sink: PageSink = { readyCount: 0, add: (d) => void buffered.push(d.id) };
+    const sink: PageSink = { readyCount: 0, add: (d) => void buffered.push(d.id), shed: () => [] };
     return { window, pages, buffered, sink };
   };
 
@@ -164,14 +167,14 @@ void describe('FlowWindow: buffering and paging', () => {
       const uw = window.open(URL);
       assert.deepEqual(buffered, [1, 2, 3, 4, 5, 6, 7, 8]);
       assert.deepEqual(pages, [{ afterId: 0, limit: 8 }]);
-      window.finished(uw);
+      window.finished(uw, delivery(0));
       window.refill(uw, sink);
       assert.equal(pages.length, 1, 'a page read for one free place');
-      window.finished(uw);
+      window.finished(uw, delivery(0));
       window.refill(uw, sink);
       assert.deepEqual(pages.at(-1), { afterId: 8, limit: 2 });
       assert.deepEqual(buffered.slice(8), [9, 10]);
-      for (let i = 0; i < 4; i++) window.finished(uw);
+      for (let i = 0; i < 4; i++) window.finished(uw, delivery(0));
       window.refill(uw, sink);
       assert.deepEqual(buffered.slice(10), [11, 12]);
       assert.equal(uw.moreInStore, false, 'a short page: the store holds no more');
@@ -214,11 +217,11 @@ void describe('FlowWindow: buffering and paging', () => {
       let done = false;
       void wait.then(() => (done = true));
       for (let left = 5; left >= 4; left--) {
-        window.finished(uw);
+        window.finished(uw, delivery(0));
         await flush();
         assert.equal(done, false, `still waiting with ${left} buffered`);
       }
-      window.finished(uw);
+      window.finished(uw, delivery(0));
       await flush();
       assert.equal(done, true, 'not let go at 3 buffered');
     },
@@ -244,4 +247,138 @@ void describe('FlowWindow: buffering and paging', () => {
       assert.equal(window.roomFor(new Set([URL])), undefined);
     },
   );
+});
+
+void describe('FlowWindow: one budget for all URLs, shared fairly', () => {
+  const SLOW = 'https://slow.example/hook';
+  const FAST = 'https://fast.example/hook';
+  let id = 0;
+  const delivery = (url: string): Delivery => ({
+    id: ++id,
+    url,
+    orderKey: `agent:${id}`,
+    eventId: `e${id}`,
+    eventName: 'AgentLog',
+    occurredAtMs: 0,
+    committedAtMs: 0,
+    body: '{}',
+    attempts: 0,
+    nextAttemptAtMs: 0,
+    firstAttemptAtMs: null,
+  });
+  /** A budget of 32 deliveries (each counts 1), a store holding every delivery committed. */
+  const setup = () => {
+    id = 0;
+    const rows: Delivery[] = [];
+    const store = {
+      pendingPage: (url: string, afterId: number, limit: number): Delivery[] =>
+        rows.filter((d) => d.url === url && d.id > afterId).slice(0, limit),
+    };
+    const window = new FlowWindow({
+      store,
+      maxBufferedBytes: 32,
+      costOf: () => 1,
+      maxPending: Infinity,
+      maxBytes: Infinity,
+      usedBytes: () => 0,
+      reclaim: () => Promise.resolve(0),
+      metrics: new Metrics(),
+      logger: createLogger('silent'),
+    });
+    const queues = { [SLOW]: new KeyQueues(), [FAST]: new KeyQueues() };
+    const win = { [SLOW]: window.open(SLOW, queues[SLOW]), [FAST]: window.open(FAST, queues[FAST]) };
+    const commit = (url: typeof SLOW | typeof FAST, n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const d = delivery(url);
+        rows.push(d);
+        window.committed(win[url], d, queues[url]);
+      }
+    };
+    const ids = (url: string): number[] =>
+      [...queues[url as typeof SLOW].deliveries()].map((d) => d.id).sort((a, b) => a - b);
+    return { window, queues, win, commit, ids };
+  };
+
+  void it('a slow URL holding the whole budget sheds its newest deliveries down to its share', () => {
+    const { window, win, commit, ids } = setup();
+    commit(SLOW, 32);
+    assert.equal(window.bufferedBytes, 32, 'alone, it may take it all');
+    commit(FAST, 1);
+    // Shed in steps of a sixteenth of the budget (2): ids 31 and 32 went back to the store.
+    assert.deepEqual(ids(FAST), [33]);
+    assert.equal(win[SLOW].buffered, 30);
+    assert.equal(win[SLOW].loadedUpTo, 30);
+    assert.equal(win[SLOW].moreInStore, true);
+    commit(FAST, 15);
+    assert.equal(win[FAST].buffered, 16, 'the fast URL has its fair share');
+    assert.equal(win[SLOW].buffered, 16);
+    assert.deepEqual(
+      ids(SLOW),
+      Array.from({ length: 16 }, (_, i) => i + 1),
+      'the oldest 16 stay, in order',
+    );
+    assert.equal(window.bufferedBytes, 32, 'never over the budget');
+    commit(FAST, 1);
+    assert.equal(win[FAST].buffered, 16, 'at its share with the budget spent: the next one waits in the store');
+    assert.equal(win[FAST].moreInStore, true);
+    assert.equal(window.bufferedBytes, 32);
+  });
+
+  void it('what went back is paged in again in id order once there is room', () => {
+    const { window, queues, win, commit, ids } = setup();
+    commit(SLOW, 32);
+    commit(FAST, 16);
+    assert.equal(win[SLOW].buffered, 16);
+    // The fast URL drains all it has and has nothing more: the slow one may take what it leaves.
+    for (const d of [...queues[FAST].deliveries()]) {
+      queues[FAST].finish(queues[FAST].keys.get(d.orderKey)!, d);
+      window.finished(win[FAST], d);
+    }
+    assert.equal(win[FAST].pending, 0);
+    window.refill(win[SLOW], queues[SLOW]);
+    assert.deepEqual(
+      ids(SLOW),
+      Array.from({ length: 32 }, (_, i) => i + 1),
+    );
+    assert.equal(window.bufferedBytes, 32);
+  });
+
+  void it('a failing URL out of the split gives back all it holds but deliveries in flight', () => {
+    const { window, queues, win, commit, ids } = setup();
+    commit(SLOW, 20);
+    const kq = queues[SLOW].nextReady()!;
+    kq.sent = 1;
+    window.setStalled(win[SLOW], true);
+    commit(FAST, 32);
+    assert.deepEqual(ids(SLOW), [1], 'only the one in flight');
+    assert.equal(win[FAST].buffered, 31);
+    assert.equal(window.bufferedBytes, 32);
+  });
+
+  void it('a retried delivery above what a shed gives back: the shed rows and it are paged in again', () => {
+    const { window, queues, win, commit, ids } = setup();
+    commit(SLOW, 32);
+    // Delivery 30 went dead; the operator retries it (deliveries retry): pending again, below loadedUpTo.
+    const d30 = [...queues[SLOW].deliveries()].find((d) => d.id === 30)!;
+    queues[SLOW].finish(queues[SLOW].keys.get(d30.orderKey)!, d30);
+    window.finished(win[SLOW], d30);
+    // (The store holds it as pending again: nothing pages in between.)
+    window.requeued(win[SLOW], 1, 30);
+    assert.equal(win[SLOW].rewindFrom, 29);
+    // The fast URL takes its share: the slow one sheds down to 1..16, below the rewind.
+    commit(FAST, 16);
+    assert.equal(win[SLOW].loadedUpTo, 16);
+    for (const d of [...queues[FAST].deliveries()]) {
+      queues[FAST].finish(queues[FAST].keys.get(d.orderKey)!, d);
+      window.finished(win[FAST], d);
+    }
+    window.refill(win[SLOW], queues[SLOW]);
+    assert.deepEqual(
+      ids(SLOW),
+      Array.from({ length: 32 }, (_, i) => i + 1),
+      '17..29 (shed) and 30 (retried) are all paged in again, once each',
+    );
+    assert.equal(win[SLOW].buffered, 32);
+    assert.equal(window.bufferedBytes, 32);
+  });
 });

@@ -281,6 +281,24 @@ void describe('HttpSender', () => {
     assert.equal(server.connections(), 1);
   });
 
+  void it('releasePools(): a request in flight finishes, the next request opens a new pool', async () => {
+    let answerSlow: (() => void) | undefined;
+    const server = await httpServer((req, res) => {
+      if (req.url === '/slow') answerSlow = () => res.writeHead(204).end();
+      else res.writeHead(204).end();
+    });
+    const s = otherSender({});
+    const base = `http://${HOST}:${server.port}`;
+    const slow = s.send(attemptTo(`${base}/slow`));
+    await waitFor(() => answerSlow !== undefined);
+    s.releasePools();
+    answerSlow!();
+    assert.equal((await slow).kind, 'delivered', 'the request in flight finished');
+    assert.equal((await s.send(attemptTo(`${base}/slow2`))).kind, 'delivered');
+    assert.equal(server.connections(), 2, 'a new pool, a new connection');
+    await s.close();
+  });
+
   void it('envelope format: sends the envelope and signs exactly those bytes', async () => {
     const server = await httpServer((_req, res) => res.writeHead(202).end());
     const outcome = await sender.send(attemptTo(`http://${HOST}:${server.port}/`, { bodyFormat: 'envelope' }));

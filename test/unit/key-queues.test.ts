@@ -131,4 +131,57 @@ void describe('KeyQueues', () => {
       assert.equal(q.nextReady(), w, "the survivor goes at once, not at the dropped head's retry time");
     },
   );
+
+  void it(
+    'shed() takes back the newest deliveries above every one in flight ' +
+      'or waiting for a retry, all of them above one id, and drops emptied keys from the ready FIFO',
+    () => {
+      const q = new KeyQueues();
+      // Key a: a chain of 2 in flight, 1 behind; key b: a head waiting for its retry; key c: 2 idle.
+      const [a1, a2, b1, c1, a3, b2, c2] = [
+        delivery('a'),
+        delivery('a'),
+        delivery('b'),
+        delivery('c'),
+        delivery('a'),
+        delivery('b'),
+        delivery('c'),
+      ];
+      for (const d of [a1, a2, b1, c1, a3, b2, c2]) q.add(d);
+      const a = q.nextReady()!;
+      a.sent = 2;
+      const b = q.nextReady()!;
+      b.timer = fakeTimer();
+      const unit = () => 1;
+      assert.deepEqual(q.shed(2, unit), [c2, b2], 'the two newest');
+      assert.deepEqual(q.shed(10, unit), [a3, c1], 'never b1 (waits to retry) nor a chain in flight');
+      assert.deepEqual(q.shed(10, unit), [], 'nothing loose is left');
+      assert.deepEqual(a.items, [a1, a2]);
+      assert.deepEqual(b.items, [b1]);
+      assert.equal(q.keys.has('c'), false);
+      assert.equal(q.readyCount, 0, 'key c left the ready FIFO with its deliveries');
+      q.add(delivery('c'));
+      assert.equal(q.readyCount, 1);
+    },
+  );
+
+  void it(
+    'shed() with a retried delivery behind newer ones of its key (deliveries retry) takes exactly ' +
+      'those above its id: none stays buffered while also going back to the store',
+    () => {
+      const q = new KeyQueues();
+      const old = delivery('a');
+      const [a2, a3, a4] = [delivery('a'), delivery('a'), delivery('a')];
+      for (const d of [a2, a3, a4]) q.add(d);
+      q.add(old); // paged in again by a rewind: behind the newer ones of its key
+      const back = q.shed(2, () => 1);
+      assert.deepEqual(back, [a4, a3]);
+      assert.deepEqual(q.keys.get('a')!.items, [a2, old], 'a4 and a3 left the key: only what went back');
+      assert.deepEqual(
+        q.shed(10, () => 1),
+        [a2, old],
+      );
+      assert.equal(q.keys.has('a'), false);
+    },
+  );
 });

@@ -211,4 +211,32 @@ void describe('StateStore v3 and Pruner', () => {
     assert.equal(warnings.length, 1);
     await pruner.stop();
   });
+
+  void it('start() runs a first pass after firstPassMs, then one per interval', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+    let passes = 0;
+    const pruner = new Pruner({
+      outbox: {
+        prune: () => {
+          passes++;
+          return 0;
+        },
+        vacuumStep: () => 0,
+      },
+      retentionMs: HOUR,
+      intervalMs: HOUR,
+      firstPassMs: 5_000,
+      now: () => 0,
+      logger: silent,
+    });
+    pruner.start();
+    t.mock.timers.tick(4_999);
+    assert.equal(passes, 0);
+    t.mock.timers.tick(1);
+    assert.equal(passes, 1, 'the first pass, long before the first interval');
+    await pruner.runOnce(); // the first pass, still running: no second one
+    t.mock.timers.tick(HOUR);
+    assert.equal(passes, 2);
+    await pruner.stop();
+  });
 });

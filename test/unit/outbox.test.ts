@@ -319,6 +319,17 @@ void describe('StateStore', () => {
     assert.deepEqual(o.counts(), { pending: 1, delivered: 0, dead: 0 });
   });
 
+  void it('pendingPage() never returns a delivery whose outcome is still queued (a shed URL pages below it)', () => {
+    const o = open();
+    const [d1] = o.commit(batch([event('q1', ['https://a.example/'])], 1));
+    const [d2] = o.commit(batch([event('q2', ['https://a.example/'])], 2));
+    o.markDelivered(d2!.id, 200, T0);
+    assert.deepEqual(
+      o.pendingPage('https://a.example/', 0, 10).map((d) => d.id),
+      [d1!.id],
+    );
+  });
+
   void it(
     'pendingByUrl() and pendingPage() list pending deliveries ' +
       'per URL in enqueue order, skipping delivered and dead',

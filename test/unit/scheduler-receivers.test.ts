@@ -173,7 +173,9 @@ void describe('DeliveryScheduler with per-URL settings', () => {
     const logger = createLogger('silent');
     const window = new FlowWindow({
       store: outbox,
-      maxBufferedPerUrl: 8,
+      // A budget of 8 deliveries: each counts 1.
+      maxBufferedBytes: 8,
+      costOf: () => 1,
       maxPending: Infinity,
       maxBytes: Infinity,
       usedBytes: () => 0,

@@ -188,6 +188,7 @@ void describe('DeliveryScheduler', () => {
     over: {
       concurrencyPerUrl?: number;
       queuedPerUrl?: number;
+      maxInFlightTotal?: number;
       gonePauseMs?: number;
       maxBufferedPerUrl?: number;
       policy?: RetryPolicy;
@@ -196,7 +197,8 @@ void describe('DeliveryScheduler', () => {
     const logger = createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
     const window = new FlowWindow({
       store: outbox,
-      ...(over.maxBufferedPerUrl === undefined ? {} : { maxBufferedPerUrl: over.maxBufferedPerUrl }),
+      // A budget of maxBufferedPerUrl deliveries: each counts 1.
+      ...(over.maxBufferedPerUrl === undefined ? {} : { maxBufferedBytes: over.maxBufferedPerUrl, costOf: () => 1 }),
       maxPending: Infinity,
       maxBytes: Infinity,
       usedBytes: () => 0,
@@ -212,6 +214,7 @@ void describe('DeliveryScheduler', () => {
       policy: over.policy ?? POLICY,
       concurrencyPerUrl: over.concurrencyPerUrl ?? 1,
       ...(over.queuedPerUrl === undefined ? {} : { queuedPerUrl: over.queuedPerUrl }),
+      ...(over.maxInFlightTotal === undefined ? {} : { maxInFlightTotal: over.maxInFlightTotal }),
       bodyFormatFor: () => 'ucontact',
       metrics,
       logger,
@@ -612,6 +615,39 @@ void describe('DeliveryScheduler', () => {
       assert.deepEqual(cancelled.at(-1), undefined, 'stop() cancels everything still queued');
     },
   );
+
+  void it('hands the sender at most maxInFlightTotal attempts of all URLs; those held back take turns', async () => {
+    const sent: string[] = [];
+    const answers: Array<(o: AttemptOutcome) => void> = [];
+    const sender = new FakeSender(
+      (call) =>
+        new Promise<AttemptOutcome>((resolve) => {
+          sent.push(call.url);
+          answers.push(resolve);
+        }),
+    );
+    const d = make(sender, { concurrencyPerUrl: 4, maxInFlightTotal: 5 });
+    d.start();
+    enqueue(d, ...Array.from({ length: 8 }, (_, i) => ev(`t${i}`, `agent:${i}`, [URL_A, URL_B])));
+    await fake.until(
+      () => sent.length === 5,
+      () => `${sent.length} handed over`,
+    );
+    await fake.advance(50);
+    assert.deepEqual(sent, [URL_A, URL_A, URL_A, URL_A, URL_B], '4 of URL A, 1 of URL B: the total is reached');
+    answers.shift()!(delivered());
+    await fake.until(() => sent.length === 6, 'no attempt after one ended');
+    assert.equal(sent[5], URL_B, 'URL B, held back, takes the free slot first');
+    while (outbox.counts().pending > 0) {
+      assert.ok(answers.length <= 5, `${answers.length} in flight`);
+      for (const answer of answers.splice(0)) answer(delivered());
+      await fake.until(
+        () => answers.length > 0 || outbox.counts().pending === 0,
+        () => `pending ${outbox.counts().pending}`,
+      );
+    }
+    assert.equal(sent.length, 16);
+  });
 
   void it(
     "a key's backlog goes to an in-order sender in chains of at most " +

@@ -8,6 +8,7 @@
 // attempt's timeout starts when it starts, not while it waits in its lane.
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { IdleTrim } from '../../observe/idle-trim.js';
 import { HttpSender, type SendProfile } from '../http-sender.js';
 import { createSigner, type Signer } from '../signing.js';
 import { StartWindow } from '../rate-limit.js';
@@ -60,6 +61,9 @@ const profileFor = (url: string): SendProfile => {
   };
 };
 const sender = new HttpSender({ ...options, signer: globalSigner, profileFor });
+
+// The worker's own heap (requests, bodies, connections) is given back after a burst, once idle.
+new IdleTrim({ release: () => sender.releasePools() }).start();
 
 const outcomes = new OutcomeBatch();
 let flushScheduled = false;

@@ -1,0 +1,109 @@
+// One private MariaDB for the whole bench, receivers started on demand, webhook rows per scenario,
+// and the row every scenario prints.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql, { type Connection } from 'mysql2/promise';
+import { startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
+import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
+import { BRIDGE_CONNECTIONS, undiciDispatchCeiling } from './ceilings.js';
+import { log, startReceiver, type Receiver, type ReceiverKind } from './procs.js';
+
+/** The six events the load's mix produces, and how many of each per 13 events. */
+export const MIX: ReadonlyArray<[string, number]> = [
+  ['AgentLog', 3],
+  ['AgentBreak', 2],
+  ['AgentRingNoAnswer', 1],
+  ['AssignInteraction', 3],
+  ['FinishInteraction', 3],
+  ['InteractionDisposition', 1],
+];
+
+export interface Row {
+  scenario: string;
+  events: number;
+  deliveries: number;
+  eventsPerS: number;
+  deliveriesPerS: number;
+  /** undici alone to the same receiver, same run (req/s). */
+  ceiling: number;
+  cpuPer10k: number;
+  peakMb: number;
+  settledMb: number;
+  /** ms from the drain to RSS under 150 MB; NaN: not within 30 s. */
+  settleMs: number;
+  /** Paced by the load (live traffic) or not a throughput at all: no ratio to the ceiling. */
+  paced?: boolean;
+  note: string;
+}
+
+export class Env {
+  private readonly receivers = new Map<ReceiverKind, Receiver>();
+  private readonly dirs: string[] = [];
+
+  private constructor(
+    readonly db: PrivateMariaDb,
+    readonly admin: Connection,
+  ) {}
+
+  static async start(): Promise<Env> {
+    const db = await startPrivateMariaDb();
+    await db.exec(REFERENCE_SCHEMA_SQL);
+    await db.exec(`
+      INSERT INTO ccdata.users (username, phone, name)
+        VALUES ${Array.from({ length: 200 }, (_, i) => `('agent${i}','${2000 + i}','Agent ${i}')`).join(',')};
+      INSERT INTO ccdata.dispositions (id, parentId, value) VALUES (1,0,'Sale'),(2,1,'Closed'),(3,2,'Paid');`);
+    const admin = await mysql.createConnection({ uri: db.adminUrl, charset: 'utf8mb4_general_ci' });
+    return new Env(db, admin);
+  }
+
+  async receiver(kind: ReceiverKind): Promise<Receiver> {
+    let rx = this.receivers.get(kind);
+    if (!rx) {
+      rx = await startReceiver(kind);
+      this.receivers.set(kind, rx);
+    }
+    await rx.ctl('up');
+    await rx.ctl('reset');
+    return rx;
+  }
+
+  /**
+   * undici alone to the receiver (req/s), `n` requests, measured just before the scenario that uses
+   * it: the machine's speed moves within a run (other work on it), so a ratio is of one moment.
+   */
+  async ceiling(kind: ReceiverKind, n: number): Promise<number> {
+    const rx = await this.receiver(kind);
+    const c = await undiciDispatchCeiling(rx.url, n);
+    await rx.ctl('reset');
+    log(
+      `ceiling: undici dispatch() to the ${kind} receiver, ${BRIDGE_CONNECTIONS} connections: ${Math.round(c)} req/s`,
+    );
+    return c;
+  }
+
+  /** The webhooks table: for each event of the mix, the URLs `urlsFor` gives. */
+  async setWebhooks(urlsFor: (event: string) => string[]): Promise<void> {
+    const rows = MIX.flatMap(([event]) => urlsFor(event).map((url) => `('${event}','${event}','${url}')`));
+    await this.admin.query('DELETE FROM ccdata.webhooks');
+    await this.admin.query(`INSERT INTO ccdata.webhooks (name, event, url) VALUES ${rows.join(',')}`);
+  }
+
+  stateDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'ucw-bench-state-'));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  dropDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+    for (const rx of this.receivers.values()) rx.stop();
+    await this.admin.end();
+    await this.db.stop();
+  }
+}
