@@ -11,7 +11,7 @@ import { FlowWindow } from './delivery/flow-window.js';
 import { IdleTrim } from './observe/idle-trim.js';
 import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
 import type { BodyFormat } from './delivery/types.js';
-import { urlSettingsResolver } from './delivery/url-settings.js';
+import { urlDefaultsOf, urlSettingsResolver } from './delivery/url-settings.js';
 import { BridgeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { startHealthServer } from './observe/http-server.js';
@@ -100,16 +100,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
     cleanups.push(() => sender.close());
 
     // Each URL's receivers entry over the global options, resolved once per URL.
-    const settingsFor = urlSettingsResolver(config.receivers, {
-      signingSecrets: config.signingSecret,
-      timeoutMs: config.requestTimeoutMs,
-      connectTimeoutMs: config.connectTimeoutMs,
-      concurrency: config.concurrencyPerUrl,
-      bodyFormat: config.bodyFormat,
-      envelopeUrlPrefix: config.envelopeUrlPrefix,
-      maxAttempts: config.maxAttempts,
-      maxAgeMs: config.maxAgeMs,
-    });
+    const settingsFor = urlSettingsResolver(config.receivers, urlDefaultsOf(config));
     const bodyFormatFor = (url: string): BodyFormat => settingsFor(url).bodyFormat;
     const pruner = new Pruner({
       outbox,

@@ -3,6 +3,7 @@
 // scheduler's thread and the delivery worker resolve the same way; each caches per URL, so the hot
 // path looks a URL up once, not per attempt.
 
+import type { Config } from '../config/config.js';
 import type { ReceiverEntry } from '../config/receivers.js';
 import type { BodyFormat } from './types.js';
 
@@ -110,5 +111,19 @@ export function urlSettingsResolver(
       cache.set(url, s);
     }
     return s;
+  };
+}
+
+/** The global options a URL without a receivers entry (or an entry without a field) falls back to. */
+export function urlDefaultsOf(config: Config): UrlDefaults {
+  return {
+    signingSecrets: config.signingSecret,
+    timeoutMs: config.requestTimeoutMs,
+    connectTimeoutMs: config.connectTimeoutMs,
+    concurrency: config.concurrencyPerUrl,
+    bodyFormat: config.bodyFormat,
+    envelopeUrlPrefix: config.envelopeUrlPrefix,
+    maxAttempts: config.maxAttempts,
+    maxAgeMs: config.maxAgeMs,
   };
 }

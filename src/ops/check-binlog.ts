@@ -4,6 +4,7 @@
 
 import type { CheckResult } from '../check-result.js';
 import type { ServerSettings } from '../source/source-db.js';
+import { formatBytes } from './status-format.js';
 
 /** Global variables read for retention and GTIDs (absent ones are not on that server). */
 export const BINLOG_VARIABLES = [
@@ -28,19 +29,6 @@ export function formatDuration(seconds: number): string {
   if (seconds >= 3600 && seconds % 3600 === 0) return unit(seconds / 3600, 'hour');
   if (seconds >= 60 && seconds % 60 === 0) return unit(seconds / 60, 'minute');
   return unit(seconds, 'second');
-}
-
-/** "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB". */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 /**

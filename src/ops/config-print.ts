@@ -13,7 +13,7 @@ import {
   type LoadedConfig,
 } from '../config/config.js';
 import type { ReceiverEntry } from '../config/receivers.js';
-import { matchReceiver, settingsOf, type UrlDefaults } from '../delivery/url-settings.js';
+import { matchReceiver, settingsOf, urlDefaultsOf } from '../delivery/url-settings.js';
 import { Registry } from '../registry/registry.js';
 import { checkRulesAgainstSchema } from '../rules/schema-check.js';
 import type { RulesFile } from '../rules/schema.js';
@@ -90,19 +90,6 @@ function receiverOut(r: ReceiverEntry): Printable {
   ] as const)
     if (r[k] !== undefined) out[k] = r[k];
   return out;
-}
-
-export function urlDefaultsOf(config: LoadedConfig['config']): UrlDefaults {
-  return {
-    signingSecrets: config.signingSecret,
-    timeoutMs: config.requestTimeoutMs,
-    connectTimeoutMs: config.connectTimeoutMs,
-    concurrency: config.concurrencyPerUrl,
-    bodyFormat: config.bodyFormat,
-    envelopeUrlPrefix: config.envelopeUrlPrefix,
-    maxAttempts: config.maxAttempts,
-    maxAgeMs: config.maxAgeMs,
-  };
 }
 
 /** The printed document. `registrations`: undefined when no source server was given. */

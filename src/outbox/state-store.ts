@@ -3,7 +3,7 @@
 // a source transaction whose events and mirror changes are not in the same committed SQLite
 // transaction, so a crash at any point replays at most uncommitted work and enqueues nothing twice.
 
-import type { Database as Db, Statement } from 'better-sqlite3';
+import type { Database as Db, RunResult, Statement } from 'better-sqlite3';
 import { join } from 'node:path';
 import type { BinlogPosition, Row } from '../domain/row-change.js';
 import { BridgeError } from '../errors.js';
@@ -178,6 +178,18 @@ export class StateStore {
         .pluck(),
       deliveryStates: db.prepare('SELECT url, status FROM deliveries WHERE event_seq = ?'),
     };
+    const insertEventRow = (ev: EnqueuedEvent, now: number): RunResult =>
+      this.stmts.insertEvent.run(
+        ev.id,
+        ev.name,
+        ev.orderKey,
+        ev.occurredAtMs,
+        ev.body,
+        ev.source.file,
+        ev.source.pos,
+        now,
+        ev.committedAtMs ?? now,
+      );
     // An event is stored with all its deliveries in one transaction, so an event id already present
     // (a replay) means its deliveries exist too: nothing is created twice.
     const insertEvents = (events: readonly EnqueuedEvent[], status: number, onCreated: (d: Delivery) => void): void => {
@@ -185,17 +197,7 @@ export class StateStore {
       for (const ev of events) {
         // An event nobody subscribed to at its position is not stored: the store holds deliveries.
         if (ev.urls.length === 0) continue;
-        const stored = this.stmts.insertEvent.run(
-          ev.id,
-          ev.name,
-          ev.orderKey,
-          ev.occurredAtMs,
-          ev.body,
-          ev.source.file,
-          ev.source.pos,
-          now,
-          ev.committedAtMs ?? now,
-        );
+        const stored = insertEventRow(ev, now);
         if (stored.changes === 0) continue;
         insertDeliveries(stored.lastInsertRowid, ev, ev.urls, status, now, onCreated);
       }
@@ -231,19 +233,7 @@ export class StateStore {
       const now = this.now();
       for (const { event: ev, seq, urls } of items) {
         if (urls.length === 0) continue;
-        const at =
-          seq ??
-          this.stmts.insertEvent.run(
-            ev.id,
-            ev.name,
-            ev.orderKey,
-            ev.occurredAtMs,
-            ev.body,
-            ev.source.file,
-            ev.source.pos,
-            now,
-            ev.committedAtMs ?? now,
-          ).lastInsertRowid;
+        const at = seq ?? insertEventRow(ev, now).lastInsertRowid;
         insertDeliveries(at, ev, urls, DeliveryStatus.pending, now, (d) => created.push(d));
       }
       return created;

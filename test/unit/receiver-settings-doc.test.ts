@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/config.js';
-import { urlSettingsResolver } from '../../src/delivery/url-settings.js';
-import { urlDefaultsOf } from '../../src/ops/config-print.js';
+import { urlDefaultsOf, urlSettingsResolver } from '../../src/delivery/url-settings.js';
 
 const DOC = new URL('../../docs/receiver-settings.md', import.meta.url);
 const INTERNAL = `whsec_${Buffer.from('internal service key of 32 bytes').toString('base64')}`;
