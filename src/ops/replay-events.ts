@@ -4,15 +4,13 @@
 // registered now (optionally one rule, one URL). Events of a transaction read in parts are held until
 // its commit, so a range that ends inside a transaction yields nothing of it.
 
-import { formatPosition, type RowChange } from '../domain/row-change.js';
-import { BridgeError } from '../errors.js';
+import type { RowChange } from '../domain/row-change.js';
 import type { Registry } from '../registry/registry.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
 import type { SourceDb } from '../source/source-db.js';
+import { evaluateFetching } from '../pipeline/evaluate-fetching.js';
 import type { ReplayEvent } from './replay-dedup.js';
 import type { ReadTransaction } from './replay-source.js';
-
-const MAX_FETCHES_PER_CHANGE = 16;
 
 export interface EventBuilderDeps {
   readonly engine: RulesEngine;
@@ -75,31 +73,8 @@ export class ReplayEventBuilder {
     return out;
   }
 
-  private async evaluateFetching(change: RowChange, firstMiss: MemoryMiss): Promise<EvaluatedEvent[]> {
-    const { engine, db } = this.deps;
-    let miss = firstMiss;
-    for (let i = 0; i < MAX_FETCHES_PER_CHANGE; i++) {
-      const def = engine.memoryDef(miss.memory)!;
-      const filter = def.when ? { column: def.when.column, values: def.when.in ?? [def.when.eq] } : undefined;
-      const value = await db.lookupValue({
-        table: def.table,
-        keyColumn: def.key,
-        key: miss.key,
-        valueColumn: def.value,
-        ...(filter ? { filter } : {}),
-        ...(def.orderBy ? { orderBy: def.orderBy } : {}),
-      });
-      engine.remember(miss.memory, miss.key, value);
-      try {
-        return engine.evaluate(change, this.deps.onRuleError);
-      } catch (err) {
-        if (!(err instanceof MemoryMiss)) throw err;
-        miss = err;
-      }
-    }
-    throw new BridgeError(
-      'UCW_ERR_SOURCE_QUERY',
-      `remembered values kept missing for a row change of the transaction at ${formatPosition(change.tx.start)}`,
-    );
+  private evaluateFetching(change: RowChange, firstMiss: MemoryMiss): Promise<EvaluatedEvent[]> {
+    const { engine, db, onRuleError } = this.deps;
+    return evaluateFetching(change, firstMiss, { engine, db, onRuleError });
   }
 }

@@ -13,6 +13,7 @@ import type { Registry } from '../registry/registry.js';
 import { keyString, projectRow } from '../rules/directory.js';
 import { MemoryMiss, type EvaluatedEvent, type RulesEngine } from '../rules/engine.js';
 import type { SourceDb } from '../source/source-db.js';
+import { evaluateFetching } from './evaluate-fetching.js';
 import { registrationsOf, removedSince, type Registration } from './unregistered.js';
 
 export interface MirrorTable {
@@ -61,9 +62,6 @@ export interface ProcessorDeps {
  */
 const SLICE_MS = 4;
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** How many MemoryMiss fetches one row change may need before something is wrong. */
-const MAX_FETCHES_PER_CHANGE = 16;
 
 export class TransactionProcessor {
   private readonly mirrored: ReadonlyMap<string, MirrorTable>;
@@ -195,37 +193,14 @@ export class TransactionProcessor {
   };
 
   /** Evaluates a change again after each remembered value it misses is fetched from the source. */
-  private async evaluateFetching(change: RowChange, firstMiss: MemoryMiss): Promise<EvaluatedEvent[]> {
-    let miss = firstMiss;
-    for (let i = 0; i < MAX_FETCHES_PER_CHANGE; i++) {
-      await this.fetchRemembered(miss);
-      try {
-        return this.deps.engine.evaluate(change, this.onRuleError);
-      } catch (err) {
-        if (!(err instanceof MemoryMiss)) throw err;
-        miss = err;
-      }
-    }
-    throw new BridgeError(
-      'UCW_ERR_SOURCE_QUERY',
-      `remembered values kept missing for a row change of the transaction at ${formatPosition(change.tx.start)}`,
-    );
-  }
-
-  private async fetchRemembered(miss: MemoryMiss): Promise<void> {
+  private evaluateFetching(change: RowChange, firstMiss: MemoryMiss): Promise<EvaluatedEvent[]> {
     const { engine, db, logger } = this.deps;
-    const def = engine.memoryDef(miss.memory)!;
-    const filter = def.when ? { column: def.when.column, values: def.when.in ?? [def.when.eq] } : undefined;
-    const value = await db.lookupValue({
-      table: def.table,
-      keyColumn: def.key,
-      key: miss.key,
-      valueColumn: def.value,
-      ...(filter ? { filter } : {}),
-      ...(def.orderBy ? { orderBy: def.orderBy } : {}),
+    return evaluateFetching(change, firstMiss, {
+      engine,
+      db,
+      onRuleError: this.onRuleError,
+      onFetched: (memory, found) => logger.debug({ memory, found }, 'remembered value fetched from the source'),
     });
-    logger.debug({ memory: miss.memory, found: value !== null }, 'remembered value fetched from the source');
-    engine.remember(miss.memory, miss.key, value);
   }
 }
 
