@@ -11,32 +11,10 @@ import { describe, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { DEFAULT_RULES } from '../../src/rules/default-rules.js';
 import { runCli, type CliResult } from '../helpers/bridge-process.js';
+import { parseReplay as parse } from '../helpers/replay-output.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-interface Line {
-  eventId: string;
-  event: string;
-  action: 'enqueue' | 'skip';
-  reason: string;
-}
-interface Summary {
-  via: string;
-  events: number;
-  enqueue: number;
-  skipped: { delivered: number; pending: number };
-}
-
-function parse(r: CliResult): { lines: Line[]; summary: Summary } {
-  assert.equal(r.code, 0, `replay failed: ${r.stderr}`);
-  const all = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Line | { summary: Summary });
-  const last = all.pop() as { summary: Summary };
-  return { lines: all as Line[], summary: last.summary };
-}
 
 const RENAME_TO_REASON = 'ALTER TABLE ccrepo.queue_log_repo CHANGE data1 reason VARCHAR(200) NULL';
 const RENAME_TO_DATA1 = 'ALTER TABLE ccrepo.queue_log_repo CHANGE reason data1 VARCHAR(200) NULL';

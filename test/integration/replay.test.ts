@@ -7,34 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RowDataPacket } from 'mysql2/promise';
 import { runCli, type CliResult } from '../helpers/bridge-process.js';
+import { parseReplay as parse } from '../helpers/replay-output.js';
 import { useIntegrationEnv } from '../helpers/integration-env.js';
 import { BINLOG_STATUS_SQL, queueLog, setUrl } from '../helpers/source-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-interface Line {
-  eventId: string;
-  event: string;
-  url: string;
-  action: 'enqueue' | 'skip';
-  reason: string;
-}
-interface Summary {
-  from: string;
-  events: number;
-  enqueue: number;
-  via: string;
-  skipped: { delivered: number; pending: number };
-}
-
-function parse(r: CliResult): { lines: Line[]; summary: Summary } {
-  assert.equal(r.code, 0, `replay failed: ${r.stderr}`);
-  const all = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Line | { summary: Summary });
-  const last = all.pop() as { summary: Summary };
-  return { lines: all as Line[], summary: last.summary };
-}
 
 void describe('replay', () => {
   const env = useIntegrationEnv();
