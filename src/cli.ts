@@ -87,6 +87,20 @@ function report(err: unknown): number {
   return EXIT_FATAL;
 }
 
+/** The part of yargs' internals that skipHelpRendering replaces (not in its public types). */
+interface YargsUsage {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage: () => void } };
+}
+
+/**
+ * yargs renders a command's whole help before it runs the handler, in case the handler fails later
+ * (about 200 ms of `run`'s start-up, for its many options). The handlers here never fail through yargs
+ * (setExit catches), so that copy is never shown; --help renders its own. As angular/angular-cli#34087.
+ */
+function skipHelpRendering(parser: Argv): void {
+  (parser as unknown as YargsUsage).getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
+}
+
 export async function main(args: string[]): Promise<number> {
   let exitCode = 0;
   const setExit = (work: Promise<number> | (() => number)): Promise<void> =>
@@ -192,6 +206,7 @@ export async function main(args: string[]): Promise<number> {
       exitCode = EXIT_CONFIG;
     })
     .help();
+  skipHelpRendering(parser);
   try {
     await parser.parseAsync();
   } catch (err) {

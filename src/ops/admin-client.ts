@@ -4,7 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import type * as Undici from 'undici';
 import { BridgeError, isBridgeError } from '../errors.js';
 import { OUTBOX_FILE, StateStore } from '../outbox/state-store.js';
 import { readAdminFiles, type AdminEndpoint } from './admin-endpoint.js';
@@ -65,6 +65,8 @@ export function adminClientFor(stateDir: string): AdminClient {
     async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
       let res;
       try {
+        // undici loads on first use: the CLI imports this module for every command, `run` too, which never calls it.
+        const { request }: typeof Undici = await import('undici');
         res = await request(`${base}${path}`, {
           method,
           headers: {

@@ -3,12 +3,12 @@
 // answer means reachable (its status is shown); a refusal, reset, timeout or blocked address is a
 // WARN classified as a delivery would be (classify.ts), never with the URL's query or credentials.
 
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+import type * as Undici from 'undici';
 import type { CheckResult } from '../check-result.js';
 import { CODES, type ErrorCode } from '../error-codes.js';
 import { classifyError } from '../delivery/classify.js';
 import { createGuardedLookup, type EgressPolicy } from '../delivery/egress-guard.js';
-import { guardedConnector } from '../delivery/http-sender.js';
 import { loadCaFile, trustedCas } from '../delivery/tls-trust.js';
 import { safeUrl } from '../safe-url.js';
 
@@ -31,7 +31,10 @@ export interface ProbeOptions {
 export async function probeUrls(urls: readonly string[], o: ProbeOptions): Promise<CheckResult[]> {
   const policy: EgressPolicy = { blockPrivateNetworks: o.blockPrivateNetworks };
   const ca = trustedCas(o.caFile === undefined ? undefined : loadCaFile(o.caFile));
-  const agent = new Agent({
+  // undici loads here, not at import: the bridge's own start-up does not pay for it (it probes nothing).
+  const undici: typeof Undici = await import('undici');
+  const { guardedConnector } = await import('../delivery/http-sender.js');
+  const agent = new undici.Agent({
     connect: guardedConnector(policy, {
       timeout: o.timeoutMs,
       lookup: createGuardedLookup(policy),
@@ -43,14 +46,19 @@ export async function probeUrls(urls: readonly string[], o: ProbeOptions): Promi
   try {
     // One at a time: a check is not a load test, and the lines come out in registry order.
     const out: CheckResult[] = [];
-    for (const url of urls) out.push(await probeOne(agent, url, o));
+    for (const url of urls) out.push(await probeOne(undici.request, agent, url, o));
     return out;
   } finally {
     await agent.destroy();
   }
 }
 
-async function probeOne(agent: Agent, url: string, o: ProbeOptions): Promise<CheckResult> {
+async function probeOne(
+  request: typeof Undici.request,
+  agent: Agent,
+  url: string,
+  o: ProbeOptions,
+): Promise<CheckResult> {
   const where = safeUrl(url);
   const name = 'probe';
   const signal = AbortSignal.timeout(o.timeoutMs);
