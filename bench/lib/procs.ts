@@ -133,14 +133,16 @@ function cliLaunch(): { env: Record<string, string>; nodeFlags: string[] } {
 /**
  * Runs the bridge as the `ucontact-webhooks` command runs, with its shebang's node flags;
  * BENCH_BRIDGE_NODE_ARGS adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'), BENCH_BRIDGE_STDOUT
- * names a file for its standard output (e.g. with '--trace-gc'). `args`: more options.
+ * names a file for its standard output (e.g. with '--trace-gc'), BENCH_BRIDGE_ARGS adds bridge options
+ * (e.g. '--max-buffered-bytes 8388608'). `args`: more options.
  */
 export async function startBridge(db: PrivateMariaDb, stateDir: string, args: string[] = []): Promise<Bridge> {
   const launch = cliLaunch();
   const port = await freePort();
   const nodeArgs = [...launch.nodeFlags, ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const cli = ['run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port)];
-  const proc = spawn(process.execPath, [...nodeArgs, CLI, ...cli, '--log-level', 'warn', ...args], {
+  const extra = (process.env.BENCH_BRIDGE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, ...cli, '--log-level', 'warn', ...args, ...extra], {
     stdio: [
       'ignore',
       process.env.BENCH_BRIDGE_STDOUT ? openSync(process.env.BENCH_BRIDGE_STDOUT, 'a') : 'ignore',

@@ -21,6 +21,8 @@ import {
 } from '../lib/procs.js';
 
 const HOUR_MS = 3_600_000;
+/** The bridge's --delivered-retention-hours in the store scenario; the rows built are older. */
+const RETENTION_HOURS = 24;
 const BODY =
   '{"event":"AgentLog","date":"2026-03-02 14:06:00.123","agent":"agent17","agentName":"Agent 17",' +
   '"isLogin":true,"ucontactVersion":"8.0","id":"00000000-0000-0000-0000-000000000000","timestamp":1772460360123}';
@@ -44,7 +46,7 @@ function storeBytes(dir: string): number {
 function buildStore(dir: string, n: number, url: string): void {
   const db = new Database(join(dir, OUTBOX_FILE));
   db.pragma('synchronous = OFF');
-  const old = Date.now() - 48 * HOUR_MS;
+  const old = Date.now() - 2 * RETENTION_HOURS * HOUR_MS;
   const ev = db.prepare(
     'INSERT INTO events (seq, id, name, order_key, occurred_at_ms, body, source_file, source_pos, created_at_ms) ' +
       "VALUES (?, ?, 'AgentLog', ?, ?, ?, 'bench-bin.000001', ?, ?)",
@@ -95,7 +97,8 @@ export async function storeSize(env: Env, rows: number, rate: number, seconds: n
     const perDelivery = storeBytes(dir) / rows;
     log(`store: ${rows} delivered rows built in ${buildS.toFixed(0)} s, ${perDelivery.toFixed(0)} bytes each`);
     const t1 = performance.now();
-    bridge = await startBridge(env.db, dir);
+    // Retention set here, half the rows' age: the scenario must not depend on the default (7 days).
+    bridge = await startBridge(env.db, dir, ['--delivered-retention-hours', String(RETENTION_HOURS)]);
     const sampler = rssSampler(bridge.pid);
     await waitReady(bridge.port);
     const readyMs = performance.now() - t1;
@@ -115,6 +118,7 @@ export async function storeSize(env: Env, rows: number, rate: number, seconds: n
     const to = oldestDone(dir);
     const pruneS = ((Number.isNaN(doneAt) ? performance.now() : doneAt) - tp) / 1000;
     const pruned = (to ?? first! + rows) - from;
+    if (!(pruned > 0)) throw new Error(`store: nothing was pruned while live (oldest row ${from} -> ${to})`);
     await waitReceived(rx, written, 60_000);
     const cpu = cpuSeconds(bridge.pid) - cpu0;
     const lat = [...(await rx.stats(true)).latencies].sort((a, b) => a - b);

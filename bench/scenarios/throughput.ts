@@ -61,7 +61,9 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
       deliveries === events ? 'distinct' : 'requests',
     );
     const s = (performance.now() - t0) / 1000;
+    const wallT0 = Date.now() - s * 1000;
     const cpu = cpuSeconds(bridge.pid);
+    const { firstAt, lastAt } = await rx.stats();
     const peakMb = Math.max(sampler.peakMb(), rssMb(bridge.pid, 'VmHWM'));
     sampler.stop();
     log(`${spec.scenario}: ${events} events, ${deliveries} deliveries in ${s.toFixed(1)} s; ${threadCpu(bridge.pid)}`);
@@ -78,7 +80,9 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
         cpuPer10k: (cpu / events) * 10_000,
         peakMb,
         ...settled,
-        note: '',
+        note:
+          `first arrival ${Math.round(firstAt - wallT0)} ms after start, ` +
+          `then ${Math.round((deliveries / (lastAt - firstAt)) * 1000)} deliveries/s`,
       },
     ];
     if (spec.live) rows.push(await live(env, spec, dir, ceiling));
