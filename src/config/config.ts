@@ -24,6 +24,8 @@ import { isLoopbackHost } from '../observe/admin-auth.js';
 const HOUR_MS = 3_600_000;
 /** Delays the delivery schedules (its timers wait in steps, see safe-timer.ts): at most 30 days. */
 const MAX_DELAY_MS = 30 * 24 * HOUR_MS;
+/** Requests at once for all URLs: 128 kept a 20-URL fan-out at the pace of 8 connections each (bench/RESULTS.md). */
+const CONCURRENCY_TOTAL_DEFAULT = 128;
 const delayMs = (): z.ZodNumber => z.number().int().max(MAX_DELAY_MS, `must be at most ${MAX_DELAY_MS} ms (30 days)`);
 /** Timeouts set as one Node timer: a longer one would fire after 1 ms. */
 const timeoutMs = (): z.ZodNumber =>
@@ -65,6 +67,7 @@ export const configSchema = z.strictObject({
     .min(1)
     .default(64 * 1024),
   concurrencyPerUrl: z.number().int().min(1).max(1024).default(32),
+  concurrencyTotal: z.number().int().min(1).max(4096).default(CONCURRENCY_TOTAL_DEFAULT),
   maxAttempts: z.number().int().min(1).default(15),
   maxAgeMs: delayMs()
     .min(1)
@@ -240,6 +243,11 @@ export const OPTIONS: readonly OptionDef[] = [
     key: 'concurrencyPerUrl',
     type: 'number',
     describe: 'Parallel requests (connections) per URL; events of one agent or interaction are never parallel',
+  },
+  {
+    key: 'concurrencyTotal',
+    type: 'number',
+    describe: 'Parallel requests (connections) of all URLs together; URLs held back by it take turns',
   },
   { key: 'maxAttempts', type: 'number', describe: 'Attempts per delivery before it is dead-lettered' },
   { key: 'maxAgeMs', type: 'number', describe: 'No retry later than this after the first attempt; then dead-lettered' },

@@ -77,6 +77,7 @@ void describe('loadConfig', () => {
         requestTimeoutMs: 10_000,
         maxResponseBytes: 65_536,
         concurrencyPerUrl: 32,
+        concurrencyTotal: 128,
         maxAttempts: 15,
         maxAgeMs: 86_400_000,
         retryBaseMs: 1_000,

@@ -21,6 +21,7 @@ const OPTIONS = {
   userAgent: 'ucontact-webhooks/test',
   ceSource: 'ucontact-webhooks://test-db',
   signingSecrets: [SECRET],
+  concurrencyTotal: 128,
 };
 
 let n = 0;

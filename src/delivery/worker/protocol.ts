@@ -15,6 +15,8 @@ export type WorkerOptions = Omit<HttpSenderOptions, 'signer' | 'now' | 'profileF
   readonly signingSecrets: readonly string[];
   /** The receivers entries (resolved, plain data): each URL's own secret, headers, timeouts, connections. */
   readonly receivers?: readonly ReceiverEntry[];
+  /** Requests at once, all URLs together (each URL also at most its own concurrency): lanes.ts. */
+  readonly concurrencyTotal: number;
 };
 
 /** One attempt on the wire: its fields sit at the AT_* indexes below. */
