@@ -24,6 +24,9 @@ import { replayCommand, replayOptions } from './ops/replay-cli.js';
 const EXIT_FATAL = 1;
 const EXIT_CONFIG = 2;
 
+/** Bad usage found by yargs (an unknown option, a missing command): its message, exit 2. */
+class UsageError extends Error {}
+
 function withRunOptions<T>(y: Argv<T>): Argv<T> {
   let out: Argv<T> = y.option('config', {
     type: 'string',
@@ -201,16 +204,17 @@ export async function main(args: string[]): Promise<number> {
       (argv) => setExit(replayCommand(argv as Record<string, unknown>)),
     )
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`${msg}\n\nRun with --help for usage.\n`);
-      exitCode = EXIT_CONFIG;
+      // Thrown, not just printed: yargs runs the command after a fail handler that returns.
+      throw err ?? new UsageError(msg);
     })
     .help();
   skipHelpRendering(parser);
   try {
     await parser.parseAsync();
   } catch (err) {
-    return report(err);
+    if (!(err instanceof UsageError)) return report(err);
+    process.stderr.write(`${err.message}\n\nRun with --help for usage.\n`);
+    return EXIT_CONFIG;
   }
   return exitCode;
 }
