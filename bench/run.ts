@@ -23,7 +23,7 @@ const { values: flags } = parseArgs({
 const Q = flags.quick;
 /** Sizes: full, or --quick. */
 const size = (full: number, quick: number): number => (Q ? quick : full);
-const LIVE = { rate: 1000, seconds: size(20, 5) };
+const LIVE = { rate: 1000, seconds: size(20, 5), warmupSeconds: size(3, 1) };
 setSettleTimeout(size(30_000, 10_000));
 
 type Scenario = [name: string, run: (env: Env) => Promise<Row[]>];
@@ -41,7 +41,7 @@ const SCENARIOS: Scenario[] = [
       catchUp(env, {
         scenario: 'catch-up, node receiver',
         receiver: 'node',
-        events: size(50_000, 20_000),
+        events: size(50_000, 12_000),
         live: LIVE,
       }),
   ],
@@ -51,7 +51,7 @@ const SCENARIOS: Scenario[] = [
       catchUp(env, {
         scenario: 'catch-up, slow receiver (5 ms)',
         receiver: 'slow',
-        events: size(50_000, 15_000),
+        events: size(50_000, 8_000),
         live: LIVE,
       }),
   ],
@@ -77,15 +77,15 @@ const SCENARIOS: Scenario[] = [
   ],
   [
     'keys 20',
-    (env) => catchUp(env, { scenario: 'keys: 20 agents', receiver: 'c', events: size(100_000, 30_000), agents: 20 }),
+    (env) => catchUp(env, { scenario: 'keys: 20 agents', receiver: 'c', events: size(100_000, 20_000), agents: 20 }),
   ],
   [
     'keys 10000',
     (env) =>
-      catchUp(env, { scenario: 'keys: 10,000 agents', receiver: 'c', events: size(100_000, 30_000), agents: 10_000 }),
+      catchUp(env, { scenario: 'keys: 10,000 agents', receiver: 'c', events: size(100_000, 20_000), agents: 10_000 }),
   ],
-  ['backlog', (env) => one(backlog(env, size(1_000_000, 100_000)))],
-  ['store', (env) => one(storeSize(env, size(10_000_000, 300_000), 1000, size(20, 8)))],
+  ['backlog', (env) => one(backlog(env, size(1_000_000, 50_000)))],
+  ['store', (env) => one(storeSize(env, size(10_000_000, 300_000), 1000, size(20, 5)))],
   ['directory', (env) => one(directorySize(env, 50_000, 5_000))],
 ];
 

@@ -18,9 +18,6 @@ import {
   type ReceiverKind,
 } from '../lib/procs.js';
 
-/** Live traffic sent (and delivered) before the measured seconds. */
-const LIVE_WARMUP_SECONDS = 3;
-
 export interface CatchUpSpec {
   scenario: string;
   receiver: ReceiverKind;
@@ -28,8 +25,8 @@ export interface CatchUpSpec {
   /** URLs of each event, by path on the receiver (default: one URL, /hook). */
   paths?: (event: string) => string[];
   agents?: number;
-  /** Then live traffic at this rate for `liveSeconds` on the same state (another row). */
-  live?: { rate: number; seconds: number };
+  /** Then live traffic at this rate for `seconds` on the same state (another row), after `warmupSeconds`. */
+  live?: { rate: number; seconds: number; warmupSeconds: number };
 }
 
 /**
@@ -94,13 +91,13 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
 
 /** Live traffic to a bridge restarted on a warm state dir: latency from the row's time to arrival. */
 async function live(env: Env, spec: CatchUpSpec, dir: string, ceiling: number): Promise<Row> {
-  const { rate, seconds } = spec.live!;
+  const { rate, seconds, warmupSeconds } = spec.live!;
   const rx = await env.receiver(spec.receiver);
   const t0 = performance.now();
   const bridge = await startBridge(env.db, dir);
   await waitReady(bridge.port);
   const readyMs = performance.now() - t0;
-  await waitReceived(rx, await liveTraffic(env.admin, rate, LIVE_WARMUP_SECONDS), 60_000);
+  await waitReceived(rx, await liveTraffic(env.admin, rate, warmupSeconds), 60_000);
   await rx.ctl('reset');
   const cpu0 = cpuSeconds(bridge.pid);
   const sampler = rssSampler(bridge.pid);
