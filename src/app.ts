@@ -9,7 +9,7 @@ import { formatPosition } from './domain/row-change.js';
 import { DeliveryScheduler } from './delivery/scheduler.js';
 import { FlowWindow } from './delivery/flow-window.js';
 import { IdleTrim } from './observe/idle-trim.js';
-import { QUEUED_PER_CONNECTION, QUEUED_PER_RUNNING, WorkerClient } from './delivery/worker/client.js';
+import { QUEUED_PER_CONNECTION, WorkerClient } from './delivery/worker/client.js';
 import type { BodyFormat } from './delivery/types.js';
 import { urlDefaultsOf, urlSettingsResolver } from './delivery/url-settings.js';
 import { BridgeError } from './errors.js';
@@ -145,7 +145,6 @@ export async function startBridge(config: Config, logger: Logger): Promise<Runni
       },
       concurrencyPerUrl: config.concurrencyPerUrl,
       queuedPerUrl: config.concurrencyPerUrl * QUEUED_PER_CONNECTION,
-      maxInFlightTotal: config.concurrencyTotal * QUEUED_PER_RUNNING,
       bodyFormatFor,
       endpointSettingsFor: settingsFor,
       metrics,

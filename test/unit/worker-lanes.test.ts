@@ -15,9 +15,12 @@ const RETRY: AttemptOutcome = {
   durationMs: 1,
 };
 
+/** The lanes' clock: fixed, so an attempt with a later not-before time waits on its timer. */
+const NOW = 1_000_000;
+
 /** A chain of `n` attempts to `url`, named `${name}` (one) or `${name}.${i}`, with fresh seqs. */
 let seq = 0;
-function chain(url: string, name: string, n = 1): AttemptTuple[] {
+function chain(url: string, name: string, n = 1, notBeforeMs?: number): AttemptTuple[] {
   return Array.from({ length: n }, (_, i) =>
     encodeAttempt(
       ++seq,
@@ -29,6 +32,7 @@ function chain(url: string, name: string, n = 1): AttemptTuple[] {
         body: '{}',
         bodyFormat: 'ucontact',
         attempt: 1,
+        ...(notBeforeMs === undefined ? {} : { notBeforeMs }),
       },
       i < n - 1,
     ),
@@ -36,10 +40,14 @@ function chain(url: string, name: string, n = 1): AttemptTuple[] {
 }
 
 /** Lanes over a sender that records each start and answers when the test says. */
-function harness(maxRunning: number, concurrency: (url: string) => number = () => 32) {
+function harness(maxRunning: number, concurrency: (url: string) => number = () => 32, rateLimited?: string) {
   const started: string[] = [];
   const pending = new Map<string, (o: AttemptOutcome) => void>();
   const reported = new Map<number, AttemptOutcome['kind']>();
+  const report = (s: number, o: AttemptOutcome): void => {
+    assert.equal(reported.has(s), false, `attempt ${s} answered once`);
+    reported.set(s, o.kind);
+  };
   const lanes = new Lanes({
     send: (tuple) =>
       new Promise((resolve) => {
@@ -47,9 +55,13 @@ function harness(maxRunning: number, concurrency: (url: string) => number = () =
         started.push(id);
         pending.set(id, resolve);
       }),
-    report: (s, o) => reported.set(s, o.kind),
-    settingsFor: (url) => ({ concurrency: concurrency(url) }),
+    report,
+    settingsFor: (url) => ({
+      concurrency: concurrency(url),
+      ...(url === rateLimited ? { rateLimitPerSecond: 1 } : {}),
+    }),
     maxRunning,
+    now: () => NOW,
   });
   /** Answers attempt `id` and lets the lanes react (their reaction runs on a resolved promise). */
   const answer = async (id: string, outcome: AttemptOutcome = DELIVERED): Promise<void> => {
@@ -110,6 +122,35 @@ void describe('worker lanes', () => {
     assert.equal(h.reported.get(seqOf(c[1]!)), 'retry');
     assert.equal(h.reported.get(seqOf(c[2]!)), 'unsent');
     assert.deepEqual(h.started, ['c.0', 'c.1', 'next'], 'its slot goes on');
+  });
+
+  void it('a cancel starts nothing, even when it ends a chain that waited for its time', () => {
+    const h = harness(1);
+    // The only slot is held by a chain waiting for its time (a not-before time on a URL the lanes do
+    // not know as rate-limited: it counts); another URL waits for the slot.
+    const timed = chain('http://timed/', 't0', 1, NOW + 60_000);
+    const waiting = chain('http://b/', 'b0');
+    h.lanes.enqueue(timed);
+    h.lanes.enqueue(waiting);
+    assert.deepEqual(h.started, []);
+    h.lanes.cancel(undefined);
+    assert.deepEqual(h.started, [], 'the freed slot went to nothing: everything was cancelled');
+    assert.equal(h.reported.get(seqOf(timed[0]!)), 'unsent');
+    assert.equal(h.reported.get(seqOf(waiting[0]!)), 'unsent');
+    assert.equal(h.lanes.runningChains, 0);
+  });
+
+  void it("a rate-limited URL's chains waiting for their time hold no slot of the total", () => {
+    const h = harness(1, () => 4, 'http://paced/');
+    try {
+      for (let i = 0; i < 3; i++) h.lanes.enqueue(chain('http://paced/', `p${i}`, 1, NOW + 60_000 + i * 1000));
+      h.lanes.enqueue(chain('http://a/', 'a0'));
+      assert.deepEqual(h.started, ['a0'], 'the other URL starts at once');
+      assert.equal(h.lanes.runningChains, 1);
+    } finally {
+      // Their timers would keep the test process alive for a minute.
+      h.lanes.cancel(undefined);
+    }
   });
 
   void it('a cancel answers the waiting chains unsent and frees no slot twice', async () => {

@@ -33,11 +33,6 @@ const WORKER_ENTRY = fileURLToPath(new URL(`./thread${FROM_SOURCE ? '.ts' : '.js
  * stay busy across a round trip through the scheduler's thread (several ms while a backlog is read).
  */
 export const QUEUED_PER_CONNECTION = 32;
-/**
- * Attempts handed over per request the worker may run at once (--concurrency-total), all URLs
- * together: a few milliseconds of work queued beyond those running, not a copy of the whole buffer.
- */
-export const QUEUED_PER_RUNNING = 4;
 
 /** Run from source, the worker registers tsx itself: `--import tsx` does not reach worker threads. */
 function newWorker(workerData: WorkerOptions): Worker {

@@ -1,7 +1,7 @@
 // The delivery worker's lanes: which handed-over attempt starts when. Each URL has a lane that runs at
 // most its concurrency (connections) of chains at once, the rest waiting in order; all lanes together
-// run at most `maxRunning` chains, and a freed slot goes to the waiting lane running the fewest, so one
-// URL with a deep backlog cannot keep the others waiting.
+// (but rate-limited ones, bounded by their rate) run at most `maxRunning` chains, and a freed slot goes
+// to the waiting lane running the fewest, so one URL with a deep backlog cannot keep the others waiting.
 //
 // Why a total: every running request holds a connection, and a connection costs the worker CPU and
 // memory whether it is needed or not (to fast receivers, 20 URLs at 32 connections each delivered 27%
@@ -50,6 +50,11 @@ interface Lane {
   paced: Map<Chain, NodeJS.Timeout> | undefined;
   /** A rate-limited URL's recent starts: a catch-up after lateness never bursts past the limit. */
   readonly window: StartWindow | undefined;
+  /**
+   * Whether its chains count against the total. A rate-limited URL's do not: its rate bounds its
+   * connections, and its chains wait for their times holding a slot that would otherwise sit idle.
+   */
+  readonly counted: boolean;
 }
 
 export class Lanes {
@@ -63,7 +68,7 @@ export class Lanes {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Chains running now, all URLs together. */
+  /** Chains running now that count against the total (all URLs but rate-limited ones). */
   get runningChains(): number {
     return this.running;
   }
@@ -81,6 +86,7 @@ export class Lanes {
         cancels: 0,
         paced: undefined,
         window: rateLimitPerSecond === undefined ? undefined : new StartWindow(rateLimitPerSecond),
+        counted: rateLimitPerSecond === undefined,
       };
       this.lanes.set(url, lane);
     }
@@ -91,35 +97,43 @@ export class Lanes {
 
   /** Answers the waiting attempts of `url` (or of every URL) `unsent`; running chains stop after their attempt. */
   cancel(url: string | undefined): void {
+    const paced: Array<[Lane, Chain, NodeJS.Timeout]> = [];
+    // Every lane cancelled is emptied before any slot is freed: a freed slot must not start a chain
+    // that this same cancel is about to answer unsent.
     for (const [laneUrl, lane] of this.lanes) {
       if (url !== undefined && laneUrl !== url) continue;
       for (const chain of lane.waiting) this.unsent(chain);
       lane.waiting = [];
       this.ready.delete(lane);
       lane.cancels++;
-      // One waiting for its time has nothing in flight: answered now (a stop does not wait for its time).
       if (lane.paced) {
-        const paced = [...lane.paced];
+        for (const [chain, timer] of lane.paced) paced.push([lane, chain, timer]);
         lane.paced.clear();
-        for (const [chain, timer] of paced) {
-          clearTimeout(timer);
-          this.finish(lane, chain);
-        }
       }
+    }
+    // One waiting for its time has nothing in flight: answered now (a stop does not wait for its time).
+    for (const [lane, chain, timer] of paced) {
+      clearTimeout(timer);
+      this.finish(lane, chain);
     }
   }
 
   /**
    * Free slots go one at a time to the ready lane running the fewest chains (the one waiting longest
-   * among equals): when the total is what holds URLs back, it is shared out evenly.
+   * among equals): when the total is what holds URLs back, it is shared out evenly. A lane outside
+   * the total (rate-limited) starts whenever it has room of its own.
    */
   private admit(): void {
-    while (this.running < this.opts.maxRunning) {
+    for (;;) {
+      const full = this.running >= this.opts.maxRunning;
       let best: Lane | undefined;
       for (const lane of this.ready) {
         // A lane at its own limit comes back when one of its chains finishes.
         if (lane.waiting.length === 0 || lane.running >= lane.connections) this.ready.delete(lane);
-        else if (!best || lane.running < best.running) best = lane;
+        else if (!lane.counted) {
+          best = lane;
+          break;
+        } else if (!full && (!best || lane.running < best.running)) best = lane;
         if (best?.running === 0) break;
       }
       if (!best) return;
@@ -131,7 +145,7 @@ export class Lanes {
 
   private start(lane: Lane, chain: Chain): void {
     lane.running++;
-    this.running++;
+    if (lane.counted) this.running++;
     chain.cancels = lane.cancels;
     this.step(lane, chain);
   }
@@ -180,7 +194,7 @@ export class Lanes {
   private finish(lane: Lane, chain: Chain): void {
     this.unsent(chain);
     lane.running--;
-    this.running--;
+    if (lane.counted) this.running--;
     if (lane.waiting.length > 0) this.ready.add(lane);
     this.admit();
   }
