@@ -92,16 +92,18 @@ function report(err: unknown): number {
 
 /** The part of yargs' internals that skipHelpRendering replaces (not in its public types). */
 interface YargsUsage {
-  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage: () => void } };
+  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
 }
 
 /**
- * yargs renders a command's whole help before it runs the handler, in case the handler fails later
+ * yargs renders a command's whole help as it calls the handler, in case the handler fails later
  * (about 200 ms of `run`'s start-up, for its many options). The handlers here never fail through yargs
  * (setExit catches), so that copy is never shown; --help renders its own. As angular/angular-cli#34087.
+ * Internals: if a yargs release moves them, this does nothing rather than break every command.
  */
 function skipHelpRendering(parser: Argv): void {
-  (parser as unknown as YargsUsage).getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
+  const usage = (parser as unknown as YargsUsage).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 export async function main(args: string[]): Promise<number> {

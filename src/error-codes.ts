@@ -399,6 +399,15 @@ export const CODES = {
       'Use at least 24 random bytes, e.g. `whsec_` followed by the base64 of 32 random bytes ' +
       '(`openssl rand -base64 32`); rotate by listing the new secret beside the old one.',
   },
+  UCW_WARN_CONFIG_CONCURRENCY_ABOVE_TOTAL: {
+    kind: 'warning',
+    meaning:
+      "`--concurrency-per-url` or a receivers entry's `concurrency` is above `--concurrency-total`, the " +
+      'requests of all URLs together: that URL never gets more than the total.',
+    hint:
+      'Raise `--concurrency-total` (slow receivers need more connections in all: a request of 100 ms holds ' +
+      "its connection 100 ms) or lower the URL's concurrency to what the total allows.",
+  },
   UCW_WARN_CONFIG_DEPRECATED: {
     kind: 'warning',
     meaning:

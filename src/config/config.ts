@@ -24,7 +24,7 @@ import { isLoopbackHost } from '../observe/admin-auth.js';
 const HOUR_MS = 3_600_000;
 /** Delays the delivery schedules (its timers wait in steps, see safe-timer.ts): at most 30 days. */
 const MAX_DELAY_MS = 30 * 24 * HOUR_MS;
-/** Requests at once for all URLs: 128 kept a 20-URL fan-out at the pace of 8 connections each (bench/RESULTS.md). */
+/** Requests at once for all URLs: a 20-URL fan-out ran faster at 64-128 than at 256 or 640 (bench/RESULTS.md). */
 const CONCURRENCY_TOTAL_DEFAULT = 128;
 const delayMs = (): z.ZodNumber => z.number().int().max(MAX_DELAY_MS, `must be at most ${MAX_DELAY_MS} ms (30 days)`);
 /** Timeouts set as one Node timer: a longer one would fire after 1 ms. */
@@ -242,7 +242,7 @@ export const OPTIONS: readonly OptionDef[] = [
   {
     key: 'concurrencyPerUrl',
     type: 'number',
-    describe: 'Parallel requests (connections) per URL; events of one agent or interaction are never parallel',
+    describe: 'Parallel requests (connections) per URL, within --concurrency-total; per agent or interaction: one',
   },
   {
     key: 'concurrencyTotal',
@@ -343,8 +343,18 @@ export interface DeprecatedOptionWarning {
   readonly use: string;
 }
 
+/** A URL's concurrency (the default or a receivers entry's) above --concurrency-total, which caps it. */
+export interface ConcurrencyAboveTotalWarning {
+  readonly code: 'UCW_WARN_CONFIG_CONCURRENCY_ABOVE_TOTAL';
+  /** `--concurrency-per-url`, or the receivers entry's path such as `receivers[2].concurrency`. */
+  readonly option: string;
+  readonly concurrency: number;
+  readonly total: number;
+}
+
 /** What loading accepts but warns about (each with a UCW_WARN_ code; never a secret). */
-export type ConfigWarning = SecretFileWarning | ShortSecretWarning | DeprecatedOptionWarning;
+export type ConfigWarning =
+  SecretFileWarning | ShortSecretWarning | DeprecatedOptionWarning | ConcurrencyAboveTotalWarning;
 
 /** The log message of a config warning. */
 export function configWarningMessage(w: ConfigWarning): string {
@@ -352,6 +362,8 @@ export function configWarningMessage(w: ConfigWarning): string {
     return 'secret file is readable by its group (Kubernetes fsGroup); make sure only the bridge is in that group';
   if (w.code === 'UCW_WARN_CONFIG_SHORT_SECRET')
     return `signing secret at ${w.path} is ${w.bytes} bytes; use at least 24 random bytes (whsec_ + base64 of 32)`;
+  if (w.code === 'UCW_WARN_CONFIG_CONCURRENCY_ABOVE_TOTAL')
+    return `${w.option} is ${w.concurrency} but --concurrency-total is ${w.total}: at most ${w.total} run at once`;
   return `${w.option} is deprecated; use ${w.use}`;
 }
 
@@ -437,6 +449,14 @@ export function loadConfigWithOrigins(sources: ConfigSources, opts: { mysqlUrlOp
       option: '--envelope-url-prefix',
       use: 'a receivers entry with urlPrefix and bodyFormat: envelope (docs/receivers.md)',
     });
+  const total = parsed.data.concurrencyTotal;
+  const concurrencies: Array<[string, number | undefined]> = [
+    ['--concurrency-per-url', parsed.data.concurrencyPerUrl],
+    ...receivers.map((r, i): [string, number | undefined] => [`receivers[${i}].concurrency`, r.concurrency]),
+  ];
+  for (const [option, concurrency] of concurrencies)
+    if (concurrency !== undefined && concurrency > total)
+      sources.onWarning?.({ code: 'UCW_WARN_CONFIG_CONCURRENCY_ABOVE_TOTAL', option, concurrency, total });
   for (const def of OPTIONS) origins[def.key] ??= { source: 'default' };
   origins.receivers ??= { source: 'default' };
   const config = Object.freeze({ ...parsed.data, receivers: Object.freeze(receivers) }) as Config;

@@ -63,10 +63,10 @@ export function adminClientFor(stateDir: string): AdminClient {
   const base = `http://${dialHost(found.endpoint)}:${found.endpoint.port}`;
   return {
     async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+      // undici loads on first use: the CLI imports this module for every command, `run` too, which never calls it.
+      const { request }: typeof Undici = await import('undici');
       let res;
       try {
-        // undici loads on first use: the CLI imports this module for every command, `run` too, which never calls it.
-        const { request }: typeof Undici = await import('undici');
         res = await request(`${base}${path}`, {
           method,
           headers: {

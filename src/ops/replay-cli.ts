@@ -44,7 +44,7 @@ export function replayOptions<T>(y: Argv<T>) {
 }
 
 export async function replayCommand(argv: Record<string, unknown>): Promise<number> {
-  // Checked here, not by yargs' demandOption: yargs still runs the handler after a failed demand.
+  // Checked here rather than by yargs' demandOption: the error gets its code and hint.
   if (typeof argv.from !== 'string' || argv.from === '') {
     throw new BridgeError('UCW_ERR_CONFIG_INVALID', '--from is required', {
       hint: 'Give where to start: file:pos, a MariaDB GTID (d-s-n) or a time (2026-11-30T15:00:00Z).',

@@ -191,6 +191,35 @@ void describe('receivers config', () => {
     assert.ok(!JSON.stringify([...warnings, ...global]).includes(short));
   });
 
+  void it('warns of a concurrency above --concurrency-total, by option or receivers path', () => {
+    const warnings: ConfigWarning[] = [];
+    load(
+      [
+        { url: 'https://a.example/', concurrency: 300 },
+        { url: 'https://b.example/', concurrency: 100 },
+      ],
+      {},
+      warnings,
+    );
+    assert.deepEqual(warnings, [
+      {
+        code: 'UCW_WARN_CONFIG_CONCURRENCY_ABOVE_TOTAL',
+        option: 'receivers[0].concurrency',
+        concurrency: 300,
+        total: 128,
+      },
+    ]);
+    const global: ConfigWarning[] = [];
+    loadConfig({
+      cli: { mysqlUrl: MYSQL, concurrencyPerUrl: 64, concurrencyTotal: 48 },
+      env: {},
+      onWarning: (w) => global.push(w),
+    });
+    assert.deepEqual(global, [
+      { code: 'UCW_WARN_CONFIG_CONCURRENCY_ABOVE_TOTAL', option: '--concurrency-per-url', concurrency: 64, total: 48 },
+    ]);
+  });
+
   void it('--envelope-url-prefix still works, with a deprecation warning', () => {
     const warnings: ConfigWarning[] = [];
     const cfg = loadConfig({
