@@ -130,6 +130,9 @@ function cliLaunch(): { env: Record<string, string>; nodeFlags: string[] } {
   return { env, nodeFlags: words.slice(at + 1) };
 }
 
+/** The space-separated words of an environment variable (none when unset). */
+const envWords = (name: string): string[] => (process.env[name] ?? '').split(' ').filter(Boolean);
+
 /**
  * Runs the bridge as the `ucontact-webhooks` command runs, with its shebang's node flags;
  * BENCH_BRIDGE_NODE_ARGS adds some (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'), BENCH_BRIDGE_STDOUT
@@ -139,9 +142,9 @@ function cliLaunch(): { env: Record<string, string>; nodeFlags: string[] } {
 export async function startBridge(db: PrivateMariaDb, stateDir: string, args: string[] = []): Promise<Bridge> {
   const launch = cliLaunch();
   const port = await freePort();
-  const nodeArgs = [...launch.nodeFlags, ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...launch.nodeFlags, ...envWords('BENCH_BRIDGE_NODE_ARGS')];
   const cli = ['run', '--mysql-url', db.bridgeUrl, '--state-dir', stateDir, '--http-port', String(port)];
-  const extra = (process.env.BENCH_BRIDGE_ARGS ?? '').split(' ').filter(Boolean);
+  const extra = envWords('BENCH_BRIDGE_ARGS');
   const proc = spawn(process.execPath, [...nodeArgs, CLI, ...cli, '--log-level', 'warn', ...args, ...extra], {
     stdio: [
       'ignore',

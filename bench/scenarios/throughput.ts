@@ -48,6 +48,7 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
     const deliveries = units * MIX.reduce((n, [event, count]) => n + count * paths(event).length, 0);
     await rx.ctl('reset');
     const t0 = performance.now();
+    const wallT0 = Date.now();
     bridge = await startBridge(env.db, dir);
     const sampler = rssSampler(bridge.pid);
     // The same event goes to many URLs with one webhook-id: count requests then.
@@ -58,7 +59,6 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
       deliveries === events ? 'distinct' : 'requests',
     );
     const s = (performance.now() - t0) / 1000;
-    const wallT0 = Date.now() - s * 1000;
     const cpu = cpuSeconds(bridge.pid);
     const { firstAt, lastAt } = await rx.stats();
     const peakMb = Math.max(sampler.peakMb(), rssMb(bridge.pid, 'VmHWM'));

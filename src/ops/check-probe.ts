@@ -3,7 +3,6 @@
 // answer means reachable (its status is shown); a refusal, reset, timeout or blocked address is a
 // WARN classified as a delivery would be (classify.ts), never with the URL's query or credentials.
 
-import type { Agent } from 'undici';
 import type * as Undici from 'undici';
 import type { CheckResult } from '../check-result.js';
 import { CODES, type ErrorCode } from '../error-codes.js';
@@ -55,7 +54,7 @@ export async function probeUrls(urls: readonly string[], o: ProbeOptions): Promi
 
 async function probeOne(
   request: typeof Undici.request,
-  agent: Agent,
+  agent: Undici.Agent,
   url: string,
   o: ProbeOptions,
 ): Promise<CheckResult> {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AttemptOutcome } from '../../src/delivery/types.js';
 import { Lanes } from '../../src/delivery/worker/lanes.js';
-import { encodeAttempt, seqOf, type AttemptTuple } from '../../src/delivery/worker/protocol.js';
+import { decodeAttempt, encodeAttempt, seqOf, type AttemptTuple } from '../../src/delivery/worker/protocol.js';
 
 const DELIVERED: AttemptOutcome = { kind: 'delivered', status: 204, durationMs: 1 };
 const RETRY: AttemptOutcome = {
@@ -51,7 +51,7 @@ function harness(maxRunning: number, concurrency: (url: string) => number = () =
   const lanes = new Lanes({
     send: (tuple) =>
       new Promise((resolve) => {
-        const id = tuple[2];
+        const id = decodeAttempt(tuple).eventId;
         started.push(id);
         pending.set(id, resolve);
       }),

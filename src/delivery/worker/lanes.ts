@@ -50,12 +50,14 @@ interface Lane {
   paced: Map<Chain, NodeJS.Timeout> | undefined;
   /** A rate-limited URL's recent starts: a catch-up after lateness never bursts past the limit. */
   readonly window: StartWindow | undefined;
-  /**
-   * Whether its chains count against the total. A rate-limited URL's do not: its rate bounds its
-   * connections, and its chains wait for their times holding a slot that would otherwise sit idle.
-   */
-  readonly counted: boolean;
 }
+
+/**
+ * Whether a lane's chains count against the total. A rate-limited URL's (those with a start window)
+ * do not: its rate bounds its connections, and its chains wait for their times holding a slot that
+ * would otherwise sit idle.
+ */
+const counted = (lane: Lane): boolean => lane.window === undefined;
 
 export class Lanes {
   private readonly lanes = new Map<string, Lane>();
@@ -86,7 +88,6 @@ export class Lanes {
         cancels: 0,
         paced: undefined,
         window: rateLimitPerSecond === undefined ? undefined : new StartWindow(rateLimitPerSecond),
-        counted: rateLimitPerSecond === undefined,
       };
       this.lanes.set(url, lane);
     }
@@ -130,7 +131,7 @@ export class Lanes {
       for (const lane of this.ready) {
         // A lane at its own limit comes back when one of its chains finishes.
         if (lane.waiting.length === 0 || lane.running >= lane.connections) this.ready.delete(lane);
-        else if (!lane.counted) {
+        else if (!counted(lane)) {
           best = lane;
           break;
         } else if (!full && (!best || lane.running < best.running)) best = lane;
@@ -145,7 +146,7 @@ export class Lanes {
 
   private start(lane: Lane, chain: Chain): void {
     lane.running++;
-    if (lane.counted) this.running++;
+    if (counted(lane)) this.running++;
     chain.cancels = lane.cancels;
     this.step(lane, chain);
   }
@@ -194,7 +195,7 @@ export class Lanes {
   private finish(lane: Lane, chain: Chain): void {
     this.unsent(chain);
     lane.running--;
-    if (lane.counted) this.running--;
+    if (counted(lane)) this.running--;
     if (lane.waiting.length > 0) this.ready.add(lane);
     this.admit();
   }
