@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../delivery/flow-window.js';
 import { BridgeError } from '../errors.js';
 import { parseJsonOrYaml } from './json-or-yaml.js';
 import { resolveSecretFiles, type SecretFileWarning } from './secret-file.js';
@@ -90,11 +91,7 @@ export const configSchema = z.strictObject({
     .int()
     .min(1_048_576)
     .default(8 * 1024 ** 3),
-  maxBufferedBytes: z
-    .number()
-    .int()
-    .min(1_048_576)
-    .default(32 * 1024 ** 2),
+  maxBufferedBytes: z.number().int().min(1_048_576).default(DEFAULT_MAX_BUFFERED_BYTES),
 });
 
 /** The options plus what only the config file holds: the `receivers` section (receivers.ts). */

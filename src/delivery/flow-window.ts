@@ -16,11 +16,11 @@ import { BufferBudget, type BudgetAccount } from './buffer-budget.js';
 import { systemClock, type Clock } from './clock.js';
 
 /**
- * --max-buffered-bytes by default: tens of thousands of deliveries of a few hundred bytes, far more than
- * one URL's sender needs busy (the old per-URL 10,000 fit in about a third of it); 20 URLs still get
- * over a thousand each, 200 URLs over a hundred (bench/RESULTS.md).
+ * --max-buffered-bytes by default: about 20,000 deliveries of a few hundred bytes, over a second of
+ * sending at full speed for one URL; 20 URLs get about 1,000 each, 200 URLs about 100. 32 MiB drained
+ * a backlog no faster and held ~45 MB more heap at the peak (bench/RESULTS.md).
  */
-export const DEFAULT_MAX_BUFFERED_BYTES = 32 * 1024 ** 2;
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 ** 2;
 /** A buffered delivery's heap beyond its strings: the object, its fields, its key queue slot. */
 const DELIVERY_OVERHEAD_BYTES = 200;
 /** Deliveries read from the store per page. */

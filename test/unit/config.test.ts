@@ -92,7 +92,7 @@ void describe('loadConfig', () => {
         resetToNow: false,
         maxOutboxBytes: 8 * 1024 ** 3,
         receivers: [],
-        maxBufferedBytes: 32 * 1024 ** 2,
+        maxBufferedBytes: 8 * 1024 ** 2,
       },
     );
     assert.equal(cfg.rules, undefined);
