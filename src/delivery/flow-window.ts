@@ -29,6 +29,11 @@ const PAGE_SIZE = 2_000;
 const MIN_PAGE = PAGE_SIZE / 4;
 /** A URL with rows in the store pages more in when fewer keys than this are ready. */
 const REFILL_BELOW_READY_KEYS = 256;
+/**
+ * ...unless its sender is busy and this many buffered deliveries wait unsent already: their keys are in
+ * flight, so more rows would only wait too (a 1M drain's last 200 busy keys held the whole budget).
+ */
+export const AHEAD_WHEN_BUSY = 2 * PAGE_SIZE;
 /** How often a budget-full wait checks again. */
 const POLL_INTERVAL_MS = 100;
 /** The store's size is read at most this often while there is room (it is checked per transaction). */
@@ -209,11 +214,15 @@ export class FlowWindow {
    * Pages store rows in while few keys are ready and the budget allows. A stalled URL pages nothing
    * (it sends nothing) unless `force`: a probe with nothing buffered, or a start-up page. While
    * rewound (requeued deliveries below `loadedUpTo`), pages start at `rewindFrom` and skip held ones.
+   * `busyInFlight`: the URL's deliveries in flight, given when its sender is busy (AHEAD_WHEN_BUSY).
    */
-  refill(uw: UrlWindow, sink: PageSink, force = false): void {
+  refill(uw: UrlWindow, sink: PageSink, force = false, busyInFlight?: number): void {
     uw.sink = sink;
     if (uw.stalled && !force) return;
-    while (uw.moreInStore && (force || sink.readyCount < REFILL_BELOW_READY_KEYS)) {
+    const wantsMore = (): boolean =>
+      sink.readyCount < REFILL_BELOW_READY_KEYS &&
+      (busyInFlight === undefined || uw.buffered - busyInFlight < AHEAD_WHEN_BUSY);
+    while (uw.moreInStore && (force || wantsMore())) {
       const min = force ? 1 : this.minPageBytes(uw);
       let room = this.roomFor1(uw, min);
       if (room < min && !(force && uw.buffered === 0)) break;

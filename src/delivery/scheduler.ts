@@ -345,7 +345,10 @@ export class DeliveryScheduler {
       this.pumpProbe(ep);
       return;
     }
-    this.opts.window.refill(ep.win, ep.queues);
+    // A sender at least half full (the URL's or all URLs') starts the waiting deliveries as fast as
+    // more rows would: the window pages less ahead of it (flow-window.ts, AHEAD_WHEN_BUSY).
+    const busy = ep.inFlight * 2 >= ep.maxInFlight || this.attemptsInFlight * 2 >= this.maxInFlightTotal;
+    this.opts.window.refill(ep.win, ep.queues, false, busy ? ep.inFlight : undefined);
     while (ep.inFlight < ep.maxInFlight) {
       if (this.attemptsInFlight >= this.maxInFlightTotal) {
         this.waitingForSlots.add(ep);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logger.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { flush } from '../helpers/fake-clock.js';
-import { BYTES_CHECK_MS, FlowWindow, type PageSink } from '../../src/delivery/flow-window.js';
+import { AHEAD_WHEN_BUSY, BYTES_CHECK_MS, FlowWindow, type PageSink } from '../../src/delivery/flow-window.js';
 import { KeyQueues } from '../../src/delivery/key-queues.js';
 import type { Delivery } from '../../src/outbox/state-store.js';
 
@@ -179,6 +179,25 @@ void describe('FlowWindow: buffering and paging', () => {
       assert.deepEqual(buffered.slice(10), [11, 12]);
       assert.equal(uw.moreInStore, false, 'a short page: the store holds no more');
       assert.equal(window.pending, 6);
+    },
+  );
+
+  void it(
+    'with its sender at least half full, a URL pages no more once AHEAD_WHEN_BUSY deliveries ' +
+      'wait unsent, though no key is ready; with its sender less busy it pages on to its budget',
+    () => {
+      const { window, pages, buffered, sink } = setup(30_000, 20_000);
+      window.restore(30_000, new Map([[URL, 30_000]]), () => sink);
+      const uw = window.open(URL);
+      assert.equal(buffered.length, 2_000, 'the start-up page');
+      // 1,000 of them in flight: the sender is busy, the other 1,000 wait behind their keys.
+      window.refill(uw, sink, false, 1_000);
+      assert.equal(buffered.length - 1_000, AHEAD_WHEN_BUSY + 1_000, 'whole pages up to the limit of waiting ones');
+      const read = pages.length;
+      window.refill(uw, sink, false, 1_000);
+      assert.equal(pages.length, read, 'no page while the waiting ones are over the limit');
+      window.refill(uw, sink);
+      assert.equal(buffered.length, 20_000, 'a sender with room: paged on to the budget');
     },
   );
 
