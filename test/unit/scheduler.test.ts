@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it, type TestContext } from 'node:test';
 import { systemClock, type Clock } from '../../src/delivery/clock.js';
-import { FlowWindow } from '../../src/delivery/flow-window.js';
+import { AHEAD_WHEN_BUSY, FlowWindow } from '../../src/delivery/flow-window.js';
 import { GONE_PAUSES_META_KEY } from '../../src/delivery/pause-store.js';
 import type { RetryPolicy } from '../../src/delivery/retry-policy.js';
 import { DeliveryScheduler, MAX_CHAIN } from '../../src/delivery/scheduler.js';
@@ -483,6 +483,31 @@ void describe('DeliveryScheduler', () => {
     await fake.until(() => outbox.counts().pending === 0);
     assert.equal(outbox.counts().dead, 0);
     assert.equal(sender.calls.filter((c) => c.eventId === 's2').length, 1);
+  });
+
+  void it('with its sender busy, a URL keeps at most AHEAD_WHEN_BUSY unsent deliveries beyond a page', async () => {
+    // 24,000 deliveries on 4 keys in the store before start: every key is busy whenever the sender is.
+    const events = Array.from({ length: 24_000 }, (_, i) => ev(`b${i}`, `agent:k${i % 4}`, [URL_A]));
+    outbox.commit({ events, mirror: [], checkpoint: { file: 'binlog.000001', pos: 50_000 } });
+    let most = 0;
+    let sampled = 0;
+    const sender = new FakeSender((call, nth) => {
+      // Once the start-up fill has drained below the limit, it never pages far above it again.
+      if (nth > 9_000 && nth <= 15_000) {
+        most = Math.max(most, win(d).open(URL_A).buffered);
+        sampled++;
+      }
+      return Promise.resolve(delivered());
+    });
+    const d = make(sender, { concurrencyPerUrl: 4, maxBufferedPerUrl: 12_000 });
+    d.start();
+    await fake.until(
+      () => sender.calls.length >= 24_000,
+      () => `sent ${sender.calls.length}`,
+    );
+    assert.equal(sampled, 6_000);
+    assert.ok(most <= AHEAD_WHEN_BUSY + 2_000 + 4, `at most the limit, a page and those in flight: ${most}`);
+    assert.ok(most >= AHEAD_WHEN_BUSY, `still paged ahead of the sender: ${most}`);
   });
 
   void it(
