@@ -219,10 +219,8 @@ export class FlowWindow {
   refill(uw: UrlWindow, sink: PageSink, force = false, busyInFlight?: number): void {
     uw.sink = sink;
     if (uw.stalled && !force) return;
-    const wantsMore = (): boolean =>
-      sink.readyCount < REFILL_BELOW_READY_KEYS &&
-      (busyInFlight === undefined || uw.buffered - busyInFlight < AHEAD_WHEN_BUSY);
-    while (uw.moreInStore && (force || wantsMore())) {
+    const bufferedBelow = busyInFlight === undefined ? Infinity : busyInFlight + AHEAD_WHEN_BUSY;
+    while (uw.moreInStore && (force || (sink.readyCount < REFILL_BELOW_READY_KEYS && uw.buffered < bufferedBelow))) {
       const min = force ? 1 : this.minPageBytes(uw);
       let room = this.roomFor1(uw, min);
       if (room < min && !(force && uw.buffered === 0)) break;
