@@ -70,7 +70,7 @@ export class OutcomeRecorder<T extends OutcomeTarget> {
     d.attempts++;
     d.firstAttemptAtMs ??= startedAt;
     if (outcome.kind === 'delivered') {
-      outbox.markDelivered(d.id, outcome.status, startedAt);
+      outbox.markDelivered(d.id, t.url, outcome.status, startedAt);
       metrics.observeDeliveryAttempt('delivered', outcome.durationMs);
       metrics.observeDeliveryLatency(t.url, now - d.committedAtMs);
       if (this.debug) logger.debug({ ...deliveryFields(t.url, d), status: outcome.status, body: d.body }, 'delivered');

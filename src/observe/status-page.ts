@@ -89,7 +89,7 @@ function urlRow(u: UrlStatus, now: string): string {
     `<td>${stateCell(u)}</td>`,
     ...[u.pending, u.inFlight, u.retrying, u.dead, u.cancelled].map((n) => `<td class="n">${escapeHtml(n)}</td>`),
     `<td>${u.oldestPendingAgeSeconds !== undefined ? escapeHtml(formatDuration(u.oldestPendingAgeSeconds)) : ''}</td>`,
-    `<td>${u.lastSuccessAt !== undefined ? escapeHtml(ago(u.lastSuccessAt, now)) : 'none kept'}</td>`,
+    `<td>${u.lastSuccessAt !== undefined ? escapeHtml(ago(u.lastSuccessAt, now)) : 'never'}</td>`,
     `<td>${err}</td>`,
   ];
   const state = escapeHtml(u.state);

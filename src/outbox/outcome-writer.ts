@@ -23,10 +23,14 @@ export class OutcomeWriter {
     markCancelled: Statement;
   };
   private outcomes: Array<() => void> = [];
+  /** Each URL's latest delivered outcome time in the queued batch: one last_success write per URL. */
+  private lastSuccess = new Map<string, number>();
   /** Deliveries with a queued outcome: reading one of them flushes first. */
   private readonly queuedIds = new Set<number>();
   private flushScheduled = false;
   private markGoneStmt: Statement | undefined;
+  /** Prepared on first use: a read-only open of a store not migrated yet has no last_success. */
+  private lastSuccessStmt: Statement | undefined;
 
   constructor(db: Db, now: () => number) {
     this.db = db;
@@ -64,8 +68,9 @@ export class OutcomeWriter {
     return this.queuedIds.has(id);
   }
 
-  markDelivered(id: number, status: number, attemptStartedAtMs: number): void {
+  markDelivered(id: number, url: string, status: number, attemptStartedAtMs: number): void {
     const at = this.now();
+    this.lastSuccess.set(url, at);
     this.queueOutcome(id, () => this.stmts.markDelivered.run(status, attemptStartedAtMs, at, id));
   }
 
@@ -109,10 +114,18 @@ export class OutcomeWriter {
     this.flushScheduled = false;
     if (this.outcomes.length === 0 || !this.db.open) return;
     const batch = this.outcomes;
+    const lastSuccess = this.lastSuccess;
     this.outcomes = [];
+    this.lastSuccess = new Map();
     this.queuedIds.clear();
     this.db.transaction(() => {
       for (const write of batch) write();
+      if (lastSuccess.size === 0) return;
+      this.lastSuccessStmt ??= this.db.prepare(
+        'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ' +
+          'ON CONFLICT (url) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)',
+      );
+      for (const [url, at] of lastSuccess) this.lastSuccessStmt.run(url, at);
     })();
   }
 

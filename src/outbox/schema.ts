@@ -56,10 +56,12 @@ CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (updated_at_ms) WHERE s
 -- to v3 without a new version: an index only, created by the lock holder's next open (a store without
 -- it is read the same, by a scan).
 CREATE INDEX IF NOT EXISTS deliveries_cancelled ON deliveries (id) WHERE status = 4;
--- status's per-URL reads (status-queries.ts), added to v3 the same way: the latest 2xx of a URL, and its
--- latest dead letter, each one seek instead of a pass over every delivered row or every dead row.
-CREATE INDEX IF NOT EXISTS deliveries_delivered ON deliveries (url, id) WHERE status = 1;
+-- status's per-URL reads (status-queries.ts), added to v3 the same way: a URL's latest dead letter in
+-- one seek, and its latest 2xx kept as one row per URL, written once per outcome batch (an index of
+-- delivered rows by URL cost every delivery an index insert: bench/RESULTS.md). Unlike the delivered
+-- rows, last_success outlives their retention.
 CREATE INDEX IF NOT EXISTS deliveries_dead_by_url ON deliveries (url, updated_at_ms) WHERE status = 2;
+CREATE TABLE IF NOT EXISTS last_success (url TEXT PRIMARY KEY, at_ms INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /** Version 1 tables are copied into this layout when a store is opened (see migrate()). */
@@ -108,8 +110,10 @@ export function migrate(db: Db, path: string): void {
     );
   }
   db.transaction(() => {
+    const hadLastSuccess = hasTable(db, 'last_success');
     db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
     addCommitTime(db);
+    keepLastSuccess(db, hadLastSuccess);
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('schema_version', ?) " +
         'ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -131,4 +135,29 @@ function addCommitTime(db: Db): void {
 export function hasCommitTime(db: Db): boolean {
   const columns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('events') as string[];
   return columns.includes('committed_at_ms');
+}
+
+/** Whether the store has table `name` (a store not migrated yet, opened read-only, may lack one). */
+export function hasTable(db: Db, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
+/** Each URL's latest delivered row's time, by the highest id, as status read it before last_success. */
+const LAST_SUCCESS_FROM_ROWS = `INSERT INTO last_success (url, at_ms)
+  SELECT d.url, d.updated_at_ms FROM deliveries d
+  JOIN (SELECT url, MAX(id) AS id FROM deliveries WHERE status = 1 GROUP BY url) m ON d.id = m.id
+  WHERE true
+  ON CONFLICT (url) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)`;
+
+/**
+ * Fills last_success from the delivered rows when the table is new, or when deliveries_delivered is
+ * present: the release before it, which made that index on every open and did not keep last_success,
+ * wrote this store since. The index is then dropped: nothing reads it any more.
+ */
+function keepLastSuccess(db: Db, hadTable: boolean): void {
+  const oldIndex =
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_delivered'").get() !==
+    undefined;
+  if (!hadTable || oldIndex) db.exec(LAST_SUCCESS_FROM_ROWS);
+  if (oldIndex) db.exec('DROP INDEX deliveries_delivered');
 }

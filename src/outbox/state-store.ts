@@ -403,8 +403,8 @@ export class StateStore {
 
   // Delivery outcomes, written in batches (outcome-writer.ts).
 
-  markDelivered(id: number, status: number, attemptStartedAtMs: number): void {
-    this.outcomes.markDelivered(id, status, attemptStartedAtMs);
+  markDelivered(id: number, url: string, status: number, attemptStartedAtMs: number): void {
+    this.outcomes.markDelivered(id, url, status, attemptStartedAtMs);
   }
 
   markRetry(

@@ -1,13 +1,13 @@
 // What `status` reads of the state store, per URL and overall: read-only queries, so they run on a
 // read-only connection beside a running bridge as well as inside it. Invariant: nothing here writes.
 // Cost: counts on the partial indexes (pending, dead, cancelled), one pass over the table to find the
-// URLs when the caller does not name them, and per URL only seeks on indexes (PER_URL_SQL). Measured on 1M
+// URLs when the caller does not name them, and per URL only seeks on indexes and keys (PER_URL_SQL). Measured on 1M
 // deliveries (200k pending on one URL): about 1 s in all; the running bridge spaces its reads
 // accordingly (ops/status-routes.ts).
 
 import type { Database as Db } from 'better-sqlite3';
 import { DeliveryStatus, type StoredCheckpoint } from './records.js';
-import { hasCommitTime } from './schema.js';
+import { hasCommitTime, hasTable } from './schema.js';
 
 export interface StoreUrlStatus {
   /** The URL as registered (callers show safeUrl() of it). */
@@ -51,10 +51,8 @@ export const PER_URL_SQL = {
   // The source commit time, as ucw_oldest_pending_age_seconds has it (StateStore.oldestPendingCommit).
   oldest: `SELECT COALESCE(e.committed_at_ms, e.created_at_ms) FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE d.status = ${DeliveryStatus.pending} AND d.url = ? ORDER BY d.id LIMIT 1`,
-  // Newest first on deliveries_delivered: a URL delivering now stops at once; one failing for long walks
-  // back to its last 2xx.
-  lastSuccess: `SELECT updated_at_ms FROM deliveries
-    WHERE url = ? AND status = ${DeliveryStatus.delivered} ORDER BY id DESC LIMIT 1`,
+  // Kept per URL by the outcome writer (it outlives the delivered rows' retention).
+  lastSuccess: 'SELECT at_ms FROM last_success WHERE url = ?',
   // On deliveries_pending (one URL's pending rows) and deliveries_dead_by_url (one seek).
   lastErrorPending: `SELECT updated_at_ms AS at, last_error AS message, last_status AS status FROM deliveries
     WHERE status = ${DeliveryStatus.pending} AND url = ? AND last_error IS NOT NULL
@@ -63,6 +61,10 @@ export const PER_URL_SQL = {
     WHERE status = ${DeliveryStatus.dead} AND url = ? AND last_error IS NOT NULL
     ORDER BY updated_at_ms DESC LIMIT 1`,
 } as const;
+
+/** A store not migrated yet (read-only open) has no last_success: its latest delivered row. */
+const LAST_DELIVERED_ROW_SQL = `SELECT updated_at_ms FROM deliveries
+  WHERE url = ? AND status = ${DeliveryStatus.delivered} ORDER BY id DESC LIMIT 1`;
 
 const OLDEST_STORED_SQL = `SELECT created_at_ms FROM deliveries
   WHERE status = ${DeliveryStatus.pending} AND url = ? ORDER BY id LIMIT 1`;
@@ -101,7 +103,7 @@ export function readStoreStatus(db: Db, deadLetterLimit: number, knownUrls?: Ite
     retrying: db.prepare(PER_URL_SQL.retrying).pluck(),
     // A store not migrated yet (read-only open) lacks committed_at_ms: its events read as stored.
     oldest: db.prepare(hasCommitTime(db) ? PER_URL_SQL.oldest : OLDEST_STORED_SQL).pluck(),
-    lastSuccess: db.prepare(PER_URL_SQL.lastSuccess).pluck(),
+    lastSuccess: db.prepare(hasTable(db, 'last_success') ? PER_URL_SQL.lastSuccess : LAST_DELIVERED_ROW_SQL).pluck(),
     lastError: [PER_URL_SQL.lastErrorPending, PER_URL_SQL.lastErrorDead].map((sql) => db.prepare(sql)),
   };
   const urls = [...all].sort().map((url): StoreUrlStatus => {

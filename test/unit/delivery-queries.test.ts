@@ -50,7 +50,7 @@ void describe('delivery queries', () => {
     store.markRetry(id('r1'), T0 + MIN, 500, 'UCW_ERR_DELIVERY_HTTP_STATUS: 500', T0);
     clock = T0 + 10 * MIN;
     commit(ev('d1', 'AgentLog', [A]), ev('x1', 'AgentLog', [A, B]));
-    store.markDelivered(id('d1'), 200, clock);
+    store.markDelivered(id('d1'), A, 200, clock);
     store.markDead(id('x1'), 400, 'UCW_ERR_DELIVERY_HTTP_STATUS: 400', clock);
     store.markDead(id('x1', B), null, 'UCW_ERR_DELIVERY_EXHAUSTED: spent', clock);
     clock = T0 + 20 * MIN;

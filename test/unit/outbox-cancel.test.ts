@@ -39,7 +39,7 @@ void describe('StateStore cancellation', () => {
       mirror: [],
       checkpoint: { file: 'binlog.000001', pos: 100 },
     });
-    outbox.markDelivered(created.find((d) => d.eventId === '2')!.id, 200, 0);
+    outbox.markDelivered(created.find((d) => d.eventId === '2')!.id, A, 200, 0);
     assert.equal(outbox.discardPending(A), 1);
     assert.equal(outbox.discardPending(A), 0);
     assert.equal(outbox.cancelledCount(), 1);

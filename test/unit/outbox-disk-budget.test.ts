@@ -89,7 +89,7 @@ void describe('FlowWindow disk budget over a real store', () => {
       const { o, commit, logs, window, pruner } = setup();
       const drained = commit(BACK, 2_000);
       t.mock.timers.tick(60_000);
-      for (const d of drained) o.markDelivered(d.id, 200, Date.now());
+      for (const d of drained) o.markDelivered(d.id, d.url, 200, Date.now());
       o.flushOutcomes();
       assert.ok(o.usedBytes() >= MAX_BYTES, `store ${o.usedBytes()} bytes: not over the budget`);
 
@@ -144,7 +144,7 @@ void describe('FlowWindow disk budget over a real store', () => {
       t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: T0 });
       const { o, commit, logs, metrics, window, pruner } = setup();
       const drained = commit(BACK, 500);
-      for (const d of drained) o.markDelivered(d.id, 200, Date.now());
+      for (const d of drained) o.markDelivered(d.id, d.url, 200, Date.now());
       commit(STALLED, 1_500);
       o.flushOutcomes();
 

@@ -83,7 +83,7 @@ void describe('StateStore v3 and Pruner', () => {
         mirror: [{ table: 'ccdata.users', pk: 'u', row: { username: 'u' } }],
         checkpoint: { file: 'binlog.000001', pos: 2 },
       });
-      o.markDelivered(d1!.id, 200, clock);
+      o.markDelivered(d1!.id, d1!.url, 200, clock);
       o.close();
       opened.length = 0;
       // Back to what v2 wrote: no delivered index, auto_vacuum NONE, version 2.
@@ -141,9 +141,9 @@ void describe('StateStore v3 and Pruner', () => {
           checkpoint: { file: 'binlog.000001', pos: i + 1 },
         })[0]!,
     );
-    for (const d of created.slice(0, 20)) o.markDelivered(d.id, 200, clock);
+    for (const d of created.slice(0, 20)) o.markDelivered(d.id, d.url, 200, clock);
     clock = T0 + 30 * HOUR;
-    o.markDelivered(created[20]!.id, 200, clock);
+    o.markDelivered(created[20]!.id, created[20]!.url, 200, clock);
     o.flushOutcomes();
     o.vacuumStep(1_000);
     const sizeBefore = statSync(join(dir, OUTBOX_FILE)).size + statSync(join(dir, `${OUTBOX_FILE}-wal`)).size;

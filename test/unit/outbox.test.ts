@@ -323,7 +323,7 @@ void describe('StateStore', () => {
     const o = open();
     const [d1] = o.commit(batch([event('q1', ['https://a.example/'])], 1));
     const [d2] = o.commit(batch([event('q2', ['https://a.example/'])], 2));
-    o.markDelivered(d2!.id, 200, T0);
+    o.markDelivered(d2!.id, d2!.url, 200, T0);
     assert.deepEqual(
       o.pendingPage('https://a.example/', 0, 10).map((d) => d.id),
       [d1!.id],
@@ -351,7 +351,7 @@ void describe('StateStore', () => {
       assert.deepEqual(o.pendingPage('https://b.example/', 0, 10), [all[1], all[3]]);
       assert.deepEqual(o.pendingPage('https://b.example/', all[1]!.id, 10), [all[3]], 'after an id');
       assert.deepEqual(o.pendingPage('https://a.example/', 0, 1), [all[0]], 'limited');
-      o.markDelivered(all[0]!.id, 200, T0);
+      o.markDelivered(all[0]!.id, all[0]!.url, 200, T0);
       o.markDead(all[2]!.id, 500, 'boom', T0);
       o.markRetry(all[1]!.id, T0 + 60_000, 503, 'busy', T0);
       assert.deepEqual(pendingIds(o), [all[1]!.id, all[3]!.id]);
@@ -374,13 +374,13 @@ void describe('StateStore', () => {
     assert.equal(r.nextAttemptAtMs, T0 + 20_000);
     assert.equal(r.firstAttemptAtMs, T0 + 500, 'the first attempt time is kept');
     clock = T0 + 21_000;
-    o.markDelivered(d1!.id, 204, T0 + 20_500);
+    o.markDelivered(d1!.id, d1!.url, 204, T0 + 20_500);
     r = o.delivery(d1!.id)!;
     assert.equal(r.status, DeliveryStatus.delivered);
     assert.equal(r.attempts, 3);
     assert.equal(r.firstAttemptAtMs, T0 + 500);
 
-    o.markDelivered(d2!.id, 200, T0 + 100);
+    o.markDelivered(d2!.id, d2!.url, 200, T0 + 100);
     assert.equal(o.delivery(d2!.id)?.firstAttemptAtMs, T0 + 100);
     o.markDead(d3!.id, 410, 'HTTP 410', T0 + 200);
     assert.equal(o.delivery(d3!.id)?.status, DeliveryStatus.dead);
@@ -396,7 +396,7 @@ void describe('StateStore', () => {
     clock = T0 + 20;
     o.markDead(ds[0]!.id, 500, 'HTTP 500', T0 + 2);
     o.markDead(ds[1]!.id, null, 'timeout', T0 + 3);
-    o.markDelivered(ds[2]!.id, 200, T0 + 4);
+    o.markDelivered(ds[2]!.id, ds[2]!.url, 200, T0 + 4);
 
     assert.deepEqual(o.deadLetters(10), [
       {
@@ -446,11 +446,11 @@ void describe('StateStore', () => {
     const [recent] = o.commit(batch([event('recent', ['https://a/'])], 5));
 
     clock = T0 + 1 * HOUR;
-    o.markDelivered(oldDone!.id, 200, clock);
-    o.markDelivered(mixedDone!.id, 200, clock);
+    o.markDelivered(oldDone!.id, oldDone!.url, 200, clock);
+    o.markDelivered(mixedDone!.id, mixedDone!.url, 200, clock);
     o.markDead(dead!.id, 500, 'x', clock);
     clock = T0 + 30 * HOUR;
-    o.markDelivered(recent!.id, 200, clock);
+    o.markDelivered(recent!.id, recent!.url, 200, clock);
 
     assert.equal(o.prune(T0 + 1 * HOUR, 100), 0, 'the cut-off is exclusive');
     assert.equal(o.prune(T0 + 24 * HOUR, 100), 2);
@@ -510,7 +510,6 @@ void describe('StateStore', () => {
       'deliveries_cancelled',
       'deliveries_dead',
       'deliveries_dead_by_url',
-      'deliveries_delivered',
       'deliveries_done',
       'deliveries_pending',
       'deliveries_staged',

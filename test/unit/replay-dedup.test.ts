@@ -63,7 +63,7 @@ void describe('applyReplay against a state store', () => {
       mirror: [],
       checkpoint: { file: 'bin.000001', pos: 300 },
     });
-    store.markDelivered(created[0]!.id, 200, 4_000);
+    store.markDelivered(created[0]!.id, created[0]!.url, 200, 4_000);
     store.flushOutcomes();
   });
   afterEach(() => {

@@ -48,7 +48,7 @@ void describe('POST /api/replay', () => {
       mirror: [],
       checkpoint: { file: 'bin.000001', pos: 200 },
     });
-    store.markDelivered(first!.id, 200, 900);
+    store.markDelivered(first!.id, first!.url, 200, 900);
     store.flushOutcomes();
     server = await startHealthServer({
       host: '127.0.0.1',

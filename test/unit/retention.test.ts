@@ -53,7 +53,7 @@ void describe('retention', () => {
     for (let i = 0; i < n; i++) {
       const [d] = store.commit({ events: [ev(`${kind}-${pos}`)], mirror: [], checkpoint: { file: 'b', pos } });
       ids.push(d!.id);
-      if (kind === 'delivered') store.markDelivered(d!.id, 200, clock.now());
+      if (kind === 'delivered') store.markDelivered(d!.id, d!.url, 200, clock.now());
       if (kind === 'dead') store.markDead(d!.id, 400, 'UCW_ERR_DELIVERY_HTTP_STATUS: 400', clock.now());
       if (kind === 'cancelled') store.markCancelled(d!.id, 'UCW_WARN_DELIVERY_CANCELLED: discarded');
     }

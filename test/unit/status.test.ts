@@ -44,8 +44,8 @@ void describe('status from the store', () => {
     });
     const [a1, b1, a2, , a3] = created;
     clock = T0 + 1_000;
-    store.markDelivered(a1!.id, 200, clock);
-    store.markDelivered(b1!.id, 204, clock);
+    store.markDelivered(a1!.id, a1!.url, 200, clock);
+    store.markDelivered(b1!.id, b1!.url, 204, clock);
     clock = T0 + 2_000;
     store.markRetry(a2!.id, clock + 60_000, 500, 'UCW_ERR_DELIVERY_HTTP: answered 500', clock);
     clock = T0 + 3_000;
@@ -101,7 +101,7 @@ void describe('status from the store', () => {
       mirror: [],
       checkpoint: { file: 'binlog.000003', pos: 2_000 },
     });
-    store.markDelivered(c!.id, 200, clock);
+    store.markDelivered(c!.id, c!.url, 200, clock);
     store.flushOutcomes();
     assert.deepEqual(
       store.status(20).urls.map((u) => u.url),
