@@ -122,8 +122,8 @@ export class OutcomeWriter {
       for (const write of batch) write();
       if (lastSuccess.size === 0) return;
       this.lastSuccessStmt ??= this.db.prepare(
-        'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ' +
-          'ON CONFLICT (url) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)',
+        // The latest 2xx, as the rows tell it: a later batch replaces it even if the clock went back.
+        'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET at_ms = excluded.at_ms',
       );
       for (const [url, at] of lastSuccess) this.lastSuccessStmt.run(url, at);
     })();

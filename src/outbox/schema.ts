@@ -110,10 +110,9 @@ export function migrate(db: Db, path: string): void {
     );
   }
   db.transaction(() => {
-    const hadLastSuccess = hasTable(db, 'last_success');
     db.exec(version === '1' ? V1_TO_V2 : SCHEMA);
     addCommitTime(db);
-    keepLastSuccess(db, hadLastSuccess);
+    keepLastSuccess(db);
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('schema_version', ?) " +
         'ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -142,22 +141,27 @@ export function hasTable(db: Db, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
 
-/** Each URL's latest delivered row's time, by the highest id, as status read it before last_success. */
-const LAST_SUCCESS_FROM_ROWS = `INSERT INTO last_success (url, at_ms)
-  SELECT d.url, d.updated_at_ms FROM deliveries d
-  JOIN (SELECT url, MAX(id) AS id FROM deliveries WHERE status = 1 GROUP BY url) m ON d.id = m.id
-  WHERE true
-  ON CONFLICT (url) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)`;
+/**
+ * Each URL's latest 2xx among the delivered rows updated after a time (`?`, epoch ms), on the
+ * deliveries_done index: a range above the newest time in last_success holds only what a release that
+ * does not keep last_success delivered since (and later cancellations), so it is read on every open.
+ */
+export const DELIVERED_SINCE_SQL = `SELECT url, MAX(updated_at_ms) AS at FROM deliveries
+  WHERE status IN (1, 4) AND updated_at_ms > ? AND status = 1 GROUP BY url`;
+
+/** The newest time in last_success (-1 when empty): what DELIVERED_SINCE_SQL reads above. */
+export const LAST_SUCCESS_NEWEST_SQL = 'SELECT COALESCE(MAX(at_ms), -1) FROM last_success';
 
 /**
- * Fills last_success from the delivered rows when the table is new, or when deliveries_delivered is
- * present: the release before it, which made that index on every open and did not keep last_success,
- * wrote this store since. The index is then dropped: nothing reads it any more.
+ * Brings last_success up to the delivered rows: all of them for a new table, else those a release that
+ * does not keep it (issue 13's, which made deliveries_delivered on every open, or an earlier one)
+ * delivered since this one last wrote. deliveries_delivered is dropped: nothing reads it any more.
  */
-function keepLastSuccess(db: Db, hadTable: boolean): void {
-  const oldIndex =
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'deliveries_delivered'").get() !==
-    undefined;
-  if (!hadTable || oldIndex) db.exec(LAST_SUCCESS_FROM_ROWS);
-  if (oldIndex) db.exec('DROP INDEX deliveries_delivered');
+function keepLastSuccess(db: Db): void {
+  const since = db.prepare(LAST_SUCCESS_NEWEST_SQL).pluck().get() as number;
+  db.prepare(
+    `INSERT INTO last_success (url, at_ms) ${DELIVERED_SINCE_SQL}
+     ON CONFLICT (url) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)`,
+  ).run(since);
+  db.exec('DROP INDEX IF EXISTS deliveries_delivered');
 }

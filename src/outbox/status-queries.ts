@@ -7,7 +7,7 @@
 
 import type { Database as Db } from 'better-sqlite3';
 import { DeliveryStatus, type StoredCheckpoint } from './records.js';
-import { hasCommitTime, hasTable } from './schema.js';
+import { DELIVERED_SINCE_SQL, hasCommitTime, hasTable, LAST_SUCCESS_NEWEST_SQL } from './schema.js';
 
 export interface StoreUrlStatus {
   /** The URL as registered (callers show safeUrl() of it). */
@@ -19,7 +19,7 @@ export interface StoreUrlStatus {
   readonly cancelled: number;
   /** The source commit time of the oldest pending delivery's event (epoch ms; when stored, if unknown). */
   readonly oldestPendingAtMs?: number;
-  /** The latest delivery answered 2xx among those kept (delivered rows are pruned after retention). */
+  /** When the URL's latest delivery answered 2xx (kept per URL, after its delivered rows are pruned). */
   readonly lastSuccessAtMs?: number;
   /** The latest error recorded on a pending or dead delivery. */
   readonly lastError?: { readonly atMs: number; readonly message: string; readonly status?: number };
@@ -44,7 +44,7 @@ export interface StoreStatus {
   readonly deadLetters: readonly StoreDeadLetter[];
 }
 
-/** The queries run once per URL (each takes the URL): each a seek on an index, never a pass over the table. */
+/** The queries run once per URL (each takes the URL): each a seek on an index or a key, never a pass over the table. */
 export const PER_URL_SQL = {
   retrying: `SELECT COUNT(*) FROM deliveries
     WHERE status = ${DeliveryStatus.pending} AND url = ? AND attempts > 0`,
@@ -99,17 +99,32 @@ export function readStoreStatus(db: Db, deadLetterLimit: number, knownUrls?: Ite
   const all = new Set([...pending.keys(), ...dead.keys(), ...cancelled.keys()]);
   const known = knownUrls ?? (db.prepare('SELECT DISTINCT url FROM deliveries').pluck().all() as string[]);
   for (const url of known) all.add(url);
+  const withLastSuccess = hasTable(db, 'last_success');
+  // What a release that does not keep last_success delivered since this one last wrote (a read-only
+  // open cannot bring the table up to date; a writable one did on open, and this is empty).
+  const deliveredSince = new Map(
+    withLastSuccess
+      ? (
+          db.prepare(DELIVERED_SINCE_SQL).all(db.prepare(LAST_SUCCESS_NEWEST_SQL).pluck().get()) as Array<{
+            url: string;
+            at: number;
+          }>
+        ).map((r) => [r.url, r.at])
+      : [],
+  );
   const stmts = {
     retrying: db.prepare(PER_URL_SQL.retrying).pluck(),
     // A store not migrated yet (read-only open) lacks committed_at_ms: its events read as stored.
     oldest: db.prepare(hasCommitTime(db) ? PER_URL_SQL.oldest : OLDEST_STORED_SQL).pluck(),
-    lastSuccess: db.prepare(hasTable(db, 'last_success') ? PER_URL_SQL.lastSuccess : LAST_DELIVERED_ROW_SQL).pluck(),
+    lastSuccess: db.prepare(withLastSuccess ? PER_URL_SQL.lastSuccess : LAST_DELIVERED_ROW_SQL).pluck(),
     lastError: [PER_URL_SQL.lastErrorPending, PER_URL_SQL.lastErrorDead].map((sql) => db.prepare(sql)),
   };
   const urls = [...all].sort().map((url): StoreUrlStatus => {
     const p = pending.get(url) ?? 0;
     const oldest = p > 0 ? (stmts.oldest.get(url) as number | undefined) : undefined;
-    const lastSuccess = stmts.lastSuccess.get(url) as number | undefined;
+    const kept = stmts.lastSuccess.get(url) as number | undefined;
+    const since = deliveredSince.get(url);
+    const lastSuccess = since === undefined ? kept : Math.max(since, kept ?? since);
     const e = stmts.lastError
       .map((stmt) => stmt.get(url) as ErrorRow | undefined)
       .filter((r): r is ErrorRow => r !== undefined)

@@ -52,7 +52,7 @@ void describe('last success per URL', () => {
     return names;
   };
 
-  /** A store with deliveries to A delivered at T0+1s and T0+2s, and to B at T0+3s. */
+  /** A store with deliveries to A delivered at T0+1s and T0+2s, to B at T0+3s, and one to A pending (e3). */
   function storeWithDeliveries(): StateStore {
     const store = open();
     const [a1, b1] = store.commit({
@@ -61,6 +61,7 @@ void describe('last success per URL', () => {
       checkpoint: { file: 'b', pos: 10 },
     });
     const [a2] = store.commit({ events: [event('e2', [A], 20)], mirror: [], checkpoint: { file: 'b', pos: 20 } });
+    store.commit({ events: [event('e3', [A], 30)], mirror: [], checkpoint: { file: 'b', pos: 30 } });
     clock = T0 + 1_000;
     store.markDelivered(a1!.id, A, 200, clock);
     clock = T0 + 2_000;
@@ -80,14 +81,49 @@ void describe('last success per URL', () => {
   void it('is the time of the newest delivered outcome of each URL, one batch or several', () => {
     const store = storeWithDeliveries();
     assert.deepEqual(lastSuccess(store), { [A]: T0 + 2_000, [B]: T0 + 3_000 });
+    // A later batch replaces it, even when the clock went back since: the latest 2xx, not the largest time.
+    const [a3] = store.commit({ events: [event('e4', [A], 40)], mirror: [], checkpoint: { file: 'b', pos: 40 } });
+    clock = T0 + 1_500;
+    store.markDelivered(a3!.id, A, 200, clock);
+    store.flushOutcomes();
+    assert.deepEqual(lastSuccess(store), { [A]: T0 + 1_500, [B]: T0 + 3_000 });
     store.close();
+  });
+
+  /** What a release that does not keep last_success does on delivering e3 (to A) at `atMs`. */
+  const olderReleaseDelivers = (atMs: number): void =>
+    raw((db) => {
+      const n = db
+        .prepare(
+          'UPDATE deliveries SET status = 1, attempts = attempts + 1, updated_at_ms = ? ' +
+            "WHERE status = 0 AND event_seq = (SELECT seq FROM events WHERE id = 'e3')",
+        )
+        .run(atMs).changes;
+      assert.equal(n, 1);
+    });
+
+  void it('is brought up to date on open after a release without the index delivered (issue 13 and before)', () => {
+    storeWithDeliveries().close();
+    olderReleaseDelivers(T0 + 100_000);
+    const store = open();
+    assert.deepEqual(lastSuccess(store), { [A]: T0 + 100_000, [B]: T0 + 3_000 });
+    store.close();
+  });
+
+  void it('reads what a release without last_success delivered since, on a read-only open', () => {
+    storeWithDeliveries().close();
+    olderReleaseDelivers(T0 + 100_000);
+    raw((db) => db.exec('CREATE INDEX deliveries_delivered ON deliveries (url, id) WHERE status = 1'));
+    const reader = open(true);
+    assert.deepEqual(lastSuccess(reader), { [A]: T0 + 100_000, [B]: T0 + 3_000 });
+    reader.close();
   });
 
   void it('outlives the delivered rows once retention prunes them', () => {
     const store = storeWithDeliveries();
     clock = T0 + 10 * 86_400_000;
     assert.equal(store.prune(T0 + 5_000, 100), 3, 'every delivered row is past retention');
-    assert.deepEqual(store.deliveries.list({}, 10).deliveries, [], 'no delivered row is left');
+    assert.deepEqual(store.deliveries.list({ states: ['delivered'] }, 10).deliveries, [], 'no delivered row is left');
     assert.deepEqual(lastSuccess(store), { [A]: T0 + 2_000, [B]: T0 + 3_000 });
     store.close();
   });

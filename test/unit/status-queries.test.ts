@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { OUTBOX_FILE, StateStore } from '../../src/outbox/state-store.js';
+import { DELIVERED_SINCE_SQL } from '../../src/outbox/schema.js';
 import { PER_URL_SQL } from '../../src/outbox/status-queries.js';
 
 void describe('status per-URL query plans', () => {
@@ -38,6 +39,14 @@ void describe('status per-URL query plans', () => {
       assert.match(details, new RegExp(`SEARCH \\w+ USING (COVERING )?INDEX ${index} \\(url=\\?`), details);
       assert.doesNotMatch(details, /SCAN/, details);
     });
+
+  void it('what a release without last_success delivered since is a range of deliveries_done, no SCAN', () => {
+    const details = (db.prepare(`EXPLAIN QUERY PLAN ${DELIVERED_SINCE_SQL}`).all(0) as Array<{ detail: string }>)
+      .map((p) => p.detail)
+      .join(' | ');
+    assert.match(details, /SEARCH deliveries USING INDEX deliveries_done \(updated_at_ms>\?\)/, details);
+    assert.doesNotMatch(details, /SCAN/, details);
+  });
 
   void it('lastSuccess is one key of last_success, no SCAN', () => {
     const details = plan(PER_URL_SQL.lastSuccess);
