@@ -102,16 +102,12 @@ export function readStoreStatus(db: Db, deadLetterLimit: number, knownUrls?: Ite
   const withLastSuccess = hasTable(db, 'last_success');
   // What a release that does not keep last_success delivered since this one last wrote (a read-only
   // open cannot bring the table up to date; a writable one did on open, and this is empty).
-  const deliveredSince = new Map(
-    withLastSuccess
-      ? (
-          db.prepare(DELIVERED_SINCE_SQL).all(db.prepare(LAST_SUCCESS_NEWEST_SQL).pluck().get()) as Array<{
-            url: string;
-            at: number;
-          }>
-        ).map((r) => [r.url, r.at])
-      : [],
-  );
+  const deliveredSince = new Map<string, number>();
+  if (withLastSuccess) {
+    const newest = db.prepare(LAST_SUCCESS_NEWEST_SQL).pluck().get();
+    for (const r of db.prepare(DELIVERED_SINCE_SQL).all(newest) as Array<{ url: string; at: number }>)
+      deliveredSince.set(r.url, r.at);
+  }
   const stmts = {
     retrying: db.prepare(PER_URL_SQL.retrying).pluck(),
     // A store not migrated yet (read-only open) lacks committed_at_ms: its events read as stored.
