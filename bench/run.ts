@@ -96,15 +96,17 @@ const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '-');
 function table(rows: Row[]): string {
   const head =
     '| scenario | events | deliveries | events/s | deliveries/s | ceiling req/s | ratio | CPU s / 10k events ' +
+    '| machine busy % | machine CPU us / delivery (undici alone: / request) ' +
     '| peak RSS MB | settled RSS MB | to < 150 MB | notes |';
-  const lines = [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|'];
+  const lines = [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|'];
   for (const r of rows) {
     const ratio = r.paced ? NaN : r.deliveriesPerS / r.ceiling;
     const settle = Number.isNaN(r.settleMs) ? 'not in time' : `${(r.settleMs / 1000).toFixed(1)} s`;
+    const machine = r.machine ? `${f0(r.machine.cpuUs)} (${f0(r.ceilingCpuUs ?? NaN)})` : '-';
     lines.push(
       `| ${r.scenario} | ${r.events || '-'} | ${r.deliveries || '-'} | ${f0(r.eventsPerS)} | ${f0(r.deliveriesPerS)} ` +
-        `| ${f0(r.ceiling)} | ${f2(ratio)} | ${f1(r.cpuPer10k)} | ${f0(r.peakMb)} | ${f0(r.settledMb)} ` +
-        `| ${settle} | ${r.note} |`,
+        `| ${f0(r.ceiling)} | ${f2(ratio)} | ${f1(r.cpuPer10k)} | ${f0(r.machine?.busyPct ?? NaN)} | ${machine} ` +
+        `| ${f0(r.peakMb)} | ${f0(r.settledMb)} | ${settle} | ${r.note} |`,
     );
   }
   return lines.join('\n');

@@ -8,7 +8,15 @@ import mysql, { type Connection } from 'mysql2/promise';
 import { startPrivateMariaDb, type PrivateMariaDb } from '../../demo/mariadb.js';
 import { REFERENCE_SCHEMA_SQL } from '../../demo/reference-schema.js';
 import { BRIDGE_CONNECTIONS, undiciDispatchCeiling } from './ceilings.js';
-import { log, startReceiver, type Receiver, type ReceiverKind } from './procs.js';
+import {
+  log,
+  machineCpu,
+  machineCpuSince,
+  startReceiver,
+  type MachineCpu,
+  type Receiver,
+  type ReceiverKind,
+} from './procs.js';
 
 /** The six events the load's mix produces, and how many of each per 13 events. */
 export const MIX: ReadonlyArray<[string, number]> = [
@@ -28,6 +36,10 @@ export interface Row {
   deliveriesPerS: number;
   /** undici alone to the same receiver, same run (req/s). */
   ceiling: number;
+  /** The whole machine's CPU per request while undici alone ran (us): undici, receiver, kernel. */
+  ceilingCpuUs?: number;
+  /** The whole machine's CPU per delivery while the bridge ran (us), and how busy the machine was. */
+  machine?: { cpuUs: number; busyPct: number };
   cpuPer10k: number;
   peakMb: number;
   settledMb: number;
@@ -36,6 +48,34 @@ export interface Row {
   /** Paced by the load (live traffic) or not a throughput at all: no ratio to the ceiling. */
   paced?: boolean;
   note: string;
+}
+
+/** The undici ceiling's runs (req/s) and the machine's CPU per request over them. */
+export interface Ceiling {
+  runs: number[];
+  cpuUs: number;
+}
+
+/** The median run; of a ceiling measured before and after a scenario, of all six. */
+export function ceilingRate(c: Ceiling): number {
+  const s = [...c.runs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const bothCeilings = (a: Ceiling, b: Ceiling): Ceiling => ({
+  runs: [...a.runs, ...b.runs],
+  cpuUs: (a.cpuUs + b.cpuUs) / 2,
+});
+
+/** A share of the machine's core-seconds over an interval, as "12%". */
+export function pct(part: number, cpu: MachineCpu): string {
+  return `${Math.round((100 * part) / (cpu.busy + cpu.steal + cpu.idle))}%`;
+}
+
+/** The machine over a run of `deliveries`: CPU per delivery, every process together, and busy share. */
+export function machineRow(cpu: MachineCpu, deliveries: number): { cpuUs: number; busyPct: number } {
+  return { cpuUs: (cpu.busy * 1e6) / deliveries, busyPct: (100 * cpu.busy) / (cpu.busy + cpu.steal + cpu.idle) };
 }
 
 export class Env {
@@ -70,21 +110,25 @@ export class Env {
   }
 
   /**
-   * undici alone to the receiver (req/s), `n` requests, measured just before the scenario that uses
-   * it: the machine's speed moves within a run (other work on it), so a ratio is of one moment.
+   * undici alone to the receiver (req/s), `n` requests, measured just before (and again just after)
+   * the scenario that uses it: the machine's speed moves within a run (other work on it, steal), so a
+   * ratio is of one moment. Also the whole machine's CPU per request: undici, the receiver, the kernel.
    */
-  async ceiling(kind: ReceiverKind, n: number): Promise<number> {
+  async ceiling(kind: ReceiverKind, n: number): Promise<Ceiling> {
     const rx = await this.receiver(kind);
-    // A warm-up (JIT, connections), then the median of three runs: one run moved by 2x from one
-    // scenario to the next on a shared machine, which made the ratios noise.
+    // A warm-up (JIT, connections), then three runs: one run moved by 2x from one scenario to the
+    // next on a shared machine, which made the ratios noise.
     await undiciDispatchCeiling(rx.url, 2_000);
     const runs: number[] = [];
+    const cpu0 = machineCpu();
     for (let i = 0; i < 3; i++) runs.push(await undiciDispatchCeiling(rx.url, Math.ceil(n / 3)));
-    const c = [...runs].sort((a, b) => a - b)[1]!;
+    const cpu = machineCpuSince(cpu0);
     await rx.ctl('reset');
+    const c: Ceiling = { runs, cpuUs: (cpu.busy * 1e6) / (3 * Math.ceil(n / 3)) };
     log(
-      `ceiling: undici dispatch() to the ${kind} receiver, ${BRIDGE_CONNECTIONS} connections: ${Math.round(c)} req/s ` +
-        `(median of ${runs.map((r) => Math.round(r)).join(', ')})`,
+      `ceiling: undici dispatch() to the ${kind} receiver, ${BRIDGE_CONNECTIONS} connections: ` +
+        `${Math.round(ceilingRate(c))} req/s (median of ${runs.map((r) => Math.round(r)).join(', ')}), ` +
+        `machine CPU ${c.cpuUs.toFixed(1)} us/request, steal ${pct(cpu.steal, cpu)}`,
     );
     return c;
   }

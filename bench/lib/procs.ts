@@ -194,6 +194,30 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
+/**
+ * The whole machine's CPU since boot, in core-seconds (/proc/stat): busy (every process and the
+ * kernel), stolen by the hypervisor, idle. A delta over a run says whether it was CPU bound.
+ */
+export interface MachineCpu {
+  busy: number;
+  steal: number;
+  idle: number;
+}
+export function machineCpu(): MachineCpu {
+  // cpu  user nice system idle iowait irq softirq steal (guest time is inside user)
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, ...number[]];
+  return {
+    busy: (user + nice! + system! + irq! + softirq!) / CLOCK_TICKS_PER_S,
+    steal: steal! / CLOCK_TICKS_PER_S,
+    idle: (idle! + iowait!) / CLOCK_TICKS_PER_S,
+  };
+}
+export function machineCpuSince(t0: MachineCpu): MachineCpu {
+  const t = machineCpu();
+  return { busy: t.busy - t0.busy, steal: t.steal - t0.steal, idle: t.idle - t0.idle };
+}
+
 /** CPU seconds per thread of `pid`, the busiest first: "name 12.3 s", for the progress log. */
 export function threadCpu(pid: number): string {
   return readdirSync(`/proc/${pid}/task`)

@@ -6,10 +6,13 @@ import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OUTBOX_FILE } from '../../src/outbox/state-store.js';
 import type { Env, Row } from '../lib/env.js';
+import { bothCeilings, ceilingRate, machineRow } from '../lib/env.js';
 import { liveTraffic, writeBacklog } from '../lib/load.js';
 import {
   cpuSeconds,
   log,
+  machineCpu,
+  machineCpuSince,
   percentile,
   rssMb,
   rssSampler,
@@ -94,7 +97,7 @@ function oldestDone(dir: string): number | null {
 export async function storeSize(env: Env, rows: number, rate: number, seconds: number): Promise<Row> {
   const rx = await env.receiver('c');
   await env.setWebhooks(() => [`${rx.url}/hook`]);
-  const ceiling = await env.ceiling('c', 20_000);
+  const ceiling = ceilingRate(await env.ceiling('c', 20_000));
   const dir = env.stateDir();
   try {
     let bridge = await startBridge(env.db, dir);
@@ -205,7 +208,7 @@ export async function directorySize(env: Env, users: number, dispositions: numbe
 export async function backlog(env: Env, n: number): Promise<Row> {
   const rx = await env.receiver('c');
   await env.setWebhooks(() => [`${rx.url}/hook`]);
-  const ceiling = await env.ceiling('c', Math.min(100_000, n));
+  const before = await env.ceiling('c', Math.min(100_000, n));
   const dir = env.stateDir();
   try {
     await rx.ctl('down');
@@ -226,9 +229,11 @@ export async function backlog(env: Env, n: number): Promise<Row> {
     const outboxMb = storeBytes(dir) / 1024 / 1024;
     const cpu0 = cpuSeconds(bridge.pid);
     const drain = rssSampler(bridge.pid);
+    const machine0 = machineCpu();
     const upAt = Date.now();
     await rx.ctl('up');
     await waitReceived(rx, events, 1_800_000);
+    const machine = machineCpuSince(machine0);
     const { firstAt, lastAt } = await rx.stats();
     const drainPerS = events / (Math.max(1, lastAt - firstAt) / 1000);
     const drainMb = drain.peakMb();
@@ -236,17 +241,22 @@ export async function backlog(env: Env, n: number): Promise<Row> {
     const cpu = cpuSeconds(bridge.pid) - cpu0;
     const settled = await settle(bridge.pid);
     await bridge.stop();
+    const after = await env.ceiling('c', Math.min(100_000, n));
+    const both = bothCeilings(before, after);
     return {
       scenario: `backlog ${events}, receiver down then up (drain)`,
       events,
       deliveries: events,
       eventsPerS: drainPerS,
       deliveriesPerS: drainPerS,
-      ceiling,
+      ceiling: ceilingRate(both),
+      ceilingCpuUs: both.cpuUs,
+      machine: machineRow(machine, events),
       cpuPer10k: (cpu / events) * 10_000,
       peakMb: Math.max(enqMb, drainMb),
       ...settled,
       note:
+        `ceiling ${Math.round(ceilingRate(before))} before, ${Math.round(ceilingRate(after))} after; ` +
         `enqueue ${Math.round(enqPerS)}/s at ${enqMb.toFixed(0)} MB, drain peak ${drainMb.toFixed(0)} MB, ` +
         `outbox ${outboxMb.toFixed(0)} MB, first arrival ${firstAt - upAt} ms after up`,
     };

@@ -2,11 +2,13 @@
 // stopped, read and delivered), live traffic after it, to one or many URLs, with few or many keys.
 
 import type { Env, Row } from '../lib/env.js';
-import { MIX } from '../lib/env.js';
+import { bothCeilings, ceilingRate, machineRow, MIX } from '../lib/env.js';
 import { liveTraffic, writeBacklog } from '../lib/load.js';
 import {
   cpuSeconds,
   log,
+  machineCpu,
+  machineCpuSince,
   percentile,
   rssMb,
   rssSampler,
@@ -37,7 +39,8 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
   const rx = await env.receiver(spec.receiver);
   const paths = spec.paths ?? (() => ['/hook']);
   await env.setWebhooks((event) => paths(event).map((p) => `${rx.url}${p}`));
-  const ceiling = await env.ceiling(spec.receiver, Math.min(100_000, Math.max(20_000, spec.events)));
+  const ceilingN = Math.min(100_000, Math.max(20_000, spec.events));
+  const before = await env.ceiling(spec.receiver, ceilingN);
   const dir = env.stateDir();
   try {
     let bridge = await startBridge(env.db, dir);
@@ -49,6 +52,7 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
     await rx.ctl('reset');
     const t0 = performance.now();
     const wallT0 = Date.now();
+    const machine0 = machineCpu();
     bridge = await startBridge(env.db, dir);
     const sampler = rssSampler(bridge.pid);
     // The same event goes to many URLs with one webhook-id: count requests then.
@@ -59,6 +63,7 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
       deliveries === events ? 'distinct' : 'requests',
     );
     const s = (performance.now() - t0) / 1000;
+    const machine = machineCpuSince(machine0);
     const cpu = cpuSeconds(bridge.pid);
     const { firstAt, lastAt } = await rx.stats();
     const peakMb = Math.max(sampler.peakMb(), rssMb(bridge.pid, 'VmHWM'));
@@ -66,6 +71,10 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
     log(`${spec.scenario}: ${events} events, ${deliveries} deliveries in ${s.toFixed(1)} s; ${threadCpu(bridge.pid)}`);
     const settled = await settle(bridge.pid);
     await bridge.stop();
+    // Again after: the ratio is to the median of both, and a machine that changed speed shows.
+    const after = await env.ceiling(spec.receiver, ceilingN);
+    const both = bothCeilings(before, after);
+    const ceiling = ceilingRate(both);
     const rows: Row[] = [
       {
         scenario: spec.scenario,
@@ -74,11 +83,14 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
         eventsPerS: events / s,
         deliveriesPerS: deliveries / s,
         ceiling,
+        ceilingCpuUs: both.cpuUs,
+        machine: machineRow(machine, deliveries),
         cpuPer10k: (cpu / events) * 10_000,
         peakMb,
         ...settled,
         // The receiver times arrivals of new webhook-ids: a rate from them only when each has one URL.
         note:
+          `ceiling ${Math.round(ceilingRate(before))} before, ${Math.round(ceilingRate(after))} after; ` +
           `first arrival ${Math.round(firstAt - wallT0)} ms after start` +
           (deliveries === events ? `, then ${Math.round((deliveries / (lastAt - firstAt)) * 1000)} deliveries/s` : ''),
       },
