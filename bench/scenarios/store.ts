@@ -71,6 +71,11 @@ function buildStore(dir: string, n: number, url: string): void {
       }
     })();
   }
+  // As the bridge's outcome writer leaves it: without this row the next open reads every delivered
+  // row to find the URL's last success, as after an upgrade (docs/operations.md), not a usual start.
+  db.prepare(
+    'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET at_ms = excluded.at_ms',
+  ).run(url, old + n - 1);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   // On disk before the bridge starts: with synchronous OFF the build leaves ~400 MB dirty in the page
