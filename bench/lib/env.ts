@@ -57,25 +57,34 @@ export interface Ceiling {
 }
 
 /** The median run; of a ceiling measured before and after a scenario, of all six. */
-export function ceilingRate(c: Ceiling): number {
+export function ceilingRate(c: Pick<Ceiling, 'runs'>): number {
   const s = [...c.runs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export const bothCeilings = (a: Ceiling, b: Ceiling): Ceiling => ({
-  runs: [...a.runs, ...b.runs],
-  cpuUs: (a.cpuUs + b.cpuUs) / 2,
-});
+/** A share of the machine's core-seconds over an interval, in percent. */
+const share = (part: number, cpu: MachineCpu): number => (100 * part) / (cpu.busy + cpu.steal + cpu.idle);
 
-/** A share of the machine's core-seconds over an interval, as "12%". */
-export function pct(part: number, cpu: MachineCpu): string {
-  return `${Math.round((100 * part) / (cpu.busy + cpu.steal + cpu.idle))}%`;
-}
-
-/** The machine over a run of `deliveries`: CPU per delivery, every process together, and busy share. */
-export function machineRow(cpu: MachineCpu, deliveries: number): { cpuUs: number; busyPct: number } {
-  return { cpuUs: (cpu.busy * 1e6) / deliveries, busyPct: (100 * cpu.busy) / (cpu.busy + cpu.steal + cpu.idle) };
+/**
+ * A throughput run of `deliveries` against the ceiling measured before and after it (the ratio is to
+ * the median of all six runs, and a machine that changed speed shows in the note), with the machine's
+ * CPU over the run beside undici's.
+ */
+export function measuredAgainst(
+  before: Ceiling,
+  after: Ceiling,
+  cpu: MachineCpu,
+  deliveries: number,
+): { fields: Pick<Row, 'ceiling' | 'ceilingCpuUs' | 'machine'>; note: string } {
+  return {
+    fields: {
+      ceiling: ceilingRate({ runs: [...before.runs, ...after.runs] }),
+      ceilingCpuUs: (before.cpuUs + after.cpuUs) / 2,
+      machine: { cpuUs: (cpu.busy * 1e6) / deliveries, busyPct: share(cpu.busy, cpu) },
+    },
+    note: `ceiling ${Math.round(ceilingRate(before))} before, ${Math.round(ceilingRate(after))} after`,
+  };
 }
 
 export class Env {
@@ -120,15 +129,16 @@ export class Env {
     // next on a shared machine, which made the ratios noise.
     await undiciDispatchCeiling(rx.url, 2_000);
     const runs: number[] = [];
+    const perRun = Math.ceil(n / 3);
     const cpu0 = machineCpu();
-    for (let i = 0; i < 3; i++) runs.push(await undiciDispatchCeiling(rx.url, Math.ceil(n / 3)));
+    for (let i = 0; i < 3; i++) runs.push(await undiciDispatchCeiling(rx.url, perRun));
     const cpu = machineCpuSince(cpu0);
     await rx.ctl('reset');
-    const c: Ceiling = { runs, cpuUs: (cpu.busy * 1e6) / (3 * Math.ceil(n / 3)) };
+    const c: Ceiling = { runs, cpuUs: (cpu.busy * 1e6) / (3 * perRun) };
     log(
       `ceiling: undici dispatch() to the ${kind} receiver, ${BRIDGE_CONNECTIONS} connections: ` +
         `${Math.round(ceilingRate(c))} req/s (median of ${runs.map((r) => Math.round(r)).join(', ')}), ` +
-        `machine CPU ${c.cpuUs.toFixed(1)} us/request, steal ${pct(cpu.steal, cpu)}`,
+        `machine CPU ${c.cpuUs.toFixed(1)} us/request, steal ${Math.round(share(cpu.steal, cpu))}%`,
     );
     return c;
   }

@@ -4,9 +4,10 @@
 import Database from 'better-sqlite3';
 import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { LAST_SUCCESS_UPSERT_SQL } from '../../src/outbox/schema.js';
 import { OUTBOX_FILE } from '../../src/outbox/state-store.js';
 import type { Env, Row } from '../lib/env.js';
-import { bothCeilings, ceilingRate, machineRow } from '../lib/env.js';
+import { ceilingRate, measuredAgainst } from '../lib/env.js';
 import { liveTraffic, writeBacklog } from '../lib/load.js';
 import {
   cpuSeconds,
@@ -73,9 +74,7 @@ function buildStore(dir: string, n: number, url: string): void {
   }
   // As the bridge's outcome writer leaves it: without this row the next open reads every delivered
   // row to find the URL's last success, as after an upgrade (docs/operations.md), not a usual start.
-  db.prepare(
-    'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET at_ms = excluded.at_ms',
-  ).run(url, old + n - 1);
+  db.prepare(LAST_SUCCESS_UPSERT_SQL).run(url, old + n - 1);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   // On disk before the bridge starts: with synchronous OFF the build leaves ~400 MB dirty in the page
@@ -246,22 +245,19 @@ export async function backlog(env: Env, n: number): Promise<Row> {
     const cpu = cpuSeconds(bridge.pid) - cpu0;
     const settled = await settle(bridge.pid);
     await bridge.stop();
-    const after = await env.ceiling('c', Math.min(100_000, n));
-    const both = bothCeilings(before, after);
+    const against = measuredAgainst(before, await env.ceiling('c', Math.min(100_000, n)), machine, events);
     return {
       scenario: `backlog ${events}, receiver down then up (drain)`,
       events,
       deliveries: events,
       eventsPerS: drainPerS,
       deliveriesPerS: drainPerS,
-      ceiling: ceilingRate(both),
-      ceilingCpuUs: both.cpuUs,
-      machine: machineRow(machine, events),
+      ...against.fields,
       cpuPer10k: (cpu / events) * 10_000,
       peakMb: Math.max(enqMb, drainMb),
       ...settled,
       note:
-        `ceiling ${Math.round(ceilingRate(before))} before, ${Math.round(ceilingRate(after))} after; ` +
+        `${against.note}; ` +
         `enqueue ${Math.round(enqPerS)}/s at ${enqMb.toFixed(0)} MB, drain peak ${drainMb.toFixed(0)} MB, ` +
         `outbox ${outboxMb.toFixed(0)} MB, first arrival ${firstAt - upAt} ms after up`,
     };

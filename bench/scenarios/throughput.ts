@@ -2,7 +2,7 @@
 // stopped, read and delivered), live traffic after it, to one or many URLs, with few or many keys.
 
 import type { Env, Row } from '../lib/env.js';
-import { bothCeilings, ceilingRate, machineRow, MIX } from '../lib/env.js';
+import { measuredAgainst, MIX } from '../lib/env.js';
 import { liveTraffic, writeBacklog } from '../lib/load.js';
 import {
   cpuSeconds,
@@ -71,10 +71,7 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
     log(`${spec.scenario}: ${events} events, ${deliveries} deliveries in ${s.toFixed(1)} s; ${threadCpu(bridge.pid)}`);
     const settled = await settle(bridge.pid);
     await bridge.stop();
-    // Again after: the ratio is to the median of both, and a machine that changed speed shows.
-    const after = await env.ceiling(spec.receiver, ceilingN);
-    const both = bothCeilings(before, after);
-    const ceiling = ceilingRate(both);
+    const against = measuredAgainst(before, await env.ceiling(spec.receiver, ceilingN), machine, deliveries);
     const rows: Row[] = [
       {
         scenario: spec.scenario,
@@ -82,20 +79,18 @@ export async function catchUp(env: Env, spec: CatchUpSpec): Promise<Row[]> {
         deliveries,
         eventsPerS: events / s,
         deliveriesPerS: deliveries / s,
-        ceiling,
-        ceilingCpuUs: both.cpuUs,
-        machine: machineRow(machine, deliveries),
+        ...against.fields,
         cpuPer10k: (cpu / events) * 10_000,
         peakMb,
         ...settled,
         // The receiver times arrivals of new webhook-ids: a rate from them only when each has one URL.
         note:
-          `ceiling ${Math.round(ceilingRate(before))} before, ${Math.round(ceilingRate(after))} after; ` +
+          `${against.note}; ` +
           `first arrival ${Math.round(firstAt - wallT0)} ms after start` +
           (deliveries === events ? `, then ${Math.round((deliveries / (lastAt - firstAt)) * 1000)} deliveries/s` : ''),
       },
     ];
-    if (spec.live) rows.push(await live(env, spec, dir, ceiling));
+    if (spec.live) rows.push(await live(env, spec, dir, against.fields.ceiling));
     return rows;
   } finally {
     env.dropDir(dir);

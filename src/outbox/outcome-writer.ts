@@ -5,6 +5,7 @@
 
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { DeliveryStatus } from './records.js';
+import { LAST_SUCCESS_UPSERT_SQL } from './schema.js';
 
 /** Delivery outcomes are written at most this long after they are known (ms)... */
 const OUTCOME_FLUSH_MS = 20;
@@ -121,10 +122,7 @@ export class OutcomeWriter {
     this.db.transaction(() => {
       for (const write of batch) write();
       if (lastSuccess.size === 0) return;
-      this.lastSuccessStmt ??= this.db.prepare(
-        // The latest 2xx, as the rows tell it: a later batch replaces it even if the clock went back.
-        'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET at_ms = excluded.at_ms',
-      );
+      this.lastSuccessStmt ??= this.db.prepare(LAST_SUCCESS_UPSERT_SQL);
       for (const [url, at] of lastSuccess) this.lastSuccessStmt.run(url, at);
     })();
   }

@@ -149,6 +149,13 @@ export function hasTable(db: Db, name: string): boolean {
 export const DELIVERED_SINCE_SQL = `SELECT url, MAX(updated_at_ms) AS at FROM deliveries
   WHERE status IN (1, 4) AND updated_at_ms > ? AND status = 1 GROUP BY url`;
 
+/**
+ * A URL's latest 2xx as the outcome writer records it (url, at_ms): a later batch replaces it even if
+ * the clock went back, so the value is what the rows tell.
+ */
+export const LAST_SUCCESS_UPSERT_SQL =
+  'INSERT INTO last_success (url, at_ms) VALUES (?, ?) ON CONFLICT (url) DO UPDATE SET at_ms = excluded.at_ms';
+
 /** The newest time in last_success (-1 when empty): what DELIVERED_SINCE_SQL reads above. */
 export const LAST_SUCCESS_NEWEST_SQL = 'SELECT COALESCE(MAX(at_ms), -1) FROM last_success';
 
