@@ -123,17 +123,21 @@ export async function storeSize(env: Env, rows: number, rate: number, seconds: n
     for (let i = 0; i < 200 && oldestDone(dir) === first; i++) await sleep(50);
     await rx.ctl('reset');
     const cpu0 = cpuSeconds(bridge.pid);
-    const from = oldestDone(dir) ?? NaN;
+    // The built rows are 1 ms apart from `first`: how far pruning got, as a time, is a count of them.
+    // Live deliveries are delivered rows too, newer than all of them: past the built rows means done.
+    const builtEnd = first! + rows;
+    const prunedUpTo = (): number => Math.min(oldestDone(dir) ?? builtEnd, builtEnd);
+    const from = prunedUpTo();
     const tp = performance.now();
     let doneAt = NaN;
     const watch = setInterval(() => {
-      if (Number.isNaN(doneAt) && oldestDone(dir) === null) doneAt = performance.now();
+      if (Number.isNaN(doneAt) && prunedUpTo() === builtEnd) doneAt = performance.now();
     }, 500);
     const written = await liveTraffic(env.admin, rate, seconds);
     clearInterval(watch);
-    const to = oldestDone(dir);
+    const to = prunedUpTo();
     const pruneS = ((Number.isNaN(doneAt) ? performance.now() : doneAt) - tp) / 1000;
-    const pruned = (to ?? first! + rows) - from;
+    const pruned = to - from;
     if (!(pruned > 0)) throw new Error(`store: nothing was pruned while live (oldest row ${from} -> ${to})`);
     await waitReceived(rx, written, 60_000);
     const cpu = cpuSeconds(bridge.pid) - cpu0;
